@@ -1,0 +1,76 @@
+"""What the dashboard itself remembers: sign-in challenges, orders seen, cancel attempts."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class SignInChallenge(models.Model):
+    """A Sign-In With Solana input issued to one browser session; its nonce is used once."""
+
+    nonce = models.CharField(max_length=64, unique=True)
+    session_key = models.CharField(max_length=64, db_index=True)
+    domain = models.CharField(max_length=255)
+    uri = models.CharField(max_length=512)
+    statement = models.CharField(max_length=512)
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    # For wallets without solana:signIn: the address they connected and the exact text sent.
+    address = models.CharField(max_length=64, blank=True)
+    message = models.TextField(blank=True)
+    consumed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"sign-in {self.nonce}"
+
+
+class TrackedOrder(models.Model):
+    """Every order seen upstream, with its last snapshot, so pages survive an upstream outage."""
+
+    wallet = models.CharField(max_length=64)
+    order_key = models.CharField(max_length=64)
+    status = models.CharField(max_length=16)  # "active" or "history"
+    first_seen = models.DateTimeField(auto_now_add=True)
+    last_seen = models.DateTimeField()
+    snapshot = models.JSONField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["wallet", "order_key"], name="tracked_order_unique")
+        ]
+        indexes = [models.Index(fields=["wallet", "status"])]
+
+    def __str__(self) -> str:
+        return self.order_key
+
+
+class CancelAttempt(models.Model):
+    """One cancel transaction issued for one wallet's order, and what became of it."""
+
+    class State(models.TextChoices):
+        ISSUED = "issued", "Waiting for the wallet"
+        SENDING = "sending", "Sending"
+        PENDING = "pending", "Still confirming"
+        SUCCEEDED = "succeeded", "Cancelled"
+        FAILED = "failed", "Failed"
+        REFUSED = "refused", "Refused"
+        EXPIRED = "expired", "Expired"
+
+    wallet = models.CharField(max_length=64, db_index=True)
+    order_key = models.CharField(max_length=64)
+    request_id = models.CharField(max_length=128)
+    message = models.BinaryField()
+    issued_at = models.DateTimeField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.ISSUED)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    signature = models.CharField(max_length=128, blank=True)
+    upstream_status = models.CharField(max_length=32, blank=True)
+    error = models.TextField(blank=True)
+    outcome = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-issued_at"]
+
+    def __str__(self) -> str:
+        return f"cancel {self.order_key} ({self.state})"

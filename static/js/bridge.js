@@ -1,0 +1,1 @@
+// Wallet Standard bridge (filled in by the sign-in work).

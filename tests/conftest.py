@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+import pytest
+from django.conf import settings as django_settings
+
+
+@pytest.fixture
+def sandbox_upstream(live_server, settings):
+    """Point the Jupiter client at the sandbox served by the live (threaded) test server."""
+    settings.JUPITER_API_URL = f"{live_server.url}/sandbox/recurring/v1"
+    settings.JUPITER_TOKENS_URL = f"{live_server.url}/sandbox/tokens/v2"
+    assert django_settings.SANDBOX
+    return live_server

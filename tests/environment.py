@@ -1,0 +1,12 @@
+"""Loaded by pytest before Django settings (see `addopts`): the test environment.
+
+Tests run the dashboard in sandbox mode over plain http on loopback. Playwright's
+sync API keeps an event loop in the main thread, so Django's async-safety guard
+is relaxed for the test process only.
+"""
+
+import os
+
+os.environ.setdefault("DASHBOARD_SANDBOX", "1")
+os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
