@@ -46,4 +46,4 @@ bench: $(VENV)/.test-deps
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) staticfiles .test-db.sqlite3* .pytest_cache
+	rm -rf $(VENV) staticfiles .test-db-*.sqlite3* .pytest_cache

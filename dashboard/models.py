@@ -68,6 +68,7 @@ class CancelAttempt(models.Model):
     upstream_status = models.CharField(max_length=32, blank=True)
     error = models.TextField(blank=True)
     outcome = models.TextField(blank=True)
+    refund = models.CharField(max_length=200, blank=True)  # what comes back, e.g. "45 USDC and 0.12 SOL"
 
     class Meta:
         ordering = ["-issued_at"]

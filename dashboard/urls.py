@@ -5,6 +5,19 @@ from dashboard import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("sign-in/challenge", views.sign_in_challenge, name="sign_in_challenge"),
+    path("sign-in/verify", views.sign_in_verify, name="sign_in_verify"),
+    path("sign-out", views.sign_out, name="sign_out"),
+    path("orders/", views.orders, name="orders"),
+    path("orders/active", views.orders_active, name="orders_active"),
+    path("orders/history", views.orders_history, name="orders_history"),
+    path("orders/export.csv", views.orders_export, name="orders_export"),
+    path("orders/cancels", views.cancel_attempts, name="cancel_attempts"),
+    path("orders/<str:order_key>/cancel", views.cancel_confirm, name="cancel_confirm"),
+    path("orders/<str:order_key>/cancel/start", views.cancel_start, name="cancel_start"),
+    path("cancels/<int:attempt_id>/submit", views.cancel_submit, name="cancel_submit"),
+    path("cancels/<int:attempt_id>/decline", views.cancel_decline, name="cancel_decline"),
+    path("cancels/<int:attempt_id>/status", views.cancel_status, name="cancel_status"),
 ]
 
 if settings.SANDBOX:

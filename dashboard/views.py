@@ -2,9 +2,262 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest
+import base64
+import csv
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth import login, logout
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_cache_control
+from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.middleware import HtmxDetails
+
+from dashboard import relay, siws, tracking
+from dashboard.forms import SignedTransactionForm, SignInChallengeForm, SignInVerifyForm
+from dashboard.models import CancelAttempt
+from dashboard.orders import FILL_COLUMNS, fill_rows
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
 
 
 def home(request: HttpRequest) -> TemplateResponse:
     return TemplateResponse(request, "home.html")
+
+
+# --- Sign-In With Solana (JSON endpoints used by static/js/bridge.js) ---
+
+
+def _refuse(message: str, status: int = 400) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def _json_body(request: HttpRequest) -> dict | None:
+    """The request's JSON object, or None when it is too large or not a JSON object."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    if declared > siws.MAX_BODY_BYTES or len(request.body) > siws.MAX_BODY_BYTES:
+        return None
+    try:
+        data = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+@require_POST
+def sign_in_challenge(request: HttpRequest) -> JsonResponse:
+    data = _json_body(request)
+    form = SignInChallengeForm(data)
+    if data is None or not form.is_valid():
+        return _refuse(form.first_error())
+    request.session["sign_in_started"] = True  # marks the session modified so its cookie is sent
+    if not request.session.session_key:
+        request.session.save()
+    challenge = siws.issue_challenge(
+        request.session.session_key,
+        domain=request.get_host(),
+        uri=request.build_absolute_uri("/"),
+        address=form.cleaned_data["address"],
+    )
+    return JsonResponse(siws.challenge_input(challenge))
+
+
+@require_POST
+def sign_in_verify(request: HttpRequest) -> JsonResponse:
+    data = _json_body(request)
+    if data is None:
+        return _refuse("The sign-in request was too large or not understood. Please start again.")
+    form = SignInVerifyForm(data)
+    if not form.is_valid():
+        return _refuse(form.first_error())
+    try:
+        address = siws.verify_sign_in(
+            session_key=request.session.session_key or "",
+            host=request.get_host(),
+            address=form.cleaned_data["address"],
+            signed_message=form.cleaned_data["signedMessage"],
+            signature=form.cleaned_data["signature"],
+            nonce=form.cleaned_data["nonce"],
+        )
+    except siws.SignInError as exc:
+        return _refuse(exc.message, exc.status)
+    login(request, siws.get_wallet_user(address))
+    return JsonResponse({"address": address})
+
+
+@require_POST
+def sign_out(request: HttpRequest) -> HttpResponseRedirect:
+    logout(request)
+    return redirect("home")
+
+
+# --- the orders dashboard ---
+
+
+def wallet_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Signed-in wallets only; htmx requests are sent to the home page as a whole."""
+
+    @wraps(view)
+    def wrapper(request: HtmxHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            if request.htmx:
+                return HttpResponseClientRedirect(reverse("home"))
+            return redirect("home")
+        response = view(request, *args, **kwargs)
+        patch_cache_control(response, no_store=True, private=True)
+        return response
+
+    return wrapper
+
+
+def render_fragment(request: HtmxHttpRequest, fragment: str, title: str, context: dict[str, Any]) -> TemplateResponse:
+    """The fragment alone for htmx, or inside a full page (every fragment URL works without htmx)."""
+    if request.htmx:
+        return TemplateResponse(request, fragment, context)
+    return TemplateResponse(
+        request, "orders/fragment_page.html", {**context, "fragment": fragment, "page_title": title}
+    )
+
+
+@wallet_required
+def orders(request: HtmxHttpRequest) -> TemplateResponse:
+    return TemplateResponse(request, "orders/page.html")
+
+
+@wallet_required
+@vary_on_headers("HX-Request")
+def orders_active(request: HtmxHttpRequest) -> TemplateResponse:
+    listing = tracking.list_orders(request.user.username, "active")
+    context = {"listing": listing, "orders": tracking.describe(listing.orders)}
+    return render_fragment(request, "orders/_active.html", "Active orders", context)
+
+
+@wallet_required
+@vary_on_headers("HX-Request")
+def orders_history(request: HtmxHttpRequest) -> TemplateResponse:
+    listing = tracking.list_orders(request.user.username, "history")
+    context = {"listing": listing, "orders": tracking.describe(listing.orders)}
+    return render_fragment(request, "orders/_history.html", "Order history", context)
+
+
+@wallet_required
+def orders_export(request: HtmxHttpRequest) -> HttpResponse:
+    wallet = request.user.username
+    listings = [tracking.list_orders(wallet, status) for status in ("active", "history")]
+    problems = [listing.problem for listing in listings if listing.problem and not listing.as_of]
+    if problems:
+        return TemplateResponse(
+            request,
+            "orders/fragment_page.html",
+            {"fragment": "orders/_status.html", "page_title": "Export", "listing": listings[0]},
+            status=503,
+        )
+    rows = fill_rows(tracking.describe([o for listing in listings for o in listing.orders]))
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    stamp = timezone.now().strftime("%Y-%m-%d")
+    response["Content-Disposition"] = f'attachment; filename="dca-fills-{wallet[:8]}-{stamp}.csv"'
+    writer = csv.DictWriter(response, fieldnames=FILL_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    return response
+
+
+# --- cancelling an order (JSON endpoints used by static/js/cancel.js) ---
+
+
+@wallet_required
+def cancel_confirm(request: HtmxHttpRequest, order_key: str) -> TemplateResponse:
+    """What cancelling this order does, in plain words, with the button that starts it."""
+    order = tracking.tracked_order(request.user.username, order_key)
+    context = {"o": tracking.describe([order])[0] if order else None}
+    return render_fragment(request, "orders/_cancel_confirm.html", "Cancel an order", context)
+
+
+def refusal(refused: relay.CancelRefused) -> JsonResponse:
+    """Nothing was relayed; the message says why and whether a fresh try can help."""
+    return JsonResponse({"state": "refused", "message": refused.message, "retry": refused.retry}, status=409)
+
+
+def cancel_answer(attempt: CancelAttempt) -> JsonResponse:
+    return JsonResponse(
+        {
+            "attempt": attempt.pk,
+            "state": attempt.state,
+            "message": attempt.outcome,
+            "explorer_url": relay.explorer_url(attempt),
+            "retry": attempt.state in (CancelAttempt.State.EXPIRED, CancelAttempt.State.FAILED),
+        }
+    )
+
+
+@require_POST
+@wallet_required
+def cancel_start(request: HtmxHttpRequest, order_key: str) -> JsonResponse:
+    wallet = request.user.username
+    order = tracking.tracked_order(wallet, order_key)
+    refund = tracking.describe([order])[0].refund_text if order else ""
+    try:
+        issued = relay.start(wallet, order_key, refund)
+    except relay.CancelRefused as refused:
+        return refusal(refused)
+    return JsonResponse(
+        {
+            "attempt": issued.attempt.pk,
+            "transaction": base64.b64encode(issued.transaction).decode(),
+            "submit_url": reverse("cancel_submit", args=[issued.attempt.pk]),
+            "decline_url": reverse("cancel_decline", args=[issued.attempt.pk]),
+            "status_url": reverse("cancel_status", args=[issued.attempt.pk]),
+        }
+    )
+
+
+@require_POST
+@wallet_required
+def cancel_submit(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
+    form = SignedTransactionForm(request.POST)
+    if not form.is_valid():
+        return refusal(relay.CancelRefused(form.first_error()))
+    try:
+        attempt = relay.submit(request.user.username, attempt_id, form.cleaned_data["signed_transaction"])
+    except relay.CancelRefused as refused:
+        return refusal(refused)
+    return cancel_answer(attempt)
+
+
+@require_POST
+@wallet_required
+def cancel_decline(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
+    try:
+        return cancel_answer(relay.decline(request.user.username, attempt_id))
+    except relay.CancelRefused as refused:
+        return refusal(refused)
+
+
+@require_POST
+@wallet_required
+def cancel_status(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
+    """Where a relayed cancel stands; settles a pending one by re-reading the order."""
+    try:
+        return cancel_answer(relay.reconcile(request.user.username, attempt_id))
+    except relay.CancelRefused as refused:
+        return refusal(refused)
+
+
+@wallet_required
+@vary_on_headers("HX-Request")
+def cancel_attempts(request: HtmxHttpRequest) -> TemplateResponse:
+    attempts = CancelAttempt.objects.filter(wallet=request.user.username)[:10]
+    return render_fragment(request, "orders/_attempts.html", "Recent cancels", {"attempts": attempts})

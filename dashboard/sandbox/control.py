@@ -1,0 +1,208 @@
+"""Knobs, injected faults and the call log of the sandbox, shared through the database.
+
+Tests and demos drive the sandbox with these functions (in-process) or through
+`POST /sandbox/control` (out-of-process servers such as gunicorn in benchmarks).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from dashboard.sandbox import orders, seed
+from dashboard.sandbox.models import Call, Fault, Knobs, RateHit, SandboxOrder
+
+ENDPOINTS = ("getRecurringOrders", "cancelOrder", "execute", "tokens")
+ANY_ENDPOINT = "*"
+# Faults answered by the "gateway" before the endpoint runs (timeout: after it, late).
+GATEWAY_FAULTS = ("500", "502", "429", "timeout", "nonjson")
+# Faults only `execute` can have: the transaction is refused after the request is validated.
+EXECUTE_FAULTS = ("failed", "insufficient_funds")
+FAULT_KINDS = GATEWAY_FAULTS + EXECUTE_FAULTS
+DEFAULT_TIMEOUT_SECONDS = 30.0
+DEFAULT_EXPIRY_SECONDS = 90
+WINDOW_SECONDS = 60
+# Endpoints counted against the rate limit. `execute` is not: a signed transaction is never
+# bounced by the limiter (the doc names getRecurringOrders and cancelOrder as counted).
+RATE_LIMITED_ENDPOINTS = ("getRecurringOrders", "cancelOrder", "tokens")
+
+
+def knobs() -> Knobs:
+    """The shared knob row, created with defaults on first use."""
+    try:
+        return Knobs.objects.get(pk=1)
+    except Knobs.DoesNotExist:
+        try:
+            with transaction.atomic():
+                return Knobs.objects.create(pk=1)
+        except IntegrityError:
+            return Knobs.objects.get(pk=1)
+
+
+def reset() -> None:
+    """Clear knobs, faults, the rate-limit window and the call log (orders are kept)."""
+    with transaction.atomic():
+        Fault.objects.all().delete()
+        Call.objects.all().delete()
+        RateHit.objects.all().delete()
+        Knobs.objects.update_or_create(
+            pk=1,
+            defaults={"latency_ms": 0, "rate_limit_rps": None, "expiry_seconds": DEFAULT_EXPIRY_SECONDS},
+        )
+
+
+def set_latency(ms: int) -> None:
+    """Delay every sandbox answer by `ms` milliseconds."""
+    if int(ms) < 0:
+        raise ValueError("latency must be >= 0 ms")
+    knobs()
+    Knobs.objects.filter(pk=1).update(latency_ms=int(ms))
+
+
+def set_rate_limit(rps: Decimal | float | int | str | None) -> None:
+    """Limit counted endpoints to `rps` requests a second over a sliding 60 s window (None: no limit)."""
+    value = None
+    if rps is not None:
+        try:
+            value = Decimal(str(rps))
+        except InvalidOperation:
+            raise ValueError(f"rate limit must be a number, got {rps!r}") from None
+        if not value.is_finite() or value <= 0:
+            raise ValueError("rate limit must be greater than zero")
+    knobs()
+    with transaction.atomic():
+        Knobs.objects.filter(pk=1).update(rate_limit_rps=value)
+        RateHit.objects.all().delete()
+
+
+def set_expiry(seconds: int) -> None:
+    """How long an issued cancel transaction stays valid (its blockhash lifetime)."""
+    if int(seconds) < 0:
+        raise ValueError("expiry must be >= 0 seconds")
+    knobs()
+    Knobs.objects.filter(pk=1).update(expiry_seconds=int(seconds))
+
+
+def inject_fault(endpoint: str, kind: str, times: int = 1, seconds: float | None = None) -> None:
+    """Make the next `times` calls of `endpoint` ("*" for any) fail with `kind`.
+
+    Kinds: "500", "502", "429", "timeout" (answer after `seconds`, default 30; for execute the
+    order is still closed), "nonjson", and for execute only "failed" and "insufficient_funds".
+    """
+    kind = str(kind)
+    if endpoint not in (*ENDPOINTS, ANY_ENDPOINT):
+        raise ValueError(f"unknown endpoint {endpoint!r}; expected one of {', '.join(ENDPOINTS)} or *")
+    if kind not in FAULT_KINDS:
+        raise ValueError(f"unknown fault {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
+    if int(times) < 1:
+        raise ValueError("times must be >= 1")
+    if seconds is not None and float(seconds) < 0:
+        raise ValueError("seconds must be >= 0")
+    Fault.objects.create(
+        endpoint=endpoint, kind=kind, remaining=int(times), seconds=None if seconds is None else float(seconds)
+    )
+
+
+def calls(endpoint: str | None = None) -> list[dict]:
+    """The call log, oldest first, optionally for one endpoint."""
+    rows = Call.objects.all() if endpoint is None else Call.objects.filter(endpoint=endpoint)
+    return list(rows.values("endpoint", "method", "user", "order_key", "request_id", "status", "fault", "at"))
+
+
+def count_calls(endpoint: str | None = None, **filters: object) -> int:
+    """How many calls were logged, e.g. `count_calls("execute", status=200, user=wallet)`."""
+    rows = Call.objects.filter(**filters)
+    if endpoint is not None:
+        rows = rows.filter(endpoint=endpoint)
+    return rows.count()
+
+
+def seed_wallet(wallet: str, active: int = seed.DEFAULT_ACTIVE, history: int = seed.DEFAULT_HISTORY) -> list[str]:
+    """Replace a wallet's orders with `active` active and `history` closed ones; their keys."""
+    if int(active) < 0 or int(history) < 0:
+        raise ValueError("active and history must be >= 0")
+    return [o.order_key for o in seed.seed_wallet(wallet, int(active), int(history))]
+
+
+def get_order(order_key: str) -> dict | None:
+    """The sandbox's current view of an order (API shape plus "status"), or None."""
+    order = SandboxOrder.objects.filter(order_key=order_key).first()
+    if order is None:
+        return None
+    return {**orders.order_to_api(order), "status": order.status}
+
+
+# --- used by the views -------------------------------------------------------------------------
+
+
+def take_fault(endpoint: str, kinds: tuple[str, ...]) -> Fault | None:
+    """Consume one pending fault of the given kinds for this endpoint (oldest first), atomically."""
+    while True:
+        fault = (
+            Fault.objects.filter(endpoint__in=(endpoint, ANY_ENDPOINT), kind__in=kinds, remaining__gt=0)
+            .order_by("id")
+            .first()
+        )
+        if fault is None:
+            return None
+        taken = Fault.objects.filter(pk=fault.pk, remaining__gt=0).update(remaining=F("remaining") - 1)
+        if taken:
+            Fault.objects.filter(pk=fault.pk, remaining=0).delete()
+            return fault
+        # Another thread took the last use of it; look again.
+
+
+@dataclass(frozen=True)
+class RateDecision:
+    limited: bool
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def check_rate_limit(endpoint: str) -> RateDecision:
+    """Count this request in the sliding window; limited when the window is already full."""
+    rps = knobs().rate_limit_rps
+    if rps is None or endpoint not in RATE_LIMITED_ENDPOINTS:
+        return RateDecision(limited=False)
+    limit = max(1, int(rps * WINDOW_SECONDS))
+    now = time.time()
+    with transaction.atomic():
+        Knobs.objects.select_for_update().get(pk=1)  # one counter at a time
+        RateHit.objects.filter(at__lte=now - WINDOW_SECONDS).delete()
+        current = RateHit.objects.count()
+        limited = current >= limit
+        if not limited:
+            RateHit.objects.create(at=now)
+            current += 1
+        oldest = RateHit.objects.order_by("at").values_list("at", flat=True).first() or now
+    return RateDecision(
+        limited=limited,
+        headers={
+            "x-ratelimit-remaining": str(max(0, limit - current)),
+            "x-ratelimit-current": str(current),
+            "x-ratelimit-reset": str(math.ceil(oldest + WINDOW_SECONDS)),
+        },
+    )
+
+
+def expiry_seconds() -> int:
+    return knobs().expiry_seconds
+
+
+def record_call(endpoint: str, method: str, status: int, details: dict[str, str], fault: str = "") -> None:
+    """Append one answered request to the call log."""
+    Call.objects.create(
+        endpoint=endpoint,
+        method=method[:8],
+        user=details.get("user", "")[:64],
+        order_key=details.get("order", "")[:64],
+        request_id=details.get("requestId", "")[:64],
+        status=status,
+        fault=fault,
+        at=timezone.now(),
+    )

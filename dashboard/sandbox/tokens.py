@@ -1,0 +1,71 @@
+"""The sandbox's token catalogue: what `/sandbox/tokens/v2/search` knows about each mint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+SOL = "So11111111111111111111111111111111111111112"
+USDC = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
+USDT = "Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB"
+JUP = "JUPyiwrYJFskUPiHa7hkeR8VUtAeFoSYbKedZNsDvCN"
+BONK = "DezXAZ8z7PnrnRJjz3wXBoRgixCa6xjnB7YaB1pPB263"
+MSOL = "mSoLzYCxHdYgdzU16g5QSh3i5K3z3KZK7ytfqcJm7So"
+JITOSOL = "J1toso1uCk3RLmjorhTtrVwY9HJ7X8V9yYac6Y7kGCPn"
+WIF = "EKpQGSJtjMFqKZ9KQanSqYXRcF8fBopzLHYxdM65zcjm"
+
+MAX_QUERY_MINTS = 100
+
+
+@dataclass(frozen=True)
+class Token:
+    mint: str
+    name: str
+    symbol: str
+    decimals: int
+    usd_price: Decimal
+
+    def to_api(self) -> dict:
+        """The token as the Tokens API v2 lists it; `icon` is null so nothing loads from the internet."""
+        return {
+            "id": self.mint,
+            "name": self.name,
+            "symbol": self.symbol,
+            "icon": None,
+            "decimals": self.decimals,
+            # Upstream sends a JSON number; the sandbox keeps it exact by sending a short decimal.
+            "usdPrice": float(self.usd_price),
+        }
+
+
+TOKENS: dict[str, Token] = {
+    t.mint: t
+    for t in (
+        Token(SOL, "Wrapped SOL", "SOL", 9, Decimal("150.25")),
+        Token(USDC, "USD Coin", "USDC", 6, Decimal("1.0001")),
+        Token(USDT, "USDT", "USDT", 6, Decimal("0.9998")),
+        Token(JUP, "Jupiter", "JUP", 6, Decimal("0.82")),
+        Token(BONK, "Bonk", "Bonk", 5, Decimal("0.00002134")),
+        Token(MSOL, "Marinade staked SOL (mSOL)", "mSOL", 9, Decimal("187.40")),
+        Token(JITOSOL, "Jito Staked SOL", "JitoSOL", 9, Decimal("181.95")),
+        Token(WIF, "dogwifhat", "$WIF", 6, Decimal("1.57")),
+    )
+}
+
+
+def get_token(mint: str) -> Token:
+    """The catalogue entry for a mint (KeyError for unknown mints)."""
+    return TOKENS[mint]
+
+
+def search(query: str) -> list[dict]:
+    """Tokens for a comma-separated list of mints, in query order, unknown mints skipped."""
+    seen: set[str] = set()
+    found: list[dict] = []
+    for raw in query.split(",")[:MAX_QUERY_MINTS]:
+        mint = raw.strip()
+        token = TOKENS.get(mint)
+        if token is not None and mint not in seen:
+            seen.add(mint)
+            found.append(token.to_api())
+    return found

@@ -1,0 +1,298 @@
+"""Sign-In With Solana: issue a one-time challenge, then verify what the wallet signed.
+
+The wallet turns the challenge into the standard SIWS text and signs it. Verification
+follows a fixed order (docs: /work/shared/reference/wallet-bridge.md §3): strict decoding,
+size limits, canonical text, every field against the challenge *stored* for this
+session, the host, the time window, the ed25519 signature, the claimed address, and
+finally the nonce, consumed once and atomically. Every refusal is a `SignInError`
+carrying a sentence a non-technical user can act on.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import secrets
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta, timezone
+
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone as dj_timezone
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+
+from dashboard.models import SignInChallenge
+
+STATEMENT = (
+    "Sign in to the DCA Dashboard to see and cancel your Jupiter recurring orders. "
+    "This does not send a transaction or cost anything."
+)
+VERSION = "1"
+CHAIN_ID = "mainnet"
+CHALLENGE_LIFETIME = timedelta(minutes=5)
+CLOCK_SKEW = timedelta(minutes=10)
+MAX_BODY_BYTES = 8 * 1024
+MAX_MESSAGE_BYTES = 2048
+
+TRY_AGAIN = "Please start the sign-in again."
+
+
+class SignInError(Exception):
+    """A refused sign-in; `message` is shown to the user as is."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class SignInFields:
+    """The parts of a SIWS message, as text, in their fixed order."""
+
+    domain: str
+    address: str
+    statement: str | None = None
+    uri: str | None = None
+    version: str | None = None
+    chain_id: str | None = None
+    nonce: str | None = None
+    issued_at: str | None = None
+    expiration_time: str | None = None
+    not_before: str | None = None
+    request_id: str | None = None
+    resources: tuple[str, ...] = ()
+
+
+_LABELS = {
+    "uri": "URI",
+    "version": "Version",
+    "chain_id": "Chain ID",
+    "nonce": "Nonce",
+    "issued_at": "Issued At",
+    "expiration_time": "Expiration Time",
+    "not_before": "Not Before",
+    "request_id": "Request ID",
+}
+_HEADER = " wants you to sign in with your Solana account:"
+_MESSAGE = re.compile(
+    r"(?P<domain>[^\s]+)" + re.escape(_HEADER) + r"\n(?P<address>[1-9A-HJ-NP-Za-km-z]{32,44})"
+    r"(?:\n\n(?P<statement>[^\n]+))?(?:\n\n(?P<fields>.+))?\Z",
+    re.DOTALL,
+)
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str | None) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text or "")
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def format_message(f: SignInFields) -> str:
+    """The SIWS text exactly as wallets build it (Phantom's reference serialiser)."""
+    text = f"{f.domain}{_HEADER}\n{f.address}"
+    if f.statement:
+        text += f"\n\n{f.statement}"
+    lines = [f"{label}: {getattr(f, name)}" for name, label in _LABELS.items() if getattr(f, name)]
+    if f.resources:
+        lines.append("Resources:" + "".join(f"\n- {r}" for r in f.resources))
+    if lines:
+        text += "\n\n" + "\n".join(lines)
+    return text
+
+
+def parse_message(text: str) -> SignInFields:
+    """Parse SIWS text; refuse anything that does not re-serialise to the same text."""
+    not_standard = SignInError("The signed text is not a standard sign-in message. " + TRY_AGAIN)
+    match = _MESSAGE.match(text)
+    if not match:
+        raise not_standard
+    values: dict[str, str] = {}
+    resources: list[str] = []
+    lines = match["fields"].split("\n") if match["fields"] else []
+    labels = iter(_LABELS.items())
+    while lines and not lines[0].startswith("Resources:"):
+        line = lines.pop(0)
+        for name, label in labels:
+            if line.startswith(label + ": "):
+                values[name] = line[len(label) + 2 :]
+                break
+        else:
+            raise not_standard
+    if lines:
+        if lines.pop(0) != "Resources:" or not all(line.startswith("- ") for line in lines):
+            raise not_standard
+        resources = [line[2:] for line in lines]
+    parsed = SignInFields(
+        domain=match["domain"],
+        address=match["address"],
+        statement=match["statement"],
+        resources=tuple(resources),
+        **values,
+    )
+    parts = [v for v in (getattr(parsed, f.name) for f in fields(parsed)) if isinstance(v, str)]
+    if format_message(parsed) != text or any(p != p.strip() or not p for p in parts):
+        raise not_standard
+    return parsed
+
+
+def check_address(address: str) -> str:
+    """A valid base58 Solana address, or a SignInError."""
+    try:
+        Pubkey.from_string(address)
+    except ValueError:
+        raise SignInError("That is not a valid Solana wallet address. " + TRY_AGAIN) from None
+    return address
+
+
+def decode_base64(value: str, what: str, max_bytes: int) -> bytes:
+    """Strict base64 (no stray characters, correct padding) with a size limit."""
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise SignInError(f"The {what} from your wallet could not be read. " + TRY_AGAIN) from None
+    if not raw or len(raw) > max_bytes:
+        raise SignInError(f"The {what} from your wallet has the wrong size. " + TRY_AGAIN)
+    return raw
+
+
+def challenge_fields(challenge: SignInChallenge, address: str) -> SignInFields:
+    return SignInFields(
+        domain=challenge.domain,
+        address=address,
+        statement=challenge.statement,
+        uri=challenge.uri,
+        version=VERSION,
+        chain_id=CHAIN_ID,
+        nonce=challenge.nonce,
+        issued_at=format_time(challenge.issued_at),
+        expiration_time=format_time(challenge.expires_at),
+    )
+
+
+def challenge_input(challenge: SignInChallenge) -> dict[str, str]:
+    """The `solana:signIn` input (plus, for signMessage wallets, the full text to sign)."""
+    data = {
+        "domain": challenge.domain,
+        "statement": challenge.statement,
+        "uri": challenge.uri,
+        "version": VERSION,
+        "chainId": CHAIN_ID,
+        "nonce": challenge.nonce,
+        "issuedAt": format_time(challenge.issued_at),
+        "expirationTime": format_time(challenge.expires_at),
+    }
+    if challenge.message:
+        data["address"] = challenge.address
+        data["message"] = challenge.message
+    return data
+
+
+def issue_challenge(
+    session_key: str, domain: str, uri: str, address: str = "", now: datetime | None = None
+) -> SignInChallenge:
+    """Store a fresh challenge for this session. With an address, also the exact text to sign."""
+    now = (now or dj_timezone.now()).replace(microsecond=0)
+    SignInChallenge.objects.filter(
+        Q(expires_at__lt=now - CLOCK_SKEW) | Q(session_key=session_key, consumed_at__isnull=True)
+    ).delete()
+    challenge = SignInChallenge(
+        nonce=secrets.token_hex(16),
+        session_key=session_key,
+        domain=domain,
+        uri=uri,
+        statement=STATEMENT,
+        issued_at=now,
+        expires_at=now + CHALLENGE_LIFETIME,
+    )
+    if address:
+        challenge.address = check_address(address)
+        challenge.message = format_message(challenge_fields(challenge, address))
+    challenge.save()
+    return challenge
+
+
+def verify_sign_in(
+    *,
+    session_key: str,
+    host: str,
+    address: str,
+    signed_message: bytes,
+    signature: bytes,
+    nonce: str,
+    now: datetime | None = None,
+) -> str:
+    """Check a signed sign-in message and consume its nonce; return the wallet address."""
+    now = now or dj_timezone.now()
+    challenge = SignInChallenge.objects.filter(nonce=nonce, session_key=session_key).first()
+    if challenge is None or challenge.consumed_at is not None:
+        raise SignInError(
+            "This sign-in request has already been used or belongs to another browser tab. " + TRY_AGAIN
+        )
+    if len(signature) != 64:
+        raise SignInError("The signature from your wallet has the wrong size. " + TRY_AGAIN)
+    try:
+        text = signed_message.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SignInError("The signed text is not a standard sign-in message. " + TRY_AGAIN) from None
+    signed = parse_message(text)
+
+    # Every field against what this server stored for this session.
+    expected = challenge_fields(challenge, signed.address)
+    if challenge.message and signed_message != challenge.message.encode():
+        raise SignInError("Your wallet signed a different text from the one this site sent. " + TRY_AGAIN)
+    if signed.domain != challenge.domain:
+        raise SignInError(f"The message your wallet signed was for another website ({signed.domain}).", 403)
+    same_text = ("statement", "uri", "version", "chain_id", "nonce", "not_before", "request_id")
+    same_time = ("issued_at", "expiration_time")
+    if (
+        signed.resources
+        or any(getattr(signed, name) != getattr(expected, name) for name in same_text)
+        or any(parse_time(getattr(signed, t)) != parse_time(getattr(expected, t)) for t in same_time)
+    ):
+        raise SignInError("The signed message does not match this site's sign-in request. " + TRY_AGAIN)
+    if challenge.domain != host:
+        raise SignInError(f"This sign-in was started on another address than {host}. " + TRY_AGAIN, 403)
+
+    if now >= challenge.expires_at:
+        raise SignInError("The sign-in request expired (they last 5 minutes). " + TRY_AGAIN)
+    if abs(now - challenge.issued_at) > CLOCK_SKEW:
+        raise SignInError("The sign-in request has a time too far from now. Check your device's clock.")
+
+    try:
+        valid = Signature.from_bytes(signature).verify(Pubkey.from_string(signed.address), signed_message)
+    except ValueError:
+        valid = False
+    if not valid:
+        raise SignInError("The signature does not match the wallet address. " + TRY_AGAIN, 403)
+    if signed.address != address or (challenge.address and challenge.address != address):
+        raise SignInError("Your wallet signed in with a different account than it said. " + TRY_AGAIN, 403)
+
+    consumed = SignInChallenge.objects.filter(
+        pk=challenge.pk, session_key=session_key, consumed_at__isnull=True
+    ).update(consumed_at=now)
+    if consumed != 1:
+        raise SignInError("This sign-in request has already been used. " + TRY_AGAIN)
+    return address
+
+
+def get_wallet_user(address: str) -> User:
+    """The Django user for a wallet (username = the address, no password)."""
+    try:
+        with transaction.atomic():
+            user, created = User.objects.get_or_create(username=address)
+    except IntegrityError:  # two first sign-ins of one wallet at once
+        return User.objects.get(username=address)
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user

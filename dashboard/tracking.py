@@ -1,0 +1,144 @@
+"""A wallet's orders as the dashboard shows them: cached, single-flight, and never lost.
+
+Pages of `getRecurringOrders` are cached per (wallet, status, page) in the shared
+cache for a short time, with one upstream fetch per key at a time. Every order
+seen is recorded (`TrackedOrder`), so when Jupiter fails or rate-limits, the
+dashboard shows the last known data with its age instead of an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timezone as dt_timezone
+
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone as dj_timezone
+
+from dashboard import jupiter
+from dashboard.models import TrackedOrder
+from dashboard.orders import OrderView
+from dashboard.orders import describe as describe_order
+
+logger = logging.getLogger(__name__)
+
+PAGE_TTL = 30  # seconds an order-list page stays fresh
+LOCK_TTL = 30  # seconds a fetch may hold the single-flight lock
+WAIT_FOR_OTHER = 12.0  # seconds a request waits for another's fetch of the same page
+
+
+@dataclass(frozen=True)
+class Listing:
+    orders: list[jupiter.Order]
+    as_of: datetime | None  # when the data left Jupiter
+    problem: str = ""  # plain words when this is last-known data, or nothing could be loaded
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.problem)
+
+
+def _version(wallet: str) -> int:
+    return cache.get_or_set(f"orders-version:{wallet}", 1, None)
+
+
+def _page_key(wallet: str, status: str, page: int) -> str:
+    return f"orders:{wallet}:{_version(wallet)}:{status}:{page}"
+
+
+def invalidate(wallet: str) -> None:
+    """Forget every cached page of this wallet (after a cancel)."""
+    try:
+        cache.incr(f"orders-version:{wallet}")
+    except ValueError:
+        cache.set(f"orders-version:{wallet}", 2, None)
+
+
+def cached_page(wallet: str, status: str, page: int) -> jupiter.OrdersPage:
+    """One page, from the shared cache when fresh; one upstream call per key at a time."""
+    key = _page_key(wallet, status, page)
+    deadline = time.monotonic() + WAIT_FOR_OTHER
+    while True:
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+        if cache.add(f"{key}:lock", 1, LOCK_TTL):
+            try:
+                fresh = jupiter.get_orders(wallet, status, page)
+                cache.set(key, fresh, PAGE_TTL)
+                return fresh
+            finally:
+                cache.delete(f"{key}:lock")
+        if time.monotonic() > deadline:
+            # The other fetch is taking too long; ask ourselves rather than fail.
+            return jupiter.get_orders(wallet, status, page)
+        time.sleep(0.02)
+
+
+def list_orders(wallet: str, status: str) -> Listing:
+    """The wallet's orders in one list ("active" or "history"), live or last-known."""
+    try:
+        pages = jupiter.fetch_pages(lambda n: cached_page(wallet, status, n))
+    except jupiter.JupiterError as exc:
+        return last_known(wallet, status, exc)
+    orders = [order for page in pages for order in page.orders]
+    as_of = datetime.fromtimestamp(min(page.fetched_at for page in pages), tz=dt_timezone.utc)
+    record(wallet, status, orders, as_of)
+    return Listing(orders=orders, as_of=as_of)
+
+
+def record(wallet: str, status: str, orders: list[jupiter.Order], seen: datetime) -> None:
+    """Remember these orders; active orders no longer listed have left the active list."""
+    marker = f"recorded:{wallet}:{status}:{seen.timestamp()}"
+    if not cache.add(marker, 1, PAGE_TTL * 2):
+        return  # this very snapshot is already stored
+    rows = [
+        TrackedOrder(wallet=wallet, order_key=o.order_key, status=status, last_seen=seen, snapshot=o.raw)
+        for o in orders
+        if o.user in ("", wallet)
+    ]
+    with transaction.atomic():
+        TrackedOrder.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["wallet", "order_key"],
+            update_fields=["status", "last_seen", "snapshot"],
+        )
+        if status == "active":
+            TrackedOrder.objects.filter(wallet=wallet, status="active", last_seen__lt=seen).exclude(
+                order_key__in=[o.order_key for o in orders]
+            ).update(status="closed")
+
+
+def last_known(wallet: str, status: str, error: jupiter.JupiterError) -> Listing:
+    tracked = list(TrackedOrder.objects.filter(wallet=wallet, status=status).order_by("-last_seen"))
+    orders = []
+    for row in tracked:
+        try:
+            orders.append(jupiter.parse_order(row.snapshot, status))
+        except (ValueError, TypeError, KeyError):
+            logger.warning("unreadable snapshot of order %s", row.order_key)
+    orders.sort(key=lambda o: o.created_at, reverse=True)
+    as_of = max((row.last_seen for row in tracked), default=None)
+    return Listing(orders=orders, as_of=as_of, problem=error.user_message)
+
+
+def describe(orders: list[jupiter.Order]) -> list[OrderView]:
+    """The trader-facing figures of these orders, with token symbols and decimals."""
+    tokens = jupiter.get_tokens({m for o in orders for m in (o.input_mint, o.output_mint)})
+    now = dj_timezone.now()
+    return [describe_order(order, tokens, now) for order in orders]
+
+
+def tracked_order(wallet: str, order_key: str) -> jupiter.Order | None:
+    """This wallet's order as last seen in its active list, or None."""
+    row = TrackedOrder.objects.filter(wallet=wallet, order_key=order_key, status="active").first()
+    if row is None:
+        return None
+    try:
+        return jupiter.parse_order(row.snapshot, "active")
+    except (ValueError, TypeError, KeyError):
+        return None

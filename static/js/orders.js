@@ -1,0 +1,100 @@
+// The orders page: refresh the active list while the tab is visible, and the cancel flow
+// (server-issued transaction -> wallet signature -> server relays it once).
+import { signTransaction } from './bridge.js';
+
+const body = document.body;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const fromB64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+const toB64 = (bytes) => btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(''));
+
+function refreshOrders() {
+  if (window.htmx) window.htmx.trigger(body, 'orders-changed');
+}
+
+const panel = document.getElementById('active-panel');
+if (panel && window.htmx) {
+  const seconds = Number(panel.dataset.refreshSeconds) || 60;
+  setInterval(() => {
+    // Never while a cancel confirmation is open: the refresh would replace it.
+    if (document.visibilityState === 'visible' && !document.querySelector('.confirm')) {
+      window.htmx.trigger(body, 'refresh-orders');
+    }
+  }, seconds * 1000);
+}
+
+async function post(url, form) {
+  try {
+    const response = await fetch(url, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'X-CSRFToken': body.dataset.csrf },
+      body: form,
+    });
+    return await response.json();
+  } catch {
+    return { state: 'unknown', message: 'The dashboard did not answer. Check your connection, then look at the list before trying again.' };
+  }
+}
+
+function say(element, text, kind, link) {
+  element.textContent = text;
+  element.className = `cancel-status ${kind || ''}`.trim();
+  if (link) {
+    const a = document.createElement('a');
+    a.href = link;
+    a.rel = 'noopener noreferrer';
+    a.target = '_blank';
+    a.textContent = 'View the transaction on Solscan';
+    element.append(' ', a);
+  }
+}
+
+async function cancel(button) {
+  const status = button.closest('.confirm').querySelector('.cancel-status');
+  button.disabled = true;
+  say(status, 'Preparing the cancel transaction…');
+  const start = await post(button.dataset.cancelStart);
+  if (!start.transaction) {
+    say(status, start.message, 'error');
+    button.disabled = false;
+    if (start.retry) button.textContent = 'Try again';
+    return;
+  }
+  say(status, 'Approve in your wallet…');
+  let signed;
+  try {
+    signed = await signTransaction(fromB64(start.transaction));
+  } catch (error) {
+    await post(start.decline_url);
+    const declined = /reject|declin|cancel|denied/i.test(String(error && error.message));
+    say(status, declined
+      ? 'You declined in your wallet, so nothing was sent. Your order keeps running.'
+      : `Your wallet could not sign (${error && error.message}). Nothing was sent.`, 'error');
+    button.disabled = false;
+    return;
+  }
+  say(status, 'Sending…');
+  let result = await post(start.submit_url, new URLSearchParams({ signed_transaction: toB64(signed) }));
+  for (let tries = 0; (result.state === 'pending' || result.state === 'sending') && tries < 40; tries++) {
+    say(status, result.message || 'Still confirming — don’t send it again.', 'pending', result.explorer_url);
+    await sleep(3000);
+    result = await post(start.status_url);
+  }
+  if (result.state === 'refused') {
+    // Nothing happened: keep the message beside the order, with a fresh try where it can help.
+    say(status, result.message, 'error');
+    if (result.retry) {
+      button.disabled = false;
+      button.textContent = 'Try again';
+    }
+    return;
+  }
+  const kind = result.state === 'succeeded' ? 'success' : result.state === 'failed' ? 'error' : 'pending';
+  say(document.getElementById('cancel-outcome') || status, result.message, kind, result.explorer_url);
+  refreshOrders();
+}
+
+document.addEventListener('click', (event) => {
+  const button = event.target.closest('[data-cancel-start]');
+  if (button && !button.disabled) cancel(button);
+});

@@ -1,0 +1,130 @@
+"""Headless Chromium for the browser tests, a page that records console errors and CSP
+violations, and `install_wallet` to inject the Wallet Standard test wallet (wallet.js)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.urls import Resolver404, resolve
+from solders.keypair import Keypair
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+WALLET_JS = Path(__file__).with_name("wallet.js")
+# DER prefix of a PKCS#8 Ed25519 private key; the 32-byte seed follows.
+PKCS8_ED25519_PREFIX = bytes.fromhex("302e020100300506032b657004220420")
+REPORT_CSP = """
+document.addEventListener('securitypolicyviolation', (e) =>
+  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline code'}`));
+"""
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    if not Path(CHROMIUM).exists():
+        reason = f"Chromium is not installed at {CHROMIUM} (run `make browser`)."
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, sandbox_upstream) -> Iterator:
+    """A fresh browser context on the live server (its Jupiter client on the sandbox)."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    errors: list[tuple[str, str]] = []
+    page.on(
+        "console",
+        lambda m: errors.append((m.text, m.location.get("url", ""))) if m.type == "error" else None,
+    )
+    page.on("pageerror", lambda exc: errors.append((f"Uncaught: {exc}", "")))
+    page.add_init_script(REPORT_CSP)
+    page.errors = errors
+    yield page
+    context.close()
+    unexpected = [f"{text} ({url})" for text, url in errors if not _is_missing_page(text, url)]
+    assert not unexpected, "Console errors or CSP violations: " + "; ".join(unexpected)
+
+
+def _is_missing_page(text: str, url: str) -> bool:
+    """A 404 for a page that does not exist yet (the orders page is built separately)."""
+    if "404" not in text or not url:
+        return False
+    path = "/" + url.split("://", 1)[-1].split("/", 1)[-1].split("?", 1)[0]
+    try:
+        resolve(path)
+    except Resolver404:
+        return True
+    return False
+
+
+def wallet_account(keypair: Keypair) -> dict[str, str]:
+    return {
+        "address": str(keypair.pubkey()),
+        "publicKey": base64.b64encode(bytes(keypair.pubkey())).decode(),
+        "pkcs8": base64.b64encode(PKCS8_ED25519_PREFIX + keypair.secret()).decode(),
+    }
+
+
+@dataclass(frozen=True)
+class TestWallet:
+    name: str
+    keypair: Keypair
+    other: Keypair  # the account `switchAccount()` changes to
+
+    @property
+    def address(self) -> str:
+        return str(self.keypair.pubkey())
+
+    @property
+    def short(self) -> str:
+        return f"{self.address[:4]}…{self.address[-4:]}"
+
+
+@pytest.fixture
+def install_wallet(page) -> Callable[..., TestWallet]:
+    """`install_wallet(name=, sign_in=, decline=, keypair=)` injects wallet.js into `page`
+    (before any page script) and returns the TestWallet. sign_in=False leaves out
+    `solana:signIn` (the bridge falls back to signMessage); decline=True makes every
+    signing call throw "User rejected the request."."""
+
+    def install(
+        *,
+        name: str = "Test Wallet",
+        sign_in: bool = True,
+        decline: bool = False,
+        keypair: Keypair | None = None,
+    ) -> TestWallet:
+        wallet = TestWallet(name=name, keypair=keypair or Keypair(), other=Keypair())
+        options = {
+            "name": name,
+            "signIn": sign_in,
+            "decline": decline,
+            "accounts": [wallet_account(wallet.keypair), wallet_account(wallet.other)],
+        }
+        page.add_init_script(f"window.__testWallet = {json.dumps(options)};")
+        page.add_init_script(path=WALLET_JS)
+        return wallet
+
+    return install

@@ -1,0 +1,147 @@
+"""Sign-in through the wallet bridge, driven in headless Chromium against the live server."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import pytest
+from django.contrib.auth.models import User
+from playwright.sync_api import expect
+from solders.hash import Hash
+from solders.message import Message, to_bytes_versioned
+from solders.null_signer import NullSigner
+from solders.pubkey import Pubkey
+from solders.system_program import TransferParams, transfer
+from solders.transaction import VersionedTransaction
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SANDBOX_WALLET = "Sandbox wallet — simulated, no real funds"
+
+
+def sign_in(page, live_server, wallet_name: str) -> None:
+    page.goto(live_server.url + "/")
+    page.get_by_role("button", name="Connect wallet").click()
+    page.get_by_role("button", name=wallet_name).click()
+    page.wait_for_url(live_server.url + "/orders/")
+
+
+def expect_signed_in(page, live_server, short: str) -> None:
+    page.goto(live_server.url + "/")
+    expect(page.locator(".site-header .account-address")).to_contain_text(short)
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    expect(page.get_by_role("button", name="Connect wallet")).to_have_count(0)
+
+
+def expect_signed_out(page) -> None:
+    expect(page.get_by_role("button", name="Connect wallet")).to_be_visible()
+    expect(page.locator(".site-header .account-address")).to_have_count(0)
+
+
+def test_sign_in_with_solana_sign_in(page, live_server, install_wallet):
+    wallet = install_wallet()
+    sign_in(page, live_server, wallet.name)
+    expect_signed_in(page, live_server, wallet.short)
+    assert User.objects.filter(username=wallet.address).exists()
+
+
+def test_sign_in_with_sign_message_fallback(page, live_server, install_wallet):
+    wallet = install_wallet(name="Old Wallet", sign_in=False)
+    sign_in(page, live_server, wallet.name)
+    expect_signed_in(page, live_server, wallet.short)
+
+
+def test_wallet_icon_and_name_are_shown(page, live_server, install_wallet):
+    install_wallet()
+    page.goto(live_server.url + "/")
+    page.get_by_role("button", name="Connect wallet").click()
+    button = page.get_by_role("button", name="Test Wallet")
+    expect(button.locator("img")).to_have_attribute("src", re.compile(r"^data:image/svg\+xml;base64,"))
+
+
+def test_user_declines(page, live_server, install_wallet):
+    wallet = install_wallet(decline=True)
+    page.goto(live_server.url + "/")
+    page.get_by_role("button", name="Connect wallet").click()
+    page.get_by_role("button", name=wallet.name).click()
+    expect(page.get_by_role("status")).to_contain_text("You declined the request in your wallet")
+    expect_signed_out(page)
+    assert not User.objects.exists()
+
+
+@pytest.mark.parametrize("action", ["switchAccount", "disconnect"])
+def test_account_switch_or_disconnect_signs_out(page, live_server, install_wallet, action):
+    wallet = install_wallet()
+    sign_in(page, live_server, wallet.name)
+    expect_signed_in(page, live_server, wallet.short)
+    # The bridge reconnects silently to follow the wallet's account changes.
+    page.wait_for_function("window.__testWallet.calls.includes('connect(silent)')")
+    with page.expect_navigation():
+        page.evaluate(f"window.__testWallet.{action}()")
+    expect_signed_out(page)
+
+
+def test_bridge_signs_a_transaction_after_reload(page, live_server, install_wallet):
+    wallet = install_wallet()
+    sign_in(page, live_server, wallet.name)
+    expect_signed_in(page, live_server, wallet.short)
+    payer = wallet.keypair.pubkey()
+    ix = transfer(TransferParams(from_pubkey=payer, to_pubkey=Pubkey.new_unique(), lamports=1))
+    message = Message.new_with_blockhash([ix], payer, Hash.new_unique())
+    unsigned = bytes(VersionedTransaction(message, [NullSigner(payer)]))
+    signed_b64 = page.evaluate(
+        """async (b64) => {
+            const { signTransaction } = await import('/static/js/bridge.js');
+            const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+            const signed = await signTransaction(bytes);
+            return btoa(String.fromCharCode(...signed));
+        }""",
+        base64.b64encode(unsigned).decode(),
+    )
+    tx = VersionedTransaction.from_bytes(base64.b64decode(signed_b64))
+    assert tx.signatures[0].verify(payer, to_bytes_versioned(tx.message))
+
+
+def test_no_wallet_installed(page, live_server, settings):
+    settings.SANDBOX = False
+    page.goto(live_server.url + "/")
+    page.get_by_role("button", name="Connect wallet").click()
+    status = page.get_by_role("status")
+    expect(status).to_contain_text("No Solana wallet was found in this browser")
+    expect(status).to_contain_text("open this page in your wallet app's own browser")
+    for name in ("Phantom", "Solflare", "Backpack"):
+        expect(status.get_by_role("link", name=name)).to_be_visible()
+
+
+def test_only_a_legacy_provider(page, live_server, settings):
+    settings.SANDBOX = False
+    page.add_init_script("window.solana = { isPhantom: true, connect() {} };")
+    page.goto(live_server.url + "/")
+    page.get_by_role("button", name="Connect wallet").click()
+    expect(page.get_by_role("status")).to_contain_text("update it to its latest version")
+
+
+def test_sandbox_wallet_signs_in(page, live_server):
+    page.goto(live_server.url + "/")
+    page.get_by_role("button", name="Connect wallet").click()
+    button = page.get_by_role("button", name=SANDBOX_WALLET)
+    expect(button).to_be_visible()
+    button.click()
+    page.wait_for_url(live_server.url + "/orders/")
+    user = User.objects.get()
+    expect_signed_in(page, live_server, f"{user.username[:4]}…{user.username[-4:]}")
+    page.get_by_role("button", name="Sign out").click()
+    expect_signed_out(page)
+
+
+def test_screenshots(page, live_server, install_wallet):
+    wallet = install_wallet()
+    page.set_viewport_size({"width": 1100, "height": 700})
+    page.goto(live_server.url + "/")
+    page.get_by_role("button", name="Connect wallet").click()
+    page.screenshot(path="/tmp/home-signed-out.png", full_page=True)
+    page.get_by_role("button", name=wallet.name).click()
+    page.wait_for_url(live_server.url + "/orders/")
+    expect_signed_in(page, live_server, wallet.short)
+    page.screenshot(path="/tmp/home-signed-in.png", full_page=True)

@@ -1,0 +1,337 @@
+"""The Jupiter client against the sandbox upstream over real HTTP on loopback."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+from solders.keypair import Keypair
+from solders.message import to_bytes_versioned
+from solders.transaction import VersionedTransaction
+
+from dashboard import jupiter
+from dashboard.sandbox import control
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SOL = "So11111111111111111111111111111111111111112"
+USDC = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
+
+
+@pytest.fixture
+def upstream(sandbox_upstream):
+    control.reset()
+    yield sandbox_upstream
+    control.reset()
+
+
+@pytest.fixture
+def client(upstream):
+    """A client with short timeouts, so the timeout faults finish quickly."""
+    return jupiter.JupiterClient(
+        f"{upstream.url}/sandbox/recurring/v1", f"{upstream.url}/sandbox/tokens/v2", timeout=(1.0, 1.0)
+    )
+
+
+@pytest.fixture
+def wallet():
+    return Keypair()
+
+
+def sign(tx_bytes: bytes, keypair: Keypair) -> bytes:
+    tx = VersionedTransaction.from_bytes(tx_bytes)
+    signature = keypair.sign_message(to_bytes_versioned(tx.message))
+    return bytes(VersionedTransaction.populate(tx.message, [signature]))
+
+
+def test_orders_are_typed_at_the_boundary(client, wallet):
+    control.seed_wallet(str(wallet.pubkey()), active=3, history=2)
+    page = client.get_orders(str(wallet.pubkey()), "active")
+    assert (page.page, page.total_pages, len(page.orders)) == (1, 1, 3)
+    order = page.orders[0]
+    assert order.user == str(wallet.pubkey())
+    assert order.status == "active"
+    assert isinstance(order.raw_in_deposited, int) and order.raw_in_deposited > 0
+    assert isinstance(order.in_deposited, Decimal)
+    assert isinstance(order.cycle_frequency, int) and order.cycle_frequency > 0
+    assert order.created_at.tzinfo is not None
+    assert order.close_tx == ""
+    history = client.get_orders(str(wallet.pubkey()), "history").orders
+    assert len(history) == 2
+    assert all(o.close_tx for o in history)
+    assert all(isinstance(f.confirmed_at, datetime) for o in history for f in o.fills)
+
+
+def test_all_pages_page_one_first_then_the_rest_concurrently_in_order(client, wallet):
+    address = str(wallet.pubkey())
+    control.seed_wallet(address, active=35, history=0)
+    control.set_latency(200)
+    in_flight, peak, lock = [0], [0], threading.Lock()
+    real_request = client.session.request
+
+    def counting_request(*args, **kwargs):
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        try:
+            return real_request(*args, **kwargs)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    client.session.request = counting_request
+    orders = client.get_all_orders(address, "active")
+    assert len(orders) == 35
+    assert len({o.order_key for o in orders}) == 35
+    assert [o.created_at for o in orders] == sorted((o.created_at for o in orders), reverse=True)
+    assert control.count_calls("getRecurringOrders") == 4
+    assert peak[0] >= 2  # after page 1 (which tells how many there are), pages 2-4 overlapped
+
+
+def test_every_call_sends_the_launched_query_shape(client, wallet):
+    client.get_orders(str(wallet.pubkey()), "history", page=1)
+    (call,) = control.calls("getRecurringOrders")
+    assert call["status"] == 200
+
+
+def test_invalid_wallet_is_a_plain_refusal_with_upstream_details(client):
+    with pytest.raises(jupiter.JupiterRejected) as caught:
+        client.get_orders("not-a-wallet", "active")
+    error = caught.value
+    assert error.status == 400
+    assert error.upstream_message  # the sandbox's `error` text
+    assert error.gateway_request_id
+    assert error.retryable is False
+    assert "Jupiter refused this request" in error.user_message
+
+
+def test_cancel_then_execute_success(client, wallet):
+    address = str(wallet.pubkey())
+    keys = control.seed_wallet(address, active=2, history=0)
+    issued = client.cancel_order(address, keys[0])
+    assert issued.request_id
+    tx = VersionedTransaction.from_bytes(issued.transaction)
+    assert tx.message.account_keys[0] == wallet.pubkey()
+    result = client.execute(issued.request_id, sign(issued.transaction, wallet))
+    assert result.succeeded
+    assert result.order == keys[0]
+    assert control.get_order(keys[0])["closeTx"] == result.signature
+
+
+def test_execute_failed_status_is_not_success(client, wallet):
+    address = str(wallet.pubkey())
+    keys = control.seed_wallet(address, active=1, history=0)
+    issued = client.cancel_order(address, keys[0])
+    result = client.execute(issued.request_id, sign(issued.transaction, Keypair()))
+    assert result.status == "Failed"
+    assert not result.succeeded
+    assert result.error
+
+
+def test_cancel_of_closed_order_says_already_closed(client, wallet):
+    address = str(wallet.pubkey())
+    control.seed_wallet(address, active=0, history=1)
+    closed = client.get_orders(address, "history").orders[0]
+    with pytest.raises(jupiter.OrderNotFound) as caught:
+        client.cancel_order(address, closed.order_key)
+    assert caught.value.user_message == "This order is already closed or could not be found."
+    assert "failed to fill whole buffer" in caught.value.upstream_message
+
+
+def test_get_is_retried_after_a_5xx(client, wallet):
+    control.inject_fault("getRecurringOrders", "500", times=1)
+    page = client.get_orders(str(wallet.pubkey()), "active")
+    assert page.orders
+    assert control.count_calls("getRecurringOrders") == 2
+
+
+def test_get_gives_up_after_repeated_5xx(client, wallet):
+    control.inject_fault("getRecurringOrders", "502", times=10)
+    with pytest.raises(jupiter.JupiterUnavailable) as caught:
+        client.get_orders(str(wallet.pubkey()), "active")
+    assert caught.value.retryable
+    assert caught.value.status == 502
+    assert len(caught.value.upstream_message) <= 200  # the HTML body, cut short
+    assert control.count_calls("getRecurringOrders") == 3  # the first try and two retries
+
+
+def test_posts_are_never_retried(client, wallet):
+    address = str(wallet.pubkey())
+    keys = control.seed_wallet(address, active=1, history=0)
+    control.inject_fault("cancelOrder", "500", times=1)
+    with pytest.raises(jupiter.JupiterUnavailable):
+        client.cancel_order(address, keys[0])
+    assert control.count_calls("cancelOrder") == 1
+
+    issued = client.cancel_order(address, keys[0])
+    control.inject_fault("execute", "502", times=1)
+    with pytest.raises(jupiter.JupiterUnavailable):
+        client.execute(issued.request_id, sign(issued.transaction, wallet))
+    assert control.count_calls("execute") == 1
+
+
+def test_timeout_on_execute_is_not_retried_and_the_work_still_happens(client, wallet):
+    address = str(wallet.pubkey())
+    keys = control.seed_wallet(address, active=1, history=0)
+    issued = client.cancel_order(address, keys[0])
+    control.inject_fault("execute", "timeout", times=1, seconds=2)
+    with pytest.raises(jupiter.JupiterUnavailable) as caught:
+        client.execute(issued.request_id, sign(issued.transaction, wallet))
+    assert "Jupiter is not answering" in caught.value.user_message
+    assert control.count_calls("execute") <= 1  # logged when the late answer is written, never twice
+    # The sandbox finished the work; reading the order settles what happened.
+    closed = client.get_orders(address, "history").orders
+    assert [o.order_key for o in closed] == [keys[0]]
+
+
+def test_timeout_on_get(client, wallet):
+    control.inject_fault("getRecurringOrders", "timeout", times=1, seconds=2)
+    with pytest.raises(jupiter.JupiterUnavailable) as caught:
+        client.get_orders(str(wallet.pubkey()), "active")
+    assert caught.value.retryable
+
+
+def test_429_with_a_near_reset_is_waited_out(client, wallet):
+    control.inject_fault("getRecurringOrders", "429", times=1)
+    page = client.get_orders(str(wallet.pubkey()), "active")
+    assert page.orders
+    assert control.count_calls("getRecurringOrders") == 2
+
+
+def test_429_with_a_far_reset_gives_up_at_once(client, wallet):
+    control.set_rate_limit(Decimal("0.02"))  # one call a minute: the next slot is ~60 s away
+    client.get_orders(str(wallet.pubkey()), "active")
+    with pytest.raises(jupiter.JupiterRateLimited) as caught:
+        client.get_orders(str(wallet.pubkey()), "active")
+    assert caught.value.status == 429
+    assert caught.value.retryable
+    assert "busy" in caught.value.user_message
+
+
+def test_429_on_post_is_not_retried(client, wallet):
+    address = str(wallet.pubkey())
+    keys = control.seed_wallet(address, active=1, history=0)
+    control.inject_fault("cancelOrder", "429", times=1)
+    with pytest.raises(jupiter.JupiterRateLimited):
+        client.cancel_order(address, keys[0])
+    assert control.count_calls("cancelOrder") == 1
+
+
+def test_non_json_success_body_is_a_bad_response(client, wallet):
+    control.inject_fault("getRecurringOrders", "nonjson", times=1)
+    with pytest.raises(jupiter.JupiterBadResponse) as caught:
+        client.get_orders(str(wallet.pubkey()), "active")
+    assert caught.value.status == 200
+    assert "could not read" in caught.value.user_message
+
+
+def test_tokens_come_from_the_tokens_api(client):
+    tokens = client.get_tokens([SOL, USDC])
+    assert tokens[SOL].symbol == "SOL" and tokens[SOL].decimals == 9
+    assert tokens[USDC].decimals == 6
+    assert tokens[SOL].icon == ""  # the sandbox sends no icon; only https: icons are ever kept
+
+
+def test_token_metadata_falls_back_to_the_built_in_table(upstream, settings):
+    unknown = str(Keypair().pubkey())
+    control.inject_fault("tokens", "500", times=10)
+    tokens = jupiter.get_tokens([SOL, unknown])
+    assert tokens[SOL].symbol == "SOL" and tokens[SOL].decimals == 9
+    assert tokens[unknown].decimals is None
+    assert tokens[unknown].symbol == f"{unknown[:4]}…{unknown[-4:]}"
+
+
+def test_the_api_key_is_sent_but_never_logged(upstream, settings, caplog, wallet):
+    settings.JUPITER_API_KEY = "very-secret-key-123"
+    control.inject_fault("getRecurringOrders", "500", times=10)
+    with caplog.at_level(logging.DEBUG), pytest.raises(jupiter.JupiterUnavailable):
+        jupiter.get_orders(str(wallet.pubkey()), "active")
+    assert jupiter.client().session.headers["x-api-key"] == "very-secret-key-123"
+    assert "very-secret-key-123" not in caplog.text
+    assert "gateway_request_id" in caplog.text or "request id" in caplog.text
+
+
+# --- drift the real API shows, read by the pure parsers ------------------------------------------
+
+
+def raw_order(**changes):
+    order = {
+        "orderKey": "5T3NGmbD8R59UWEaRaDq79r7fDxDUNidze3CVT94vrUb",
+        "userPubkey": "5dMXLJ8GYQxcHe2fjpttVkEpRrxcajRXZqJHCiCbWS4H",
+        "inputMint": USDC,
+        "outputMint": SOL,
+        "inDeposited": "100",
+        "rawInDeposited": "100000000",
+        "inUsed": "50",
+        "rawInUsed": "50000000",
+        "inWithdrawn": "0",
+        "rawInWithdrawn": "0",
+        "inAmountPerCycle": "50",
+        "rawInAmountPerCycle": "50000000",
+        "outReceived": "0.29",
+        "rawOutReceived": "290000000",
+        "outWithdrawn": "0",
+        "rawOutWithdrawn": "0",
+        "cycleFrequency": "86400",
+        "openTx": "abc",
+        "closeTx": "",
+        "userClosed": False,
+        "createdAt": "2025-01-02T03:04:05Z",
+        "updatedAt": "2025-01-02T03:04:05.123Z",
+        "trades": [],
+    }
+    order.update(changes)
+    return order
+
+
+@pytest.mark.parametrize("frequency", ["3600", 3600])
+def test_cycle_frequency_as_string_or_number(frequency):
+    assert jupiter.parse_order(raw_order(cycleFrequency=frequency), "active").cycle_frequency == 3600
+
+
+@pytest.mark.parametrize("close_tx", ["", None])
+def test_close_tx_empty_or_null(close_tx):
+    assert jupiter.parse_order(raw_order(closeTx=close_tx), "active").close_tx == ""
+
+
+def test_timestamps_with_and_without_milliseconds():
+    order = jupiter.parse_order(raw_order(), "active")
+    assert order.created_at.isoformat() == "2025-01-02T03:04:05+00:00"
+    assert order.updated_at.isoformat() == "2025-01-02T03:04:05.123000+00:00"
+
+
+def test_flat_and_nested_list_shapes():
+    flat = jupiter.parse_orders_page({"totalPages": 3, "page": 2, "time": [raw_order()]}, "active", "time")
+    nested = jupiter.parse_orders_page(
+        {"time": {"orders": [raw_order()], "totalPages": 3, "page": 2}}, "active", "time"
+    )
+    assert (flat.page, flat.total_pages, len(flat.orders)) == (2, 3, 1)
+    assert (nested.page, nested.total_pages, len(nested.orders)) == (2, 3, 1)
+    assert flat.orders == nested.orders
+
+
+def test_garbage_order_list_is_refused():
+    with pytest.raises(ValueError):
+        jupiter.parse_orders_page({"time": "nope"}, "active", "time")
+    with pytest.raises(ValueError):
+        jupiter.parse_orders_page([1, 2], "active", "time")
+
+
+def test_cancel_answer_launched_shape_and_draft_fallback():
+    launched = jupiter.parse_cancel({"requestId": "r-1", "transaction": "AQID"})
+    draft = jupiter.parse_cancel({"id": "r-2", "tx": "AQID"})
+    assert (launched.request_id, launched.transaction) == ("r-1", b"\x01\x02\x03")
+    assert (draft.request_id, draft.transaction) == ("r-2", b"\x01\x02\x03")
+    with pytest.raises(jupiter.JupiterBadResponse):
+        jupiter.parse_cancel({"requestId": "r-3", "transaction": "not base64!"})
+    with pytest.raises(jupiter.JupiterBadResponse):
+        jupiter.parse_cancel({"transaction": "AQID"})
+
+
+def test_floats_are_never_money():
+    order = jupiter.parse_order(raw_order(inDeposited=100.1), "active")
+    assert order.in_deposited is None
+    assert order.raw_in_deposited == 100_000_000
