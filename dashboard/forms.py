@@ -36,8 +36,8 @@ class SignInVerifyForm(SignInForm):
     """What the wallet signed, base64-encoded (strictly) by the bridge."""
 
     address = forms.CharField(max_length=44)
-    signedMessage = forms.CharField(max_length=4096)
-    signature = forms.CharField(max_length=128)
+    signedMessage = forms.CharField(max_length=4096, strip=False)
+    signature = forms.CharField(max_length=128, strip=False)
     nonce = forms.RegexField(regex=r"^[A-Za-z0-9]{8,64}$", max_length=64)
 
     error_messages = {"required": "The wallet's answer was incomplete. Please start the sign-in again."}

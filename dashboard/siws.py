@@ -158,6 +158,8 @@ def decode_base64(value: str, what: str, max_bytes: int) -> bytes:
     """Strict base64 (no stray characters, correct padding) with a size limit."""
     try:
         raw = base64.b64decode(value, validate=True)
+        if base64.b64encode(raw).decode() != value:  # stray padding or non-zero spare bits
+            raise ValueError(value)
     except (binascii.Error, ValueError):
         raise SignInError(f"The {what} from your wallet could not be read. " + TRY_AGAIN) from None
     if not raw or len(raw) > max_bytes:
@@ -235,9 +237,7 @@ def verify_sign_in(
     now = now or dj_timezone.now()
     challenge = SignInChallenge.objects.filter(nonce=nonce, session_key=session_key).first()
     if challenge is None or challenge.consumed_at is not None:
-        raise SignInError(
-            "This sign-in request has already been used or belongs to another browser tab. " + TRY_AGAIN
-        )
+        raise SignInError("This sign-in request has already been used or belongs to another browser tab. " + TRY_AGAIN)
     if len(signature) != 64:
         raise SignInError("The signature from your wallet has the wrong size. " + TRY_AGAIN)
     try:

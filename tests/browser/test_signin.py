@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import os
 import re
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -82,25 +84,29 @@ def test_account_switch_or_disconnect_signs_out(page, live_server, install_walle
     expect_signed_out(page)
 
 
+SIGN_WITH_BRIDGE = """async (b64) => {
+    const { signTransaction } = await import('/static/js/bridge.js');
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const signed = await signTransaction(bytes);
+    return btoa(String.fromCharCode(...signed));
+}"""
+
+
+def assert_bridge_signs_for(page, payer: Pubkey) -> None:
+    """The bridge's exported signTransaction signs the payer's slot of a real transaction."""
+    ix = transfer(TransferParams(from_pubkey=payer, to_pubkey=Pubkey.new_unique(), lamports=1))
+    message = Message.new_with_blockhash([ix], payer, Hash.new_unique())
+    unsigned = bytes(VersionedTransaction(message, [NullSigner(payer)]))
+    signed_b64 = page.evaluate(SIGN_WITH_BRIDGE, base64.b64encode(unsigned).decode())
+    tx = VersionedTransaction.from_bytes(base64.b64decode(signed_b64))
+    assert tx.signatures[0].verify(payer, to_bytes_versioned(tx.message))
+
+
 def test_bridge_signs_a_transaction_after_reload(page, live_server, install_wallet):
     wallet = install_wallet()
     sign_in(page, live_server, wallet.name)
     expect_signed_in(page, live_server, wallet.short)
-    payer = wallet.keypair.pubkey()
-    ix = transfer(TransferParams(from_pubkey=payer, to_pubkey=Pubkey.new_unique(), lamports=1))
-    message = Message.new_with_blockhash([ix], payer, Hash.new_unique())
-    unsigned = bytes(VersionedTransaction(message, [NullSigner(payer)]))
-    signed_b64 = page.evaluate(
-        """async (b64) => {
-            const { signTransaction } = await import('/static/js/bridge.js');
-            const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-            const signed = await signTransaction(bytes);
-            return btoa(String.fromCharCode(...signed));
-        }""",
-        base64.b64encode(unsigned).decode(),
-    )
-    tx = VersionedTransaction.from_bytes(base64.b64decode(signed_b64))
-    assert tx.signatures[0].verify(payer, to_bytes_versioned(tx.message))
+    assert_bridge_signs_for(page, wallet.keypair.pubkey())
 
 
 def test_no_wallet_installed(page, live_server, settings):
@@ -131,17 +137,20 @@ def test_sandbox_wallet_signs_in(page, live_server):
     page.wait_for_url(live_server.url + "/orders/")
     user = User.objects.get()
     expect_signed_in(page, live_server, f"{user.username[:4]}…{user.username[-4:]}")
+    assert_bridge_signs_for(page, Pubkey.from_string(user.username))
     page.get_by_role("button", name="Sign out").click()
     expect_signed_out(page)
 
 
-def test_screenshots(page, live_server, install_wallet):
+def test_screenshots(page, live_server, install_wallet, tmp_path):
+    """Home page signed out and signed in; SCREENSHOT_DIR=/tmp keeps them for a look."""
+    out = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path)
     wallet = install_wallet()
     page.set_viewport_size({"width": 1100, "height": 700})
     page.goto(live_server.url + "/")
     page.get_by_role("button", name="Connect wallet").click()
-    page.screenshot(path="/tmp/home-signed-out.png", full_page=True)
+    page.screenshot(path=out / "home-signed-out.png", full_page=True)
     page.get_by_role("button", name=wallet.name).click()
     page.wait_for_url(live_server.url + "/orders/")
     expect_signed_in(page, live_server, wallet.short)
-    page.screenshot(path="/tmp/home-signed-in.png", full_page=True)
+    page.screenshot(path=out / "home-signed-in.png", full_page=True)

@@ -1,0 +1,405 @@
+"""Cancelling: what Jupiter issues is checked, what the wallet signed is checked, relayed once."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import requests
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.test import Client
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
+from solders.hash import Hash
+from solders.instruction import AccountMeta, Instruction
+from solders.keypair import Keypair
+from solders.message import Message, MessageV0, to_bytes_versioned
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+from solders.system_program import TransferParams, transfer
+from solders.transaction import VersionedTransaction
+
+from dashboard import relay
+from dashboard.models import CancelAttempt
+from dashboard.sandbox import control
+
+FIXTURES = json.loads((Path(__file__).parent / "fixtures" / "jupiter-cancel-transactions.json").read_text())
+A = CancelAttempt.State
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def order_of(fixture: dict) -> str:
+    (dca,) = [ix for ix in fixture["instructions"] if ix["program"] == str(relay.DCA_PROGRAM)]
+    return dca["accounts"][1]
+
+
+# --- the issued transaction ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=[f["source"] for f in FIXTURES])
+def test_real_jupiter_cancel_transactions_pass_the_issue_check(fixture):
+    raw = base64.b64decode(fixture["transaction_base64"])
+    message = relay.check_issued(raw, fixture["fee_payer"], order_of(fixture))
+    assert message == to_bytes_versioned(VersionedTransaction.from_bytes(raw).message)
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=[f["source"] for f in FIXTURES])
+def test_issued_transaction_for_another_wallet_or_order_is_refused(fixture):
+    raw = base64.b64decode(fixture["transaction_base64"])
+    other = str(Keypair().pubkey())
+    with pytest.raises(relay.CancelRefused):
+        relay.check_issued(raw, other, order_of(fixture))
+    with pytest.raises(relay.CancelRefused):
+        relay.check_issued(raw, fixture["fee_payer"], other)
+
+
+def issued_message(user: Pubkey, order: Pubkey, extra: list[Instruction] = (), v0: bool = False):
+    dca = Instruction(
+        relay.DCA_PROGRAM,
+        bytes.fromhex("16072162a8b722f3"),
+        [AccountMeta(user, True, True), AccountMeta(order, False, True)],
+    )
+    instructions = [set_compute_unit_limit(90_000), set_compute_unit_price(200_000), dca, *extra]
+    blockhash = Hash.new_unique()
+    if v0:
+        return MessageV0.try_compile(user, instructions, [], blockhash)
+    return Message.new_with_blockhash(instructions, user, blockhash)
+
+
+def unsigned(message) -> bytes:
+    return bytes(VersionedTransaction.populate(message, [Signature.default()]))
+
+
+def signed(message, keypair: Keypair) -> VersionedTransaction:
+    return VersionedTransaction.populate(message, [keypair.sign_message(to_bytes_versioned(message))])
+
+
+def test_issued_transaction_with_an_unexpected_program_is_refused():
+    user, order = Keypair(), Pubkey.new_unique()
+    drain = transfer(TransferParams(from_pubkey=user.pubkey(), to_pubkey=Pubkey.new_unique(), lamports=10**9))
+    message = issued_message(user.pubkey(), order, [drain])
+    with pytest.raises(relay.CancelRefused):
+        relay.check_issued(unsigned(message), str(user.pubkey()), str(order))
+
+
+def test_issued_transaction_already_signed_or_with_trailing_bytes_is_refused():
+    user, order = Keypair(), Pubkey.new_unique()
+    message = issued_message(user.pubkey(), order)
+    with pytest.raises(relay.CancelRefused):
+        relay.check_issued(bytes(signed(message, user)), str(user.pubkey()), str(order))
+    with pytest.raises(relay.CancelRefused):
+        relay.check_issued(unsigned(message) + b"\x00", str(user.pubkey()), str(order))
+
+
+# --- the signed transaction ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("v0", [False, True])
+def test_signed_exactly_as_issued_passes(v0):
+    user, order = Keypair(), Pubkey.new_unique()
+    message = issued_message(user.pubkey(), order, v0=v0)
+    issued = relay.check_issued(unsigned(message), str(user.pubkey()), str(order))
+    assert relay.check_signed(issued, signed(message, user), str(user.pubkey())) == issued
+
+
+def resigned_with(issued_msg, user: Keypair, instructions: list[Instruction], blockhash=None) -> VersionedTransaction:
+    message = Message.new_with_blockhash(instructions, user.pubkey(), blockhash or issued_msg.recent_blockhash)
+    return signed(message, user)
+
+
+def parts(user: Pubkey, order: Pubkey):
+    dca = Instruction(
+        relay.DCA_PROGRAM,
+        bytes.fromhex("16072162a8b722f3"),
+        [AccountMeta(user, True, True), AccountMeta(order, False, True)],
+    )
+    return set_compute_unit_limit(90_000), set_compute_unit_price(200_000), dca
+
+
+def test_wallet_inserted_lighthouse_and_compute_budget_changes_pass():
+    user, order = Keypair(), Pubkey.new_unique()
+    limit, price, dca = parts(user.pubkey(), order)
+    original = Message.new_with_blockhash([limit, price, dca], user.pubkey(), Hash.new_unique())
+    issued = relay.check_issued(unsigned(original), str(user.pubkey()), str(order))
+    guard = Instruction(relay.LIGHTHOUSE, b"\x01\x02", [AccountMeta(Pubkey.new_unique(), False, False)])
+    wallet_version = resigned_with(original, user, [set_compute_unit_price(500_000), limit, dca, guard])
+    assert relay.check_signed(issued, wallet_version, str(user.pubkey()))
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["blockhash", "dca-data", "dca-order", "extra-transfer", "dropped-dca"],
+)
+def test_any_other_change_is_refused(change):
+    user, order = Keypair(), Pubkey.new_unique()
+    limit, price, dca = parts(user.pubkey(), order)
+    original = Message.new_with_blockhash([limit, price, dca], user.pubkey(), Hash.new_unique())
+    issued = relay.check_issued(unsigned(original), str(user.pubkey()), str(order))
+    instructions, blockhash = [limit, price, dca], None
+    if change == "blockhash":
+        blockhash = Hash.new_unique()
+    elif change == "dca-data":
+        instructions[2] = Instruction(relay.DCA_PROGRAM, b"\x00" * 8, dca.accounts)
+    elif change == "dca-order":
+        other = [AccountMeta(user.pubkey(), True, True), AccountMeta(Pubkey.new_unique(), False, True)]
+        instructions[2] = Instruction(relay.DCA_PROGRAM, dca.data, other)
+    elif change == "extra-transfer":
+        instructions.append(
+            transfer(TransferParams(from_pubkey=user.pubkey(), to_pubkey=Pubkey.new_unique(), lamports=1))
+        )
+    elif change == "dropped-dca":
+        instructions = [limit, price]
+    with pytest.raises(relay.CancelRefused, match="not the one we prepared"):
+        relay.check_signed(issued, resigned_with(original, user, instructions, blockhash), str(user.pubkey()))
+
+
+def test_signature_by_another_key_is_refused():
+    user, order = Keypair(), Pubkey.new_unique()
+    message = issued_message(user.pubkey(), order)
+    issued = relay.check_issued(unsigned(message), str(user.pubkey()), str(order))
+    with pytest.raises(relay.CancelRefused, match="signature does not match"):
+        relay.check_signed(issued, signed(message, Keypair()), str(user.pubkey()))
+
+
+# --- the whole cancel over HTTP endpoints, against the sandbox -----------------------------------
+
+
+@pytest.fixture
+def fresh_upstream(sandbox_upstream):
+    cache.clear()
+    control.reset()
+    yield sandbox_upstream
+    control.reset()
+    cache.clear()
+
+
+@pytest.fixture
+def keypair():
+    return Keypair()
+
+
+@pytest.fixture
+def trader(fresh_upstream, client, keypair):
+    user = get_user_model().objects.create_user(username=str(keypair.pubkey()))
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def order_key(trader, keypair):
+    keys = control.seed_wallet(str(keypair.pubkey()), active=2, history=0)
+    trader.get("/orders/active", **HTMX)  # the dashboard has seen the order
+    return keys[0]
+
+
+def start(client: Client, order_key: str) -> dict:
+    response = client.post(f"/orders/{order_key}/cancel/start")
+    return response.json()
+
+
+def sign_b64(transaction_b64: str, keypair: Keypair) -> str:
+    tx = VersionedTransaction.from_bytes(base64.b64decode(transaction_b64))
+    return base64.b64encode(bytes(signed(tx.message, keypair))).decode()
+
+
+def submit(client: Client, started: dict, signed_b64: str):
+    return client.post(started["submit_url"], {"signed_transaction": signed_b64})
+
+
+pytestmark_http = pytest.mark.django_db(transaction=True)
+
+
+@pytestmark_http
+def test_happy_path_relays_once_and_closes_the_order(trader, keypair, order_key):
+    started = start(trader, order_key)
+    assert set(started) >= {"attempt", "transaction", "submit_url"}
+    response = submit(trader, started, sign_b64(started["transaction"], keypair))
+    answer = response.json()
+    assert response.status_code == 200
+    assert answer["state"] == "succeeded"
+    assert answer["message"].startswith("Order cancelled.")
+    assert "back in your wallet" in answer["message"]
+    attempt = CancelAttempt.objects.get(pk=started["attempt"])
+    assert attempt.signature in answer["explorer_url"]
+    assert control.count_calls("execute") == 1
+    closed = control.get_order(order_key)
+    assert closed["status"] == "history"
+    assert closed["userClosed"] is True
+    assert closed["closeTx"] == attempt.signature
+    # The list no longer shows it: the wallet's cached pages were invalidated.
+    active = trader.get("/orders/active", **HTMX)
+    assert f'data-order="{order_key}"' not in active.text
+
+
+@pytestmark_http
+def test_replays_are_refused_and_never_relayed(trader, keypair, order_key):
+    started = start(trader, order_key)
+    signed_b64 = sign_b64(started["transaction"], keypair)
+    assert submit(trader, started, signed_b64).json()["state"] == "succeeded"
+    again = submit(trader, started, signed_b64)
+    assert again.status_code == 409
+    assert "already" in again.json()["message"]
+    # A different valid signature over an allowed variant (the wallet changed the priority fee).
+    reading = relay.read_message(VersionedTransaction.from_bytes(base64.b64decode(started["transaction"])).message)
+    kept = [
+        Instruction(ix.program, ix.data, [AccountMeta(Pubkey.from_string(a), s, w) for a, s, w in ix.accounts])
+        for ix in reading.instructions
+        if ix.program != relay.COMPUTE_BUDGET
+    ]
+    variant = Message.new_with_blockhash(
+        [set_compute_unit_limit(90_000), set_compute_unit_price(1), *kept], keypair.pubkey(), reading.blockhash
+    )
+    other = base64.b64encode(bytes(signed(variant, keypair))).decode()
+    assert submit(trader, started, other).status_code == 409
+    assert control.count_calls("execute") == 1
+
+
+@pytestmark_http
+def test_another_wallets_order_is_refused_before_any_upstream_call(trader):
+    other = str(Keypair().pubkey())
+    keys = control.seed_wallet(other, active=1, history=0)
+    response = trader.post(f"/orders/{keys[0]}/cancel/start")
+    assert response.status_code == 409
+    assert "not one of your active orders" in response.json()["message"]
+    assert control.count_calls("cancelOrder") == 0
+
+
+@pytestmark_http
+def test_another_wallets_attempt_is_refused(trader, keypair, order_key, django_user_model):
+    started = start(trader, order_key)
+    signed_b64 = sign_b64(started["transaction"], keypair)
+    intruder = Client()
+    intruder.force_login(django_user_model.objects.create_user(username=str(Keypair().pubkey())))
+    response = submit(intruder, started, signed_b64)
+    assert response.status_code == 409
+    assert "could not find" in response.json()["message"]
+    assert control.count_calls("execute") == 0
+
+
+@pytestmark_http
+def test_missing_csrf_token_is_refused(fresh_upstream, keypair, order_key, django_user_model):
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(django_user_model.objects.get(username=str(keypair.pubkey())))
+    assert strict.post(f"/orders/{order_key}/cancel/start").status_code == 403
+    assert control.count_calls("cancelOrder") == 0
+
+
+@pytestmark_http
+def test_changed_blockhash_or_wrong_key_is_refused_and_not_relayed(trader, keypair, order_key):
+    started = start(trader, order_key)
+    tx = VersionedTransaction.from_bytes(base64.b64decode(started["transaction"]))
+    wrong_key = base64.b64encode(bytes(signed(tx.message, Keypair()))).decode()
+    answer = submit(trader, started, wrong_key)
+    assert answer.status_code == 409
+    assert "signature does not match" in answer.json()["message"]
+    assert control.count_calls("execute") == 0
+    # The attempt is still usable with the right signature.
+    assert submit(trader, started, sign_b64(started["transaction"], keypair)).json()["state"] == "succeeded"
+
+
+@pytestmark_http
+def test_expired_attempt_offers_a_fresh_one(trader, keypair, order_key):
+    started = start(trader, order_key)
+    CancelAttempt.objects.filter(pk=started["attempt"]).update(issued_at=timezone.now() - timedelta(seconds=80))
+    answer = submit(trader, started, sign_b64(started["transaction"], keypair)).json()
+    assert answer["message"] == relay.EXPIRED
+    assert answer["retry"] is True
+    assert control.count_calls("execute") == 0
+    fresh = start(trader, order_key)
+    assert submit(trader, fresh, sign_b64(fresh["transaction"], keypair)).json()["state"] == "succeeded"
+
+
+@pytestmark_http
+@pytest.mark.parametrize(
+    ("fault", "words"),
+    [("failed", "could not cancel"), ("insufficient_funds", "enough SOL")],
+)
+def test_execute_answering_failed_is_a_failure(trader, keypair, order_key, fault, words):
+    started = start(trader, order_key)
+    control.inject_fault("execute", fault)
+    answer = submit(trader, started, sign_b64(started["transaction"], keypair)).json()
+    assert answer["state"] == "failed"
+    assert words in answer["message"]
+    assert control.get_order(order_key)["status"] == "active"
+
+
+@pytestmark_http
+def test_execute_timeout_is_pending_then_reconciled(trader, keypair, order_key, settings):
+    from dashboard import jupiter
+
+    short = jupiter.JupiterClient(settings.JUPITER_API_URL, settings.JUPITER_TOKENS_URL, timeout=(1.0, 1.0))
+    key = (settings.JUPITER_API_URL, settings.JUPITER_TOKENS_URL, settings.JUPITER_API_KEY)
+    jupiter._clients[key] = short
+    try:
+        started = start(trader, order_key)
+        control.inject_fault("execute", "timeout", seconds=2)
+        answer = submit(trader, started, sign_b64(started["transaction"], keypair)).json()
+        assert answer["state"] == "pending"
+        assert "don't send it again" in answer["message"]
+        status = trader.post(f"/cancels/{started['attempt']}/status").json()
+        assert status["state"] == "succeeded"
+        assert control.count_calls("execute") <= 1
+        attempt = CancelAttempt.objects.get(pk=started["attempt"])
+        assert attempt.signature == control.get_order(order_key)["closeTx"]
+    finally:
+        jupiter._clients.pop(key, None)
+
+
+@pytestmark_http
+def test_declining_in_the_wallet_ends_the_attempt(trader, order_key):
+    started = start(trader, order_key)
+    answer = trader.post(started["decline_url"]).json()
+    assert "declined" in answer["message"]
+    assert CancelAttempt.objects.get(pk=started["attempt"]).state == A.FAILED
+    assert control.count_calls("execute") == 0
+
+
+@pytestmark_http
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(payload=st.one_of(st.text(max_size=3000), st.binary(max_size=1400).map(lambda b: base64.b64encode(b).decode())))
+def test_fuzzed_submissions_never_500_and_never_relay(trader, order_key, payload):
+    started = start(trader, order_key)
+    response = submit(trader, started, payload)
+    assert response.status_code in (200, 409)
+    assert response.json()["state"] == "refused"
+    assert control.count_calls("execute") == 0
+
+
+@pytestmark_http
+def test_concurrent_submissions_of_one_attempt_relay_exactly_once(fresh_upstream, keypair, order_key, client):
+    """Ten browsers' worth of submissions at once, through the threaded live server."""
+    started = start(client, order_key)
+    signed_b64 = sign_b64(started["transaction"], keypair)
+    session = requests.Session()
+    session.cookies.update({k: v.value for k, v in client.cookies.items()})
+    csrf = client.get("/orders/").cookies.get("csrftoken") or client.cookies.get("csrftoken")
+    token = csrf.value
+    session.cookies.set("csrftoken", token)
+    barrier = threading.Barrier(10)
+    answers: list[int] = []
+
+    def post() -> None:
+        barrier.wait(timeout=10)
+        reply = session.post(
+            f"{fresh_upstream.url}{started['submit_url']}",
+            data={"signed_transaction": signed_b64},
+            headers={"X-CSRFToken": token, "Referer": fresh_upstream.url},
+            timeout=30,
+        )
+        answers.append(reply.status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=40)
+    assert sorted(answers) == [200] + [409] * 9
+    assert control.count_calls("execute") == 1
+    assert CancelAttempt.objects.get(pk=started["attempt"]).state == A.SUCCEEDED

@@ -1,0 +1,385 @@
+"""Sign-In With Solana on the server: messages signed in Python with solders."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+from datetime import timedelta
+
+import pytest
+import requests
+from django.contrib.auth import SESSION_KEY
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from solders.keypair import Keypair
+
+from dashboard import siws
+from dashboard.models import SignInChallenge
+
+CHALLENGE = "/sign-in/challenge"
+VERIFY = "/sign-in/verify"
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def start(client: Client, address: str = "") -> dict:
+    body = {"address": address} if address else {}
+    response = client.post(CHALLENGE, json.dumps(body), content_type="application/json")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def sign_in_text(challenge: dict, address: str, **changes: str) -> str:
+    """The SIWS text as a wallet builds it from the challenge (optionally altered)."""
+    fields = {
+        "domain": challenge["domain"],
+        "address": address,
+        "statement": challenge["statement"],
+        "uri": challenge["uri"],
+        "version": challenge["version"],
+        "chain_id": challenge["chainId"],
+        "nonce": challenge["nonce"],
+        "issued_at": challenge["issuedAt"],
+        "expiration_time": challenge["expirationTime"],
+    }
+    return siws.format_message(siws.SignInFields(**{**fields, **changes}))
+
+
+def payload(kp: Keypair, text: str | bytes, nonce: str, address: str | None = None) -> dict:
+    raw = text.encode() if isinstance(text, str) else text
+    return {
+        "address": address or str(kp.pubkey()),
+        "signedMessage": b64(raw),
+        "signature": b64(bytes(kp.sign_message(raw))),
+        "nonce": nonce,
+    }
+
+
+def verify(client: Client, body: dict | str, **extra):
+    data = body if isinstance(body, str) else json.dumps(body)
+    return client.post(VERIFY, data, content_type="application/json", **extra)
+
+
+def assert_refused(client: Client, response, phrase: str, status: int = 400) -> None:
+    assert response.status_code == status, response.content
+    assert phrase.lower() in response.json()["error"].lower()
+    assert SESSION_KEY not in client.session
+
+
+@pytest.fixture
+def kp() -> Keypair:
+    return Keypair()
+
+
+# --- The happy paths ---
+
+
+@pytest.mark.django_db
+def test_challenge_is_the_sign_in_input(client):
+    challenge = start(client)
+    assert challenge["domain"] == "testserver"
+    assert challenge["uri"] == "http://testserver/"
+    assert challenge["statement"] == siws.STATEMENT
+    assert (challenge["version"], challenge["chainId"]) == ("1", "mainnet")
+    assert len(challenge["nonce"]) >= 24 and challenge["nonce"].isalnum()
+    stored = SignInChallenge.objects.get(nonce=challenge["nonce"])
+    assert stored.session_key == client.session.session_key
+    assert stored.expires_at - stored.issued_at == timedelta(minutes=5)
+
+
+@pytest.mark.django_db
+def test_sign_in_happy_path(client, kp):
+    challenge = start(client)
+    text = sign_in_text(challenge, str(kp.pubkey()))
+    # The exact SIWS layout, pinned independently of the serialiser.
+    assert text == (
+        f"testserver wants you to sign in with your Solana account:\n{kp.pubkey()}\n\n"
+        f"{siws.STATEMENT}\n\nURI: http://testserver/\nVersion: 1\nChain ID: mainnet\n"
+        f"Nonce: {challenge['nonce']}\nIssued At: {challenge['issuedAt']}\n"
+        f"Expiration Time: {challenge['expirationTime']}"
+    )
+    before = client.session.session_key
+    response = verify(client, payload(kp, text, challenge["nonce"]))
+    assert response.status_code == 200, response.content
+    assert response.json() == {"address": str(kp.pubkey())}
+    assert client.session[SESSION_KEY]
+    assert client.session.session_key != before  # rotated on login
+    page = client.get("/")
+    assert page.context["wallet"] == str(kp.pubkey())
+    assert f"{str(kp.pubkey())[:4]}…" in page.content.decode()
+    assert b"Sign out" in page.content
+    assert not page.context["user"].has_usable_password()
+
+
+@pytest.mark.django_db
+def test_sign_message_fallback(client, kp):
+    challenge = start(client, str(kp.pubkey()))
+    assert challenge["message"] == sign_in_text(challenge, str(kp.pubkey()))
+    response = verify(client, payload(kp, challenge["message"], challenge["nonce"]))
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.django_db
+def test_sign_message_fallback_requires_the_exact_text(client, kp):
+    challenge = start(client, str(kp.pubkey()))
+    other = sign_in_text(challenge, str(kp.pubkey()), statement="Something else entirely.")
+    response = verify(client, payload(kp, other, challenge["nonce"]))
+    assert_refused(client, response, "different text")
+
+
+@pytest.mark.django_db
+def test_sign_out(client, kp):
+    challenge = start(client)
+    verify(client, payload(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"]))
+    response = client.post(reverse("sign_out"))
+    assert response.status_code == 302
+    assert SESSION_KEY not in client.session
+    assert client.get(reverse("sign_out")).status_code == 405
+
+
+# --- Refusals: each with a clear message, the session unchanged ---
+
+
+@pytest.mark.django_db
+def test_replayed_nonce(client, kp):
+    challenge = start(client)
+    body = payload(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
+    assert verify(client, body).status_code == 200
+    client.post(reverse("sign_out"))
+    assert_refused(client, verify(client, body), "already been used")
+
+
+@pytest.mark.django_db
+def test_replay_from_another_session(client, kp):
+    challenge = start(client)
+    body = payload(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
+    thief = Client()
+    start(thief)
+    assert_refused(thief, verify(thief, body), "another browser tab")
+
+
+@pytest.mark.django_db
+def test_expired(client, kp):
+    challenge = start(client)
+    past = timezone.now().replace(microsecond=0) - timedelta(minutes=6)
+    SignInChallenge.objects.filter(nonce=challenge["nonce"]).update(
+        issued_at=past, expires_at=past + timedelta(minutes=5)
+    )
+    challenge = siws.challenge_input(SignInChallenge.objects.get(nonce=challenge["nonce"]))
+    response = verify(client, payload(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"]))
+    assert_refused(client, response, "expired")
+
+
+@pytest.mark.django_db
+def test_issued_at_far_in_the_future(client, kp):
+    challenge = start(client)
+    future = timezone.now().replace(microsecond=0) + timedelta(minutes=30)
+    SignInChallenge.objects.filter(nonce=challenge["nonce"]).update(
+        issued_at=future, expires_at=future + timedelta(minutes=5)
+    )
+    challenge = siws.challenge_input(SignInChallenge.objects.get(nonce=challenge["nonce"]))
+    response = verify(client, payload(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"]))
+    assert_refused(client, response, "too far from now")
+
+
+@pytest.mark.django_db
+def test_issued_at_changed_by_the_client(client, kp):
+    challenge = start(client)
+    text = sign_in_text(challenge, str(kp.pubkey()), issued_at="2030-01-01T00:00:00Z")
+    assert_refused(client, verify(client, payload(kp, text, challenge["nonce"])), "does not match")
+
+
+@pytest.mark.django_db
+def test_wrong_domain_in_the_message(client, kp):
+    challenge = start(client)
+    text = sign_in_text(challenge, str(kp.pubkey()), domain="evil.example")
+    response = verify(client, payload(kp, text, challenge["nonce"]))
+    assert_refused(client, response, "another website", 403)
+
+
+@pytest.mark.django_db
+def test_message_replayed_on_another_host(client, kp):
+    challenge = start(client)
+    body = payload(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
+    response = verify(client, body, HTTP_HOST="localhost")
+    assert_refused(client, response, "started on another address", 403)
+
+
+@pytest.mark.django_db
+def test_wrong_address_claimed(client, kp):
+    challenge = start(client)
+    body = payload(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
+    body["address"] = str(Keypair().pubkey())
+    assert_refused(client, verify(client, body), "different account", 403)
+
+
+@pytest.mark.django_db
+def test_signed_by_another_key(client, kp):
+    challenge = start(client)
+    text = sign_in_text(challenge, str(kp.pubkey()))
+    body = payload(Keypair(), text, challenge["nonce"], address=str(kp.pubkey()))
+    assert_refused(client, verify(client, body), "signature does not match", 403)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda t: t.replace("URI: ", "URI:  "),
+        lambda t: t.replace("Version: 1\n", "Version: 1 \n"),
+        lambda t: t + "\n",
+        lambda t: " " + t,
+        lambda t: t.replace("\n\nURI", "\nURI"),
+        lambda t: t.replace("Version: 1\nChain ID: mainnet", "Chain ID: mainnet\nVersion: 1"),
+        lambda t: t + "\nResources:\n- https://evil.example/",
+        lambda t: t.replace("\n", "\r\n"),
+    ],
+    ids=[
+        "double-space",
+        "trailing-space",
+        "trailing-newline",
+        "leading-space",
+        "no-blank-line",
+        "reordered",
+        "extra-resources",
+        "crlf",
+    ],
+)
+def test_non_canonical_text(client, kp, mangle):
+    challenge = start(client)
+    text = mangle(sign_in_text(challenge, str(kp.pubkey())))
+    response = verify(client, payload(kp, text, challenge["nonce"]))
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert "not a standard sign-in message" in error or "does not match" in error
+    assert SESSION_KEY not in client.session
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("field", ["signedMessage", "signature"])
+@pytest.mark.parametrize("garbage", ["not base64!", "QUJD\n", "QUJD=", "QUJ", ""])
+def test_garbage_base64(client, kp, field, garbage):
+    challenge = start(client)
+    body = payload(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
+    body[field] = garbage
+    response = verify(client, body)
+    assert response.status_code == 400
+    assert "wallet" in response.json()["error"]
+    assert SESSION_KEY not in client.session
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "body", ["not json", "[1, 2]", "{}", '{"address": "nope", "signedMessage": "", "signature": "", "nonce": "x"}']
+)
+def test_malformed_requests(client, body):
+    start(client)
+    response = verify(client, body)
+    assert response.status_code == 400
+    assert response.json()["error"].endswith(".")
+
+
+@pytest.mark.django_db
+def test_oversized_body(client, kp):
+    challenge = start(client)
+    body = payload(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
+    body["padding"] = "x" * (siws.MAX_BODY_BYTES + 1)
+    assert_refused(client, verify(client, body), "too large")
+    big = start(client)
+    text = sign_in_text(big, str(kp.pubkey()), statement="x" * 3000)
+    assert_refused(client, verify(client, payload(kp, text, big["nonce"])), "too long")
+
+
+@pytest.mark.django_db
+def test_missing_csrf_token(kp):
+    client = Client(enforce_csrf_checks=True)
+    assert client.post(CHALLENGE, "{}", content_type="application/json").status_code == 403
+    client.get("/")  # sets the CSRF cookie
+    token = client.cookies["csrftoken"].value
+    response = client.post(CHALLENGE, "{}", content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    challenge = response.json()
+    body = payload(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
+    response = verify(client, body)
+    assert response.status_code == 403
+    assert SESSION_KEY not in client.session
+    assert client.post(reverse("sign_out")).status_code == 403
+    assert verify(client, body, HTTP_X_CSRFTOKEN=token).status_code == 200
+
+
+@pytest.mark.django_db
+def test_session_unchanged_after_refusal(client, kp):
+    challenge = start(client)
+    before = client.session.session_key
+    text = sign_in_text(challenge, str(kp.pubkey()))
+    verify(client, payload(Keypair(), text, challenge["nonce"], address=str(kp.pubkey())))
+    assert client.session.session_key == before
+    # …and the challenge is still usable by the real wallet.
+    assert verify(client, payload(kp, text, challenge["nonce"])).status_code == 200
+
+
+@pytest.mark.django_db
+def test_sandbox_wallet_script_only_in_sandbox(client, settings):
+    settings.SANDBOX = False
+    assert b"sandbox-wallet" not in client.get("/").content
+    settings.SANDBOX = True
+    assert b"sandbox-wallet" in client.get("/").content
+
+
+def test_parse_round_trips():
+    fields = siws.SignInFields(
+        domain="example.com",
+        address=str(Keypair().pubkey()),
+        uri="https://example.com/",
+        nonce="abcdef1234",
+        resources=("https://a.example/", "https://b.example/"),
+    )
+    assert siws.parse_message(siws.format_message(fields)) == fields
+
+
+# --- Concurrent replays: exactly one sign-in wins ---
+
+
+def replay_concurrently(live_server, count: int = 8) -> list[int]:
+    http = requests.Session()
+    http.get(live_server.url + "/", timeout=10)
+    headers = {"X-CSRFToken": http.cookies["csrftoken"]}
+    challenge = http.post(live_server.url + CHALLENGE, json={}, headers=headers, timeout=10).json()
+    kp = Keypair()
+    text = sign_in_text(challenge, str(kp.pubkey()))
+    body = payload(kp, text, challenge["nonce"])
+    cookies = http.cookies.get_dict()
+    barrier = threading.Barrier(count)
+    statuses: list[int] = []
+
+    def attempt() -> None:
+        barrier.wait()
+        r = requests.post(live_server.url + VERIFY, json=body, headers=headers, cookies=cookies, timeout=30)
+        statuses.append(r.status_code)
+
+    threads = [threading.Thread(target=attempt) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sorted(statuses)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_replays_one_wins(live_server):
+    statuses = replay_concurrently(live_server)
+    assert statuses.count(200) == 1, statuses
+    assert all(s in (400, 403) for s in statuses if s != 200), statuses
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_replays_one_wins_on_postgres(live_server):
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        pytest.skip("Needs PostgreSQL: set DATABASE_URL=postgres://… to run it.")
+    statuses = replay_concurrently(live_server, count=12)
+    assert statuses.count(200) == 1, statuses

@@ -1,0 +1,180 @@
+"""The orders dashboard views, against the sandbox upstream over real HTTP."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.utils import timezone
+from solders.keypair import Keypair
+
+from dashboard.models import TrackedOrder
+from dashboard.sandbox import control
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture(autouse=True)
+def fresh_upstream(sandbox_upstream):
+    cache.clear()
+    control.reset()
+    yield
+    control.reset()
+    cache.clear()
+
+
+@pytest.fixture
+def wallet() -> str:
+    return str(Keypair().pubkey())
+
+
+@pytest.fixture
+def trader(client, wallet):
+    user = get_user_model().objects.create_user(username=wallet)
+    client.force_login(user)
+    return client
+
+
+def list_calls() -> int:
+    return control.count_calls("getRecurringOrders")
+
+
+def test_anonymous_visitors_are_sent_home(client):
+    assert client.get("/orders/").url == "/"
+    response = client.get("/orders/active", **HTMX)
+    assert response.headers["HX-Redirect"] == "/"
+
+
+def test_the_page_shell_costs_no_upstream_call(trader):
+    response = trader.get("/orders/")
+    assert response.status_code == 200
+    assert response.template_name == "orders/page.html"
+    assert 'hx-get="/orders/active"' in response.text
+    assert "newer DCA system" in response.text  # orders made on jup.ag's new system are not listed
+    assert list_calls() == 0
+    assert "no-store" in response.headers["Cache-Control"]
+
+
+def test_active_orders_fragment_shows_each_order_and_skips_history(trader, wallet):
+    keys = control.seed_wallet(wallet, active=4, history=3)
+    response = trader.get("/orders/active", **HTMX)
+    assert response.status_code == 200
+    assert response.template_name == "orders/_active.html"
+    for key in keys[:4]:
+        assert f'data-order="{key}"' in response.text
+    assert list_calls() == 1  # active only: history waits until asked for
+    views = response.context_data["orders"]
+    assert {v.status for v in views} == {"active"}
+    assert all(v.schedule and v.frequency.startswith("every") for v in views)
+
+
+def test_fragment_urls_render_as_full_pages_without_htmx(trader, wallet):
+    control.seed_wallet(wallet, active=1, history=1)
+    for url in ("/orders/active", "/orders/history", "/orders/cancels"):
+        response = trader.get(url)
+        assert response.status_code == 200
+        assert response.template_name == "orders/fragment_page.html"
+        assert "<html" in response.text
+        assert "Back to your orders" in response.text
+
+
+@pytest.mark.parametrize("count", [0, 9, 10, 11, 25])
+def test_one_view_of_n_orders_costs_at_most_ceil_n_over_10_list_calls(trader, wallet, count):
+    control.seed_wallet(wallet, active=count, history=0)
+    response = trader.get("/orders/active", **HTMX)
+    assert len(response.context_data["orders"]) == count
+    assert list_calls() == max(1, math.ceil(count / 10))
+    trader.get("/orders/active", **HTMX)  # warm: served from the shared cache
+    assert list_calls() == max(1, math.ceil(count / 10))
+
+
+def test_history_on_demand(trader, wallet):
+    control.seed_wallet(wallet, active=1, history=3)
+    response = trader.get("/orders/history", **HTMX)
+    views = response.context_data["orders"]
+    assert len(views) == 3
+    assert {v.status_words for v in views} <= {"Completed", "Cancelled by you"}
+    assert all(v.fills for v in views)
+    assert "View on Solscan" in response.text
+
+
+def test_empty_wallet(trader, wallet):
+    control.seed_wallet(wallet, active=0, history=0)
+    response = trader.get("/orders/active", **HTMX)
+    assert "No recurring orders yet" in response.text
+
+
+@pytest.mark.parametrize("fault", ["500", "429", "nonjson"])
+def test_upstream_failure_shows_last_known_data_with_its_age(trader, wallet, fault):
+    keys = control.seed_wallet(wallet, active=2, history=0)
+    trader.get("/orders/active", **HTMX)
+    TrackedOrder.objects.filter(wallet=wallet).update(last_seen=timezone.now() - timedelta(minutes=2))
+    cache.clear()
+    control.inject_fault("getRecurringOrders", fault, times=20)
+    response = trader.get("/orders/active", **HTMX)
+    assert response.status_code == 200
+    assert "as of 2\xa0minutes ago" in response.text
+    assert all(f'data-order="{k}"' in response.text for k in keys)
+
+
+def test_upstream_failure_with_nothing_known_says_so_plainly(trader, wallet):
+    control.inject_fault("getRecurringOrders", "502", times=20)
+    response = trader.get("/orders/active", **HTMX)
+    assert response.status_code == 200
+    assert "Jupiter is not answering right now" in response.text
+    assert "Traceback" not in response.text
+
+
+def test_export_csv_has_every_fill_of_every_order(trader, wallet):
+    keys = control.seed_wallet(wallet, active=2, history=2)
+    response = trader.get("/orders/export.csv")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    fills = [
+        trade
+        for order in (control.get_order(k) for k in keys)
+        for trade in order["trades"]
+        if trade["action"] == "Fill"
+    ]
+    assert len(rows) == len(fills)
+    assert {r["signature"] for r in rows} == {t["txId"] for t in fills}
+    assert list(rows[0]) == [
+        "date",
+        "pair",
+        "in_amount",
+        "in_token",
+        "out_amount",
+        "out_token",
+        "fee_amount",
+        "fee_token",
+        "rate",
+        "signature",
+        "order",
+    ]
+
+
+def test_cancel_confirmation_says_what_comes_back(trader, wallet):
+    keys = control.seed_wallet(wallet, active=1, history=0)
+    trader.get("/orders/active", **HTMX)
+    response = trader.get(f"/orders/{keys[0]}/cancel", **HTMX)
+    assert response.status_code == 200
+    text = response.text
+    assert "Confirm cancel" in text
+    assert "cannot be undone or paused" in text
+    assert response.context_data["o"].refund_text in text
+
+
+def test_cancel_confirmation_for_someone_elses_order(trader, wallet):
+    other = str(Keypair().pubkey())
+    keys = control.seed_wallet(other, active=1, history=0)
+    response = trader.get(f"/orders/{keys[0]}/cancel", **HTMX)
+    assert "not one of your active orders" in response.text
