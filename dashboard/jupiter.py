@@ -409,11 +409,13 @@ class JupiterClient:
         *,
         timeout: tuple[float, float] = TIMEOUT,
         before_call: Callable[[str], None] | None = None,
+        after_call: Callable[[str, bool], None] | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.tokens_url = tokens_url.rstrip("/")
         self.timeout = timeout
         self.before_call = before_call
+        self.after_call = after_call  # (endpoint, ok): ok is False for 5xx, timeouts, lost connections
         self.session = requests.Session()
         self.session.headers["Accept"] = "application/json"
         if api_key:
@@ -443,6 +445,8 @@ class JupiterClient:
             try:
                 response = self.session.request(method, url, timeout=self.timeout, **kwargs)
             except (requests.Timeout, requests.ConnectionError) as exc:
+                if self.after_call is not None:
+                    self.after_call(endpoint, False)
                 logger.warning(
                     "jupiter %s failed after %.0f ms: %s",
                     endpoint,
@@ -452,6 +456,8 @@ class JupiterClient:
                 raise JupiterUnavailable(upstream_message=type(exc).__name__, retryable=method == "GET") from None
             except requests.RequestException as exc:
                 raise JupiterUnavailable(upstream_message=type(exc).__name__) from None
+            if self.after_call is not None:
+                self.after_call(endpoint, response.status_code < 500)
             gateway_id = response.headers.get("x-api-gateway-request-id", "")
             logger.info(
                 "jupiter %s status=%s latency_ms=%.0f gateway_request_id=%s",
@@ -583,11 +589,14 @@ _clients_lock = threading.Lock()
 
 
 def client() -> JupiterClient:
-    """The client for the current settings (one pooled session per configuration)."""
+    """The client for the current settings (one pooled session per configuration), with the
+    shared call budget and circuit breaker of `dashboard.limits` as its hooks."""
+    from dashboard import limits  # limits raises this module's errors
+
     key = (settings.JUPITER_API_URL, settings.JUPITER_TOKENS_URL, settings.JUPITER_API_KEY)
     with _clients_lock:
         if key not in _clients:
-            _clients[key] = JupiterClient(*key)
+            _clients[key] = JupiterClient(*key, before_call=limits.before_call, after_call=limits.after_call)
         return _clients[key]
 
 

@@ -35,9 +35,7 @@ class TrackedOrder(models.Model):
     snapshot = models.JSONField()
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["wallet", "order_key"], name="tracked_order_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["wallet", "order_key"], name="tracked_order_unique")]
         indexes = [models.Index(fields=["wallet", "status"])]
 
     def __str__(self) -> str:

@@ -64,9 +64,7 @@ if not SECRET_KEY:
         )
 
 ALLOWED_HOSTS = [
-    h.strip()
-    for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
-    if h.strip()
+    h.strip() for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()
 ]
 
 INSTALLED_APPS = [
@@ -88,6 +86,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "dashboard.middleware.session_lifetime",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -124,9 +123,7 @@ except Exception as exc:  # dj-database-url raises several kinds for a bad URL
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL ({exc}).") from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "transaction_mode": "IMMEDIATE"}
-    )
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
     # A file (not memory) so live-server threads each get a connection; one per test process.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}
 
@@ -147,8 +144,29 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# Sessions live on the server (database); the cookie holds only the key.
+# Sessions live on the server (database); the cookie holds only the key. A session ends after
+# DJANGO_SESSION_IDLE_SECONDS without a request (each request renews it), and in any case
+# DJANGO_SESSION_ABSOLUTE_SECONDS after sign-in (dashboard.middleware.session_lifetime).
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_AGE = int(env_number("DJANGO_SESSION_IDLE_SECONDS", 30 * 60))
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_ABSOLUTE_SECONDS = int(env_number("DJANGO_SESSION_ABSOLUTE_SECONDS", 12 * 3600))
+
+# Inbound rate limits (django-ratelimit) on the shared cache, "<count>/<period>" (s, m, h, d)
+# per client address and, for cancels, per wallet as well. Sign-in and cancel each count two
+# requests (challenge + verify, start + submit). Generous in sandbox mode, where tests and demos
+# sign in many times from one address; tests lower them through settings.
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_SIGN_IN = os.environ.get("DASHBOARD_RATELIMIT_SIGN_IN", "").strip() or ("1000/m" if SANDBOX else "20/m")
+RATELIMIT_CANCEL = os.environ.get("DASHBOARD_RATELIMIT_CANCEL", "").strip() or ("1000/m" if SANDBOX else "20/m")
+SILENCED_SYSTEM_CHECKS: list[str] = []
+if CACHES["default"]["BACKEND"].endswith("LocMemCache"):
+    # Without REDIS_URL each process counts on its own (limits are per worker): fine for one
+    # process and for tests; set REDIS_URL to share the counts between workers and instances.
+    SILENCED_SYSTEM_CHECKS += ["django_ratelimit.E003", "django_ratelimit.W001"]
+elif CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # Django's own Redis cache increments atomically; the check only knows django-redis.
+    SILENCED_SYSTEM_CHECKS += ["django_ratelimit.W001"]
 
 AUTH_PASSWORD_VALIDATORS: list[dict] = []
 LANGUAGE_CODE = "en"
@@ -163,9 +181,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
-            "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
-            else "dashboard.storage.StaticStorage"
+            "django.contrib.staticfiles.storage.StaticFilesStorage" if DEBUG else "dashboard.storage.StaticStorage"
         )
     },
 }
@@ -186,9 +202,23 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
-SECURE_HSTS_SECONDS = 31536000 if SECURE_SSL_REDIRECT else 0
-SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_SSL_REDIRECT
-SECURE_HSTS_PRELOAD = False
+# Sent on https responses only; a year, subdomains included.
+SECURE_HSTS_SECONDS = 0 if DEBUG else 31536000
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = env_flag("DJANGO_SECURE_HSTS_PRELOAD", False)
+if not SECURE_HSTS_PRELOAD:
+    # Joining the browsers' preload list is hard to undo: the operator opts in explicitly.
+    SILENCED_SYSTEM_CHECKS.append("security.W021")
+# Load balancers probe over plain http.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto/-Host (and strips client copies).
+TRUST_PROXY = env_flag("DJANGO_TRUST_PROXY", False)
+if TRUST_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
+    # Rate limits count the address the proxy saw (the last X-Forwarded-For entry).
+    RATELIMIT_IP_META_KEY = "dashboard.limits.client_address"
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
 # Content-Security-Policy: no inline script or style anywhere.
 CONTENT_SECURITY_POLICY = {
@@ -210,9 +240,7 @@ CONTENT_SECURITY_POLICY = {
 SANDBOX_PORT = os.environ.get("PORT", "8000")
 JUPITER_API_URL = env_url(
     "JUPITER_API_URL",
-    f"http://127.0.0.1:{SANDBOX_PORT}/sandbox/recurring/v1"
-    if SANDBOX
-    else "https://api.jup.ag/recurring/v1",
+    f"http://127.0.0.1:{SANDBOX_PORT}/sandbox/recurring/v1" if SANDBOX else "https://api.jup.ag/recurring/v1",
 )
 JUPITER_TOKENS_URL = env_url(
     "JUPITER_TOKENS_URL",
@@ -220,6 +248,15 @@ JUPITER_TOKENS_URL = env_url(
 )
 JUPITER_API_KEY = os.environ.get("JUPITER_API_KEY", "").strip()
 JUPITER_RATE_LIMIT_RPS = env_number("JUPITER_RATE_LIMIT_RPS", 1.0 if JUPITER_API_KEY else 0.5)
+# Outbound guards (dashboard.limits), shared through Redis when REDIS_URL is set. Off by default
+# against the sandbox (tests and `make run` call it often) unless their variable is set.
+JUPITER_RATE_LIMIT_ENABLED = not SANDBOX or bool(os.environ.get("JUPITER_RATE_LIMIT_RPS", "").strip())
+JUPITER_RATE_WINDOW_SECONDS = env_number("JUPITER_RATE_WINDOW_SECONDS", 60.0)
+JUPITER_RATE_LIST_SHARE = env_number("JUPITER_RATE_LIST_SHARE", 0.7)
+JUPITER_RATE_MAX_WAIT = env_number("JUPITER_RATE_MAX_WAIT", 2.0)
+JUPITER_BREAKER_ENABLED = not SANDBOX or bool(os.environ.get("JUPITER_BREAKER_FAILURES", "").strip())
+JUPITER_BREAKER_FAILURES = int(env_number("JUPITER_BREAKER_FAILURES", 5))
+JUPITER_BREAKER_COOLDOWN = env_number("JUPITER_BREAKER_COOLDOWN", 30.0)
 
 EXPLORER_TX_URL = "https://solscan.io/tx/{}"
 EXPLORER_ACCOUNT_URL = "https://solscan.io/account/{}"

@@ -5,6 +5,7 @@ from dashboard import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
     path("sign-in/challenge", views.sign_in_challenge, name="sign_in_challenge"),
     path("sign-in/verify", views.sign_in_verify, name="sign_in_verify"),
     path("sign-out", views.sign_out, name="sign_out"),

@@ -5,26 +5,34 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
 from django.contrib.auth import login, logout
+from django.core.cache import cache
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
-from django.views.decorators.http import require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
+from django_ratelimit.decorators import ratelimit
 
 from dashboard import relay, siws, tracking
 from dashboard.forms import SignedTransactionForm, SignInChallengeForm, SignInVerifyForm
+from dashboard.middleware import mark_signed_in
 from dashboard.models import CancelAttempt
 from dashboard.orders import FILL_COLUMNS, fill_rows
+
+logger = logging.getLogger(__name__)
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -33,6 +41,39 @@ class HtmxHttpRequest(HttpRequest):
 
 def home(request: HttpRequest) -> TemplateResponse:
     return TemplateResponse(request, "home.html")
+
+
+@require_safe
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """For load balancers: 200 when the database and the cache answer, else 503 naming the failed part."""
+    failed = []
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception:
+        logger.exception("health check: database unreachable")
+        failed.append("database")
+    try:
+        cache.set("healthz", 1, 10)
+        if cache.get("healthz") != 1:
+            raise RuntimeError("cache did not keep a value")
+    except Exception:
+        logger.exception("health check: cache unreachable")
+        failed.append("cache")
+    if failed:
+        return JsonResponse({"status": "unavailable", "failed": failed}, status=503)
+    return JsonResponse({"status": "ok"})
+
+
+# --- inbound rate limits (settings RATELIMIT_SIGN_IN, RATELIMIT_CANCEL) ---
+
+SLOW_DOWN = "Too many attempts — please wait a minute and try again."
+
+
+def slow_down() -> JsonResponse:
+    """The answer to a rate-limited JSON request ("error" is what the sign-in bridge shows)."""
+    return JsonResponse({"state": "refused", "message": SLOW_DOWN, "error": SLOW_DOWN}, status=429)
 
 
 # --- Sign-In With Solana (JSON endpoints used by static/js/bridge.js) ---
@@ -58,7 +99,10 @@ def _json_body(request: HttpRequest) -> dict | None:
 
 
 @require_POST
+@ratelimit(group="sign-in", key="ip", rate="dashboard.limits.sign_in_rate", block=False)
 def sign_in_challenge(request: HttpRequest) -> JsonResponse:
+    if getattr(request, "limited", False):
+        return slow_down()
     data = _json_body(request)
     form = SignInChallengeForm(data)
     if data is None or not form.is_valid():
@@ -76,7 +120,10 @@ def sign_in_challenge(request: HttpRequest) -> JsonResponse:
 
 
 @require_POST
+@ratelimit(group="sign-in", key="ip", rate="dashboard.limits.sign_in_rate", block=False)
 def sign_in_verify(request: HttpRequest) -> JsonResponse:
+    if getattr(request, "limited", False):
+        return slow_down()
     data = _json_body(request)
     if data is None:
         return _refuse("The sign-in request was too large or not understood. Please start again.")
@@ -95,6 +142,7 @@ def sign_in_verify(request: HttpRequest) -> JsonResponse:
     except siws.SignInError as exc:
         return _refuse(exc.message, exc.status)
     login(request, siws.get_wallet_user(address))
+    mark_signed_in(request)
     return JsonResponse({"address": address})
 
 
@@ -205,7 +253,11 @@ def cancel_answer(attempt: CancelAttempt) -> JsonResponse:
 
 @require_POST
 @wallet_required
+@ratelimit(group="cancel", key="ip", rate="dashboard.limits.cancel_rate", block=False)
+@ratelimit(group="cancel", key="user", rate="dashboard.limits.cancel_rate", block=False)
 def cancel_start(request: HtmxHttpRequest, order_key: str) -> JsonResponse:
+    if getattr(request, "limited", False):
+        return slow_down()
     wallet = request.user.username
     order = tracking.tracked_order(wallet, order_key)
     refund = tracking.describe([order])[0].refund_text if order else ""
@@ -226,7 +278,11 @@ def cancel_start(request: HtmxHttpRequest, order_key: str) -> JsonResponse:
 
 @require_POST
 @wallet_required
+@ratelimit(group="cancel", key="ip", rate="dashboard.limits.cancel_rate", block=False)
+@ratelimit(group="cancel", key="user", rate="dashboard.limits.cancel_rate", block=False)
 def cancel_submit(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
+    if getattr(request, "limited", False):
+        return slow_down()
     form = SignedTransactionForm(request.POST)
     if not form.is_valid():
         return refusal(relay.CancelRefused(form.first_error()))

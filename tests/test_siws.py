@@ -325,9 +325,9 @@ def test_session_unchanged_after_refusal(client, kp):
 @pytest.mark.django_db
 def test_sandbox_wallet_script_only_in_sandbox(client, settings):
     settings.SANDBOX = False
-    assert b"sandbox-wallet" not in client.get("/").content
+    assert b"sandbox/wallet.js" not in client.get("/").content
     settings.SANDBOX = True
-    assert b"sandbox-wallet" in client.get("/").content
+    assert b"sandbox/wallet.js" in client.get("/").content
 
 
 def test_parse_round_trips():

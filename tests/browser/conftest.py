@@ -95,7 +95,8 @@ def install_wallet(page) -> Callable[..., TestWallet]:
     """`install_wallet(name=, sign_in=, decline=, keypair=)` injects wallet.js into `page`
     (before any page script) and returns the TestWallet. sign_in=False leaves out
     `solana:signIn` (the bridge falls back to signMessage); decline=True makes every
-    signing call throw "User rejected the request."."""
+    signing call throw "User rejected the request.". tamper="blockhash" changes the
+    blockhash before signing a transaction; tamper="wrongKey" signs it with the other key."""
 
     def install(
         *,
@@ -103,12 +104,14 @@ def install_wallet(page) -> Callable[..., TestWallet]:
         sign_in: bool = True,
         decline: bool = False,
         keypair: Keypair | None = None,
+        tamper: str = "",
     ) -> TestWallet:
         wallet = TestWallet(name=name, keypair=keypair or Keypair(), other=Keypair())
         options = {
             "name": name,
             "signIn": sign_in,
             "decline": decline,
+            "tamper": tamper,
             "accounts": [wallet_account(wallet.keypair), wallet_account(wallet.other)],
         }
         page.add_init_script(f"window.__testWallet = {json.dumps(options)};")

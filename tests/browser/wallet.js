@@ -1,7 +1,8 @@
 // A Wallet Standard test wallet, injected with Playwright's add_init_script after an
 // init script that sets window.__testWallet = {name, signIn, decline, accounts: [{address,
 // publicKey (base64), pkcs8 (base64)}, …]}. Signing uses WebCrypto Ed25519.
-// Controls for tests: __testWallet.switchAccount(), __testWallet.disconnect(), __testWallet.calls.
+// Controls for tests: __testWallet.switchAccount(), __testWallet.disconnect(), __testWallet.calls,
+// and __testWallet.tamper = 'blockhash' | 'wrongKey' to misbehave when signing a transaction.
 (() => {
   const opts = window.__testWallet || {};
   const CHAIN = 'solana:mainnet';
@@ -85,7 +86,10 @@
         for (let i = 0; i < Math.min(required, keys, count); i++) {
           if (message.subarray(p + 32 * i, p + 32 * i + 32).every((b, j) => b === account.publicKey[j])) {
             const out = transaction.slice();
-            out.set(await sign(account, message), len + 64 * i);
+            // Misbehaving wallets, for tests: change the blockhash, or sign with another key.
+            if (opts.tamper === 'blockhash') out[len + 64 * count + p + 32 * keys] ^= 0xff;
+            const signer = opts.tamper === 'wrongKey' ? accounts[(current + 1) % accounts.length] : account;
+            out.set(await sign(signer, out.subarray(len + 64 * count)), len + 64 * i);
             return { signedTransaction: out };
           }
         }

@@ -1,0 +1,35 @@
+"""Ends signed-in sessions older than `SESSION_ABSOLUTE_SECONDS`, however active they are.
+
+The idle timeout is Django's own (`SESSION_COOKIE_AGE`, renewed on every request); this
+adds the absolute lifetime, counted from the sign-in time stored in the session.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse
+
+SIGNED_IN_AT = "signed_in_at"  # Unix time of the sign-in, stored in the session
+
+
+def mark_signed_in(request: HttpRequest) -> None:
+    """Call right after `login()`: the absolute lifetime starts now."""
+    request.session[SIGNED_IN_AT] = int(time.time())
+
+
+def session_lifetime(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+    def middleware(request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            signed_in_at = request.session.get(SIGNED_IN_AT)
+            if not isinstance(signed_in_at, int):
+                # Signed in some other way (an older session, a test login): count from now.
+                mark_signed_in(request)
+            elif time.time() - signed_in_at > settings.SESSION_ABSOLUTE_SECONDS:
+                logout(request)  # flushes the session; the request goes on signed out
+        return get_response(request)
+
+    return middleware

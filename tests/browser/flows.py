@@ -1,0 +1,61 @@
+"""Steps the browser tests share: signing in, and a hand-made order with known figures."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+from solders.keypair import Keypair
+
+from dashboard.sandbox import control
+from dashboard.sandbox.models import SandboxOrder
+
+USDC = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
+SOL = "So11111111111111111111111111111111111111112"
+
+
+def sign_in(page, live_server, wallet_name: str) -> None:
+    page.goto(live_server.url + "/")
+    page.get_by_role("button", name="Connect wallet").click()
+    page.get_by_role("button", name=wallet_name).click()
+    page.wait_for_url(live_server.url + "/orders/")
+
+
+def known_order(wallet: str) -> str:
+    """300 USDC → SOL, 50 USDC a day; two fills: 50 USDC → 0.29 SOL and 50 USDC → 0.3 SOL.
+
+    By hand: 2 of 6 buys (33%), spent 100 USDC, remaining 200 USDC, received 0.59 SOL,
+    average 100 / 0.59 = 169.4915… → "1 SOL ≈ 169.49 USDC"; cancelling returns
+    "200 USDC and 0.59 SOL".
+    """
+    control.seed_wallet(wallet, active=0, history=0)
+    now = timezone.now().replace(microsecond=0)
+    key = str(Keypair().pubkey())
+    fills = [
+        {
+            "rawInputAmount": "50000000",
+            "rawOutputAmount": out,
+            "rawFeeAmount": fee,
+            "txId": str(Keypair().sign_message(out.encode())),
+            "confirmedAt": (now - timedelta(days=days)).isoformat().replace("+00:00", "Z"),
+            "keeper": str(Keypair().pubkey()),
+        }
+        for days, out, fee in ((2, "290000000", "290000"), (1, "300000000", "300000"))
+    ]
+    SandboxOrder.objects.create(
+        order_key=key,
+        user=wallet,
+        input_mint=USDC,
+        output_mint=SOL,
+        raw_in_deposited=300_000_000,
+        raw_in_used=100_000_000,
+        raw_in_amount_per_cycle=50_000_000,
+        raw_out_received=590_000_000,
+        cycle_frequency=86400,
+        open_tx=str(Keypair().sign_message(b"open")),
+        close_tx="",
+        created_at=now - timedelta(days=2, hours=1),
+        updated_at=now - timedelta(days=1),
+        fills=fills,
+    )
+    return key

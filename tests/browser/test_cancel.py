@@ -1,0 +1,137 @@
+"""Cancelling an order in real Chromium: confirmation, wallet signature, relay, outcome."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from dashboard import jupiter
+from dashboard.models import CancelAttempt
+from dashboard.sandbox import control
+from tests.browser.flows import known_order, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def fresh_upstream(sandbox_upstream):
+    cache.clear()
+    control.reset()
+    yield
+    control.reset()
+    cache.clear()
+
+
+def expect_refusals_logged(page) -> None:
+    """The browser logs the server's 409 refusal as a failed load; that one is expected here."""
+    assert any("409 (Conflict)" in text for text, _url in page.errors)
+    page.errors[:] = [(text, url) for text, url in page.errors if "409 (Conflict)" not in text]
+
+
+def open_confirmation(page, live_server, wallet):
+    key = known_order(wallet.address)
+    sign_in(page, live_server, wallet.name)
+    card = page.locator(f'[data-order="{key}"]')
+    card.get_by_role("link", name="Cancel this order").click()
+    confirm = card.locator(".confirm")
+    expect(confirm).to_contain_text("200 USDC and 0.59 SOL")
+    expect(confirm).to_contain_text("cannot be undone or paused")
+    return key, card, confirm
+
+
+def test_happy_path(page, live_server, install_wallet):
+    wallet = install_wallet()
+    key, card, confirm = open_confirmation(page, live_server, wallet)
+    confirm.get_by_role("button", name="Confirm cancel").click()
+    outcome = page.locator("#cancel-outcome")
+    expect(outcome).to_contain_text("Order cancelled. 200 USDC and 0.59 SOL are back in your wallet.")
+    attempt = CancelAttempt.objects.get(order_key=key)
+    expect(outcome.get_by_role("link", name="View the transaction on Solscan")).to_have_attribute(
+        "href", f"https://solscan.io/tx/{attempt.signature}"
+    )
+    expect(page.locator(f'#active-panel [data-order="{key}"]')).to_have_count(0)
+    expect(page.locator("#attempts-panel")).to_contain_text("Order cancelled")
+    closed = control.get_order(key)
+    assert closed["status"] == "history"
+    assert closed["closeTx"] == attempt.signature
+    assert control.count_calls("execute") == 1
+    assert page.evaluate("window.__testWallet.calls").count("signTransaction") == 1
+
+
+def test_wallet_declines(page, live_server, install_wallet):
+    wallet = install_wallet()
+    key, card, confirm = open_confirmation(page, live_server, wallet)
+    page.evaluate("window.__testWallet.decline = true")
+    confirm.get_by_role("button", name="Confirm cancel").click()
+    expect(confirm.locator(".cancel-status")).to_contain_text("You declined in your wallet, so nothing was sent")
+    assert control.count_calls("execute") == 0
+    assert control.get_order(key)["status"] == "active"
+
+
+@pytest.mark.parametrize(
+    ("tamper", "words"),
+    [("blockhash", "not the one we prepared"), ("wrongKey", "signature does not match")],
+)
+def test_misbehaving_wallet_is_refused_and_nothing_relayed(page, live_server, install_wallet, tamper, words):
+    wallet = install_wallet(tamper=tamper)
+    key, card, confirm = open_confirmation(page, live_server, wallet)
+    confirm.get_by_role("button", name="Confirm cancel").click()
+    expect(confirm.locator(".cancel-status")).to_contain_text(words)
+    assert control.count_calls("execute") == 0
+    assert control.get_order(key)["status"] == "active"
+    expect_refusals_logged(page)
+
+
+def test_expired_attempt_offers_a_fresh_one(page, live_server, install_wallet):
+    wallet = install_wallet()
+    key, card, confirm = open_confirmation(page, live_server, wallet)
+    # The trader approves only after the blockhash has aged: age the attempt as it is submitted.
+    page.route(
+        "**/cancels/*/submit",
+        lambda route: (
+            CancelAttempt.objects.update(issued_at=timezone.now() - timedelta(seconds=90)),
+            route.continue_(),
+        ),
+    )
+    confirm.get_by_role("button", name="Confirm cancel").click()
+    expect(confirm.locator(".cancel-status")).to_contain_text("That took too long and the transaction expired")
+    assert control.count_calls("execute") == 0
+    expect_refusals_logged(page)
+    page.unroute("**/cancels/*/submit")
+    retry = confirm.get_by_role("button", name="Try again")
+    retry.click()
+    expect(page.locator("#cancel-outcome")).to_contain_text("Order cancelled.")
+    assert control.count_calls("execute") == 1
+
+
+def test_execute_answers_failed(page, live_server, install_wallet):
+    wallet = install_wallet()
+    key, card, confirm = open_confirmation(page, live_server, wallet)
+    control.inject_fault("execute", "insufficient_funds")
+    confirm.get_by_role("button", name="Confirm cancel").click()
+    expect(page.locator("#cancel-outcome")).to_contain_text("does not have enough SOL for the network fee")
+    assert control.get_order(key)["status"] == "active"
+    expect(page.locator(f'#active-panel [data-order="{key}"]')).to_be_visible()
+
+
+def test_execute_times_out_then_is_reconciled(page, live_server, install_wallet, settings):
+    short = jupiter.JupiterClient(settings.JUPITER_API_URL, settings.JUPITER_TOKENS_URL, timeout=(1.0, 1.0))
+    key_ = (settings.JUPITER_API_URL, settings.JUPITER_TOKENS_URL, settings.JUPITER_API_KEY)
+    jupiter._clients[key_] = short
+    try:
+        wallet = install_wallet()
+        key, card, confirm = open_confirmation(page, live_server, wallet)
+        control.inject_fault("execute", "timeout", seconds=2)
+        confirm.get_by_role("button", name="Confirm cancel").click()
+        expect(confirm.locator(".cancel-status")).to_contain_text("Still confirming — don't send it again")
+        expect(page.locator("#cancel-outcome")).to_contain_text("Order cancelled.", timeout=15_000)
+        attempt = CancelAttempt.objects.get(order_key=key)
+        assert attempt.state == CancelAttempt.State.SUCCEEDED
+        assert attempt.signature == control.get_order(key)["closeTx"]
+        assert control.count_calls("execute") <= 1
+    finally:
+        jupiter._clients.pop(key_, None)
