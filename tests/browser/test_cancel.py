@@ -40,12 +40,12 @@ def open_confirmation(page, live_server, wallet):
     confirm = card.locator(".confirm")
     expect(confirm).to_contain_text("200 USDC and 0.59 SOL")
     expect(confirm).to_contain_text("cannot be undone or paused")
-    return key, card, confirm
+    return key, confirm
 
 
 def test_happy_path(page, live_server, install_wallet):
     wallet = install_wallet()
-    key, card, confirm = open_confirmation(page, live_server, wallet)
+    key, confirm = open_confirmation(page, live_server, wallet)
     confirm.get_by_role("button", name="Confirm cancel").click()
     outcome = page.locator("#cancel-outcome")
     expect(outcome).to_contain_text("Order cancelled. 200 USDC and 0.59 SOL are back in your wallet.")
@@ -64,7 +64,7 @@ def test_happy_path(page, live_server, install_wallet):
 
 def test_wallet_declines(page, live_server, install_wallet):
     wallet = install_wallet()
-    key, card, confirm = open_confirmation(page, live_server, wallet)
+    key, confirm = open_confirmation(page, live_server, wallet)
     page.evaluate("window.__testWallet.decline = true")
     confirm.get_by_role("button", name="Confirm cancel").click()
     expect(confirm.locator(".cancel-status")).to_contain_text("You declined in your wallet, so nothing was sent")
@@ -78,7 +78,7 @@ def test_wallet_declines(page, live_server, install_wallet):
 )
 def test_misbehaving_wallet_is_refused_and_nothing_relayed(page, live_server, install_wallet, tamper, words):
     wallet = install_wallet(tamper=tamper)
-    key, card, confirm = open_confirmation(page, live_server, wallet)
+    key, confirm = open_confirmation(page, live_server, wallet)
     confirm.get_by_role("button", name="Confirm cancel").click()
     expect(confirm.locator(".cancel-status")).to_contain_text(words)
     assert control.count_calls("execute") == 0
@@ -88,7 +88,7 @@ def test_misbehaving_wallet_is_refused_and_nothing_relayed(page, live_server, in
 
 def test_expired_attempt_offers_a_fresh_one(page, live_server, install_wallet):
     wallet = install_wallet()
-    key, card, confirm = open_confirmation(page, live_server, wallet)
+    _key, confirm = open_confirmation(page, live_server, wallet)
     # The trader approves only after the blockhash has aged: age the attempt as it is submitted.
     page.route(
         "**/cancels/*/submit",
@@ -110,7 +110,7 @@ def test_expired_attempt_offers_a_fresh_one(page, live_server, install_wallet):
 
 def test_execute_answers_failed(page, live_server, install_wallet):
     wallet = install_wallet()
-    key, card, confirm = open_confirmation(page, live_server, wallet)
+    key, confirm = open_confirmation(page, live_server, wallet)
     control.inject_fault("execute", "insufficient_funds")
     confirm.get_by_role("button", name="Confirm cancel").click()
     expect(page.locator("#cancel-outcome")).to_contain_text("does not have enough SOL for the network fee")
@@ -124,7 +124,7 @@ def test_execute_times_out_then_is_reconciled(page, live_server, install_wallet,
     jupiter._clients[key_] = short
     try:
         wallet = install_wallet()
-        key, card, confirm = open_confirmation(page, live_server, wallet)
+        key, confirm = open_confirmation(page, live_server, wallet)
         control.inject_fault("execute", "timeout", seconds=2)
         confirm.get_by_role("button", name="Confirm cancel").click()
         expect(confirm.locator(".cancel-status")).to_contain_text("Still confirming — don't send it again")
