@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 TIMEOUT = (3.05, 10.0)  # (connect, read) seconds for every call
 MAX_RATE_LIMIT_WAIT = 2.0  # seconds we will wait on a 429 before giving up (GETs only)
-PAGE_WORKERS = 4  # concurrent page fetches after page 1
+PAGE_WORKERS = 20  # concurrent page fetches after page 1 (the rate limiter paces them)
 TOKEN_CACHE_SECONDS = 6 * 3600
 MAX_TOKENS_PER_CALL = 100
 
@@ -431,7 +431,7 @@ class JupiterClient:
             respect_retry_after_header=False,
             raise_on_status=False,
         )
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=retry)
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=PAGE_WORKERS + 4, max_retries=retry)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 

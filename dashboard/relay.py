@@ -280,10 +280,11 @@ def submit(wallet: str, attempt_id: int, signed_base64: str) -> CancelAttempt:
         return finish(attempt, A.PENDING, STILL_CONFIRMING, error=exc.upstream_message)
     except jupiter.JupiterError as exc:
         return finish(attempt, A.FAILED, failure_text(exc.upstream_message, exc.user_message), error=str(exc))
-    tracking.invalidate(wallet)
     if result.succeeded:
+        tracking.forget(wallet, attempt.order_key)
         attempt.signature = result.signature or attempt.signature
         return finish(attempt, A.SUCCEEDED, success_text(attempt), upstream_status=result.status)
+    tracking.invalidate(wallet)
     return finish(
         attempt,
         A.FAILED,

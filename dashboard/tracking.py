@@ -8,6 +8,7 @@ dashboard shows the last known data with its age instead of an error.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from dashboard.orders import describe as describe_order
 
 logger = logging.getLogger(__name__)
 
+STATUSES = ("active", "history")
 PAGE_TTL = 30  # seconds an order-list page stays fresh
 LOCK_TTL = 30  # seconds a fetch may hold the single-flight lock
 WAIT_FOR_OTHER = 12.0  # seconds a request waits for another's fetch of the same page
@@ -41,20 +43,42 @@ class Listing:
         return bool(self.problem)
 
 
-def _version(wallet: str) -> int:
-    return cache.get_or_set(f"orders-version:{wallet}", 1, None)
+def _version(wallet: str, status: str) -> int:
+    return cache.get_or_set(f"orders-version:{wallet}:{status}", 1, None)
 
 
 def _page_key(wallet: str, status: str, page: int) -> str:
-    return f"orders:{wallet}:{_version(wallet)}:{status}:{page}"
+    return f"orders:{wallet}:{_version(wallet, status)}:{status}:{page}"
+
+
+def _bump(wallet: str, status: str) -> None:
+    try:
+        cache.incr(f"orders-version:{wallet}:{status}")
+    except ValueError:
+        cache.set(f"orders-version:{wallet}:{status}", 2, None)
 
 
 def invalidate(wallet: str) -> None:
-    """Forget every cached page of this wallet (after a cancel)."""
-    try:
-        cache.incr(f"orders-version:{wallet}")
-    except ValueError:
-        cache.set(f"orders-version:{wallet}", 2, None)
+    """Forget every cached page of this wallet."""
+    for status in STATUSES:
+        _bump(wallet, status)
+
+
+def forget(wallet: str, order_key: str) -> None:
+    """A cancel went through: drop the order from the cached active pages (no refetch needed
+    to show the list without it) and forget the cached history, which now includes it."""
+    first = cache.get(_page_key(wallet, "active", 1))
+    if first is None:
+        _bump(wallet, "active")
+    else:
+        for number in range(1, first.total_pages + 1):
+            key = _page_key(wallet, "active", number)
+            page = cache.get(key)
+            if page is not None and any(o.order_key == order_key for o in page.orders):
+                kept = tuple(o for o in page.orders if o.order_key != order_key)
+                cache.set(key, dataclasses.replace(page, orders=kept), PAGE_TTL)
+    _bump(wallet, "history")
+    TrackedOrder.objects.filter(wallet=wallet, order_key=order_key).update(status="closed")
 
 
 def cached_page(wallet: str, status: str, page: int) -> jupiter.OrdersPage:

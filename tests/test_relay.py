@@ -403,3 +403,17 @@ def test_concurrent_submissions_of_one_attempt_relay_exactly_once(fresh_upstream
     assert sorted(answers) == [200] + [409] * 9
     assert control.count_calls("execute") == 1
     assert CancelAttempt.objects.get(pk=started["attempt"]).state == A.SUCCEEDED
+
+
+@pytestmark_http
+@pytest.mark.parametrize("count", [1, 25])
+def test_a_visit_view_cancel_view_costs_at_most_ceil_n_over_10_plus_3_calls(trader, keypair, count):
+    control.seed_wallet(str(keypair.pubkey()), active=count, history=0)
+    first = trader.get("/orders/active", **HTMX)
+    key = first.context_data["orders"][0].order_key
+    started = start(trader, key)
+    assert submit(trader, started, sign_b64(started["transaction"], keypair)).json()["state"] == "succeeded"
+    again = trader.get("/orders/active", **HTMX)
+    assert len(again.context_data["orders"]) == count - 1
+    assert key not in {o.order_key for o in again.context_data["orders"]}
+    assert control.count_calls() <= -(-count // 10) + 3
