@@ -21,6 +21,7 @@ $(VENV)/.test-deps: requirements.txt requirements-test.txt | $(BIN)/python
 
 run: $(VENV)/.run-deps
 	DASHBOARD_SANDBOX=1 DJANGO_SECURE_SSL_REDIRECT=0 $(BIN)/python manage.py migrate --noinput
+	DASHBOARD_SANDBOX=1 DJANGO_SECURE_SSL_REDIRECT=0 $(BIN)/python manage.py collectstatic --noinput -v0
 	@echo "Dashboard (sandbox mode): http://localhost:$(PORT)"
 	DASHBOARD_SANDBOX=1 DJANGO_SECURE_SSL_REDIRECT=0 PORT=$(PORT) $(BIN)/gunicorn dashboard.wsgi \
 		--bind 127.0.0.1:$(PORT) --workers 2 --worker-class gthread --threads 8 --access-logfile -

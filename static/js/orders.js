@@ -38,7 +38,8 @@ async function post(url, form) {
 
 function say(element, text, kind, link) {
   element.textContent = text;
-  element.className = `cancel-status ${kind || ''}`.trim();
+  element.classList.remove('success', 'error', 'pending');
+  if (kind) element.classList.add(kind);
   if (link) {
     const a = document.createElement('a');
     a.href = link;

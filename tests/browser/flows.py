@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from django.utils import timezone
 from solders.keypair import Keypair
@@ -10,6 +11,7 @@ from solders.keypair import Keypair
 from dashboard.sandbox import control
 from dashboard.sandbox.models import SandboxOrder
 
+DOCS = Path(__file__).resolve().parents[2] / "docs"  # screenshots shown in the README
 USDC = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
 SOL = "So11111111111111111111111111111111111111112"
 

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from dashboard import jupiter
 from dashboard.models import CancelAttempt
 from dashboard.sandbox import control
-from tests.browser.flows import known_order, sign_in
+from tests.browser.flows import DOCS, known_order, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -55,6 +55,8 @@ def test_happy_path(page, live_server, install_wallet):
     )
     expect(page.locator(f'#active-panel [data-order="{key}"]')).to_have_count(0)
     expect(page.locator("#attempts-panel")).to_contain_text("Order cancelled")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.screenshot(path=str(DOCS / "cancelled-1280.png"))
     closed = control.get_order(key)
     assert closed["status"] == "history"
     assert closed["closeTx"] == attempt.signature

@@ -11,11 +11,9 @@ from django.core.cache import cache
 from playwright.sync_api import expect
 
 from dashboard.sandbox import control
-from tests.browser.flows import known_order, sign_in
+from tests.browser.flows import DOCS, known_order, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 @pytest.fixture(autouse=True)
@@ -60,6 +58,8 @@ def test_history_loads_only_when_asked(page, live_server, install_wallet):
     expect(page.locator("#history-panel [data-order]")).to_have_count(3)
     expect(page.locator("#history-panel")).to_contain_text("Cancelled by you")
     assert control.count_calls("getRecurringOrders") == 2
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.screenshot(path=str(DOCS / "history-1280.png"), full_page=True)
 
 
 def test_export_csv(page, live_server, install_wallet):

@@ -1,0 +1,252 @@
+"""dashboard/limits.py: the shared call budget and circuit breaker in front of Jupiter.
+
+Behaviour is checked by counting the calls the sandbox upstream answered (its call log),
+never by timing. The window is a minute and the budget small, so a test never lives long
+enough for a slot to free up on its own. Every test runs against the in-process state and,
+when REDIS_URL is set, against Redis (shared by every worker and instance).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+import redis
+from django.conf import settings as django_settings
+from solders.keypair import Keypair
+
+from dashboard import jupiter, limits, tracking
+from dashboard.sandbox import control
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+WINDOW = 60.0
+CAPACITY = 10  # calls a window: 7 for lists (70 %), the rest for cancelling
+
+
+@pytest.fixture(params=["local", "redis"])
+def guards(request, settings):
+    """Budget and breaker switched on (they are off against the sandbox by default), clean."""
+    if request.param == "redis":
+        if not REDIS_URL:
+            reason = "Needs Redis: set REDIS_URL=redis://… to run the shared variant."
+            if os.environ.get("CI") == "true" and os.environ.get("DATABASE_URL", "").startswith("postgres"):
+                pytest.fail(reason)  # the PostgreSQL + Redis CI pass must run it
+            pytest.skip(reason)
+        settings.REDIS_URL = REDIS_URL
+    else:
+        settings.REDIS_URL = ""
+    settings.JUPITER_RATE_LIMIT_ENABLED = True
+    settings.JUPITER_RATE_LIMIT_RPS = CAPACITY / WINDOW
+    settings.JUPITER_RATE_WINDOW_SECONDS = WINDOW
+    settings.JUPITER_RATE_LIST_SHARE = 0.7
+    settings.JUPITER_RATE_MAX_WAIT = 2.0
+    settings.JUPITER_BREAKER_ENABLED = True
+    settings.JUPITER_BREAKER_FAILURES = 3
+    settings.JUPITER_BREAKER_COOLDOWN = 600.0
+    limits.reset()
+    yield request.param
+    limits.reset()
+
+
+@pytest.fixture
+def wallet() -> str:
+    return str(Keypair().pubkey())
+
+
+def listed(wallet: str) -> int:
+    return control.count_calls("getRecurringOrders", user=wallet)
+
+
+def try_list(wallet: str) -> type[jupiter.JupiterError] | None:
+    try:
+        jupiter.get_orders(wallet, "active")
+    except jupiter.JupiterError as exc:
+        return type(exc)
+    return None
+
+
+def test_off_by_default_against_the_sandbox():
+    if os.environ.get("JUPITER_RATE_LIMIT_RPS") or os.environ.get("JUPITER_BREAKER_FAILURES"):
+        pytest.skip("The guards were switched on explicitly in this environment.")
+    assert django_settings.SANDBOX
+    assert not django_settings.JUPITER_RATE_LIMIT_ENABLED
+    assert not django_settings.JUPITER_BREAKER_ENABLED
+
+
+def test_capacities_follow_settings(settings):
+    settings.JUPITER_RATE_LIMIT_RPS = 0.5
+    settings.JUPITER_RATE_WINDOW_SECONDS = 60.0
+    settings.JUPITER_RATE_LIST_SHARE = 0.7
+    assert limits.capacities() == (30, 21)
+    settings.JUPITER_RATE_LIMIT_RPS = 1.0
+    assert limits.capacities() == (60, 42)
+    settings.JUPITER_RATE_LIMIT_RPS = 0.001
+    assert limits.capacities() == (1, 1)
+
+
+# --- the call budget ----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_list_calls_stop_at_their_share(guards, sandbox_upstream, wallet):
+    outcomes = [try_list(wallet) for _ in range(CAPACITY + 2)]
+    assert outcomes.count(None) == 7
+    assert outcomes[7:] == [jupiter.JupiterRateLimited] * 5
+    assert listed(wallet) == 7  # held-back calls never reached Jupiter
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancel_borrows_the_reserve_and_execute_is_never_held(guards, sandbox_upstream, wallet):
+    keys = control.seed_wallet(wallet, active=5, history=0)
+    for _ in range(7):
+        jupiter.get_orders(wallet, "active")
+    issued = []
+    for key in keys[:4]:
+        try:
+            issued.append(jupiter.cancel_order(wallet, key))
+        except jupiter.JupiterRateLimited:
+            issued.append(None)
+    assert [c is not None for c in issued] == [True, True, True, False]
+    assert control.count_calls("cancelOrder", user=wallet) == 3
+    assert try_list(wallet) is jupiter.JupiterRateLimited
+    # The budget is spent, yet a signed transaction still goes out (here one the sandbox refuses).
+    with pytest.raises(jupiter.JupiterRejected):
+        jupiter.execute(issued[0].request_id, b"not a transaction")
+    assert control.count_calls("execute") == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dashboard_shows_last_known_orders_when_the_budget_is_spent(guards, sandbox_upstream, wallet):
+    live = tracking.list_orders(wallet, "active")
+    assert not live.stale and live.orders
+    while try_list(wallet) is None:
+        pass
+    tracking.invalidate(wallet)  # no fresh page in the cache either
+    before = listed(wallet)
+    shown = tracking.list_orders(wallet, "active")
+    assert shown.stale
+    assert "too many requests" in shown.problem
+    assert [o.order_key for o in shown.orders] == [o.order_key for o in live.orders]
+    assert listed(wallet) == before
+
+
+def test_concurrent_takers_never_exceed_the_budget(guards, settings):
+    capacity, list_capacity = limits.capacities()
+    barrier = threading.Barrier(25)
+    taken: list[bool] = []
+
+    def take() -> None:
+        barrier.wait()
+        taken.append(limits.budget().take(WINDOW, capacity, list_capacity, False, False) == 0)
+
+    threads = [threading.Thread(target=take) for _ in range(25)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert taken.count(True) == capacity
+    assert len(taken) == 25
+
+
+def test_held_back_call_reports_when_a_slot_frees(guards):
+    budget = limits.budget()
+    assert budget.take(WINDOW, 1, 1, True, False) == 0
+    wait = budget.take(WINDOW, 1, 1, True, False)
+    assert 0 < wait <= WINDOW
+
+
+def test_redis_budget_is_shared_between_instances(guards, settings):
+    if guards != "redis":
+        pytest.skip("Only the Redis budget is shared between processes.")
+    other = limits.RedisBudget(redis.Redis.from_url(REDIS_URL))  # as another instance would hold it
+    for _ in range(7):
+        assert other.take(WINDOW, CAPACITY, 7, True, False) == 0
+    assert limits.budget().take(WINDOW, CAPACITY, 7, True, False) > 0
+    assert limits.budget().take(WINDOW, CAPACITY, 7, False, False) == 0
+
+
+def test_redis_outage_lets_calls_through(settings, caplog):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    settings.JUPITER_RATE_LIMIT_ENABLED = True
+    settings.JUPITER_BREAKER_ENABLED = True
+    limits.before_call("getRecurringOrders")
+    limits.after_call("getRecurringOrders", False)
+    assert "unavailable" in caplog.text
+
+
+# --- the circuit breaker ------------------------------------------------------------------------
+
+
+def open_breaker(wallet: str) -> None:
+    """Three failed list calls in a row (each retried twice by the client on 5xx)."""
+    control.inject_fault("getRecurringOrders", "500", times=9)
+    for _ in range(3):
+        assert try_list(wallet) is jupiter.JupiterUnavailable
+
+
+@pytest.mark.django_db(transaction=True)
+def test_breaker_opens_after_consecutive_failures(guards, sandbox_upstream, wallet, settings):
+    settings.JUPITER_RATE_LIMIT_ENABLED = False  # the budget is not under test here
+    control.inject_fault("getRecurringOrders", "500", times=6)
+    for _ in range(2):
+        assert try_list(wallet) is jupiter.JupiterUnavailable
+    assert try_list(wallet) is None  # a success in between: the count starts again
+    open_breaker(wallet)
+    assert listed(wallet) == 6 + 1 + 9
+    assert limits.breaker().is_open()
+    assert try_list(wallet) is jupiter.JupiterUnavailable  # fails fast
+    assert jupiter.get_tokens(["So11111111111111111111111111111111111111112"])  # built-in table
+    assert listed(wallet) == 16
+    assert control.count_calls("tokens") == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_open_breaker_serves_last_known_and_never_blocks_cancel(guards, sandbox_upstream, wallet, settings):
+    settings.JUPITER_RATE_LIMIT_ENABLED = False
+    live = tracking.list_orders(wallet, "active")
+    open_breaker(wallet)
+    tracking.invalidate(wallet)
+    shown = tracking.list_orders(wallet, "active")
+    assert shown.stale and "not answering" in shown.problem
+    assert [o.order_key for o in shown.orders] == [o.order_key for o in live.orders]
+    issued = jupiter.cancel_order(wallet, live.orders[0].order_key)
+    with pytest.raises(jupiter.JupiterRejected):
+        jupiter.execute(issued.request_id, b"not a transaction")
+    assert control.count_calls("cancelOrder", user=wallet) == 1
+    assert control.count_calls("execute") == 1
+
+
+def wait_until_closed() -> None:
+    deadline = time.monotonic() + 10
+    while limits.breaker().is_open():
+        assert time.monotonic() < deadline, "the breaker never closed"
+        time.sleep(0.05)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_the_cool_down_one_failure_reopens(guards, sandbox_upstream, wallet, settings):
+    settings.JUPITER_RATE_LIMIT_ENABLED = False
+    settings.JUPITER_BREAKER_COOLDOWN = 0.3
+    open_breaker(wallet)
+    wait_until_closed()
+    control.inject_fault("getRecurringOrders", "500", times=3)
+    assert try_list(wallet) is jupiter.JupiterUnavailable
+    assert limits.breaker().is_open()
+    before = listed(wallet)
+    assert try_list(wallet) is jupiter.JupiterUnavailable
+    assert listed(wallet) == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_the_cool_down_one_success_closes(guards, sandbox_upstream, wallet, settings):
+    settings.JUPITER_RATE_LIMIT_ENABLED = False
+    settings.JUPITER_BREAKER_COOLDOWN = 0.3
+    open_breaker(wallet)
+    wait_until_closed()
+    assert try_list(wallet) is None
+    control.inject_fault("getRecurringOrders", "500", times=6)
+    for _ in range(2):
+        assert try_list(wallet) is jupiter.JupiterUnavailable
+    assert not limits.breaker().is_open()

@@ -1,0 +1,484 @@
+"""Production hardening: deploy checks, headers and cookies, CSP, rate limits, health, secrets, sessions.
+
+Production settings are read in a subprocess started with a production-like environment
+(no sandbox, no DEBUG, a real secret key); the response tests apply those very values to
+the test settings and look at real responses.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import secrets
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import SESSION_KEY
+from django.contrib.sessions.models import Session
+from django.test import Client
+from django.utils import timezone
+from solders.keypair import Keypair
+
+from dashboard import siws, tracking, views
+from dashboard.middleware import SIGNED_IN_AT
+from dashboard.sandbox import control
+from tests.test_siws import payload, sign_in_text
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+CHALLENGE = "/sign-in/challenge"
+VERIFY = "/sign-in/verify"
+SLOW_DOWN = {
+    "state": "refused",
+    "message": "Too many attempts — please wait a minute and try again.",
+}
+# Settings the response tests take over from the production process.
+PRODUCTION_NAMES = (
+    "DEBUG",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_REDIRECT_EXEMPT",
+    "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SESSION_COOKIE_AGE",
+    "SESSION_ABSOLUTE_SECONDS",
+    "SESSION_SAVE_EVERY_REQUEST",
+)
+REPORTED_NAMES = (
+    *PRODUCTION_NAMES,
+    "SESSION_ENGINE",
+    "SESSION_COOKIE_HTTPONLY",
+    "SESSION_COOKIE_SAMESITE",
+    "CSRF_COOKIE_SAMESITE",
+    "X_FRAME_OPTIONS",
+    "SECURE_CONTENT_TYPE_NOSNIFF",
+    "SECURE_REFERRER_POLICY",
+    "SECURE_CROSS_ORIGIN_OPENER_POLICY",
+    "SECURE_PROXY_SSL_HEADER",
+    "USE_X_FORWARDED_HOST",
+    "CSRF_TRUSTED_ORIGINS",
+    "RATELIMIT_USE_CACHE",
+    "JUPITER_RATE_LIMIT_ENABLED",
+    "JUPITER_BREAKER_ENABLED",
+    "JUPITER_RATE_LIMIT_RPS",
+    "CONTENT_SECURITY_POLICY",
+)
+
+
+def production_env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "DASHBOARD_", "JUPITER_")) and k != "REDIS_URL"
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="dashboard.settings",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(64),
+        DJANGO_ALLOWED_HOSTS="dash.example.com",
+        **extra,
+    )
+    return env
+
+
+def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *args], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def read_settings(**extra: str) -> dict:
+    script = (
+        "import json, django; from django.conf import settings; django.setup(); "
+        f"print(json.dumps({{n: getattr(settings, n, None) for n in {list(REPORTED_NAMES)!r}}}))"
+    )
+    done = run(["-c", script], production_env(**extra))
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def production() -> dict:
+    return read_settings()
+
+
+@pytest.fixture
+def production_settings(settings, production):
+    for name in PRODUCTION_NAMES:
+        setattr(settings, name, production[name])
+    return settings
+
+
+def unique_address() -> str:
+    return "10.{}.{}.{}".format(*(secrets.randbelow(254) + 1 for _ in range(3)))
+
+
+def sign_in(client: Client, kp: Keypair, **extra) -> None:
+    """Sign in through the real SIWS endpoints (as static/js/bridge.js does)."""
+    response = client.post(CHALLENGE, "{}", content_type="application/json", **extra)
+    assert response.status_code == 200, response.content
+    challenge = response.json()
+    body = payload(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
+    response = client.post(VERIFY, json.dumps(body), content_type="application/json", **extra)
+    assert response.status_code == 200, response.content
+
+
+# --- production settings ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"REDIS_URL": "redis://127.0.0.1:6379/0"},
+        {"DJANGO_TRUST_PROXY": "1", "DJANGO_CSRF_TRUSTED_ORIGINS": "https://dash.example.com"},
+    ],
+    ids=["local-cache", "redis", "behind-proxy"],
+)
+def test_check_deploy_is_clean(extra):
+    done = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], production_env(**extra))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "System check identified no issues" in done.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    env = production_env()
+    del env["DJANGO_SECRET_KEY"]
+    done = run(["manage.py", "check"], env)
+    assert done.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set" in done.stderr
+
+
+def test_production_settings(production):
+    assert production["DEBUG"] is False
+    assert production["SECURE_SSL_REDIRECT"] is True
+    assert production["SECURE_HSTS_SECONDS"] == 365 * 24 * 3600
+    assert production["SECURE_HSTS_INCLUDE_SUBDOMAINS"] is True
+    assert production["SESSION_COOKIE_SECURE"] is True
+    assert production["SESSION_COOKIE_HTTPONLY"] is True
+    assert production["CSRF_COOKIE_SECURE"] is True
+    assert production["SESSION_COOKIE_SAMESITE"] == production["CSRF_COOKIE_SAMESITE"] == "Lax"
+    assert production["X_FRAME_OPTIONS"] == "DENY"
+    assert production["SECURE_CONTENT_TYPE_NOSNIFF"] is True
+    assert production["SECURE_REFERRER_POLICY"] == "same-origin"
+    assert production["SECURE_CROSS_ORIGIN_OPENER_POLICY"] == "same-origin"
+    assert production["SESSION_ENGINE"] == "django.contrib.sessions.backends.db"
+    assert production["SESSION_COOKIE_AGE"] == 30 * 60
+    assert production["SESSION_SAVE_EVERY_REQUEST"] is True
+    assert production["SESSION_ABSOLUTE_SECONDS"] == 12 * 3600
+    assert production["SECURE_REDIRECT_EXEMPT"] == [r"^healthz$"]
+    assert production["RATELIMIT_USE_CACHE"] == "default"
+    # Proxy headers are trusted only when configured.
+    assert production["SECURE_PROXY_SSL_HEADER"] is None
+    assert production["USE_X_FORWARDED_HOST"] is False
+    assert production["CSRF_TRUSTED_ORIGINS"] == []
+    # The outbound guards are on in production, at 0.5 call/s without an API key.
+    assert production["JUPITER_RATE_LIMIT_ENABLED"] is True
+    assert production["JUPITER_BREAKER_ENABLED"] is True
+    assert production["JUPITER_RATE_LIMIT_RPS"] == 0.5
+
+
+def test_proxy_headers_trusted_only_when_configured():
+    behind = read_settings(DJANGO_TRUST_PROXY="1", DJANGO_CSRF_TRUSTED_ORIGINS="https://a.example, https://b.example")
+    assert behind["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+    assert behind["USE_X_FORWARDED_HOST"] is True
+    assert behind["CSRF_TRUSTED_ORIGINS"] == ["https://a.example", "https://b.example"]
+
+
+def test_guards_follow_an_explicit_rate_in_sandbox_mode():
+    guarded = read_settings(DASHBOARD_SANDBOX="1", JUPITER_RATE_LIMIT_RPS="2")
+    assert guarded["JUPITER_RATE_LIMIT_ENABLED"] is True
+    assert guarded["JUPITER_RATE_LIMIT_RPS"] == 2.0
+    assert guarded["JUPITER_BREAKER_ENABLED"] is False
+
+
+# --- headers and cookies on real responses -------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_plain_http_is_redirected_except_healthz(client, production_settings):
+    response = client.get("/")
+    assert response.status_code == 301
+    assert response["Location"] == "https://testserver/"
+    assert client.get("/healthz").status_code == 200
+
+
+@pytest.mark.django_db
+def test_security_headers(client, production_settings):
+    response = client.get("/", secure=True)
+    assert response.status_code == 200
+    assert response["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+    csrf = response.cookies["csrftoken"]
+    assert csrf["secure"] is True
+    assert csrf["samesite"] == "Lax"
+
+
+@pytest.mark.django_db
+def test_session_cookie_after_sign_in(client, production_settings):
+    sign_in(client, Keypair(), secure=True)
+    cookie = client.cookies["sessionid"]
+    assert cookie["secure"] is True
+    assert cookie["httponly"] is True
+    assert cookie["samesite"] == "Lax"
+    assert cookie["max-age"] == 30 * 60
+
+
+@pytest.mark.django_db(transaction=True)
+def test_signed_in_pages_are_never_stored(client, sandbox_upstream, production_settings):
+    sign_in(client, Keypair(), secure=True)
+    active = client.get("/orders/active", secure=True)
+    order_key = active.context["orders"][0].order_key
+    pages = [
+        "/orders/",
+        "/orders/active",
+        "/orders/history",
+        "/orders/cancels",
+        "/orders/export.csv",
+        f"/orders/{order_key}/cancel",
+    ]
+    for url in pages:
+        response = client.get(url, secure=True)
+        assert response.status_code == 200, url
+        assert "no-store" in response["Cache-Control"], url
+        assert "private" in response["Cache-Control"], url
+    refused = client.post("/cancels/999999/submit", {"signed_transaction": "x"}, secure=True)
+    assert "no-store" in refused["Cache-Control"]
+
+
+# --- Content-Security-Policy --------------------------------------------------------------------
+
+
+def directives(header: str) -> dict[str, list[str]]:
+    parsed = {}
+    for part in header.split(";"):
+        words = part.split()
+        if words:
+            parsed[words[0]] = words[1:]
+    return parsed
+
+
+@pytest.mark.django_db
+def test_csp_header(client):
+    sign_in(client, Keypair())
+    for url in ("/", "/orders/"):
+        header = client.get(url)["Content-Security-Policy"]
+        assert "unsafe-inline" not in header and "unsafe-eval" not in header
+        csp = directives(header)
+        assert csp["default-src"] == ["'self'"]
+        assert csp["script-src"] == ["'self'"]
+        assert csp["style-src"] == ["'self'"]
+        assert csp["connect-src"] == ["'self'"]
+        assert csp["object-src"] == ["'none'"]
+        assert csp["base-uri"] == ["'none'"]
+        assert csp["frame-ancestors"] == ["'none'"]
+
+
+@pytest.mark.django_db
+def test_pages_have_no_inline_code_and_htmx_cannot_eval(client):
+    sign_in(client, Keypair())
+    for url in ("/", "/orders/"):
+        html = client.get(url).content.decode()
+        for tag in re.findall(r"<script\b[^>]*>", html):
+            assert "src=" in tag or "application/json" in tag, tag
+        assert not re.search(r"\son[a-z]+\s*=", html), "inline event handler"
+        assert not re.search(r"\shx-on", html), "hx-on handler"
+        assert not re.search(r"\sstyle\s*=", html), "inline style"
+        meta = re.search(r"<meta name=\"htmx-config\" content='([^']*)'>", html)
+        assert meta, "htmx is configured by a meta tag"
+        config = json.loads(meta.group(1))
+        assert config["allowEval"] is False
+        assert config["includeIndicatorStyles"] is False
+        assert config["historyCacheSize"] == 0
+
+
+# --- inbound rate limits ------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_sign_in_is_rate_limited_per_address(client, settings):
+    settings.RATELIMIT_SIGN_IN = "3/d"  # a long period: no window boundary during the test
+    address = unique_address()
+    for _ in range(3):
+        response = client.post(CHALLENGE, "{}", content_type="application/json", REMOTE_ADDR=address)
+        assert response.status_code == 200
+    limited = client.post(CHALLENGE, "{}", content_type="application/json", REMOTE_ADDR=address)
+    assert limited.status_code == 429
+    assert limited.json()["state"] == SLOW_DOWN["state"]
+    assert limited.json()["message"] == SLOW_DOWN["message"]
+    assert limited.json()["error"] == SLOW_DOWN["message"]  # what the sign-in bridge shows
+    verify = client.post(VERIFY, "{}", content_type="application/json", REMOTE_ADDR=address)
+    assert verify.status_code == 429
+    other = client.post(CHALLENGE, "{}", content_type="application/json", REMOTE_ADDR=unique_address())
+    assert other.status_code == 200
+
+
+def cancel_start(client: Client, address: str):
+    return client.post("/orders/NoSuchOrder/cancel/start", REMOTE_ADDR=address)
+
+
+@pytest.mark.django_db
+def test_cancel_is_rate_limited_per_wallet(client, settings):
+    settings.RATELIMIT_CANCEL = "3/d"
+    client.force_login(siws.get_wallet_user(str(Keypair().pubkey())))
+    for _ in range(3):  # refused (not an active order) but counted, from ever-new addresses
+        assert cancel_start(client, unique_address()).status_code == 409
+    limited = cancel_start(client, unique_address())
+    assert limited.status_code == 429
+    assert {k: limited.json()[k] for k in SLOW_DOWN} == SLOW_DOWN
+    assert "no-store" in limited["Cache-Control"]
+    submit = client.post("/cancels/1/submit", {"signed_transaction": "x"}, REMOTE_ADDR=unique_address())
+    assert submit.status_code == 429
+
+
+@pytest.mark.django_db
+def test_cancel_is_rate_limited_per_address(client, settings):
+    settings.RATELIMIT_CANCEL = "3/d"
+    address = unique_address()
+    for _ in range(3):  # three wallets, one address
+        client.force_login(siws.get_wallet_user(str(Keypair().pubkey())))
+        assert cancel_start(client, address).status_code == 409
+    assert cancel_start(client, address).status_code == 429
+    assert cancel_start(client, unique_address()).status_code == 409
+
+
+def test_client_address_behind_a_proxy(rf, settings):
+    from dashboard.limits import client_address
+
+    settings.TRUST_PROXY = True
+    request = rf.get("/", HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.7", REMOTE_ADDR="10.0.0.2")
+    assert client_address(request) == "198.51.100.7"
+    assert client_address(rf.get("/", REMOTE_ADDR="10.0.0.2")) == "10.0.0.2"
+
+
+# --- health -------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_healthz(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert "no-cache" in response["Cache-Control"]
+    assert client.post("/healthz").status_code == 405
+
+
+@pytest.mark.django_db
+def test_healthz_names_an_unreachable_cache(client, settings):
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "failed": ["cache"]}
+
+
+class BrokenConnection:
+    def cursor(self):
+        raise OSError("database is down")
+
+
+@pytest.mark.django_db
+def test_healthz_names_an_unreachable_database(client, monkeypatch):
+    monkeypatch.setattr(views, "connection", BrokenConnection())
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "failed": ["database"]}
+
+
+# --- the API key never leaves the server --------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_api_key_never_in_responses_or_logs(client, sandbox_upstream, settings, caplog):
+    key = "jup-key-" + secrets.token_hex(16)
+    settings.JUPITER_API_KEY = key
+    caplog.set_level(logging.DEBUG)
+    responses = []
+    kp = Keypair()
+    sign_in(client, kp)
+    for url in ("/", "/orders/", "/orders/active", "/orders/history", "/orders/export.csv", "/orders/cancels"):
+        responses.append(client.get(url))
+    order_key = responses[2].context["orders"][0].order_key
+    responses.append(client.get(f"/orders/{order_key}/cancel"))
+    responses.append(client.post(f"/orders/{order_key}/cancel/start"))
+    # Failures are logged with the upstream's details: still no key.
+    tracking.invalidate(str(kp.pubkey()))
+    control.inject_fault("getRecurringOrders", "500", times=3)
+    responses.append(client.get("/orders/history", HTTP_HX_REQUEST="true"))
+    control.inject_fault("cancelOrder", "429", times=1)
+    responses.append(client.post(f"/orders/{order_key}/cancel/start"))
+    assert control.count_calls() >= 6  # the upstream was really called
+    for response in responses:
+        assert key not in response.content.decode(), response.request["PATH_INFO"]
+        assert key not in str(response.headers)
+    logged = [r.getMessage() + str(r.args) + (r.exc_text or "") for r in caplog.records]
+    assert logged
+    assert not [line for line in logged if key in line]
+
+
+# --- session lifetime ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_sign_in_records_the_time(client):
+    before = int(time.time())
+    sign_in(client, Keypair())
+    assert before <= client.session[SIGNED_IN_AT] <= int(time.time())
+    assert client.session.get_expiry_age() == 30 * 60
+
+
+@pytest.mark.django_db
+def test_idle_timeout_is_renewed_by_each_request(client):
+    sign_in(client, Keypair())
+    key = client.session.session_key
+    Session.objects.filter(pk=key).update(expire_date=timezone.now() + timedelta(seconds=5))
+    assert client.get("/orders/").status_code == 200
+    renewed = Session.objects.get(pk=key).expire_date - timezone.now()
+    assert renewed > timedelta(minutes=29)
+
+
+@pytest.mark.django_db
+def test_idle_session_ends(client):
+    sign_in(client, Keypair())
+    Session.objects.filter(pk=client.session.session_key).update(expire_date=timezone.now() - timedelta(seconds=1))
+    response = client.get("/orders/")
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("age", "signed_in"), [(12 * 3600 - 60, True), (12 * 3600 + 1, False)])
+def test_absolute_lifetime(client, age, signed_in):
+    sign_in(client, Keypair())
+    session = client.session
+    session[SIGNED_IN_AT] = int(time.time()) - age
+    session.save()
+    response = client.get("/orders/")
+    assert (response.status_code == 200) is signed_in
+    assert (SESSION_KEY in client.session) is signed_in
+
+
+@pytest.mark.django_db
+def test_absolute_lifetime_sends_htmx_home(client):
+    sign_in(client, Keypair())
+    session = client.session
+    session[SIGNED_IN_AT] = int(time.time()) - 13 * 3600
+    session.save()
+    response = client.get("/orders/active", HTTP_HX_REQUEST="true")
+    assert response["HX-Redirect"] == "/"
+
+
+@pytest.mark.django_db
+def test_session_without_a_sign_in_time_starts_counting(client):
+    client.force_login(siws.get_wallet_user(str(Keypair().pubkey())))
+    assert client.get("/orders/").status_code == 200
+    assert abs(client.session[SIGNED_IN_AT] - time.time()) < 60
