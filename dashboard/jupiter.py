@@ -390,14 +390,6 @@ def error_for(response: requests.Response) -> JupiterError:
     return JupiterRejected(f"Jupiter refused this request: {message or 'no reason given'}.", **details)
 
 
-def user_message_for_execute_error(error: str) -> str:
-    lowered = error.lower()
-    for needle, _kind, user_message in KNOWN_MESSAGES:
-        if needle in lowered and user_message:
-            return user_message
-    return ""
-
-
 class JupiterClient:
     """One pooled `requests.Session` for Jupiter's Recurring and Tokens APIs."""
 
@@ -602,10 +594,6 @@ def client() -> JupiterClient:
 
 def get_orders(wallet: str, status: str, page: int = 1) -> OrdersPage:
     return client().get_orders(wallet, status, page)
-
-
-def get_all_orders(wallet: str, status: str) -> list[Order]:
-    return client().get_all_orders(wallet, status)
 
 
 def cancel_order(wallet: str, order_key: str) -> CancelTransaction:

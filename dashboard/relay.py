@@ -80,12 +80,11 @@ def read_message(message: VersionedMessage) -> Reading:
     header = message.header
     keys = list(message.account_keys)
     signed = header.num_required_signatures
-    lookups = tuple(bytes(lu) for lu in getattr(message, "address_table_lookups", []) or [])
-    writable_lookups: list[bool] = []
-    for lookup in getattr(message, "address_table_lookups", []) or []:
-        writable_lookups += [True] * len(lookup.writable_indexes)
-    for lookup in getattr(message, "address_table_lookups", []) or []:
-        writable_lookups += [False] * len(lookup.readonly_indexes)
+    tables = list(getattr(message, "address_table_lookups", None) or [])  # v0 messages only
+    lookups = tuple(bytes(table) for table in tables)
+    # Accounts loaded from tables follow the static keys: every table's writable ones, then read-only.
+    writable_lookups = [True] * sum(len(t.writable_indexes) for t in tables)
+    writable_lookups += [False] * sum(len(t.readonly_indexes) for t in tables)
 
     def ref(index: int) -> AccountRef:
         if index < len(keys):

@@ -417,3 +417,27 @@ def test_a_visit_view_cancel_view_costs_at_most_ceil_n_over_10_plus_3_calls(trad
     assert len(again.context_data["orders"]) == count - 1
     assert key not in {o.order_key for o in again.context_data["orders"]}
     assert control.count_calls() <= -(-count // 10) + 3
+
+
+def test_v0_with_address_tables_passes_only_with_lookups_unchanged():
+    from solders.address_lookup_table_account import AddressLookupTableAccount
+
+    user, order, mint = Keypair(), Pubkey.new_unique(), Pubkey.new_unique()
+    limit, price, _ = parts(user.pubkey(), order)
+    dca = Instruction(
+        relay.DCA_PROGRAM,
+        bytes.fromhex("16072162a8b722f3"),
+        [AccountMeta(user.pubkey(), True, True), AccountMeta(order, False, True), AccountMeta(mint, False, False)],
+    )
+    table = AddressLookupTableAccount(Pubkey.new_unique(), [mint])
+    blockhash = Hash.new_unique()
+    original = MessageV0.try_compile(user.pubkey(), [limit, price, dca], [table], blockhash)
+    assert original.address_table_lookups  # the mint really is loaded from the table
+    issued = relay.check_issued(unsigned(original), str(user.pubkey()), str(order))
+    guard = Instruction(relay.LIGHTHOUSE, b"\x01", [AccountMeta(Pubkey.new_unique(), False, False)])
+    with_guard = MessageV0.try_compile(user.pubkey(), [limit, price, dca, guard], [table], blockhash)
+    assert relay.check_signed(issued, signed(with_guard, user), str(user.pubkey()))
+    other_table = AddressLookupTableAccount(Pubkey.new_unique(), [mint])
+    moved = MessageV0.try_compile(user.pubkey(), [limit, price, dca], [other_table], blockhash)
+    with pytest.raises(relay.CancelRefused, match="not the one we prepared"):
+        relay.check_signed(issued, signed(moved, user), str(user.pubkey()))
