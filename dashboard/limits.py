@@ -289,8 +289,15 @@ def cancel_rate(group: str, request: HttpRequest) -> str:
     return settings.RATELIMIT_CANCEL
 
 
+def wallet_key(group: str, request: HttpRequest) -> str:
+    """Count per wallet address (the signed-in user's name)."""
+    return request.user.username if request.user.is_authenticated else client_address(request)
+
+
 def client_address(request: HttpRequest) -> str:
     """Behind a trusted proxy: the address it saw, the last X-Forwarded-For entry."""
+    if not settings.TRUST_PROXY:
+        return request.META["REMOTE_ADDR"]
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     last = forwarded.rsplit(",", 1)[-1].strip()
     return last or request.META["REMOTE_ADDR"]

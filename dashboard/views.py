@@ -254,7 +254,7 @@ def cancel_answer(attempt: CancelAttempt) -> JsonResponse:
 @require_POST
 @wallet_required
 @ratelimit(group="cancel", key="ip", rate="dashboard.limits.cancel_rate", block=False)
-@ratelimit(group="cancel", key="user", rate="dashboard.limits.cancel_rate", block=False)
+@ratelimit(group="cancel", key="dashboard.limits.wallet_key", rate="dashboard.limits.cancel_rate", block=False)
 def cancel_start(request: HtmxHttpRequest, order_key: str) -> JsonResponse:
     if getattr(request, "limited", False):
         return slow_down()
@@ -279,7 +279,7 @@ def cancel_start(request: HtmxHttpRequest, order_key: str) -> JsonResponse:
 @require_POST
 @wallet_required
 @ratelimit(group="cancel", key="ip", rate="dashboard.limits.cancel_rate", block=False)
-@ratelimit(group="cancel", key="user", rate="dashboard.limits.cancel_rate", block=False)
+@ratelimit(group="cancel", key="dashboard.limits.wallet_key", rate="dashboard.limits.cancel_rate", block=False)
 def cancel_submit(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
     if getattr(request, "limited", False):
         return slow_down()

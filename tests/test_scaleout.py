@@ -239,9 +239,7 @@ def test_session_and_cancel_across_instances(instances):
     keys = ORDER_LINK.findall(page.text)
     assert keys, "no active orders listed"
 
-    started = http.post(
-        f"{b.url}/orders/{keys[0]}/cancel/start", headers=csrf_headers(http), timeout=HTTP_TIMEOUT
-    )
+    started = http.post(f"{b.url}/orders/{keys[0]}/cancel/start", headers=csrf_headers(http), timeout=HTTP_TIMEOUT)
     assert started.status_code == 200, started.text
     issued = started.json()
     signed = sign(issued["transaction"], kp)
@@ -280,9 +278,7 @@ def test_session_and_cancel_across_instances(instances):
     assert calls.json()["count"] == 1
 
     # Either instance now reports the cancel, from the shared database.
-    status = http.post(
-        f"{a.url}{issued['status_url']}", headers=csrf_headers(http), timeout=HTTP_TIMEOUT
-    ).json()
+    status = http.post(f"{a.url}{issued['status_url']}", headers=csrf_headers(http), timeout=HTTP_TIMEOUT).json()
     assert status["state"] == "succeeded"
     history = http.get(f"{a.url}/orders/history", timeout=HTTP_TIMEOUT)
     assert keys[0] in history.text
