@@ -271,7 +271,7 @@ def submit(wallet: str, attempt_id: int, signed_base64: str) -> CancelAttempt:
     )
     if claimed != 1:
         raise CancelRefused("This cancel request was already sent. We are not sending it twice.")
-    attempt.refresh_from_db()
+    attempt.state, attempt.signature = A.SENDING, str(tx.signatures[0])
     try:
         result = jupiter.execute(attempt.request_id, raw)
     except jupiter.JupiterUnavailable as exc:
@@ -280,9 +280,10 @@ def submit(wallet: str, attempt_id: int, signed_base64: str) -> CancelAttempt:
     except jupiter.JupiterError as exc:
         return finish(attempt, A.FAILED, failure_text(exc.upstream_message, exc.user_message), error=str(exc))
     if result.succeeded:
-        tracking.forget(wallet, attempt.order_key)
         attempt.signature = result.signature or attempt.signature
-        return finish(attempt, A.SUCCEEDED, success_text(attempt), upstream_status=result.status)
+        with transaction.atomic():  # one commit for the outcome and the order leaving the list
+            tracking.forget(wallet, attempt.order_key)
+            return finish(attempt, A.SUCCEEDED, success_text(attempt), upstream_status=result.status)
     tracking.invalidate(wallet)
     return finish(
         attempt,

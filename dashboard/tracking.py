@@ -58,6 +58,34 @@ def _bump(wallet: str, status: str) -> None:
         cache.set(f"orders-version:{wallet}:{status}", 2, None)
 
 
+def panel_key(wallet: str, status: str) -> str:
+    """Where the rendered list fragment is kept; a new key whenever its pages change."""
+    versions = cache.get_many([f"orders-version:{wallet}:{status}", f"panel-version:{wallet}:{status}"])
+    pages = versions.get(f"orders-version:{wallet}:{status}", 1)
+    edits = versions.get(f"panel-version:{wallet}:{status}", 1)
+    return f"panel:{wallet}:{status}:{pages}:{edits}"
+
+
+def cached_panel(key: str) -> bytes | None:
+    return cache.get(key)
+
+
+def store_panel(key: str, listing: Listing, content: bytes) -> None:
+    """Keep a rendered list of live data for as long as the pages it shows stay fresh."""
+    if listing.stale or listing.as_of is None:
+        return
+    remaining = PAGE_TTL - (time.time() - listing.as_of.timestamp())
+    if remaining >= 1:
+        cache.set(key, content, int(remaining))
+
+
+def _bump_panel(wallet: str, status: str) -> None:
+    try:
+        cache.incr(f"panel-version:{wallet}:{status}")
+    except ValueError:
+        cache.set(f"panel-version:{wallet}:{status}", 2, None)
+
+
 def invalidate(wallet: str) -> None:
     """Forget every cached page of this wallet."""
     for status in STATUSES:
@@ -77,6 +105,7 @@ def forget(wallet: str, order_key: str) -> None:
             if page is not None and any(o.order_key == order_key for o in page.orders):
                 kept = tuple(o for o in page.orders if o.order_key != order_key)
                 cache.set(key, dataclasses.replace(page, orders=kept), PAGE_TTL)
+    _bump_panel(wallet, "active")
     _bump(wallet, "history")
     TrackedOrder.objects.filter(wallet=wallet, order_key=order_key).update(status="closed")
 
@@ -157,12 +186,13 @@ def describe(orders: list[jupiter.Order]) -> list[OrderView]:
     return [describe_order(order, tokens, now) for order in orders]
 
 
-def tracked_order(wallet: str, order_key: str) -> jupiter.Order | None:
-    """This wallet's order as last seen in its active list, or None."""
-    row = TrackedOrder.objects.filter(wallet=wallet, order_key=order_key, status="active").first()
+def tracked_order(wallet: str, order_key: str, *, any_status: bool = False) -> jupiter.Order | None:
+    """This wallet's order as last seen in its active list (or in any list), or None."""
+    rows = TrackedOrder.objects.filter(wallet=wallet, order_key=order_key)
+    row = rows.first() if any_status else rows.filter(status="active").first()
     if row is None:
         return None
     try:
-        return jupiter.parse_order(row.snapshot, "active")
+        return jupiter.parse_order(row.snapshot, "active" if row.status == "active" else "history")
     except (ValueError, TypeError, KeyError):
         return None

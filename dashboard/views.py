@@ -187,18 +187,38 @@ def orders(request: HtmxHttpRequest) -> TemplateResponse:
 
 @wallet_required
 @vary_on_headers("HX-Request")
-def orders_active(request: HtmxHttpRequest) -> TemplateResponse:
-    listing = tracking.list_orders(request.user.username, "active")
-    context = {"listing": listing, "orders": tracking.describe(listing.orders)}
-    return render_fragment(request, "orders/_active.html", "Active orders", context)
+def orders_active(request: HtmxHttpRequest) -> HttpResponse:
+    return orders_panel(request, "active", "orders/_active.html", "Active orders")
 
 
 @wallet_required
 @vary_on_headers("HX-Request")
-def orders_history(request: HtmxHttpRequest) -> TemplateResponse:
-    listing = tracking.list_orders(request.user.username, "history")
+def orders_history(request: HtmxHttpRequest) -> HttpResponse:
+    return orders_panel(request, "history", "orders/_history.html", "Order history")
+
+
+def orders_panel(request: HtmxHttpRequest, status: str, fragment: str, title: str) -> HttpResponse:
+    """One list of the wallet's orders. The htmx fragment of live data is kept rendered while
+    its pages are fresh, so repeat views cost neither upstream calls nor template work."""
+    wallet = request.user.username
+    key = tracking.panel_key(wallet, status)
+    if request.htmx and (cached := tracking.cached_panel(key)) is not None:
+        return HttpResponse(cached)
+    listing = tracking.list_orders(wallet, status)
     context = {"listing": listing, "orders": tracking.describe(listing.orders)}
-    return render_fragment(request, "orders/_history.html", "Order history", context)
+    response = render_fragment(request, fragment, title, context)
+    if request.htmx:
+        response.add_post_render_callback(lambda r: tracking.store_panel(key, listing, r.content))
+    return response
+
+
+@wallet_required
+@vary_on_headers("HX-Request")
+def order_fills(request: HtmxHttpRequest, order_key: str) -> TemplateResponse:
+    """Every fill of one of the wallet's orders, as last seen (no upstream call)."""
+    order = tracking.tracked_order(request.user.username, order_key, any_status=True)
+    context = {"o": tracking.describe([order])[0] if order else None}
+    return render_fragment(request, "orders/_fills_table.html", "Fills", context)
 
 
 @wallet_required

@@ -102,7 +102,19 @@ def test_history_on_demand(trader, wallet):
     assert len(views) == 3
     assert {v.status_words for v in views} <= {"Completed", "Cancelled by you"}
     assert all(v.fills for v in views)
-    assert "View on Solscan" in response.text
+    assert "View on Solscan" not in response.text  # fills load when the trader opens them
+    fills = trader.get(f"/orders/{views[0].order_key}/fills", **HTMX)
+    assert fills.template_name == "orders/_fills_table.html"
+    assert fills.text.count("View on Solscan") == len(views[0].fills)
+    assert list_calls() == 1  # from what was already seen: no upstream call
+
+
+def test_fills_of_another_wallets_order_are_not_shown(trader):
+    other = str(Keypair().pubkey())
+    keys = control.seed_wallet(other, active=1, history=0)
+    response = trader.get(f"/orders/{keys[0]}/fills", **HTMX)
+    assert "have not seen this order" in response.text
+    assert "View on Solscan" not in response.text
 
 
 def test_empty_wallet(trader, wallet):
@@ -178,3 +190,23 @@ def test_cancel_confirmation_for_someone_elses_order(trader, wallet):
     keys = control.seed_wallet(other, active=1, history=0)
     response = trader.get(f"/orders/{keys[0]}/cancel", **HTMX)
     assert "not one of your active orders" in response.text
+
+
+def test_repeat_views_reuse_the_rendered_panel(trader, wallet):
+    control.seed_wallet(wallet, active=3, history=0)
+    first = trader.get("/orders/active", **HTMX)
+    second = trader.get("/orders/active", **HTMX)
+    assert first.template_name == "orders/_active.html"
+    assert not hasattr(second, "template_name")  # no template work the second time
+    assert second.content == first.content
+    assert list_calls() == 1
+
+
+def test_last_known_data_is_never_kept_as_the_rendered_panel(trader, wallet):
+    control.seed_wallet(wallet, active=1, history=0)
+    control.inject_fault("getRecurringOrders", "500", times=20)
+    trader.get("/orders/active", **HTMX)
+    control.reset()
+    recovered = trader.get("/orders/active", **HTMX)
+    assert recovered.template_name == "orders/_active.html"
+    assert "Up to date" in recovered.text
