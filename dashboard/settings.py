@@ -122,7 +122,6 @@ try:
 except Exception as exc:  # dj-database-url raises several kinds for a bad URL
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL ({exc}).") from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "timeout": 20,
