@@ -22,17 +22,10 @@ USDC = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
 
 
 @pytest.fixture
-def upstream(sandbox_upstream):
-    control.reset()
-    yield sandbox_upstream
-    control.reset()
-
-
-@pytest.fixture
-def client(upstream):
+def client(sandbox_upstream):
     """A client with short timeouts, so the timeout faults finish quickly."""
     return jupiter.JupiterClient(
-        f"{upstream.url}/sandbox/recurring/v1", f"{upstream.url}/sandbox/tokens/v2", timeout=(1.0, 1.0)
+        f"{sandbox_upstream.url}/sandbox/recurring/v1", f"{sandbox_upstream.url}/sandbox/tokens/v2", timeout=(1.0, 1.0)
     )
 
 
@@ -235,7 +228,7 @@ def test_tokens_come_from_the_tokens_api(client):
     assert tokens[SOL].icon == ""  # the sandbox sends no icon; only https: icons are ever kept
 
 
-def test_token_metadata_falls_back_to_the_built_in_table(upstream, settings):
+def test_token_metadata_falls_back_to_the_built_in_table(sandbox_upstream, settings):
     unknown = str(Keypair().pubkey())
     control.inject_fault("tokens", "500", times=10)
     tokens = jupiter.get_tokens([SOL, unknown])
@@ -244,7 +237,7 @@ def test_token_metadata_falls_back_to_the_built_in_table(upstream, settings):
     assert tokens[unknown].symbol == f"{unknown[:4]}…{unknown[-4:]}"
 
 
-def test_the_api_key_is_sent_but_never_logged(upstream, settings, caplog, wallet):
+def test_the_api_key_is_sent_but_never_logged(sandbox_upstream, settings, caplog, wallet):
     settings.JUPITER_API_KEY = "very-secret-key-123"
     control.inject_fault("getRecurringOrders", "500", times=10)
     with caplog.at_level(logging.DEBUG), pytest.raises(jupiter.JupiterUnavailable):

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import requests
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -172,21 +171,12 @@ def test_signature_by_another_key_is_refused():
 
 
 @pytest.fixture
-def fresh_upstream(sandbox_upstream):
-    cache.clear()
-    control.reset()
-    yield sandbox_upstream
-    control.reset()
-    cache.clear()
-
-
-@pytest.fixture
 def keypair():
     return Keypair()
 
 
 @pytest.fixture
-def trader(fresh_upstream, client, keypair):
+def trader(sandbox_upstream, client, keypair):
     user = get_user_model().objects.create_user(username=str(keypair.pubkey()))
     client.force_login(user)
     return client
@@ -284,7 +274,7 @@ def test_another_wallets_attempt_is_refused(trader, keypair, order_key, django_u
 
 
 @pytestmark_http
-def test_missing_csrf_token_is_refused(fresh_upstream, keypair, order_key, django_user_model):
+def test_missing_csrf_token_is_refused(sandbox_upstream, keypair, order_key, django_user_model):
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(django_user_model.objects.get(username=str(keypair.pubkey())))
     assert strict.post(f"/orders/{order_key}/cancel/start").status_code == 403
@@ -373,7 +363,7 @@ def test_fuzzed_submissions_never_500_and_never_relay(trader, order_key, payload
 
 
 @pytestmark_http
-def test_concurrent_submissions_of_one_attempt_relay_exactly_once(fresh_upstream, keypair, order_key, client):
+def test_concurrent_submissions_of_one_attempt_relay_exactly_once(sandbox_upstream, keypair, order_key, client):
     """Ten browsers' worth of submissions at once, through the threaded live server."""
     started = start(client, order_key)
     signed_b64 = sign_b64(started["transaction"], keypair)
@@ -388,9 +378,9 @@ def test_concurrent_submissions_of_one_attempt_relay_exactly_once(fresh_upstream
     def post() -> None:
         barrier.wait(timeout=10)
         reply = session.post(
-            f"{fresh_upstream.url}{started['submit_url']}",
+            f"{sandbox_upstream.url}{started['submit_url']}",
             data={"signed_transaction": signed_b64},
-            headers={"X-CSRFToken": token, "Referer": fresh_upstream.url},
+            headers={"X-CSRFToken": token, "Referer": sandbox_upstream.url},
             timeout=30,
         )
         answers.append(reply.status_code)

@@ -20,16 +20,7 @@ from dashboard import jupiter, tracking
 from dashboard.models import TrackedOrder
 from dashboard.sandbox import control
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def fresh_upstream(sandbox_upstream):
-    cache.clear()
-    control.reset()
-    yield sandbox_upstream
-    control.reset()
-    cache.clear()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sandbox_upstream")]
 
 
 def new_wallet(active: int, history: int = 0) -> tuple[str, list[str]]:

@@ -16,18 +16,9 @@ from solders.keypair import Keypair
 from dashboard.models import TrackedOrder
 from dashboard.sandbox import control
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sandbox_upstream")]
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture(autouse=True)
-def fresh_upstream(sandbox_upstream):
-    cache.clear()
-    control.reset()
-    yield
-    control.reset()
-    cache.clear()
 
 
 @pytest.fixture

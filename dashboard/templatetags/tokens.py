@@ -1,9 +1,10 @@
-"""Token logos: one tag instead of an include per logo (lists can hold hundreds of them)."""
+"""Order-card pieces as tags rather than includes (lists can hold hundreds of cards)."""
 
 from django import template
 from django.utils.html import format_html
 
 from dashboard.jupiter import Token
+from dashboard.orders import OrderView
 
 register = template.Library()
 
@@ -17,3 +18,17 @@ def token_logo(token: Token) -> str:
             token.icon,
         )
     return format_html('<span class="logo placeholder" aria-hidden="true">{}</span>', token.symbol[:1])
+
+
+@register.simple_tag
+def pair_heading(order: OrderView) -> str:
+    """The order card's heading: both tokens with their logos, read aloud as "USDC to SOL"."""
+    return format_html(
+        '<h3 id="order-{}" class="pair">{}{} <span aria-hidden="true">→</span>'
+        '<span class="visually-hidden">to</span> {}{}</h3>',
+        order.order_key,
+        token_logo(order.input_token),
+        order.input_token.symbol,
+        token_logo(order.output_token),
+        order.output_token.symbol,
+    )

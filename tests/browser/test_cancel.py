@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -14,16 +13,7 @@ from dashboard.models import CancelAttempt
 from dashboard.sandbox import control
 from tests.browser.flows import DOCS, known_order, sign_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def fresh_upstream(sandbox_upstream):
-    cache.clear()
-    control.reset()
-    yield
-    control.reset()
-    cache.clear()
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sandbox_upstream")]
 
 
 def expect_refusals_logged(page) -> None:

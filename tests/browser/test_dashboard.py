@@ -13,16 +13,7 @@ from playwright.sync_api import expect
 from dashboard.sandbox import control
 from tests.browser.flows import DOCS, known_order, sign_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def fresh_upstream(sandbox_upstream):
-    cache.clear()
-    control.reset()
-    yield
-    control.reset()
-    cache.clear()
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sandbox_upstream")]
 
 
 def test_active_orders_show_the_right_figures(page, live_server, install_wallet):
