@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint bench browser clean
+.PHONY: run test lint bench browser screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ lint: $(VENV)/.test-deps
 
 test: $(VENV)/.test-deps browser lint
 	$(BIN)/python -m pytest
+
+screenshots: $(VENV)/.test-deps browser
+	SCREENSHOTS_DIR=docs $(BIN)/python -m pytest tests/browser -q
 
 bench: $(VENV)/.test-deps
 	$(BIN)/python -m bench

@@ -435,7 +435,8 @@ class JupiterClient:
                 self.before_call(endpoint)
             started = time.monotonic()
             try:
-                response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+                # Never follow redirects: the API key and signed transactions go to Jupiter only.
+                response = self.session.request(method, url, timeout=self.timeout, allow_redirects=False, **kwargs)
             except (requests.Timeout, requests.ConnectionError) as exc:
                 if self.after_call is not None:
                     self.after_call(endpoint, False)
@@ -464,6 +465,12 @@ class JupiterClient:
                     waited += delay
                     time.sleep(delay)
                     continue
+            if 300 <= response.status_code < 400:
+                raise JupiterBadResponse(
+                    status=response.status_code,
+                    upstream_message="unexpected redirect (not followed)",
+                    gateway_request_id=gateway_id,
+                )
             if response.status_code >= 400:
                 error = error_for(response)
                 logger.warning("jupiter %s error: %s", endpoint, error)

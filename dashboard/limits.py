@@ -20,6 +20,7 @@ this process. A Redis outage lets calls through (logged) rather than stopping th
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
@@ -292,6 +293,15 @@ def cancel_rate(group: str, request: HttpRequest) -> str:
 def wallet_key(group: str, request: HttpRequest) -> str:
     """Count per wallet address (the signed-in user's name)."""
     return request.user.username if request.user.is_authenticated else client_address(request)
+
+
+def claimed_wallet(group: str, request: HttpRequest) -> str:
+    """Count sign-in attempts per wallet address claimed in the (JSON) body, else per client."""
+    try:
+        claimed = json.loads(request.body[:4096]).get("address") if len(request.body) <= 4096 else None
+    except (ValueError, AttributeError, UnicodeDecodeError):
+        claimed = None
+    return f"wallet:{claimed[:64]}" if isinstance(claimed, str) and claimed else client_address(request)
 
 
 def client_address(request: HttpRequest) -> str:

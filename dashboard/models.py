@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
+
+# A cancel transaction's blockhash lives ~60-90 s: a signed one older than this is not relayed.
+ATTEMPT_LIFETIME = timedelta(seconds=75)
 
 
 class SignInChallenge(models.Model):
@@ -73,3 +80,16 @@ class CancelAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"cancel {self.order_key} ({self.state})"
+
+    @property
+    def summary(self) -> str:
+        """What became of this attempt, in plain words."""
+        if self.outcome:
+            return self.outcome
+        if self.state == self.State.ISSUED and timezone.now() - self.issued_at > ATTEMPT_LIFETIME:
+            return "Expired before the wallet approved it. Nothing was sent."
+        return self.get_state_display()
+
+    @property
+    def explorer_url(self) -> str:
+        return settings.EXPLORER_TX_URL.format(self.signature) if self.signature else ""

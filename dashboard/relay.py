@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from solders.hash import Hash
@@ -25,7 +25,7 @@ from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 
 from dashboard import jupiter, tracking
-from dashboard.models import CancelAttempt, TrackedOrder
+from dashboard.models import ATTEMPT_LIFETIME, CancelAttempt, TrackedOrder
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +35,9 @@ LIGHTHOUSE = Pubkey.from_string("L2TExMFKdjpN9kozasaurPirfHy9P8sbXoAN1qA3S95")
 WALLET_INSERTED = {COMPUTE_BUDGET, LIGHTHOUSE}  # programs wallets may legitimately add
 
 MAX_TX_BYTES = 1232
-ATTEMPT_LIFETIME = timedelta(seconds=75)  # a blockhash lives ~60-90 s; stay on the safe side
 BLOCKHASH_LIFETIME = timedelta(seconds=150)  # after this a lost transaction can no longer land
+SENDING_STUCK = timedelta(seconds=30)  # longer than any relay call may take (the read timeout)
+RECHECK_SECONDS = 10  # a pending attempt re-reads the order at most this often
 
 A = CancelAttempt.State
 
@@ -274,9 +275,9 @@ def submit(wallet: str, attempt_id: int, signed_base64: str) -> CancelAttempt:
     attempt.state, attempt.signature = A.SENDING, str(tx.signatures[0])
     try:
         result = jupiter.execute(attempt.request_id, raw)
-    except jupiter.JupiterUnavailable as exc:
-        # The answer was lost: the transaction may or may not have landed. Never re-post.
-        return finish(attempt, A.PENDING, STILL_CONFIRMING, error=exc.upstream_message)
+    except (jupiter.JupiterUnavailable, jupiter.JupiterBadResponse) as exc:
+        # No answer we can read: the transaction may or may not have landed. Never re-post.
+        return finish(attempt, A.PENDING, STILL_CONFIRMING, error=str(exc))
     except jupiter.JupiterError as exc:
         return finish(attempt, A.FAILED, failure_text(exc.upstream_message, exc.user_message), error=str(exc))
     if result.succeeded:
@@ -307,25 +308,37 @@ def decline(wallet: str, attempt_id: int) -> CancelAttempt:
 
 
 def reconcile(wallet: str, attempt_id: int) -> CancelAttempt:
-    """Settle an attempt whose relay answer was lost, by re-reading the order's status."""
+    """Settle an attempt whose relay answer was lost, by re-reading the order's status.
+
+    Also settles one left "sending" by a worker that died after claiming it. Reads Jupiter
+    at most once per attempt every RECHECK_SECONDS, however often the browser asks.
+    """
     attempt = find(wallet, attempt_id)
-    if attempt.state != A.PENDING:
+    now = timezone.now()
+    stuck = attempt.state == A.SENDING and attempt.claimed_at and now - attempt.claimed_at > SENDING_STUCK
+    if attempt.state != A.PENDING and not stuck:
         return attempt
-    tracking.invalidate(wallet)
+    if not cache.add(f"reconcile:{attempt.pk}", 1, RECHECK_SECONDS):
+        return attempt
+    tracking.expire(wallet, "history")
     history = tracking.list_orders(wallet, "history")
+    if history.stale:
+        return attempt
     closed = next((o for o in history.orders if o.order_key == attempt.order_key), None)
-    if closed is not None and not history.stale:
+    if closed is not None and closed.user_closed:
         attempt.signature = closed.close_tx or attempt.signature
-        return finish(attempt, A.SUCCEEDED, success_text(attempt), upstream_status="Reconciled")
-    if not history.stale and timezone.now() - attempt.issued_at > BLOCKHASH_LIFETIME:
-        active = tracking.list_orders(wallet, "active")
-        if not active.stale and any(o.order_key == attempt.order_key for o in active.orders):
-            return finish(
-                attempt,
-                A.FAILED,
-                "The cancel did not go through and can no longer land. Your order is still active — you can try again.",
-                upstream_status="Reconciled",
-            )
+        with transaction.atomic():
+            tracking.forget(wallet, attempt.order_key)
+            return finish(attempt, A.SUCCEEDED, success_text(attempt), upstream_status="Reconciled")
+    if closed is None and now - attempt.issued_at > BLOCKHASH_LIFETIME:
+        # Not closed, and its blockhash has expired: it can no longer land.
+        tracking.expire(wallet, "active")
+        return finish(
+            attempt,
+            A.FAILED,
+            "The cancel did not go through and can no longer land. Your order is still active — you can try again.",
+            upstream_status="Reconciled",
+        )
     return attempt
 
 
@@ -373,7 +386,3 @@ def failure_text(upstream_error: str, fallback: str) -> str:
     return fallback or (
         "Jupiter could not cancel the order. Nothing changed — check the explorer link, then try again."
     )
-
-
-def explorer_url(attempt: CancelAttempt) -> str:
-    return settings.EXPLORER_TX_URL.format(attempt.signature) if attempt.signature else ""

@@ -8,6 +8,7 @@ production must set. An invalid value stops start-up with one plain sentence
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -110,12 +111,17 @@ TEMPLATES = [
     }
 ]
 
-# Database: a local SQLite file unless DATABASE_URL says otherwise.
+# Database: a local SQLite file unless DATABASE_URL says otherwise. Connections are kept for
+# DJANGO_CONN_MAX_AGE seconds (0: closed after each request).
+_conn_max_age = os.environ.get("DJANGO_CONN_MAX_AGE", "").strip() or "60"
+if not _conn_max_age.isdigit():
+    raise ImproperlyConfigured(f"DJANGO_CONN_MAX_AGE must be a whole number of seconds (got {_conn_max_age!r}).")
+CONN_MAX_AGE = int(_conn_max_age)
 try:
     DATABASES = {
         "default": dj_database_url.config(
             default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-            conn_max_age=60,
+            conn_max_age=CONN_MAX_AGE,
             conn_health_checks=True,
         )
     }
@@ -163,8 +169,17 @@ SESSION_ABSOLUTE_SECONDS = int(env_number("DJANGO_SESSION_ABSOLUTE_SECONDS", 12 
 # requests (challenge + verify, start + submit). Generous in sandbox mode, where tests and demos
 # sign in many times from one address; tests lower them through settings.
 RATELIMIT_USE_CACHE = "default"
-RATELIMIT_SIGN_IN = os.environ.get("DASHBOARD_RATELIMIT_SIGN_IN", "").strip() or ("1000/m" if SANDBOX else "20/m")
-RATELIMIT_CANCEL = os.environ.get("DASHBOARD_RATELIMIT_CANCEL", "").strip() or ("1000/m" if SANDBOX else "20/m")
+
+
+def env_rate(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip() or default
+    if not re.fullmatch(r"[1-9]\d*/\d*[smhd]", value):
+        raise ImproperlyConfigured(f"{name} must look like 20/m (a count per s, m, h or d; got {value!r}).")
+    return value
+
+
+RATELIMIT_SIGN_IN = env_rate("DASHBOARD_RATELIMIT_SIGN_IN", "1000/m" if SANDBOX else "20/m")
+RATELIMIT_CANCEL = env_rate("DASHBOARD_RATELIMIT_CANCEL", "1000/m" if SANDBOX else "20/m")
 SILENCED_SYSTEM_CHECKS: list[str] = []
 if CACHES["default"]["BACKEND"].endswith("LocMemCache"):
     # Without REDIS_URL each process counts on its own (limits are per worker): fine for one

@@ -92,6 +92,11 @@ def invalidate(wallet: str) -> None:
         _bump(wallet, status)
 
 
+def expire(wallet: str, status: str) -> None:
+    """Forget the cached pages of one of this wallet's lists."""
+    _bump(wallet, status)
+
+
 def forget(wallet: str, order_key: str) -> None:
     """A cancel went through: drop the order from the cached active pages (no refetch needed
     to show the list without it) and forget the cached history, which now includes it."""

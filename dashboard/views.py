@@ -121,6 +121,7 @@ def sign_in_challenge(request: HttpRequest) -> JsonResponse:
 
 @require_POST
 @ratelimit(group="sign-in", key="ip", rate="dashboard.limits.sign_in_rate", block=False)
+@ratelimit(group="sign-in", key="dashboard.limits.claimed_wallet", rate="dashboard.limits.sign_in_rate", block=False)
 def sign_in_verify(request: HttpRequest) -> JsonResponse:
     if getattr(request, "limited", False):
         return slow_down()
@@ -225,12 +226,12 @@ def order_fills(request: HtmxHttpRequest, order_key: str) -> TemplateResponse:
 def orders_export(request: HtmxHttpRequest) -> HttpResponse:
     wallet = request.user.username
     listings = [tracking.list_orders(wallet, status) for status in ("active", "history")]
-    problems = [listing.problem for listing in listings if listing.problem and not listing.as_of]
-    if problems:
+    unknown = next((listing for listing in listings if listing.problem and not listing.as_of), None)
+    if unknown is not None:  # nothing known about one of the lists: an export would be incomplete
         return TemplateResponse(
             request,
             "orders/fragment_page.html",
-            {"fragment": "orders/_status.html", "page_title": "Export", "listing": listings[0]},
+            {"fragment": "orders/_status.html", "page_title": "Export", "listing": unknown},
             status=503,
         )
     rows = fill_rows(tracking.describe([o for listing in listings for o in listing.orders]))
@@ -265,7 +266,7 @@ def cancel_answer(attempt: CancelAttempt) -> JsonResponse:
             "attempt": attempt.pk,
             "state": attempt.state,
             "message": attempt.outcome,
-            "explorer_url": relay.explorer_url(attempt),
+            "explorer_url": attempt.explorer_url,
             "retry": attempt.state in (CancelAttempt.State.EXPIRED, CancelAttempt.State.FAILED),
         }
     )
@@ -335,5 +336,9 @@ def cancel_status(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
 @wallet_required
 @vary_on_headers("HX-Request")
 def cancel_attempts(request: HtmxHttpRequest) -> TemplateResponse:
-    attempts = CancelAttempt.objects.filter(wallet=request.user.username)[:10]
+    wallet = request.user.username
+    attempts = [
+        relay.reconcile(wallet, a.pk) if a.state in (CancelAttempt.State.PENDING, CancelAttempt.State.SENDING) else a
+        for a in CancelAttempt.objects.filter(wallet=wallet)[:10]
+    ]
     return render_fragment(request, "orders/_attempts.html", "Recent cancels", {"attempts": attempts})

@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 
 import pytest
+import requests
 from solders.keypair import Keypair
 from solders.message import to_bytes_versioned
 from solders.transaction import VersionedTransaction
@@ -84,10 +85,16 @@ def test_all_pages_page_one_first_then_the_rest_concurrently_in_order(client, wa
     assert peak[0] >= 2  # after page 1 (which tells how many there are), pages 2-4 overlapped
 
 
-def test_every_call_sends_the_launched_query_shape(client, wallet):
-    client.get_orders(str(wallet.pubkey()), "history", page=1)
-    (call,) = control.calls("getRecurringOrders")
-    assert call["status"] == 200
+def test_every_list_call_sends_the_four_required_parameters(client, wallet, sandbox_upstream):
+    """Upstream answers 400 unless user, orderStatus, recurringType and includeFailedTx are all sent."""
+    url = f"{sandbox_upstream.url}/sandbox/recurring/v1/getRecurringOrders"
+    full = {"user": str(wallet.pubkey()), "orderStatus": "active", "recurringType": "time", "includeFailedTx": "false"}
+    for missing in full:
+        reply = requests.get(url, params={k: v for k, v in full.items() if k != missing}, timeout=5)
+        assert reply.status_code == 400, missing
+    for status in ("active", "history"):
+        client.get_orders(str(wallet.pubkey()), status)
+    assert control.count_calls("getRecurringOrders", status=200) == 2
 
 
 def test_invalid_wallet_is_a_plain_refusal_with_upstream_details(client):

@@ -274,11 +274,17 @@ def test_another_wallets_attempt_is_refused(trader, keypair, order_key, django_u
 
 
 @pytestmark_http
-def test_missing_csrf_token_is_refused(sandbox_upstream, keypair, order_key, django_user_model):
+@pytest.mark.parametrize("step", ["start", "submit", "decline", "status"])
+def test_missing_csrf_token_is_refused(trader, keypair, order_key, django_user_model, step):
+    started = start(trader, order_key)
+    url = {"start": f"/orders/{order_key}/cancel/start"}.get(step) or started[f"{step}_url"]
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(django_user_model.objects.get(username=str(keypair.pubkey())))
-    assert strict.post(f"/orders/{order_key}/cancel/start").status_code == 403
-    assert control.count_calls("cancelOrder") == 0
+    response = strict.post(url, {"signed_transaction": sign_b64(started["transaction"], keypair)})
+    assert response.status_code == 403
+    assert control.count_calls("cancelOrder") == 1  # only the attempt made above
+    assert control.count_calls("execute") == 0
+    assert CancelAttempt.objects.get(pk=started["attempt"]).state == A.ISSUED
 
 
 @pytestmark_http
@@ -431,3 +437,44 @@ def test_v0_with_address_tables_passes_only_with_lookups_unchanged():
     moved = MessageV0.try_compile(user.pubkey(), [limit, price, dca], [other_table], blockhash)
     with pytest.raises(relay.CancelRefused, match="not the one we prepared"):
         relay.check_signed(issued, signed(moved, user), str(user.pubkey()))
+
+
+@pytestmark_http
+def test_unreadable_execute_answer_is_pending_never_a_failure(trader, keypair, order_key):
+    started = start(trader, order_key)
+    control.inject_fault("execute", "nonjson")
+    answer = submit(trader, started, sign_b64(started["transaction"], keypair)).json()
+    assert answer["state"] == "pending"
+    assert answer["retry"] is False
+    assert control.count_calls("execute") == 1
+    # Still within the blockhash's life and not closed: it stays pending, and nothing is re-sent.
+    assert trader.post(started["status_url"]).json()["state"] == "pending"
+    assert control.count_calls("execute") == 1
+
+
+@pytestmark_http
+def test_attempt_left_sending_by_a_dead_worker_is_settled(trader, keypair, order_key):
+    started = start(trader, order_key)
+    signed_b64 = sign_b64(started["transaction"], keypair)
+    attempt = CancelAttempt.objects.get(pk=started["attempt"])
+    # The worker relayed it, then died before writing the answer down.
+    reply = requests.post(
+        f"{control_url()}/sandbox/recurring/v1/execute",
+        json={"requestId": attempt.request_id, "signedTransaction": signed_b64},
+        timeout=10,
+    ).json()
+    assert reply["status"] == "Success"
+    CancelAttempt.objects.filter(pk=attempt.pk).update(
+        state=A.SENDING, claimed_at=timezone.now() - timedelta(minutes=1)
+    )
+    answer = trader.post(started["status_url"]).json()
+    assert answer["state"] == "succeeded"
+    assert CancelAttempt.objects.get(pk=attempt.pk).signature == reply["signature"]
+    # The recent-cancels list shows the settled outcome too.
+    assert "Order cancelled" in trader.get("/orders/cancels", **HTMX).text
+
+
+def control_url() -> str:
+    from django.conf import settings as django_settings
+
+    return django_settings.JUPITER_API_URL.removesuffix("/sandbox/recurring/v1")

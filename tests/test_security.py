@@ -321,6 +321,20 @@ def test_sign_in_is_rate_limited_per_address(client, settings):
     assert other.status_code == 200
 
 
+@pytest.mark.django_db
+def test_sign_in_is_rate_limited_per_wallet(client, settings):
+    settings.RATELIMIT_SIGN_IN = "3/d"
+    wallet = str(Keypair().pubkey())
+    body = json.dumps({"address": wallet, "signedMessage": "AA==", "signature": "AA==", "nonce": "abcdefgh"})
+    for _ in range(3):  # refused (no such challenge) but counted, from ever-new addresses
+        response = client.post(VERIFY, body, content_type="application/json", REMOTE_ADDR=unique_address())
+        assert response.status_code in (400, 403)
+    limited = client.post(VERIFY, body, content_type="application/json", REMOTE_ADDR=unique_address())
+    assert limited.status_code == 429
+    other = json.dumps({**json.loads(body), "address": str(Keypair().pubkey())})
+    assert client.post(VERIFY, other, content_type="application/json", REMOTE_ADDR=unique_address()).status_code != 429
+
+
 def cancel_start(client: Client, address: str):
     return client.post("/orders/NoSuchOrder/cancel/start", REMOTE_ADDR=address)
 

@@ -76,9 +76,9 @@ async function cancel(button) {
   }
   say(status, 'Sending…');
   let result = await post(start.submit_url, new URLSearchParams({ signed_transaction: toB64(signed) }));
-  for (let tries = 0; (result.state === 'pending' || result.state === 'sending') && tries < 40; tries++) {
+  for (let tries = 0; (result.state === 'pending' || result.state === 'sending') && tries < 24; tries++) {
     say(status, result.message || 'Still confirming — don’t send it again.', 'pending', result.explorer_url);
-    await sleep(3000);
+    await sleep(5000);
     result = await post(start.status_url);
   }
   if (result.state === 'refused') {
@@ -90,9 +90,17 @@ async function cancel(button) {
     }
     return;
   }
-  const kind = result.state === 'succeeded' ? 'success' : result.state === 'failed' ? 'error' : 'pending';
-  say(document.getElementById('cancel-outcome') || status, result.message, kind, result.explorer_url);
-  refreshOrders();
+  if (result.state === 'succeeded') {
+    // The order leaves the list: say so above it, where the message stays visible.
+    say(document.getElementById('cancel-outcome') || status, result.message, 'success', result.explorer_url);
+    refreshOrders();
+    return;
+  }
+  // Failed or still unknown: keep the answer beside the order, with what to do next.
+  say(status, result.message, result.state === 'failed' ? 'error' : 'pending', result.explorer_url);
+  button.disabled = result.state !== 'failed';
+  if (window.htmx) window.htmx.trigger(body, 'cancel-finished');
+  if (result.retry) button.textContent = 'Try again';
 }
 
 document.addEventListener('click', (event) => {

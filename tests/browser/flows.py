@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,9 +12,16 @@ from solders.keypair import Keypair
 from dashboard.sandbox import control
 from dashboard.sandbox.models import SandboxOrder
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"  # screenshots shown in the README
 USDC = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
 SOL = "So11111111111111111111111111111111111111112"
+
+
+def screenshot(page, name: str, *, full_page: bool = False) -> None:
+    """Save a screenshot for the README when SCREENSHOTS_DIR is set (`make screenshots`)."""
+    folder = os.environ.get("SCREENSHOTS_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / name), full_page=full_page)
 
 
 def sign_in(page, live_server, wallet_name: str) -> None:

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from dashboard import jupiter
 from dashboard.models import CancelAttempt
 from dashboard.sandbox import control
-from tests.browser.flows import DOCS, known_order, sign_in
+from tests.browser.flows import known_order, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sandbox_upstream")]
 
@@ -26,7 +26,7 @@ def open_confirmation(page, live_server, wallet):
     key = known_order(wallet.address)
     sign_in(page, live_server, wallet.name)
     card = page.locator(f'[data-order="{key}"]')
-    card.get_by_role("link", name="Cancel this order").click()
+    card.get_by_role("button", name="Cancel this order").click()
     confirm = card.locator(".confirm")
     expect(confirm).to_contain_text("200 USDC and 0.59 SOL")
     expect(confirm).to_contain_text("cannot be undone or paused")
@@ -46,7 +46,7 @@ def test_happy_path(page, live_server, install_wallet):
     expect(page.locator(f'#active-panel [data-order="{key}"]')).to_have_count(0)
     expect(page.locator("#attempts-panel")).to_contain_text("Order cancelled")
     page.set_viewport_size({"width": 1280, "height": 900})
-    page.screenshot(path=str(DOCS / "cancelled-1280.png"))
+    screenshot(page, "cancelled-1280.png")
     closed = control.get_order(key)
     assert closed["status"] == "history"
     assert closed["closeTx"] == attempt.signature
@@ -105,9 +105,11 @@ def test_execute_answers_failed(page, live_server, install_wallet):
     key, confirm = open_confirmation(page, live_server, wallet)
     control.inject_fault("execute", "insufficient_funds")
     confirm.get_by_role("button", name="Confirm cancel").click()
-    expect(page.locator("#cancel-outcome")).to_contain_text("does not have enough SOL for the network fee")
+    expect(confirm.locator(".cancel-status")).to_contain_text("does not have enough SOL for the network fee")
     assert control.get_order(key)["status"] == "active"
     expect(page.locator(f'#active-panel [data-order="{key}"]')).to_be_visible()
+    expect(page.locator("#attempts-panel")).to_contain_text("enough SOL")
+    expect(confirm.get_by_role("button", name="Try again")).to_be_enabled()
 
 
 def test_execute_times_out_then_is_reconciled(page, live_server, install_wallet, settings):

@@ -24,7 +24,7 @@ def test_sign_in_dashboard_and_cancel_without_csp_violations(page, live_server, 
     page.wait_for_url(live_server.url + "/orders/")
 
     active = page.locator("#active-panel")
-    cancel_link = active.get_by_role("link", name="Cancel this order").first
+    cancel_link = active.get_by_role("button", name="Cancel this order").first
     expect(cancel_link).to_be_visible()
     cancel_link.click()
     page.get_by_role("button", name="Confirm cancel").click()

@@ -11,7 +11,7 @@ from django.core.cache import cache
 from playwright.sync_api import expect
 
 from dashboard.sandbox import control
-from tests.browser.flows import DOCS, known_order, sign_in
+from tests.browser.flows import known_order, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sandbox_upstream")]
 
@@ -50,7 +50,7 @@ def test_history_loads_only_when_asked(page, live_server, install_wallet):
     expect(page.locator("#history-panel")).to_contain_text("Cancelled by you")
     assert control.count_calls("getRecurringOrders") == 2
     page.set_viewport_size({"width": 1280, "height": 900})
-    page.screenshot(path=str(DOCS / "history-1280.png"), full_page=True)
+    screenshot(page, "history-1280.png", full_page=True)
 
 
 def test_export_csv(page, live_server, install_wallet):
@@ -111,14 +111,13 @@ def test_empty_wallet(page, live_server, install_wallet):
 def test_accessibility_and_screenshots(page, live_server, install_wallet):
     from axe_playwright_python.sync_playwright import Axe
 
-    DOCS.mkdir(exist_ok=True)
     axe = Axe()
     wallet = install_wallet()
     page.goto(live_server.url + "/")
     page.get_by_role("button", name="Connect wallet").click()
     home = axe.run(page)
     page.set_viewport_size({"width": 1280, "height": 800})
-    page.screenshot(path=str(DOCS / "home-1280.png"))
+    screenshot(page, "home-1280.png")
     known_order(wallet.address)
     sign_in(page, live_server, wallet.name)
     expect(page.locator("#active-panel [data-order]")).to_have_count(1)
@@ -127,7 +126,7 @@ def test_accessibility_and_screenshots(page, live_server, install_wallet):
         serious = [v for v in result.response["violations"] if v["impact"] in ("serious", "critical")]
         assert not serious, [(v["id"], v["help"]) for v in serious]
     page.set_viewport_size({"width": 1280, "height": 900})
-    page.screenshot(path=str(DOCS / "dashboard-1280.png"), full_page=True)
+    screenshot(page, "dashboard-1280.png", full_page=True)
     page.set_viewport_size({"width": 375, "height": 800})
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    page.screenshot(path=str(DOCS / "dashboard-375.png"), full_page=True)
+    screenshot(page, "dashboard-375.png", full_page=True)
