@@ -157,9 +157,8 @@ def test_held_back_call_reports_when_a_slot_frees(guards):
     assert 0 < wait <= WINDOW
 
 
+@pytest.mark.parametrize("guards", ["redis"], indirect=True)  # only Redis is shared between processes
 def test_redis_budget_is_shared_between_instances(guards, settings):
-    if guards != "redis":
-        pytest.skip("Only the Redis budget is shared between processes.")
     other = limits.RedisBudget(redis.Redis.from_url(REDIS_URL))  # as another instance would hold it
     for _ in range(7):
         assert other.take(WINDOW, CAPACITY, 7, True, False) == 0
