@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timezone as dt_timezone
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connections
 from django.utils import timezone as dj_timezone
 
 from dashboard import jupiter
@@ -116,7 +117,8 @@ def forget(wallet: str, order_key: str) -> None:
 
 
 def cached_page(wallet: str, status: str, page: int) -> jupiter.OrdersPage:
-    """One page, from the shared cache when fresh; one upstream call per key at a time."""
+    """One page, from the shared cache when fresh; one upstream call per key at a time.
+    A page fetched from Jupiter is recorded at once (in the fetching thread)."""
     key = _page_key(wallet, status, page)
     deadline = time.monotonic() + WAIT_FOR_OTHER
     while True:
@@ -127,9 +129,10 @@ def cached_page(wallet: str, status: str, page: int) -> jupiter.OrdersPage:
             try:
                 fresh = jupiter.get_orders(wallet, status, page)
                 cache.set(key, fresh, PAGE_TTL)
-                return fresh
             finally:
                 cache.delete(f"{key}:lock")
+            record(wallet, status, fresh)
+            return fresh
         if time.monotonic() > deadline:
             # The other fetch is taking too long; ask ourselves rather than fail.
             return jupiter.get_orders(wallet, status, page)
@@ -138,37 +141,48 @@ def cached_page(wallet: str, status: str, page: int) -> jupiter.OrdersPage:
 
 def list_orders(wallet: str, status: str) -> Listing:
     """The wallet's orders in one list ("active" or "history"), live or last-known."""
+    caller = threading.current_thread()
+
+    def get_page(number: int) -> jupiter.OrdersPage:
+        try:
+            return cached_page(wallet, status, number)
+        finally:
+            if threading.current_thread() is not caller:
+                connections.close_all()  # a pool thread's own database connection
+
     try:
-        pages = jupiter.fetch_pages(lambda n: cached_page(wallet, status, n))
+        pages = jupiter.fetch_pages(get_page)
     except jupiter.JupiterError as exc:
         return last_known(wallet, status, exc)
     orders = [order for page in pages for order in page.orders]
     as_of = datetime.fromtimestamp(min(page.fetched_at for page in pages), tz=dt_timezone.utc)
-    record(wallet, status, orders, as_of)
+    if status == "active":
+        retire(wallet, orders, as_of)
     return Listing(orders=orders, as_of=as_of)
 
 
-def record(wallet: str, status: str, orders: list[jupiter.Order], seen: datetime) -> None:
-    """Remember these orders; active orders no longer listed have left the active list."""
-    marker = f"recorded:{wallet}:{status}:{seen.timestamp()}"
-    if not cache.add(marker, 1, PAGE_TTL * 2):
-        return  # this very snapshot is already stored
-    rows = [
-        TrackedOrder(wallet=wallet, order_key=o.order_key, status=status, last_seen=seen, snapshot=o.raw)
-        for o in orders
-        if o.user in ("", wallet)
-    ]
-    with transaction.atomic():
-        TrackedOrder.objects.bulk_create(
-            rows,
-            update_conflicts=True,
-            unique_fields=["wallet", "order_key"],
-            update_fields=["status", "last_seen", "snapshot"],
-        )
-        if status == "active":
-            TrackedOrder.objects.filter(wallet=wallet, status="active", last_seen__lt=seen).exclude(
-                order_key__in=[o.order_key for o in orders]
-            ).update(status="closed")
+def record(wallet: str, status: str, page: jupiter.OrdersPage) -> None:
+    """Remember the orders of a page just read from Jupiter, as their last-known state."""
+    seen = datetime.fromtimestamp(page.fetched_at, tz=dt_timezone.utc)
+    TrackedOrder.objects.bulk_create(
+        [
+            TrackedOrder(wallet=wallet, order_key=o.order_key, status=status, last_seen=seen, snapshot=o.raw)
+            for o in page.orders
+            if o.user in ("", wallet)
+        ],
+        update_conflicts=True,
+        unique_fields=["wallet", "order_key"],
+        update_fields=["status", "last_seen", "snapshot"],
+    )
+
+
+def retire(wallet: str, active: list[jupiter.Order], seen: datetime) -> None:
+    """Orders tracked as active that this listing no longer shows have left the active list."""
+    marker = f"retired:{wallet}:{seen.timestamp()}"
+    if cache.add(marker, 1, PAGE_TTL * 2):  # once per listing, not on every cached view
+        TrackedOrder.objects.filter(wallet=wallet, status="active", last_seen__lt=seen).exclude(
+            order_key__in=[o.order_key for o in active]
+        ).update(status="closed")
 
 
 def last_known(wallet: str, status: str, error: jupiter.JupiterError) -> Listing:

@@ -201,3 +201,16 @@ def test_last_known_data_is_never_kept_as_the_rendered_panel(trader, wallet):
     recovered = trader.get("/orders/active", **HTMX)
     assert recovered.template_name == "orders/_active.html"
     assert "Up to date" in recovered.text
+
+
+def test_card_links_match_the_url_conf(trader, wallet):
+    from django.urls import reverse
+
+    control.seed_wallet(wallet, active=4, history=0)
+    response = trader.get("/orders/active", **HTMX)
+    with_fills = [v.order_key for v in response.context_data["orders"] if v.fills]
+    assert with_fills  # the seeded wallet has orders part-way through
+    for key in (v.order_key for v in response.context_data["orders"]):
+        assert f'href="{reverse("cancel_confirm", args=[key])}"' in response.text
+    for key in with_fills:
+        assert f'hx-get="{reverse("order_fills", args=[key])}"' in response.text
