@@ -496,3 +496,10 @@ def test_session_without_a_sign_in_time_starts_counting(client):
     client.force_login(siws.get_wallet_user(str(Keypair().pubkey())))
     assert client.get("/orders/").status_code == 200
     assert abs(client.session[SIGNED_IN_AT] - time.time()) < 60
+
+
+def test_deploy_check_refuses_sandbox_mode():
+    from django.core.checks import run_checks
+
+    errors = run_checks(include_deployment_checks=True)
+    assert "dashboard.E001" in {e.id for e in errors}  # the tests run in sandbox mode
