@@ -8,6 +8,7 @@ def dashboard(request: HttpRequest) -> dict:
     wallet = user.username if user is not None and user.is_authenticated else ""
     return {
         "sandbox": settings.SANDBOX,
+        "explorer": settings.EXPLORER_NAME,
         "wallet": wallet,
         "wallet_short": f"{wallet[:4]}…{wallet[-4:]}" if wallet else "",
     }

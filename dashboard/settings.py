@@ -279,8 +279,22 @@ JUPITER_BREAKER_ENABLED = not SANDBOX or bool(os.environ.get("JUPITER_BREAKER_FA
 JUPITER_BREAKER_FAILURES = int(env_number("JUPITER_BREAKER_FAILURES", 5))
 JUPITER_BREAKER_COOLDOWN = env_number("JUPITER_BREAKER_COOLDOWN", 30.0)
 
-EXPLORER_TX_URL = "https://solscan.io/tx/{}"
-EXPLORER_ACCOUNT_URL = "https://solscan.io/account/{}"
+
+def env_explorer(name: str, default: str) -> str:
+    """An https: explorer link with one `{}` where the signature or address goes."""
+    value = os.environ.get(name, "").strip() or default
+    if not value.startswith("https://") or value.count("{}") != 1:
+        raise ImproperlyConfigured(f"{name} must be an https:// URL with one {{}} for the address (got {value!r}).")
+    return value
+
+
+# Explorer links (Solscan by default; e.g. https://explorer.solana.com/tx/{} for Solana Explorer).
+EXPLORER_TX_URL = env_explorer("DASHBOARD_EXPLORER_TX_URL", "https://solscan.io/tx/{}")
+EXPLORER_ACCOUNT_URL = env_explorer("DASHBOARD_EXPLORER_ACCOUNT_URL", "https://solscan.io/account/{}")
+_explorer_host = urlsplit(EXPLORER_TX_URL).hostname or ""
+EXPLORER_NAME = {"solscan.io": "Solscan", "explorer.solana.com": "Solana Explorer", "solana.fm": "SolanaFM"}.get(
+    _explorer_host, _explorer_host
+)
 
 LOGGING = {
     "version": 1,

@@ -214,3 +214,12 @@ def test_card_links_match_the_url_conf(trader, wallet):
         assert f'href="{reverse("cancel_confirm", args=[key])}"' in response.text
     for key in with_fills:
         assert f'hx-get="{reverse("order_fills", args=[key])}"' in response.text
+
+
+def test_explorer_links_follow_the_configured_explorer(trader, wallet, settings):
+    settings.EXPLORER_ACCOUNT_URL = "https://explorer.solana.com/address/{}"
+    settings.EXPLORER_NAME = "Solana Explorer"
+    keys = control.seed_wallet(wallet, active=1, history=0)
+    text = trader.get("/orders/active", **HTMX).text
+    assert f'href="https://explorer.solana.com/address/{keys[0]}"' in text
+    assert "Order account on Solana Explorer" in text

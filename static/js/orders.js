@@ -45,7 +45,7 @@ function say(element, text, kind, link) {
     a.href = link;
     a.rel = 'noopener noreferrer';
     a.target = '_blank';
-    a.textContent = 'View the transaction on Solscan';
+    a.textContent = `View the transaction on ${body.dataset.explorer || 'the explorer'}`;
     element.append(' ', a);
   }
 }
