@@ -127,6 +127,10 @@ def cached_page(wallet: str, status: str, page: int) -> jupiter.OrdersPage:
             return hit
         if cache.add(f"{key}:lock", 1, LOCK_TTL):
             try:
+                # Another fetch may have stored the page between our look and our lock.
+                hit = cache.get(key)
+                if hit is not None:
+                    return hit
                 fresh = jupiter.get_orders(wallet, status, page)
                 cache.set(key, fresh, PAGE_TTL)
             finally:
