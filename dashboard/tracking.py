@@ -44,26 +44,32 @@ class Listing:
         return bool(self.problem)
 
 
+def _counter(kind: str, wallet: str, status: str) -> str:
+    """A cache counter that is part of every key of one list's pages ("orders") or its
+    rendered fragment ("panel"): bumping it makes all of them unreachable at once."""
+    return f"{kind}-version:{wallet}:{status}"
+
+
+def _bump(kind: str, wallet: str, status: str) -> None:
+    try:
+        cache.incr(_counter(kind, wallet, status))
+    except ValueError:  # not set yet (version 1 is the default)
+        cache.set(_counter(kind, wallet, status), 2, None)
+
+
 def _version(wallet: str, status: str) -> int:
-    return cache.get_or_set(f"orders-version:{wallet}:{status}", 1, None)
+    return cache.get_or_set(_counter("orders", wallet, status), 1, None)
 
 
 def _page_key(wallet: str, status: str, page: int) -> str:
     return f"orders:{wallet}:{_version(wallet, status)}:{status}:{page}"
 
 
-def _bump(wallet: str, status: str) -> None:
-    try:
-        cache.incr(f"orders-version:{wallet}:{status}")
-    except ValueError:
-        cache.set(f"orders-version:{wallet}:{status}", 2, None)
-
-
 def panel_key(wallet: str, status: str) -> str:
     """Where the rendered list fragment is kept; a new key whenever its pages change."""
-    versions = cache.get_many([f"orders-version:{wallet}:{status}", f"panel-version:{wallet}:{status}"])
-    pages = versions.get(f"orders-version:{wallet}:{status}", 1)
-    edits = versions.get(f"panel-version:{wallet}:{status}", 1)
+    counters = [_counter("orders", wallet, status), _counter("panel", wallet, status)]
+    versions = cache.get_many(counters)
+    pages, edits = (versions.get(counter, 1) for counter in counters)
     return f"panel:{wallet}:{status}:{pages}:{edits}"
 
 
@@ -80,22 +86,15 @@ def store_panel(key: str, listing: Listing, content: bytes) -> None:
         cache.set(key, content, int(remaining))
 
 
-def _bump_panel(wallet: str, status: str) -> None:
-    try:
-        cache.incr(f"panel-version:{wallet}:{status}")
-    except ValueError:
-        cache.set(f"panel-version:{wallet}:{status}", 2, None)
-
-
 def invalidate(wallet: str) -> None:
     """Forget every cached page of this wallet."""
     for status in STATUSES:
-        _bump(wallet, status)
+        expire(wallet, status)
 
 
 def expire(wallet: str, status: str) -> None:
     """Forget the cached pages of one of this wallet's lists."""
-    _bump(wallet, status)
+    _bump("orders", wallet, status)
 
 
 def forget(wallet: str, order_key: str) -> None:
@@ -103,7 +102,7 @@ def forget(wallet: str, order_key: str) -> None:
     to show the list without it) and forget the cached history, which now includes it."""
     first = cache.get(_page_key(wallet, "active", 1))
     if first is None:
-        _bump(wallet, "active")
+        expire(wallet, "active")
     else:
         for number in range(1, first.total_pages + 1):
             key = _page_key(wallet, "active", number)
@@ -111,8 +110,8 @@ def forget(wallet: str, order_key: str) -> None:
             if page is not None and any(o.order_key == order_key for o in page.orders):
                 kept = tuple(o for o in page.orders if o.order_key != order_key)
                 cache.set(key, dataclasses.replace(page, orders=kept), PAGE_TTL)
-    _bump_panel(wallet, "active")
-    _bump(wallet, "history")
+    _bump("panel", wallet, "active")
+    expire(wallet, "history")
     TrackedOrder.objects.filter(wallet=wallet, order_key=order_key).update(status="closed")
 
 
