@@ -1,7 +1,7 @@
 """The cancel path's own server time, in-process, with Jupiter's two calls stubbed out.
 
-Runs `relay.start` and `relay.submit` exactly as the views call them, with `jupiter.cancel_order`
-answering a sandbox-built transaction at once and `jupiter.execute` answering "Success" at once,
+Runs `relay.start` and `relay.submit` exactly as the views call them, with `recurring.cancel_order`
+answering a sandbox-built transaction at once and `recurring.execute` answering "Success" at once,
 and times the pieces on their own: `check_issued`, decoding + parsing + `check_signed`, and the
 attempt bookkeeping (create, atomic claim UPDATE, finish).
 """
@@ -23,7 +23,7 @@ from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
 from bench.report import Table, met, percentile
-from dashboard import jupiter, relay
+from dashboard import recurring, relay
 from dashboard.models import CancelAttempt, TrackedOrder
 from dashboard.sandbox import tokens, transactions
 
@@ -34,25 +34,25 @@ A = CancelAttempt.State
 
 
 @contextmanager
-def upstream_stubbed(issued: dict[str, jupiter.CancelTransaction]) -> Iterator[None]:
+def upstream_stubbed(issued: dict[str, recurring.CancelTransaction]) -> Iterator[None]:
     """Jupiter answers instantly: cancelOrder with the prepared transaction, execute with Success."""
-    saved = jupiter.cancel_order, jupiter.execute
+    saved = recurring.cancel_order, recurring.execute
 
-    def cancel_order(wallet: str, order_key: str) -> jupiter.CancelTransaction:
+    def cancel_order(wallet: str, order_key: str) -> recurring.CancelTransaction:
         return issued[order_key]
 
-    def execute(request_id: str, signed: bytes) -> jupiter.ExecuteResult:
+    def execute(request_id: str, signed: bytes) -> recurring.ExecuteResult:
         tx = VersionedTransaction.from_bytes(signed)
-        return jupiter.ExecuteResult(signature=str(tx.signatures[0]), status="Success", order=None, error=None)
+        return recurring.ExecuteResult(signature=str(tx.signatures[0]), status="Success", order=None, error=None)
 
-    jupiter.cancel_order, jupiter.execute = cancel_order, execute
+    recurring.cancel_order, recurring.execute = cancel_order, execute
     try:
         yield
     finally:
-        jupiter.cancel_order, jupiter.execute = saved
+        recurring.cancel_order, recurring.execute = saved
 
 
-def prepare(keypair: Keypair) -> tuple[str, jupiter.CancelTransaction]:
+def prepare(keypair: Keypair) -> tuple[str, recurring.CancelTransaction]:
     """A tracked active order and the unsigned cancel transaction the sandbox would issue for it."""
     wallet = str(keypair.pubkey())
     order_key = str(Pubkey.new_unique())
@@ -61,7 +61,7 @@ def prepare(keypair: Keypair) -> tuple[str, jupiter.CancelTransaction]:
     TrackedOrder.objects.create(
         wallet=wallet, order_key=order_key, status="active", last_seen=timezone.now(), snapshot={}
     )
-    return order_key, jupiter.CancelTransaction(request_id=f"req-{order_key[:12]}", transaction=raw)
+    return order_key, recurring.CancelTransaction(request_id=f"req-{order_key[:12]}", transaction=raw)
 
 
 def sign(keypair: Keypair, raw: bytes) -> str:
@@ -152,7 +152,7 @@ def measure_cancel_path(database: str, directory: str) -> Table:
         "by dashboard/sandbox/transactions.py (Jupiter's layout) and signed with a solders Keypair (not timed).",
         "relay.start includes the tracked-order lookup, check_issued and creating the attempt; relay.submit "
         "includes finding the attempt, the expiry check, decoding, check_signed, the atomic claim, finishing "
-        "and tracking.forget (dropping the order from cached pages). jupiter.cancel_order/execute answer "
+        "and tracking.forget (dropping the order from cached pages). recurring.cancel_order/execute answer "
         "instantly (stubbed).",
         "Nearly all the time is the database: the checks take ~0.1-0.2 ms; the bookkeeping is three commits "
         "(create the attempt; claim it; finish it together with forget's TrackedOrder update), each a "

@@ -129,17 +129,23 @@ def measure_panel(server: Server, cold_runs: int = 3, warm_runs: int = 30) -> tu
 
 
 def measure_fetching(api_url: str, tokens_url: str, wallets: dict[int, str], runs: int = 3) -> Table:
-    """In-process JupiterClient against the gunicorn sandbox: pages one after another vs concurrently."""
-    from dashboard import jupiter
+    """The in-process Recurring client against the gunicorn sandbox: pages one after another vs concurrently."""
+    from django.test import override_settings
 
-    client = jupiter.JupiterClient(api_url, tokens_url)
+    from dashboard import recurring
+
+    with override_settings(JUPITER_API_URL=api_url, JUPITER_TOKENS_URL=tokens_url):
+        return fetching_table(recurring, wallets, runs)
+
+
+def fetching_table(client, wallets: dict[int, str], runs: int) -> Table:
     table = Table(
         "Fetching every page: one after another vs page 1 then the rest concurrently",
         [
             "active orders",
             "pages",
             "sequential get_orders 1..N (ms)",
-            "get_all_orders (ms)",
+            "fetch_pages (ms)",
             "speed-up",
             "sequential ÷ RT",
             "concurrent ÷ RT",
@@ -154,7 +160,7 @@ def measure_fetching(api_url: str, tokens_url: str, wallets: dict[int, str], run
                 for _ in range(runs)
             ]
         )
-        concurrent = median([timed(lambda w=wallet: client.get_all_orders(w, "active")) for _ in range(runs)])
+        concurrent = median([timed(lambda w=wallet: all_pages(client, w)) for _ in range(runs)])
         table.add(
             size,
             count,
@@ -166,9 +172,14 @@ def measure_fetching(api_url: str, tokens_url: str, wallets: dict[int, str], run
         )
     table.notes.append(
         f"Median of {runs} runs each, sandbox latency {LATENCY_MS} ms, one round trip from this client "
-        f"= {rtt:.1f} ms; get_all_orders uses up to jupiter.PAGE_WORKERS = {jupiter.PAGE_WORKERS} threads."
+        f"= {rtt:.1f} ms; fetch_pages uses up to recurring.PAGE_WORKERS = {client.PAGE_WORKERS} threads."
     )
     return table
+
+
+def all_pages(client, wallet: str) -> list:
+    """Page 1, then the rest concurrently, as the dashboard fetches them."""
+    return client.fetch_pages(lambda n: client.get_orders(wallet, "active", n))
 
 
 def timed(work: Callable[[], object]) -> float:

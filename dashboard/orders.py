@@ -16,7 +16,8 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal
 
 from django.conf import settings
 
-from dashboard.jupiter import KNOWN_TOKENS, Fill, Order, Token, short_mint
+from dashboard.recurring import Fill, Order
+from dashboard.tokens import KNOWN_TOKENS, Token, short_mint
 
 # Wide enough that no sum, difference or ratio of on-chain amounts (u64 base units) is rounded
 # before we choose to round for display.

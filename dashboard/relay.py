@@ -9,8 +9,6 @@ order, never by posting again.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,23 +16,21 @@ from datetime import timedelta
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
-from solders.hash import Hash
-from solders.message import MessageV0, VersionedMessage, from_bytes_versioned, to_bytes_versioned
+from solders.message import MessageV0, from_bytes_versioned, to_bytes_versioned
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 
-from dashboard import jupiter, tracking
+from dashboard import recurring, tracking, transactions, upstream
 from dashboard.models import ATTEMPT_LIFETIME, CancelAttempt, TrackedOrder
+from dashboard.transactions import COMPUTE_BUDGET, MAX_TX_BYTES, read_message
 
 logger = logging.getLogger(__name__)
 
 DCA_PROGRAM = Pubkey.from_string("DCA265Vj8a9CEuX1eb1LWRnDT7uK6q1xMipnNyatn23M")
-COMPUTE_BUDGET = Pubkey.from_string("ComputeBudget111111111111111111111111111111")
 LIGHTHOUSE = Pubkey.from_string("L2TExMFKdjpN9kozasaurPirfHy9P8sbXoAN1qA3S95")
 WALLET_INSERTED = {COMPUTE_BUDGET, LIGHTHOUSE}  # programs wallets may legitimately add
 
-MAX_TX_BYTES = 1232
 BLOCKHASH_LIFETIME = timedelta(seconds=150)  # after this a lost transaction can no longer land
 SENDING_STUCK = timedelta(seconds=30)  # longer than any relay call may take (the read timeout)
 RECHECK_SECONDS = 10  # a pending attempt re-reads the order at most this often
@@ -54,93 +50,21 @@ class CancelRefused(Exception):
         self.retry = retry  # a fresh attempt may succeed
 
 
-# --- reading transactions -----------------------------------------------------------------------
-
-AccountRef = tuple[str, bool, bool]  # (address or lookup position, signer, writable)
-
-
-@dataclass(frozen=True)
-class Instruction:
-    program: Pubkey
-    accounts: tuple[AccountRef, ...]
-    data: bytes
-
-
-@dataclass(frozen=True)
-class Reading:
-    """A message resolved to what it does, for comparison independent of account ordering."""
-
-    fee_payer: Pubkey
-    signers: tuple[Pubkey, ...]
-    blockhash: Hash
-    lookups: tuple[bytes, ...]
-    instructions: tuple[Instruction, ...]
-
-
-def read_message(message: VersionedMessage) -> Reading:
-    header = message.header
-    keys = list(message.account_keys)
-    signed = header.num_required_signatures
-    tables = list(getattr(message, "address_table_lookups", None) or [])  # v0 messages only
-    lookups = tuple(bytes(table) for table in tables)
-    # Accounts loaded from tables follow the static keys: every table's writable ones, then read-only.
-    writable_lookups = [True] * sum(len(t.writable_indexes) for t in tables)
-    writable_lookups += [False] * sum(len(t.readonly_indexes) for t in tables)
-
-    def ref(index: int) -> AccountRef:
-        if index < len(keys):
-            if index < signed:
-                writable = index < signed - header.num_readonly_signed_accounts
-            else:
-                writable = index < len(keys) - header.num_readonly_unsigned_accounts
-            return (str(keys[index]), index < signed, writable)
-        position = index - len(keys)
-        if position >= len(writable_lookups):
-            raise ValueError("instruction names an account that does not exist")
-        return (f"lookup:{position}", False, writable_lookups[position])
-
-    instructions = []
-    for ix in message.instructions:
-        if ix.program_id_index >= len(keys):
-            raise ValueError("program id out of range")
-        instructions.append(
-            Instruction(
-                program=keys[ix.program_id_index],
-                accounts=tuple(ref(i) for i in bytes(ix.accounts)),
-                data=bytes(ix.data),
-            )
-        )
-    if not keys:
-        raise ValueError("no fee payer")
-    return Reading(
-        fee_payer=keys[0],
-        signers=tuple(keys[:signed]),
-        blockhash=message.recent_blockhash,
-        lookups=lookups,
-        instructions=tuple(instructions),
-    )
+# --- checking transactions ----------------------------------------------------------------------
 
 
 def parse_transaction(raw: bytes) -> VersionedTransaction:
-    """Exactly one wire transaction: no trailing bytes, within Solana's size limit."""
-    if len(raw) > MAX_TX_BYTES:
-        raise CancelRefused("That transaction is larger than Solana allows. Nothing was sent.")
     try:
-        tx = VersionedTransaction.from_bytes(raw)
-    except Exception:  # solders raises its own error types for malformed input
-        raise CancelRefused("That is not a valid Solana transaction. Nothing was sent.") from None
-    if bytes(tx) != raw:
-        raise CancelRefused("That transaction has unexpected extra bytes. Nothing was sent.")
-    return tx
+        return transactions.parse_transaction(raw)
+    except transactions.InvalidTransaction as exc:
+        raise CancelRefused(exc.message) from None
 
 
 def decode_base64(text: str) -> bytes:
-    if not isinstance(text, str) or len(text) > 2 * MAX_TX_BYTES:
-        raise CancelRefused("The signed transaction is missing or too large. Nothing was sent.")
     try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise CancelRefused("The signed transaction was garbled on the way. Nothing was sent.") from None
+        return transactions.decode_base64(text, MAX_TX_BYTES, "signed transaction")
+    except transactions.InvalidTransaction as exc:
+        raise CancelRefused(exc.message) from None
 
 
 def check_issued(raw: bytes, wallet: str, order_key: str) -> bytes:
@@ -227,11 +151,11 @@ def start(wallet: str, order_key: str, refund_text: str = "") -> Issued:
     """Ask Jupiter for the cancel transaction, check it, and record the attempt."""
     cancellable(wallet, order_key)
     try:
-        issued = jupiter.cancel_order(wallet, order_key)
-    except jupiter.OrderNotFound as exc:
+        issued = recurring.cancel_order(wallet, order_key)
+    except upstream.OrderNotFound as exc:
         tracking.invalidate(wallet)
         raise CancelRefused(exc.user_message + " The list will refresh.") from None
-    except jupiter.JupiterError as exc:
+    except upstream.JupiterError as exc:
         raise CancelRefused(exc.user_message, retry=exc.retryable) from None
     message = check_issued(issued.transaction, wallet, order_key)
     attempt = CancelAttempt.objects.create(
@@ -274,11 +198,11 @@ def submit(wallet: str, attempt_id: int, signed_base64: str) -> CancelAttempt:
         raise CancelRefused("This cancel request was already sent. We are not sending it twice.")
     attempt.state, attempt.signature = A.SENDING, str(tx.signatures[0])
     try:
-        result = jupiter.execute(attempt.request_id, raw)
-    except (jupiter.JupiterUnavailable, jupiter.JupiterBadResponse) as exc:
+        result = recurring.execute(attempt.request_id, raw)
+    except (upstream.JupiterUnavailable, upstream.JupiterBadResponse) as exc:
         # No answer we can read: the transaction may or may not have landed. Never re-post.
         return finish(attempt, A.PENDING, STILL_CONFIRMING, error=str(exc))
-    except jupiter.JupiterError as exc:
+    except upstream.JupiterError as exc:
         return finish(attempt, A.FAILED, failure_text(exc.upstream_message, exc.user_message), error=str(exc))
     if result.succeeded:
         attempt.signature = result.signature or attempt.signature

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.staticfiles",
     "django_htmx",
+    "template_partials",
     "csp",
     "dashboard",
 ]
@@ -268,8 +269,10 @@ JUPITER_TOKENS_URL = env_url(
     f"http://127.0.0.1:{SANDBOX_PORT}/sandbox/tokens/v2" if SANDBOX else "https://api.jup.ag/tokens/v2",
 )
 JUPITER_API_KEY = os.environ.get("JUPITER_API_KEY", "").strip()
+# Seconds to wait for Jupiter's answer once connected (every API, every call).
+JUPITER_TIMEOUT_SECONDS = env_number("JUPITER_TIMEOUT_SECONDS", 10.0)
 JUPITER_RATE_LIMIT_RPS = env_number("JUPITER_RATE_LIMIT_RPS", 1.0 if JUPITER_API_KEY else 0.5)
-# Outbound guards (dashboard.limits), shared through Redis when REDIS_URL is set. Off by default
+# Outbound guards (dashboard.budget), shared through Redis when REDIS_URL is set. Off by default
 # against the sandbox (tests and `make run` call it often) unless their variable is set.
 JUPITER_RATE_LIMIT_ENABLED = not SANDBOX or bool(os.environ.get("JUPITER_RATE_LIMIT_RPS", "").strip())
 JUPITER_RATE_WINDOW_SECONDS = env_number("JUPITER_RATE_WINDOW_SECONDS", 60.0)

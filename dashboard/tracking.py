@@ -20,7 +20,7 @@ from django.core.cache import cache
 from django.db import connections
 from django.utils import timezone as dj_timezone
 
-from dashboard import jupiter
+from dashboard import recurring, tokens, upstream
 from dashboard.models import TrackedOrder
 from dashboard.orders import OrderView
 from dashboard.orders import describe as describe_order
@@ -35,7 +35,7 @@ WAIT_FOR_OTHER = 12.0  # seconds a request waits for another's fetch of the same
 
 @dataclass(frozen=True)
 class Listing:
-    orders: list[jupiter.Order]
+    orders: list[recurring.Order]
     as_of: datetime | None  # when the data left Jupiter
     problem: str = ""  # plain words when this is last-known data, or nothing could be loaded
 
@@ -115,7 +115,7 @@ def forget(wallet: str, order_key: str) -> None:
     TrackedOrder.objects.filter(wallet=wallet, order_key=order_key).update(status="closed")
 
 
-def cached_page(wallet: str, status: str, page: int) -> jupiter.OrdersPage:
+def cached_page(wallet: str, status: str, page: int) -> recurring.OrdersPage:
     """One page, from the shared cache when fresh; one upstream call per key at a time.
     A page fetched from Jupiter is recorded at once (in the fetching thread)."""
     key = _page_key(wallet, status, page)
@@ -130,7 +130,7 @@ def cached_page(wallet: str, status: str, page: int) -> jupiter.OrdersPage:
                 hit = cache.get(key)
                 if hit is not None:
                     return hit
-                fresh = jupiter.get_orders(wallet, status, page)
+                fresh = recurring.get_orders(wallet, status, page)
                 cache.set(key, fresh, PAGE_TTL)
             finally:
                 cache.delete(f"{key}:lock")
@@ -138,7 +138,7 @@ def cached_page(wallet: str, status: str, page: int) -> jupiter.OrdersPage:
             return fresh
         if time.monotonic() > deadline:
             # The other fetch is taking too long; ask ourselves rather than fail.
-            return jupiter.get_orders(wallet, status, page)
+            return recurring.get_orders(wallet, status, page)
         time.sleep(0.02)
 
 
@@ -146,7 +146,7 @@ def list_orders(wallet: str, status: str) -> Listing:
     """The wallet's orders in one list ("active" or "history"), live or last-known."""
     caller = threading.current_thread()
 
-    def get_page(number: int) -> jupiter.OrdersPage:
+    def get_page(number: int) -> recurring.OrdersPage:
         try:
             return cached_page(wallet, status, number)
         finally:
@@ -154,8 +154,8 @@ def list_orders(wallet: str, status: str) -> Listing:
                 connections.close_all()  # a pool thread's own database connection
 
     try:
-        pages = jupiter.fetch_pages(get_page)
-    except jupiter.JupiterError as exc:
+        pages = recurring.fetch_pages(get_page)
+    except upstream.JupiterError as exc:
         return last_known(wallet, status, exc)
     orders = [order for page in pages for order in page.orders]
     as_of = datetime.fromtimestamp(min(page.fetched_at for page in pages), tz=dt_timezone.utc)
@@ -164,7 +164,7 @@ def list_orders(wallet: str, status: str) -> Listing:
     return Listing(orders=orders, as_of=as_of)
 
 
-def record(wallet: str, status: str, page: jupiter.OrdersPage) -> None:
+def record(wallet: str, status: str, page: recurring.OrdersPage) -> None:
     """Remember the orders of a page just read from Jupiter, as their last-known state."""
     seen = datetime.fromtimestamp(page.fetched_at, tz=dt_timezone.utc)
     TrackedOrder.objects.bulk_create(
@@ -179,7 +179,7 @@ def record(wallet: str, status: str, page: jupiter.OrdersPage) -> None:
     )
 
 
-def retire(wallet: str, active: list[jupiter.Order], seen: datetime) -> None:
+def retire(wallet: str, active: list[recurring.Order], seen: datetime) -> None:
     """Orders tracked as active that this listing no longer shows have left the active list."""
     marker = f"retired:{wallet}:{seen.timestamp()}"
     if cache.add(marker, 1, PAGE_TTL * 2):  # once per listing, not on every cached view
@@ -188,12 +188,12 @@ def retire(wallet: str, active: list[jupiter.Order], seen: datetime) -> None:
         ).update(status="closed")
 
 
-def last_known(wallet: str, status: str, error: jupiter.JupiterError) -> Listing:
+def last_known(wallet: str, status: str, error: upstream.JupiterError) -> Listing:
     tracked = list(TrackedOrder.objects.filter(wallet=wallet, status=status).order_by("-last_seen"))
     orders = []
     for row in tracked:
         try:
-            orders.append(jupiter.parse_order(row.snapshot, status))
+            orders.append(recurring.parse_order(row.snapshot, status))
         except (ValueError, TypeError, KeyError):
             logger.warning("unreadable snapshot of order %s", row.order_key)
     orders.sort(key=lambda o: o.created_at, reverse=True)
@@ -201,20 +201,20 @@ def last_known(wallet: str, status: str, error: jupiter.JupiterError) -> Listing
     return Listing(orders=orders, as_of=as_of, problem=error.user_message)
 
 
-def describe(orders: list[jupiter.Order]) -> list[OrderView]:
+def describe(orders: list[recurring.Order]) -> list[OrderView]:
     """The trader-facing figures of these orders, with token symbols and decimals."""
-    tokens = jupiter.get_tokens({m for o in orders for m in (o.input_mint, o.output_mint)})
+    known = tokens.get_tokens({m for o in orders for m in (o.input_mint, o.output_mint)})
     now = dj_timezone.now()
-    return [describe_order(order, tokens, now) for order in orders]
+    return [describe_order(order, known, now) for order in orders]
 
 
-def tracked_order(wallet: str, order_key: str, *, any_status: bool = False) -> jupiter.Order | None:
+def tracked_order(wallet: str, order_key: str, *, any_status: bool = False) -> recurring.Order | None:
     """This wallet's order as last seen in its active list (or in any list), or None."""
     rows = TrackedOrder.objects.filter(wallet=wallet, order_key=order_key)
     row = rows.first() if any_status else rows.filter(status="active").first()
     if row is None:
         return None
     try:
-        return jupiter.parse_order(row.snapshot, "active" if row.status == "active" else "history")
+        return recurring.parse_order(row.snapshot, "active" if row.status == "active" else "history")
     except (ValueError, TypeError, KeyError):
         return None

@@ -172,13 +172,10 @@ def wallet_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
     return wrapper
 
 
-def render_fragment(request: HtmxHttpRequest, fragment: str, title: str, context: dict[str, Any]) -> TemplateResponse:
-    """The fragment alone for htmx, or inside a full page (every fragment URL works without htmx)."""
-    if request.htmx:
-        return TemplateResponse(request, fragment, context)
-    return TemplateResponse(
-        request, "orders/fragment_page.html", {**context, "fragment": fragment, "page_title": title}
-    )
+def render_panel(request: HtmxHttpRequest, template: str, context: dict[str, Any], **kwargs: Any) -> TemplateResponse:
+    """The template's `panel` partial alone for htmx, else the whole page around it (every
+    fragment URL works without htmx)."""
+    return TemplateResponse(request, f"{template}#panel" if request.htmx else template, context, **kwargs)
 
 
 @wallet_required
@@ -189,16 +186,16 @@ def orders(request: HtmxHttpRequest) -> TemplateResponse:
 @wallet_required
 @vary_on_headers("HX-Request")
 def orders_active(request: HtmxHttpRequest) -> HttpResponse:
-    return orders_panel(request, "active", "orders/_active.html", "Active orders")
+    return orders_panel(request, "active", "orders/active.html")
 
 
 @wallet_required
 @vary_on_headers("HX-Request")
 def orders_history(request: HtmxHttpRequest) -> HttpResponse:
-    return orders_panel(request, "history", "orders/_history.html", "Order history")
+    return orders_panel(request, "history", "orders/history.html")
 
 
-def orders_panel(request: HtmxHttpRequest, status: str, fragment: str, title: str) -> HttpResponse:
+def orders_panel(request: HtmxHttpRequest, status: str, template: str) -> HttpResponse:
     """One list of the wallet's orders. The htmx fragment of live data is kept rendered while
     its pages are fresh, so repeat views cost neither upstream calls nor template work."""
     wallet = request.user.username
@@ -207,7 +204,7 @@ def orders_panel(request: HtmxHttpRequest, status: str, fragment: str, title: st
         return HttpResponse(cached)
     listing = tracking.list_orders(wallet, status)
     context = {"listing": listing, "orders": tracking.describe(listing.orders)}
-    response = render_fragment(request, fragment, title, context)
+    response = render_panel(request, template, context)
     if request.htmx:
         response.add_post_render_callback(lambda r: tracking.store_panel(key, listing, r.content))
     return response
@@ -219,7 +216,7 @@ def order_fills(request: HtmxHttpRequest, order_key: str) -> TemplateResponse:
     """Every fill of one of the wallet's orders, as last seen (no upstream call)."""
     order = tracking.tracked_order(request.user.username, order_key, any_status=True)
     context = {"o": tracking.describe([order])[0] if order else None}
-    return render_fragment(request, "orders/_fills_table.html", "Fills", context)
+    return render_panel(request, "orders/fills.html", context)
 
 
 @wallet_required
@@ -228,12 +225,7 @@ def orders_export(request: HtmxHttpRequest) -> HttpResponse:
     listings = [tracking.list_orders(wallet, status) for status in ("active", "history")]
     unknown = next((listing for listing in listings if listing.problem and not listing.as_of), None)
     if unknown is not None:  # nothing known about one of the lists: an export would be incomplete
-        return TemplateResponse(
-            request,
-            "orders/fragment_page.html",
-            {"fragment": "orders/_status.html", "page_title": "Export", "listing": unknown},
-            status=503,
-        )
+        return TemplateResponse(request, "orders/export_unavailable.html", {"listing": unknown}, status=503)
     rows = fill_rows(tracking.describe([o for listing in listings for o in listing.orders]))
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     stamp = timezone.now().strftime("%Y-%m-%d")
@@ -244,7 +236,7 @@ def orders_export(request: HtmxHttpRequest) -> HttpResponse:
     return response
 
 
-# --- cancelling an order (JSON endpoints used by static/js/cancel.js) ---
+# --- cancelling an order (JSON endpoints used by static/js/orders.js) ---
 
 
 @wallet_required
@@ -252,7 +244,7 @@ def cancel_confirm(request: HtmxHttpRequest, order_key: str) -> TemplateResponse
     """What cancelling this order does, in plain words, with the button that starts it."""
     order = tracking.tracked_order(request.user.username, order_key)
     context = {"o": tracking.describe([order])[0] if order else None}
-    return render_fragment(request, "orders/_cancel_confirm.html", "Cancel an order", context)
+    return render_panel(request, "orders/cancel_confirm.html", context)
 
 
 def refusal(refused: relay.CancelRefused) -> JsonResponse:
@@ -341,4 +333,4 @@ def cancel_attempts(request: HtmxHttpRequest) -> TemplateResponse:
         relay.reconcile(wallet, a.pk) if a.state in (CancelAttempt.State.PENDING, CancelAttempt.State.SENDING) else a
         for a in CancelAttempt.objects.filter(wallet=wallet)[:10]
     ]
-    return render_fragment(request, "orders/_attempts.html", "Recent cancels", {"attempts": attempts})
+    return render_panel(request, "orders/attempts.html", {"attempts": attempts})

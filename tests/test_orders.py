@@ -9,8 +9,9 @@ from decimal import Decimal
 import pytest
 
 from dashboard import orders
-from dashboard.jupiter import Fill, Order, Token
 from dashboard.orders import Amount, amount, describe, fill_rows, frequency_words, price_text
+from dashboard.recurring import Fill, Order
+from dashboard.tokens import Token
 
 SOL_MINT = "So11111111111111111111111111111111111111112"
 USDC_MINT = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"

@@ -328,24 +328,17 @@ def test_execute_answering_failed_is_a_failure(trader, keypair, order_key, fault
 
 @pytestmark_http
 def test_execute_timeout_is_pending_then_reconciled(trader, keypair, order_key, settings):
-    from dashboard import jupiter
-
-    short = jupiter.JupiterClient(settings.JUPITER_API_URL, settings.JUPITER_TOKENS_URL, timeout=(1.0, 1.0))
-    key = (settings.JUPITER_API_URL, settings.JUPITER_TOKENS_URL, settings.JUPITER_API_KEY)
-    jupiter._clients[key] = short
-    try:
-        started = start(trader, order_key)
-        control.inject_fault("execute", "timeout", seconds=2)
-        answer = submit(trader, started, sign_b64(started["transaction"], keypair)).json()
-        assert answer["state"] == "pending"
-        assert "don't send it again" in answer["message"]
-        status = trader.post(f"/cancels/{started['attempt']}/status").json()
-        assert status["state"] == "succeeded"
-        assert control.count_calls("execute") <= 1
-        attempt = CancelAttempt.objects.get(pk=started["attempt"])
-        assert attempt.signature == control.get_order(order_key)["closeTx"]
-    finally:
-        jupiter._clients.pop(key, None)
+    settings.JUPITER_TIMEOUT_SECONDS = 1.0
+    started = start(trader, order_key)
+    control.inject_fault("execute", "timeout", seconds=2)
+    answer = submit(trader, started, sign_b64(started["transaction"], keypair)).json()
+    assert answer["state"] == "pending"
+    assert "don't send it again" in answer["message"]
+    status = trader.post(f"/cancels/{started['attempt']}/status").json()
+    assert status["state"] == "succeeded"
+    assert control.count_calls("execute") <= 1
+    attempt = CancelAttempt.objects.get(pk=started["attempt"])
+    assert attempt.signature == control.get_order(order_key)["closeTx"]
 
 
 @pytestmark_http

@@ -16,7 +16,7 @@ from solders.keypair import Keypair
 from solders.message import to_bytes_versioned
 from solders.transaction import VersionedTransaction
 
-from dashboard import jupiter, tracking
+from dashboard import recurring, tokens, tracking
 from dashboard.models import TrackedOrder
 from dashboard.sandbox import control
 
@@ -218,9 +218,9 @@ def test_token_metadata_is_cached():
     wallet, _ = new_wallet(active=8)
     orders = tracking.list_orders(wallet, "active").orders
     mints = {m for o in orders for m in (o.input_mint, o.output_mint)}
-    first = jupiter.get_tokens(mints)
+    first = tokens.get_tokens(mints)
     assert control.count_calls("tokens") == 1
-    second = jupiter.get_tokens(mints)
+    second = tokens.get_tokens(mints)
     assert control.count_calls("tokens") == 1
     assert second == first
     assert {t.symbol for t in first.values()} >= {"USDC"}
@@ -258,7 +258,7 @@ def test_when_jupiter_rate_limits_the_last_known_orders_are_shown():
     live = tracking.list_orders(wallet, "active")
     tracking.invalidate(wallet)
     control.set_rate_limit("0.001")  # one request a minute: the next ones are refused
-    jupiter.client().get_orders(wallet, "active", 1)  # spends the single slot
+    recurring.get_orders(wallet, "active", 1)  # spends the single slot
     fallback = tracking.list_orders(wallet, "active")
     assert fallback.stale
     assert sorted(keys(fallback)) == sorted(keys(live))

@@ -57,7 +57,8 @@ def test_active_orders_fragment_shows_each_order_and_skips_history(trader, walle
     keys = control.seed_wallet(wallet, active=4, history=3)
     response = trader.get("/orders/active", **HTMX)
     assert response.status_code == 200
-    assert response.template_name == "orders/_active.html"
+    assert response.template_name == "orders/active.html#panel"
+    assert "<html" not in response.text  # the partial alone, not the page around it
     for key in keys[:4]:
         assert f'data-order="{key}"' in response.text
     assert list_calls() == 1  # active only: history waits until asked for
@@ -68,10 +69,14 @@ def test_active_orders_fragment_shows_each_order_and_skips_history(trader, walle
 
 def test_fragment_urls_render_as_full_pages_without_htmx(trader, wallet):
     control.seed_wallet(wallet, active=1, history=1)
-    for url in ("/orders/active", "/orders/history", "/orders/cancels"):
+    for url, template in (
+        ("/orders/active", "orders/active.html"),
+        ("/orders/history", "orders/history.html"),
+        ("/orders/cancels", "orders/attempts.html"),
+    ):
         response = trader.get(url)
         assert response.status_code == 200
-        assert response.template_name == "orders/fragment_page.html"
+        assert response.template_name == template
         assert "<html" in response.text
         assert "Back to your orders" in response.text
 
@@ -95,7 +100,7 @@ def test_history_on_demand(trader, wallet):
     assert all(v.fills for v in views)
     assert "View on Solscan" not in response.text  # fills load when the trader opens them
     fills = trader.get(f"/orders/{views[0].order_key}/fills", **HTMX)
-    assert fills.template_name == "orders/_fills_table.html"
+    assert fills.template_name == "orders/fills.html#panel"
     assert fills.text.count("View on Solscan") == len(views[0].fills)
     assert list_calls() == 1  # from what was already seen: no upstream call
 
@@ -187,7 +192,7 @@ def test_repeat_views_reuse_the_rendered_panel(trader, wallet):
     control.seed_wallet(wallet, active=3, history=0)
     first = trader.get("/orders/active", **HTMX)
     second = trader.get("/orders/active", **HTMX)
-    assert first.template_name == "orders/_active.html"
+    assert first.template_name == "orders/active.html#panel"
     assert not hasattr(second, "template_name")  # no template work the second time
     assert second.content == first.content
     assert list_calls() == 1
@@ -199,7 +204,7 @@ def test_last_known_data_is_never_kept_as_the_rendered_panel(trader, wallet):
     trader.get("/orders/active", **HTMX)
     control.reset()
     recovered = trader.get("/orders/active", **HTMX)
-    assert recovered.template_name == "orders/_active.html"
+    assert recovered.template_name == "orders/active.html#panel"
     assert "Up to date" in recovered.text
 
 

@@ -7,8 +7,8 @@ from django import template
 from django.urls import reverse
 from django.utils.html import format_html
 
-from dashboard.jupiter import Token
 from dashboard.orders import OrderView
+from dashboard.tokens import Token
 
 register = template.Library()
 

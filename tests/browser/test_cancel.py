@@ -8,7 +8,6 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from dashboard import jupiter
 from dashboard.models import CancelAttempt
 from dashboard.sandbox import control
 from tests.browser.flows import known_order, screenshot, sign_in
@@ -113,19 +112,14 @@ def test_execute_answers_failed(page, live_server, install_wallet):
 
 
 def test_execute_times_out_then_is_reconciled(page, live_server, install_wallet, settings):
-    short = jupiter.JupiterClient(settings.JUPITER_API_URL, settings.JUPITER_TOKENS_URL, timeout=(1.0, 1.0))
-    key_ = (settings.JUPITER_API_URL, settings.JUPITER_TOKENS_URL, settings.JUPITER_API_KEY)
-    jupiter._clients[key_] = short
-    try:
-        wallet = install_wallet()
-        key, confirm = open_confirmation(page, live_server, wallet)
-        control.inject_fault("execute", "timeout", seconds=2)
-        confirm.get_by_role("button", name="Confirm cancel").click()
-        expect(confirm.locator(".cancel-status")).to_contain_text("Still confirming — don't send it again")
-        expect(page.locator("#cancel-outcome")).to_contain_text("Order cancelled.", timeout=15_000)
-        attempt = CancelAttempt.objects.get(order_key=key)
-        assert attempt.state == CancelAttempt.State.SUCCEEDED
-        assert attempt.signature == control.get_order(key)["closeTx"]
-        assert control.count_calls("execute") <= 1
-    finally:
-        jupiter._clients.pop(key_, None)
+    settings.JUPITER_TIMEOUT_SECONDS = 1.0
+    wallet = install_wallet()
+    key, confirm = open_confirmation(page, live_server, wallet)
+    control.inject_fault("execute", "timeout", seconds=2)
+    confirm.get_by_role("button", name="Confirm cancel").click()
+    expect(confirm.locator(".cancel-status")).to_contain_text("Still confirming — don't send it again")
+    expect(page.locator("#cancel-outcome")).to_contain_text("Order cancelled.", timeout=15_000)
+    attempt = CancelAttempt.objects.get(order_key=key)
+    assert attempt.state == CancelAttempt.State.SUCCEEDED
+    assert attempt.signature == control.get_order(key)["closeTx"]
+    assert control.count_calls("execute") <= 1

@@ -1,4 +1,4 @@
-"""The Jupiter client against the sandbox upstream over real HTTP on loopback."""
+"""The Recurring API v1 client (and the shared upstream session) against the sandbox over real HTTP on loopback."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from solders.keypair import Keypair
 from solders.message import to_bytes_versioned
 from solders.transaction import VersionedTransaction
 
-from dashboard import jupiter
+from dashboard import recurring, tokens, upstream
 from dashboard.sandbox import control
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,11 +23,10 @@ USDC = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
 
 
 @pytest.fixture
-def client(sandbox_upstream):
-    """A client with short timeouts, so the timeout faults finish quickly."""
-    return jupiter.JupiterClient(
-        f"{sandbox_upstream.url}/sandbox/recurring/v1", f"{sandbox_upstream.url}/sandbox/tokens/v2", timeout=(1.0, 1.0)
-    )
+def client(sandbox_upstream, settings):
+    """The Recurring API against the sandbox, with a short read timeout so the timeout faults finish quickly."""
+    settings.JUPITER_TIMEOUT_SECONDS = 1.0
+    return recurring
 
 
 @pytest.fixture
@@ -64,7 +63,8 @@ def test_all_pages_page_one_first_then_the_rest_concurrently_in_order(client, wa
     control.seed_wallet(address, active=35, history=0)
     control.set_latency(200)
     in_flight, peak, lock = [0], [0], threading.Lock()
-    real_request = client.session.request
+    http = upstream.session().http
+    real_request = http.request
 
     def counting_request(*args, **kwargs):
         with lock:
@@ -76,8 +76,12 @@ def test_all_pages_page_one_first_then_the_rest_concurrently_in_order(client, wa
             with lock:
                 in_flight[0] -= 1
 
-    client.session.request = counting_request
-    orders = client.get_all_orders(address, "active")
+    http.request = counting_request
+    try:
+        pages = recurring.fetch_pages(lambda n: recurring.get_orders(address, "active", n))
+    finally:
+        del http.request  # back to the class's method
+    orders = [order for page in pages for order in page.orders]
     assert len(orders) == 35
     assert len({o.order_key for o in orders}) == 35
     assert [o.created_at for o in orders] == sorted((o.created_at for o in orders), reverse=True)
@@ -98,7 +102,7 @@ def test_every_list_call_sends_the_four_required_parameters(client, wallet, sand
 
 
 def test_invalid_wallet_is_a_plain_refusal_with_upstream_details(client):
-    with pytest.raises(jupiter.JupiterRejected) as caught:
+    with pytest.raises(upstream.JupiterRejected) as caught:
         client.get_orders("not-a-wallet", "active")
     error = caught.value
     assert error.status == 400
@@ -135,7 +139,7 @@ def test_cancel_of_closed_order_says_already_closed(client, wallet):
     address = str(wallet.pubkey())
     control.seed_wallet(address, active=0, history=1)
     closed = client.get_orders(address, "history").orders[0]
-    with pytest.raises(jupiter.OrderNotFound) as caught:
+    with pytest.raises(upstream.OrderNotFound) as caught:
         client.cancel_order(address, closed.order_key)
     assert caught.value.user_message == "This order is already closed or could not be found."
     assert "failed to fill whole buffer" in caught.value.upstream_message
@@ -150,7 +154,7 @@ def test_get_is_retried_after_a_5xx(client, wallet):
 
 def test_get_gives_up_after_repeated_5xx(client, wallet):
     control.inject_fault("getRecurringOrders", "502", times=10)
-    with pytest.raises(jupiter.JupiterUnavailable) as caught:
+    with pytest.raises(upstream.JupiterUnavailable) as caught:
         client.get_orders(str(wallet.pubkey()), "active")
     assert caught.value.retryable
     assert caught.value.status == 502
@@ -162,13 +166,13 @@ def test_posts_are_never_retried(client, wallet):
     address = str(wallet.pubkey())
     keys = control.seed_wallet(address, active=1, history=0)
     control.inject_fault("cancelOrder", "500", times=1)
-    with pytest.raises(jupiter.JupiterUnavailable):
+    with pytest.raises(upstream.JupiterUnavailable):
         client.cancel_order(address, keys[0])
     assert control.count_calls("cancelOrder") == 1
 
     issued = client.cancel_order(address, keys[0])
     control.inject_fault("execute", "502", times=1)
-    with pytest.raises(jupiter.JupiterUnavailable):
+    with pytest.raises(upstream.JupiterUnavailable):
         client.execute(issued.request_id, sign(issued.transaction, wallet))
     assert control.count_calls("execute") == 1
 
@@ -178,7 +182,7 @@ def test_timeout_on_execute_is_not_retried_and_the_work_still_happens(client, wa
     keys = control.seed_wallet(address, active=1, history=0)
     issued = client.cancel_order(address, keys[0])
     control.inject_fault("execute", "timeout", times=1, seconds=2)
-    with pytest.raises(jupiter.JupiterUnavailable) as caught:
+    with pytest.raises(upstream.JupiterUnavailable) as caught:
         client.execute(issued.request_id, sign(issued.transaction, wallet))
     assert "Jupiter is not answering" in caught.value.user_message
     assert control.count_calls("execute") <= 1  # logged when the late answer is written, never twice
@@ -189,7 +193,7 @@ def test_timeout_on_execute_is_not_retried_and_the_work_still_happens(client, wa
 
 def test_timeout_on_get(client, wallet):
     control.inject_fault("getRecurringOrders", "timeout", times=1, seconds=2)
-    with pytest.raises(jupiter.JupiterUnavailable) as caught:
+    with pytest.raises(upstream.JupiterUnavailable) as caught:
         client.get_orders(str(wallet.pubkey()), "active")
     assert caught.value.retryable
 
@@ -204,7 +208,7 @@ def test_429_with_a_near_reset_is_waited_out(client, wallet):
 def test_429_with_a_far_reset_gives_up_at_once(client, wallet):
     control.set_rate_limit(Decimal("0.02"))  # one call a minute: the next slot is ~60 s away
     client.get_orders(str(wallet.pubkey()), "active")
-    with pytest.raises(jupiter.JupiterRateLimited) as caught:
+    with pytest.raises(upstream.JupiterRateLimited) as caught:
         client.get_orders(str(wallet.pubkey()), "active")
     assert caught.value.status == 429
     assert caught.value.retryable
@@ -215,41 +219,41 @@ def test_429_on_post_is_not_retried(client, wallet):
     address = str(wallet.pubkey())
     keys = control.seed_wallet(address, active=1, history=0)
     control.inject_fault("cancelOrder", "429", times=1)
-    with pytest.raises(jupiter.JupiterRateLimited):
+    with pytest.raises(upstream.JupiterRateLimited):
         client.cancel_order(address, keys[0])
     assert control.count_calls("cancelOrder") == 1
 
 
 def test_non_json_success_body_is_a_bad_response(client, wallet):
     control.inject_fault("getRecurringOrders", "nonjson", times=1)
-    with pytest.raises(jupiter.JupiterBadResponse) as caught:
+    with pytest.raises(upstream.JupiterBadResponse) as caught:
         client.get_orders(str(wallet.pubkey()), "active")
     assert caught.value.status == 200
     assert "could not read" in caught.value.user_message
 
 
 def test_tokens_come_from_the_tokens_api(client):
-    tokens = client.get_tokens([SOL, USDC])
-    assert tokens[SOL].symbol == "SOL" and tokens[SOL].decimals == 9
-    assert tokens[USDC].decimals == 6
-    assert tokens[SOL].icon == ""  # the sandbox sends no icon; only https: icons are ever kept
+    found = tokens.fetch_tokens([SOL, USDC])
+    assert found[SOL].symbol == "SOL" and found[SOL].decimals == 9
+    assert found[USDC].decimals == 6
+    assert found[SOL].icon == ""  # the sandbox sends no icon; only https: icons are ever kept
 
 
 def test_token_metadata_falls_back_to_the_built_in_table(sandbox_upstream, settings):
     unknown = str(Keypair().pubkey())
     control.inject_fault("tokens", "500", times=10)
-    tokens = jupiter.get_tokens([SOL, unknown])
-    assert tokens[SOL].symbol == "SOL" and tokens[SOL].decimals == 9
-    assert tokens[unknown].decimals is None
-    assert tokens[unknown].symbol == f"{unknown[:4]}…{unknown[-4:]}"
+    known = tokens.get_tokens([SOL, unknown])
+    assert known[SOL].symbol == "SOL" and known[SOL].decimals == 9
+    assert known[unknown].decimals is None
+    assert known[unknown].symbol == f"{unknown[:4]}…{unknown[-4:]}"
 
 
 def test_the_api_key_is_sent_but_never_logged(sandbox_upstream, settings, caplog, wallet):
     settings.JUPITER_API_KEY = "very-secret-key-123"
     control.inject_fault("getRecurringOrders", "500", times=10)
-    with caplog.at_level(logging.DEBUG), pytest.raises(jupiter.JupiterUnavailable):
-        jupiter.get_orders(str(wallet.pubkey()), "active")
-    assert jupiter.client().session.headers["x-api-key"] == "very-secret-key-123"
+    with caplog.at_level(logging.DEBUG), pytest.raises(upstream.JupiterUnavailable):
+        recurring.get_orders(str(wallet.pubkey()), "active")
+    assert upstream.session().http.headers["x-api-key"] == "very-secret-key-123"
     assert "very-secret-key-123" not in caplog.text
     assert "gateway_request_id" in caplog.text or "request id" in caplog.text
 
@@ -289,23 +293,23 @@ def raw_order(**changes):
 
 @pytest.mark.parametrize("frequency", ["3600", 3600])
 def test_cycle_frequency_as_string_or_number(frequency):
-    assert jupiter.parse_order(raw_order(cycleFrequency=frequency), "active").cycle_frequency == 3600
+    assert recurring.parse_order(raw_order(cycleFrequency=frequency), "active").cycle_frequency == 3600
 
 
 @pytest.mark.parametrize("close_tx", ["", None])
 def test_close_tx_empty_or_null(close_tx):
-    assert jupiter.parse_order(raw_order(closeTx=close_tx), "active").close_tx == ""
+    assert recurring.parse_order(raw_order(closeTx=close_tx), "active").close_tx == ""
 
 
 def test_timestamps_with_and_without_milliseconds():
-    order = jupiter.parse_order(raw_order(), "active")
+    order = recurring.parse_order(raw_order(), "active")
     assert order.created_at.isoformat() == "2025-01-02T03:04:05+00:00"
     assert order.updated_at.isoformat() == "2025-01-02T03:04:05.123000+00:00"
 
 
 def test_flat_and_nested_list_shapes():
-    flat = jupiter.parse_orders_page({"totalPages": 3, "page": 2, "time": [raw_order()]}, "active", "time")
-    nested = jupiter.parse_orders_page(
+    flat = recurring.parse_orders_page({"totalPages": 3, "page": 2, "time": [raw_order()]}, "active", "time")
+    nested = recurring.parse_orders_page(
         {"time": {"orders": [raw_order()], "totalPages": 3, "page": 2}}, "active", "time"
     )
     assert (flat.page, flat.total_pages, len(flat.orders)) == (2, 3, 1)
@@ -315,23 +319,23 @@ def test_flat_and_nested_list_shapes():
 
 def test_garbage_order_list_is_refused():
     with pytest.raises(ValueError):
-        jupiter.parse_orders_page({"time": "nope"}, "active", "time")
+        recurring.parse_orders_page({"time": "nope"}, "active", "time")
     with pytest.raises(ValueError):
-        jupiter.parse_orders_page([1, 2], "active", "time")
+        recurring.parse_orders_page([1, 2], "active", "time")
 
 
 def test_cancel_answer_launched_shape_and_draft_fallback():
-    launched = jupiter.parse_cancel({"requestId": "r-1", "transaction": "AQID"})
-    draft = jupiter.parse_cancel({"id": "r-2", "tx": "AQID"})
+    launched = recurring.parse_cancel({"requestId": "r-1", "transaction": "AQID"})
+    draft = recurring.parse_cancel({"id": "r-2", "tx": "AQID"})
     assert (launched.request_id, launched.transaction) == ("r-1", b"\x01\x02\x03")
     assert (draft.request_id, draft.transaction) == ("r-2", b"\x01\x02\x03")
-    with pytest.raises(jupiter.JupiterBadResponse):
-        jupiter.parse_cancel({"requestId": "r-3", "transaction": "not base64!"})
-    with pytest.raises(jupiter.JupiterBadResponse):
-        jupiter.parse_cancel({"transaction": "AQID"})
+    with pytest.raises(upstream.JupiterBadResponse):
+        recurring.parse_cancel({"requestId": "r-3", "transaction": "not base64!"})
+    with pytest.raises(upstream.JupiterBadResponse):
+        recurring.parse_cancel({"transaction": "AQID"})
 
 
 def test_floats_are_never_money():
-    order = jupiter.parse_order(raw_order(inDeposited=100.1), "active")
+    order = recurring.parse_order(raw_order(inDeposited=100.1), "active")
     assert order.in_deposited is None
     assert order.raw_in_deposited == 100_000_000

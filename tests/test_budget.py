@@ -1,4 +1,4 @@
-"""dashboard/limits.py: the shared call budget and circuit breaker in front of Jupiter.
+"""dashboard/budget.py: the shared call budget and circuit breaker in front of Jupiter.
 
 Behaviour is checked by counting the calls the sandbox upstream answered (its call log),
 never by timing. The window is a minute and the budget small, so a test never lives long
@@ -17,7 +17,7 @@ import redis
 from django.conf import settings as django_settings
 from solders.keypair import Keypair
 
-from dashboard import jupiter, limits, tracking
+from dashboard import budget, recurring, tokens, tracking, upstream
 from dashboard.sandbox import control
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -45,9 +45,9 @@ def guards(request, settings):
     settings.JUPITER_BREAKER_ENABLED = True
     settings.JUPITER_BREAKER_FAILURES = 3
     settings.JUPITER_BREAKER_COOLDOWN = 600.0
-    limits.reset()
+    budget.reset()
     yield request.param
-    limits.reset()
+    budget.reset()
 
 
 @pytest.fixture
@@ -59,10 +59,10 @@ def listed(wallet: str) -> int:
     return control.count_calls("getRecurringOrders", user=wallet)
 
 
-def try_list(wallet: str) -> type[jupiter.JupiterError] | None:
+def try_list(wallet: str) -> type[upstream.JupiterError] | None:
     try:
-        jupiter.get_orders(wallet, "active")
-    except jupiter.JupiterError as exc:
+        recurring.get_orders(wallet, "active")
+    except upstream.JupiterError as exc:
         return type(exc)
     return None
 
@@ -79,11 +79,11 @@ def test_capacities_follow_settings(settings):
     settings.JUPITER_RATE_LIMIT_RPS = 0.5
     settings.JUPITER_RATE_WINDOW_SECONDS = 60.0
     settings.JUPITER_RATE_LIST_SHARE = 0.7
-    assert limits.capacities() == (30, 21)
+    assert budget.capacities() == (30, 21)
     settings.JUPITER_RATE_LIMIT_RPS = 1.0
-    assert limits.capacities() == (60, 42)
+    assert budget.capacities() == (60, 42)
     settings.JUPITER_RATE_LIMIT_RPS = 0.001
-    assert limits.capacities() == (1, 1)
+    assert budget.capacities() == (1, 1)
 
 
 # --- the call budget ----------------------------------------------------------------------------
@@ -93,7 +93,7 @@ def test_capacities_follow_settings(settings):
 def test_list_calls_stop_at_their_share(guards, sandbox_upstream, wallet):
     outcomes = [try_list(wallet) for _ in range(CAPACITY + 2)]
     assert outcomes.count(None) == 7
-    assert outcomes[7:] == [jupiter.JupiterRateLimited] * 5
+    assert outcomes[7:] == [upstream.JupiterRateLimited] * 5
     assert listed(wallet) == 7  # held-back calls never reached Jupiter
 
 
@@ -101,19 +101,19 @@ def test_list_calls_stop_at_their_share(guards, sandbox_upstream, wallet):
 def test_cancel_borrows_the_reserve_and_execute_is_never_held(guards, sandbox_upstream, wallet):
     keys = control.seed_wallet(wallet, active=5, history=0)
     for _ in range(7):
-        jupiter.get_orders(wallet, "active")
+        recurring.get_orders(wallet, "active")
     issued = []
     for key in keys[:4]:
         try:
-            issued.append(jupiter.cancel_order(wallet, key))
-        except jupiter.JupiterRateLimited:
+            issued.append(recurring.cancel_order(wallet, key))
+        except upstream.JupiterRateLimited:
             issued.append(None)
     assert [c is not None for c in issued] == [True, True, True, False]
     assert control.count_calls("cancelOrder", user=wallet) == 3
-    assert try_list(wallet) is jupiter.JupiterRateLimited
+    assert try_list(wallet) is upstream.JupiterRateLimited
     # The budget is spent, yet a signed transaction still goes out (here one the sandbox refuses).
-    with pytest.raises(jupiter.JupiterRejected):
-        jupiter.execute(issued[0].request_id, b"not a transaction")
+    with pytest.raises(upstream.JupiterRejected):
+        recurring.execute(issued[0].request_id, b"not a transaction")
     assert control.count_calls("execute") == 1
 
 
@@ -133,13 +133,13 @@ def test_dashboard_shows_last_known_orders_when_the_budget_is_spent(guards, sand
 
 
 def test_concurrent_takers_never_exceed_the_budget(guards, settings):
-    capacity, list_capacity = limits.capacities()
+    capacity, list_capacity = budget.capacities()
     barrier = threading.Barrier(25)
     taken: list[bool] = []
 
     def take() -> None:
         barrier.wait()
-        taken.append(limits.budget().take(WINDOW, capacity, list_capacity, False, False) == 0)
+        taken.append(budget.budget().take(WINDOW, capacity, list_capacity, False, False) == 0)
 
     threads = [threading.Thread(target=take) for _ in range(25)]
     for t in threads:
@@ -151,27 +151,27 @@ def test_concurrent_takers_never_exceed_the_budget(guards, settings):
 
 
 def test_held_back_call_reports_when_a_slot_frees(guards):
-    budget = limits.budget()
-    assert budget.take(WINDOW, 1, 1, True, False) == 0
-    wait = budget.take(WINDOW, 1, 1, True, False)
+    shared = budget.budget()
+    assert shared.take(WINDOW, 1, 1, True, False) == 0
+    wait = shared.take(WINDOW, 1, 1, True, False)
     assert 0 < wait <= WINDOW
 
 
 @pytest.mark.parametrize("guards", ["redis"], indirect=True)  # only Redis is shared between processes
 def test_redis_budget_is_shared_between_instances(guards, settings):
-    other = limits.RedisBudget(redis.Redis.from_url(REDIS_URL))  # as another instance would hold it
+    other = budget.RedisBudget(redis.Redis.from_url(REDIS_URL))  # as another instance would hold it
     for _ in range(7):
         assert other.take(WINDOW, CAPACITY, 7, True, False) == 0
-    assert limits.budget().take(WINDOW, CAPACITY, 7, True, False) > 0
-    assert limits.budget().take(WINDOW, CAPACITY, 7, False, False) == 0
+    assert budget.budget().take(WINDOW, CAPACITY, 7, True, False) > 0
+    assert budget.budget().take(WINDOW, CAPACITY, 7, False, False) == 0
 
 
 def test_redis_outage_lets_calls_through(settings, caplog):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
     settings.JUPITER_RATE_LIMIT_ENABLED = True
     settings.JUPITER_BREAKER_ENABLED = True
-    limits.before_call("getRecurringOrders")
-    limits.after_call("getRecurringOrders", False)
+    budget.before_call("getRecurringOrders")
+    budget.after_call("getRecurringOrders", False)
     assert "unavailable" in caplog.text
 
 
@@ -182,7 +182,7 @@ def open_breaker(wallet: str) -> None:
     """Three failed list calls in a row (each retried twice by the client on 5xx)."""
     control.inject_fault("getRecurringOrders", "500", times=9)
     for _ in range(3):
-        assert try_list(wallet) is jupiter.JupiterUnavailable
+        assert try_list(wallet) is upstream.JupiterUnavailable
 
 
 @pytest.mark.django_db(transaction=True)
@@ -190,13 +190,13 @@ def test_breaker_opens_after_consecutive_failures(guards, sandbox_upstream, wall
     settings.JUPITER_RATE_LIMIT_ENABLED = False  # the budget is not under test here
     control.inject_fault("getRecurringOrders", "500", times=6)
     for _ in range(2):
-        assert try_list(wallet) is jupiter.JupiterUnavailable
+        assert try_list(wallet) is upstream.JupiterUnavailable
     assert try_list(wallet) is None  # a success in between: the count starts again
     open_breaker(wallet)
     assert listed(wallet) == 6 + 1 + 9
-    assert limits.breaker().is_open()
-    assert try_list(wallet) is jupiter.JupiterUnavailable  # fails fast
-    assert jupiter.get_tokens(["So11111111111111111111111111111111111111112"])  # built-in table
+    assert budget.breaker().is_open()
+    assert try_list(wallet) is upstream.JupiterUnavailable  # fails fast
+    assert tokens.get_tokens(["So11111111111111111111111111111111111111112"])  # built-in table
     assert listed(wallet) == 16
     assert control.count_calls("tokens") == 0
 
@@ -210,16 +210,16 @@ def test_open_breaker_serves_last_known_and_never_blocks_cancel(guards, sandbox_
     shown = tracking.list_orders(wallet, "active")
     assert shown.stale and "not answering" in shown.problem
     assert [o.order_key for o in shown.orders] == [o.order_key for o in live.orders]
-    issued = jupiter.cancel_order(wallet, live.orders[0].order_key)
-    with pytest.raises(jupiter.JupiterRejected):
-        jupiter.execute(issued.request_id, b"not a transaction")
+    issued = recurring.cancel_order(wallet, live.orders[0].order_key)
+    with pytest.raises(upstream.JupiterRejected):
+        recurring.execute(issued.request_id, b"not a transaction")
     assert control.count_calls("cancelOrder", user=wallet) == 1
     assert control.count_calls("execute") == 1
 
 
 def wait_until_closed() -> None:
     deadline = time.monotonic() + 10
-    while limits.breaker().is_open():
+    while budget.breaker().is_open():
         assert time.monotonic() < deadline, "the breaker never closed"
         time.sleep(0.05)
 
@@ -231,10 +231,10 @@ def test_after_the_cool_down_one_failure_reopens(guards, sandbox_upstream, walle
     open_breaker(wallet)
     wait_until_closed()
     control.inject_fault("getRecurringOrders", "500", times=3)
-    assert try_list(wallet) is jupiter.JupiterUnavailable
-    assert limits.breaker().is_open()
+    assert try_list(wallet) is upstream.JupiterUnavailable
+    assert budget.breaker().is_open()
     before = listed(wallet)
-    assert try_list(wallet) is jupiter.JupiterUnavailable
+    assert try_list(wallet) is upstream.JupiterUnavailable
     assert listed(wallet) == before
 
 
@@ -247,5 +247,5 @@ def test_after_the_cool_down_one_success_closes(guards, sandbox_upstream, wallet
     assert try_list(wallet) is None
     control.inject_fault("getRecurringOrders", "500", times=6)
     for _ in range(2):
-        assert try_list(wallet) is jupiter.JupiterUnavailable
-    assert not limits.breaker().is_open()
+        assert try_list(wallet) is upstream.JupiterUnavailable
+    assert not budget.breaker().is_open()

@@ -1,0 +1,257 @@
+"""Jupiter's Recurring API v1 (time-based DCA orders): list, cancel, execute.
+
+JSON is turned into frozen dataclasses at this boundary (integers in base units, `Decimal` for
+Jupiter's decimal strings, aware datetimes), tolerant of the drift the real API shows.
+Failures are `dashboard.upstream.JupiterError`s.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+
+from dashboard import upstream
+from dashboard.upstream import JupiterBadResponse, to_datetime, to_decimal, to_int, to_text
+
+PAGE_WORKERS = 20  # concurrent page fetches after page 1 (the rate limiter paces them)
+
+
+@dataclass(frozen=True)
+class Fill:
+    tx_id: str
+    confirmed_at: datetime
+    action: str
+    raw_in: int | None
+    raw_out: int | None
+    raw_fee: int | None
+    in_amount: Decimal | None
+    out_amount: Decimal | None
+    fee_amount: Decimal | None
+    fee_mint: str
+    keeper: str
+
+
+@dataclass(frozen=True)
+class Order:
+    order_key: str
+    user: str
+    input_mint: str
+    output_mint: str
+    status: str  # "active" or "history" (the list it came from)
+    recurring_type: str
+    cycle_frequency: int  # seconds
+    raw_in_deposited: int | None
+    raw_in_used: int | None
+    raw_in_withdrawn: int | None
+    raw_in_per_cycle: int | None
+    raw_out_received: int | None
+    raw_out_withdrawn: int | None
+    raw_min_out: int | None
+    raw_max_out: int | None
+    in_deposited: Decimal | None
+    in_used: Decimal | None
+    in_withdrawn: Decimal | None
+    in_per_cycle: Decimal | None
+    out_received: Decimal | None
+    out_withdrawn: Decimal | None
+    open_tx: str
+    close_tx: str  # "" while open
+    user_closed: bool
+    created_at: datetime
+    updated_at: datetime
+    fills: tuple[Fill, ...]
+    # The upstream JSON this was read from, kept to store as the last-known snapshot.
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class OrdersPage:
+    orders: tuple[Order, ...]
+    page: int
+    total_pages: int
+    fetched_at: float = 0.0  # Unix time the answer arrived
+
+
+@dataclass(frozen=True)
+class CancelTransaction:
+    request_id: str
+    transaction: bytes  # the unsigned wire transaction
+
+
+@dataclass(frozen=True)
+class ExecuteResult:
+    signature: str
+    status: str
+    order: str | None
+    error: str | None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "Success"
+
+
+# --- parsing ------------------------------------------------------------------------------------
+
+
+def parse_fill(data: dict[str, Any]) -> Fill:
+    return Fill(
+        tx_id=to_text(data.get("txId")),
+        confirmed_at=to_datetime(data.get("confirmedAt")),
+        action=to_text(data.get("action")) or "Fill",
+        raw_in=to_int(data.get("rawInputAmount")),
+        raw_out=to_int(data.get("rawOutputAmount")),
+        raw_fee=to_int(data.get("rawFeeAmount")),
+        in_amount=to_decimal(data.get("inputAmount")),
+        out_amount=to_decimal(data.get("outputAmount")),
+        fee_amount=to_decimal(data.get("feeAmount")),
+        fee_mint=to_text(data.get("feeMint")),
+        keeper=to_text(data.get("keeper")),
+    )
+
+
+def parse_order(data: dict[str, Any], status: str) -> Order:
+    frequency = to_int(data.get("cycleFrequency"))
+    if frequency is None and isinstance(data.get("cycleFrequency"), float):
+        frequency = int(data["cycleFrequency"])
+    if not to_text(data.get("orderKey")) or frequency is None:
+        raise ValueError("order without orderKey or cycleFrequency")
+    trades = data.get("trades") or []
+    if not isinstance(trades, list):
+        raise ValueError("trades is not a list")
+    return Order(
+        order_key=data["orderKey"],
+        user=to_text(data.get("userPubkey")),
+        input_mint=to_text(data.get("inputMint")),
+        output_mint=to_text(data.get("outputMint")),
+        status=status,
+        recurring_type=to_text(data.get("recurringType")) or "time",
+        cycle_frequency=frequency,
+        raw_in_deposited=to_int(data.get("rawInDeposited")),
+        raw_in_used=to_int(data.get("rawInUsed")),
+        raw_in_withdrawn=to_int(data.get("rawInWithdrawn")),
+        raw_in_per_cycle=to_int(data.get("rawInAmountPerCycle")),
+        raw_out_received=to_int(data.get("rawOutReceived")),
+        raw_out_withdrawn=to_int(data.get("rawOutWithdrawn")),
+        raw_min_out=to_int(data.get("rawMinOutAmount")),
+        raw_max_out=to_int(data.get("rawMaxOutAmount")),
+        in_deposited=to_decimal(data.get("inDeposited")),
+        in_used=to_decimal(data.get("inUsed")),
+        in_withdrawn=to_decimal(data.get("inWithdrawn")),
+        in_per_cycle=to_decimal(data.get("inAmountPerCycle")),
+        out_received=to_decimal(data.get("outReceived")),
+        out_withdrawn=to_decimal(data.get("outWithdrawn")),
+        open_tx=to_text(data.get("openTx")),
+        close_tx=to_text(data.get("closeTx")),
+        user_closed=data.get("userClosed") is True,
+        created_at=to_datetime(data.get("createdAt")),
+        updated_at=to_datetime(data.get("updatedAt") or data.get("createdAt")),
+        fills=tuple(parse_fill(t) for t in trades if isinstance(t, dict)),
+        raw=data,
+    )
+
+
+def parse_orders_page(data: Any, status: str, recurring_type: str) -> OrdersPage:
+    """Read `{..., totalPages, page, <type>: [...]}`, or the old nested `<type>: {orders, ...}`."""
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    listing = data.get(recurring_type, data.get("orders"))
+    meta = data
+    if isinstance(listing, dict):  # very old shape: the list nested with its own paging
+        meta = listing
+        listing = listing.get("orders")
+    if listing is None:
+        listing = []
+    if not isinstance(listing, list):
+        raise ValueError("order list is not a list")
+    page = to_int(meta.get("page")) or 1
+    total_pages = to_int(meta.get("totalPages"))
+    if total_pages is None:
+        total_pages = page
+    orders = tuple(parse_order(item, status) for item in listing if isinstance(item, dict))
+    return OrdersPage(orders=orders, page=page, total_pages=max(total_pages, 1), fetched_at=time.time())
+
+
+def parse_cancel(data: Any) -> CancelTransaction:
+    """`{requestId, transaction}`; the early draft's `{id, tx}` only as a fallback."""
+    if not isinstance(data, dict):
+        raise JupiterBadResponse(upstream_message="cancelOrder answer is not an object")
+    request_id = data.get("requestId") or data.get("id")
+    transaction = data.get("transaction") or data.get("tx")
+    if not isinstance(request_id, str) or not request_id or not isinstance(transaction, str):
+        raise JupiterBadResponse(upstream_message="cancelOrder answer lacks requestId/transaction")
+    try:
+        raw = base64.b64decode(transaction, validate=True)
+    except (binascii.Error, ValueError):
+        raise JupiterBadResponse(upstream_message="cancelOrder transaction is not base64") from None
+    return CancelTransaction(request_id=request_id, transaction=raw)
+
+
+def fetch_pages(get_page: Callable[[int], OrdersPage]) -> list[OrdersPage]:
+    """Page 1 first, then the remaining pages concurrently (bounded), returned in order."""
+    first = get_page(1)
+    rest = range(2, first.total_pages + 1)
+    if not rest:
+        return [first]
+    with ThreadPoolExecutor(max_workers=min(PAGE_WORKERS, len(rest))) as pool:
+        return [first, *pool.map(get_page, rest)]
+
+
+# --- calls --------------------------------------------------------------------------------------
+
+
+def get_orders(wallet: str, status: str, page: int = 1) -> OrdersPage:
+    """One page (10 orders) of a wallet's time-based orders."""
+    data = upstream.call(
+        "GET",
+        f"{settings.JUPITER_API_URL}/getRecurringOrders",
+        "getRecurringOrders",
+        params={
+            "user": wallet,
+            "orderStatus": status,
+            "recurringType": "time",
+            "includeFailedTx": "false",
+            "page": page,
+        },
+    )
+    try:
+        return parse_orders_page(data, status, "time")
+    except (ValueError, TypeError, KeyError) as exc:
+        raise JupiterBadResponse(upstream_message=str(exc)[:200], retryable=True) from None
+
+
+def cancel_order(wallet: str, order_key: str) -> CancelTransaction:
+    data = upstream.call(
+        "POST",
+        f"{settings.JUPITER_API_URL}/cancelOrder",
+        "cancelOrder",
+        json={"order": order_key, "user": wallet, "recurringType": "time"},
+    )
+    return parse_cancel(data)
+
+
+def execute(request_id: str, signed_transaction: bytes) -> ExecuteResult:
+    """Relay a signed transaction. Never retried: a timeout raises JupiterUnavailable."""
+    data = upstream.call(
+        "POST",
+        f"{settings.JUPITER_API_URL}/execute",
+        "execute",
+        json={"requestId": request_id, "signedTransaction": base64.b64encode(signed_transaction).decode()},
+    )
+    if not isinstance(data, dict) or not isinstance(data.get("status"), str):
+        raise JupiterBadResponse(upstream_message="execute answer lacks a status")
+    error = data.get("error")
+    return ExecuteResult(
+        signature=to_text(data.get("signature")),
+        status=data["status"],
+        order=data.get("order") if isinstance(data.get("order"), str) else None,
+        error=error if isinstance(error, str) and error else None,
+    )

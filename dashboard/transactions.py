@@ -1,0 +1,157 @@
+"""Reading Solana transactions with solders: the pure helpers every transaction check shares.
+
+Nothing here talks to the network or the database. Parsing is strict (exactly one wire
+transaction, within Solana's size limit), and a message is resolved into what it does
+(`Reading`), so checks can compare instructions independently of account ordering.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+from dataclasses import dataclass
+
+from solders.hash import Hash
+from solders.message import VersionedMessage
+from solders.pubkey import Pubkey
+from solders.transaction import VersionedTransaction
+
+MAX_TX_BYTES = 1232  # Solana's packet limit for one transaction
+COMPUTE_BUDGET = Pubkey.from_string("ComputeBudget111111111111111111111111111111")
+SET_COMPUTE_UNIT_LIMIT = 2  # ComputeBudget instruction tags
+SET_COMPUTE_UNIT_PRICE = 3
+DEFAULT_UNITS_PER_INSTRUCTION = 200_000  # what the runtime grants without SetComputeUnitLimit
+MAX_COMPUTE_UNITS = 1_400_000
+
+
+class InvalidTransaction(ValueError):
+    """Bytes that are not one readable transaction; `message` says so in plain words."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def decode_base64(text: object, max_bytes: int, what: str = "transaction") -> bytes:
+    """Strict, canonical standard base64 (no whitespace, stray padding or spare bits) of at most
+    `max_bytes` bytes; `what` names the thing in the refusal."""
+    too_large = InvalidTransaction(f"The {what} is missing or too large. Nothing was sent.")
+    if not isinstance(text, str) or not text or len(text) > 4 * math.ceil(max_bytes / 3):
+        raise too_large
+    try:
+        raw = base64.b64decode(text, validate=True)
+        if base64.b64encode(raw).decode() != text:
+            raise ValueError(text)
+    except (binascii.Error, ValueError):
+        raise InvalidTransaction(f"The {what} was garbled on the way. Nothing was sent.") from None
+    if len(raw) > max_bytes:
+        raise too_large
+    return raw
+
+
+def parse_transaction(raw: bytes) -> VersionedTransaction:
+    """Exactly one wire transaction: no trailing bytes, within Solana's size limit."""
+    if len(raw) > MAX_TX_BYTES:
+        raise InvalidTransaction("That transaction is larger than Solana allows. Nothing was sent.")
+    try:
+        tx = VersionedTransaction.from_bytes(raw)
+    except Exception:  # solders raises its own error types for malformed input
+        raise InvalidTransaction("That is not a valid Solana transaction. Nothing was sent.") from None
+    if bytes(tx) != raw:
+        raise InvalidTransaction("That transaction has unexpected extra bytes. Nothing was sent.")
+    return tx
+
+
+AccountRef = tuple[str, bool, bool]  # (address or lookup position, signer, writable)
+
+
+@dataclass(frozen=True)
+class Instruction:
+    program: Pubkey
+    accounts: tuple[AccountRef, ...]
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A message resolved to what it does, for comparison independent of account ordering."""
+
+    fee_payer: Pubkey
+    signers: tuple[Pubkey, ...]
+    blockhash: Hash
+    lookups: tuple[bytes, ...]
+    instructions: tuple[Instruction, ...]
+
+
+def read_message(message: VersionedMessage) -> Reading:
+    """Resolve every instruction's program and accounts; ValueError when an index is out of range."""
+    header = message.header
+    keys = list(message.account_keys)
+    signed = header.num_required_signatures
+    tables = list(getattr(message, "address_table_lookups", None) or [])  # v0 messages only
+    lookups = tuple(bytes(table) for table in tables)
+    # Accounts loaded from tables follow the static keys: every table's writable ones, then read-only.
+    writable_lookups = [True] * sum(len(t.writable_indexes) for t in tables)
+    writable_lookups += [False] * sum(len(t.readonly_indexes) for t in tables)
+
+    def ref(index: int) -> AccountRef:
+        if index < len(keys):
+            if index < signed:
+                writable = index < signed - header.num_readonly_signed_accounts
+            else:
+                writable = index < len(keys) - header.num_readonly_unsigned_accounts
+            return (str(keys[index]), index < signed, writable)
+        position = index - len(keys)
+        if position >= len(writable_lookups):
+            raise ValueError("instruction names an account that does not exist")
+        return (f"lookup:{position}", False, writable_lookups[position])
+
+    instructions = []
+    for ix in message.instructions:
+        if ix.program_id_index >= len(keys):
+            raise ValueError("program id out of range")
+        instructions.append(
+            Instruction(
+                program=keys[ix.program_id_index],
+                accounts=tuple(ref(i) for i in bytes(ix.accounts)),
+                data=bytes(ix.data),
+            )
+        )
+    if not keys:
+        raise ValueError("no fee payer")
+    return Reading(
+        fee_payer=keys[0],
+        signers=tuple(keys[:signed]),
+        blockhash=message.recent_blockhash,
+        lookups=lookups,
+        instructions=tuple(instructions),
+    )
+
+
+def priority_fee_lamports(reading: Reading) -> int:
+    """The most the transaction can pay in priority fees: unit price × unit limit, in lamports.
+
+    ValueError for a compute-budget instruction we cannot read, or a repeated setting (the
+    runtime rejects duplicates too). Without SetComputeUnitLimit the runtime grants 200,000 units
+    per other instruction, at most 1,400,000.
+    """
+    price = limit = None
+    others = 0
+    for ix in reading.instructions:
+        if ix.program != COMPUTE_BUDGET:
+            others += 1
+            continue
+        tag, body = ix.data[:1], ix.data[1:]
+        if tag == bytes([SET_COMPUTE_UNIT_PRICE]) and len(body) == 8 and price is None:
+            price = int.from_bytes(body, "little")
+        elif tag == bytes([SET_COMPUTE_UNIT_LIMIT]) and len(body) == 4 and limit is None:
+            limit = int.from_bytes(body, "little")
+        elif tag not in (bytes([SET_COMPUTE_UNIT_PRICE]), bytes([SET_COMPUTE_UNIT_LIMIT])) and tag != b"":
+            continue  # heap-frame and loaded-data requests cost nothing in priority fees
+        else:
+            raise ValueError("unreadable or repeated compute-budget instruction")
+    if limit is None:
+        limit = DEFAULT_UNITS_PER_INSTRUCTION * others
+    units = min(limit, MAX_COMPUTE_UNITS)
+    return math.ceil((price or 0) * units / 1_000_000)

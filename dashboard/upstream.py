@@ -1,0 +1,293 @@
+"""The one way to Jupiter: a shared HTTP session, one error hierarchy, and JSON helpers.
+
+Every Jupiter API the dashboard uses (Recurring v1 in `recurring`, the Trigger v2 DCA orders in
+`trigger`, token metadata in `tokens`) goes through `call`: one pooled `requests.Session` per
+configuration, a timeout on every call, GETs retried on 5xx (never a POST), a 429 waited out
+within a budget, redirects never followed, the shared call budget and circuit breaker of
+`dashboard.budget` in front, and every failure turned into a `JupiterError` that carries the
+HTTP status, upstream message, gateway request id, whether a retry could help, and a sentence a
+trader understands. Headers are never logged (the API key and wallets' tokens travel in them).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import requests
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from dashboard import budget
+
+logger = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 3.05  # seconds; the read timeout is the JUPITER_TIMEOUT_SECONDS setting
+MAX_RATE_LIMIT_WAIT = 2.0  # seconds we will wait on a 429 before giving up (GETs only)
+POOL_SIZE = 24  # connections kept per host: page fetches run concurrently
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+class JupiterError(Exception):
+    """Any failure talking to Jupiter, with a message a trader understands."""
+
+    default_user_message = "Jupiter could not complete this request. Please try again shortly."
+
+    def __init__(
+        self,
+        user_message: str = "",
+        *,
+        status: int | None = None,
+        upstream_message: str = "",
+        gateway_request_id: str = "",
+        retryable: bool = False,
+    ) -> None:
+        self.user_message = user_message or self.default_user_message
+        self.status = status
+        self.upstream_message = upstream_message
+        self.gateway_request_id = gateway_request_id
+        self.retryable = retryable
+        super().__init__(self.user_message)
+
+    def __str__(self) -> str:
+        parts = [self.user_message]
+        if self.status is not None:
+            parts.append(f"HTTP {self.status}")
+        if self.upstream_message:
+            parts.append(f"upstream: {self.upstream_message}")
+        if self.gateway_request_id:
+            parts.append(f"request id {self.gateway_request_id}")
+        return " | ".join(parts)
+
+
+class JupiterUnavailable(JupiterError):
+    """Timeouts, lost connections and 5xx answers: Jupiter is not answering properly."""
+
+    default_user_message = "Jupiter is not answering right now. Please try again in a minute."
+
+
+class JupiterRateLimited(JupiterError):
+    default_user_message = "Jupiter is busy right now (too many requests). Please try again in a moment."
+
+
+class JupiterBadResponse(JupiterError):
+    """A 2xx answer we cannot read (not JSON, or not the documented shape)."""
+
+    default_user_message = "Jupiter sent an answer we could not read. Please try again shortly."
+
+
+class OrderNotFound(JupiterError):
+    default_user_message = "This order is already closed or could not be found."
+
+
+class JupiterRejected(JupiterError):
+    """A 4xx refusal other than the ones above."""
+
+    default_user_message = "Jupiter refused this request."
+
+
+# --- HTTP ---------------------------------------------------------------------------------------
+
+
+KNOWN_MESSAGES: tuple[tuple[str, type[JupiterError], str], ...] = (
+    ("failed to fill whole buffer", OrderNotFound, ""),
+    (
+        "insufficient funds",
+        JupiterRejected,
+        "Your wallet does not have enough SOL to pay the network fee. Add a little SOL and try again.",
+    ),
+)
+
+
+def upstream_message(response: requests.Response) -> str:
+    """`error`, else `message`, else the body itself cut short."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        for key in ("error", "message"):
+            if isinstance(body.get(key), str) and body[key]:
+                return body[key][:500]
+    text = " ".join(response.text.split())
+    return text[:200]
+
+
+def error_for(response: requests.Response) -> JupiterError:
+    status = response.status_code
+    message = upstream_message(response)
+    details = {
+        "status": status,
+        "upstream_message": message,
+        "gateway_request_id": response.headers.get("x-api-gateway-request-id", ""),
+    }
+    lowered = message.lower()
+    for needle, kind, user_message in KNOWN_MESSAGES:
+        if needle in lowered:
+            return kind(user_message, **details)
+    if status == 429:
+        return JupiterRateLimited(retryable=True, **details)
+    if status >= 500:
+        return JupiterUnavailable(retryable=True, **details)
+    if status in (401, 403):
+        return JupiterRejected("Jupiter refused the dashboard's credentials. Please tell the site operator.", **details)
+    return JupiterRejected(f"Jupiter refused this request: {message or 'no reason given'}.", **details)
+
+
+class Session:
+    """One pooled `requests.Session` with the API key, shared by every Jupiter API."""
+
+    def __init__(self, api_key: str = "", *, timeout: tuple[float, float] = (CONNECT_TIMEOUT, 10.0)) -> None:
+        self.timeout = timeout
+        self.http = requests.Session()
+        self.http.headers["Accept"] = "application/json"
+        if api_key:
+            self.http.headers["x-api-key"] = api_key
+        retry = Retry(
+            total=3,
+            connect=2,
+            read=0,
+            status=2,
+            backoff_factor=0.25,
+            status_forcelist=(500, 502, 503, 504),
+            allowed_methods=frozenset({"GET"}),  # never repeat a POST
+            respect_retry_after_header=False,
+            raise_on_status=False,
+        )
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=retry)
+        self.http.mount("http://", adapter)
+        self.http.mount("https://", adapter)
+
+    def call(self, method: str, url: str, endpoint: str, **kwargs: Any) -> Any:
+        """One call, with the shared guards, logging and errors mapped; the parsed JSON answer."""
+        waited = 0.0
+        while True:
+            guard(endpoint)
+            started = time.monotonic()
+            try:
+                # Never follow redirects: the API key, tokens and signed transactions go to Jupiter only.
+                response = self.http.request(method, url, timeout=self.timeout, allow_redirects=False, **kwargs)
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                budget.after_call(endpoint, False)
+                logger.warning(
+                    "jupiter %s failed after %.0f ms: %s",
+                    endpoint,
+                    (time.monotonic() - started) * 1000,
+                    type(exc).__name__,
+                )
+                raise JupiterUnavailable(upstream_message=type(exc).__name__, retryable=method == "GET") from None
+            except requests.RequestException as exc:
+                raise JupiterUnavailable(upstream_message=type(exc).__name__) from None
+            budget.after_call(endpoint, response.status_code < 500)
+            gateway_id = response.headers.get("x-api-gateway-request-id", "")
+            logger.info(
+                "jupiter %s status=%s latency_ms=%.0f gateway_request_id=%s",
+                endpoint,
+                response.status_code,
+                (time.monotonic() - started) * 1000,
+                gateway_id,
+            )
+            if response.status_code == 429 and method == "GET":
+                delay = rate_limit_delay(response)
+                if delay is not None and waited + delay <= MAX_RATE_LIMIT_WAIT:
+                    waited += delay
+                    time.sleep(delay)
+                    continue
+            if 300 <= response.status_code < 400:
+                raise JupiterBadResponse(
+                    status=response.status_code,
+                    upstream_message="unexpected redirect (not followed)",
+                    gateway_request_id=gateway_id,
+                )
+            if response.status_code >= 400:
+                error = error_for(response)
+                logger.warning("jupiter %s error: %s", endpoint, error)
+                raise error
+            try:
+                return response.json()
+            except ValueError:
+                raise JupiterBadResponse(
+                    status=response.status_code,
+                    upstream_message=" ".join(response.text.split())[:200],
+                    gateway_request_id=gateway_id,
+                    retryable=True,
+                ) from None
+
+
+def guard(endpoint: str) -> None:
+    """The shared budget and breaker, in Jupiter's error vocabulary."""
+    try:
+        budget.before_call(endpoint)
+    except budget.CircuitOpen:
+        raise JupiterUnavailable(upstream_message="circuit open", retryable=True) from None
+    except budget.BudgetSpent:
+        raise JupiterRateLimited(upstream_message="dashboard call budget spent", retryable=True) from None
+
+
+def rate_limit_delay(response: requests.Response) -> float | None:
+    reset = response.headers.get("x-ratelimit-reset", "")
+    try:
+        delay = float(reset) - time.time()
+    except ValueError:
+        return None
+    return max(delay, 0.05)
+
+
+_sessions: dict[tuple[str, float], Session] = {}
+_sessions_lock = threading.Lock()
+
+
+def session() -> Session:
+    """The session for the current settings (one pooled session per API key and timeout)."""
+    key = (settings.JUPITER_API_KEY, settings.JUPITER_TIMEOUT_SECONDS)
+    with _sessions_lock:
+        if key not in _sessions:
+            _sessions[key] = Session(key[0], timeout=(CONNECT_TIMEOUT, key[1]))
+        return _sessions[key]
+
+
+def call(method: str, url: str, endpoint: str, **kwargs: Any) -> Any:
+    """Call Jupiter through the shared session (see `Session.call`)."""
+    return session().call(method, url, endpoint, **kwargs)
+
+
+# --- reading JSON -------------------------------------------------------------------------------
+
+
+def to_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def to_decimal(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, (bool, float)):
+        # Floats lose precision: Jupiter documents strings; ignore anything else.
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def to_datetime(value: Any) -> datetime:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"not a timestamp: {value!r}")
+    parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def to_text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
