@@ -22,6 +22,7 @@ Pure: solders only — no database, no network.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from solders.message import MessageHeader, MessageV0, VersionedMessage, to_bytes_versioned
@@ -96,6 +97,9 @@ class RefundOrder:
     input_mint: str
     refund_amount: int  # base units, from the cancel answer (refundAmount)
     input_token_program: str | None = None  # Token or Token-2022 program id if known, else infer from the tx
+
+
+Refuse = Callable[[str], WithdrawalRefused]  # builds the refusal to raise, from a reason for the log
 
 
 @dataclass(frozen=True)
@@ -259,7 +263,7 @@ def check_signed_withdrawal(
 # --- pieces -------------------------------------------------------------------------------------
 
 
-def _parse(raw: bytes, refuse) -> VersionedTransaction:
+def _parse(raw: bytes, refuse: Refuse) -> VersionedTransaction:
     """One sane wire transaction: within the size limit, no trailing bytes, passing solders' sanitize."""
     if len(raw) > MAX_TX_BYTES:
         raise refuse(f"{len(raw)} bytes, over the {MAX_TX_BYTES}-byte limit")
@@ -274,7 +278,7 @@ def _parse(raw: bytes, refuse) -> VersionedTransaction:
     return tx
 
 
-def _read(message: VersionedMessage, refuse) -> Reading:
+def _read(message: VersionedMessage, refuse: Refuse) -> Reading:
     try:
         return read_message(message)
     except ValueError as exc:
@@ -288,14 +292,14 @@ def _writable(header: MessageHeader, index: int, count: int) -> bool:
     return index < count - header.num_readonly_unsigned_accounts
 
 
-def _priority_fee(message: VersionedMessage, refuse) -> int:
+def _priority_fee(message: VersionedMessage, refuse: Refuse) -> int:
     try:
         return priority_fee_lamports(message)
     except ValueError as exc:
         raise refuse(f"unreadable compute budget: {exc}") from None
 
 
-def _check_compute_budget(reading: Reading, message: VersionedMessage, refuse, ceiling: int) -> None:
+def _check_compute_budget(reading: Reading, message: VersionedMessage, refuse: Refuse, ceiling: int) -> None:
     seen: set[int] = set()
     for ix in reading.instructions:
         if ix.program != COMPUTE_BUDGET:
@@ -314,7 +318,7 @@ def _check_compute_budget(reading: Reading, message: VersionedMessage, refuse, c
         raise refuse(f"priority fee {fee} lamports over ceiling {ceiling}")
 
 
-def _token_step(ix: Instruction, refuse, wallet: Pubkey, cosigner: Pubkey | None) -> TokenStep:
+def _token_step(ix: Instruction, refuse: Refuse, wallet: Pubkey, cosigner: Pubkey | None) -> TokenStep:
     kind = ix.data[0] if ix.data else None
     if kind not in ROLES:
         raise refuse(f"token instruction {ix.data[:1].hex() or 'empty'} not allowed")

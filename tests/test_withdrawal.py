@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from solders.address_lookup_table_account import AddressLookupTableAccount
 from solders.compute_budget import request_heap_frame, set_compute_unit_limit, set_compute_unit_price
 from solders.hash import Hash
-from solders.instruction import AccountMeta, Instruction
+from solders.instruction import AccountMeta, CompiledInstruction, Instruction
 from solders.keypair import Keypair
 from solders.message import Message, MessageV0, to_bytes_versioned
 from solders.pubkey import Pubkey
@@ -82,6 +82,7 @@ def test_the_published_example_passes(token_program):
         ({"input_mint": "So11111111111111111111111111111111111111112"}, "refund to another account"),
         ({"input_token_program": str(TOKEN_2022_PROGRAM)}, "token program mismatch"),
         ({"input_token_program": "not a key"}, "order names an invalid address"),
+        ({"vault": FIXTURE["order"]["userPubkey"]}, "order's vault is the wallet"),
     ],
 )
 def test_the_published_example_is_refused_for_another_order(changes, reason):
@@ -502,6 +503,15 @@ def test_token_instructions_for_a_token_2022_mint_are_refused():
 def test_an_order_naming_something_other_than_a_token_program_is_refused():
     case = new_case()
     assert refusal(build(case), case.order(input_token_program=str(MEMO))).endswith("is not a token program")
+
+
+def test_a_transaction_without_token_instructions_is_refused():
+    # Signed by wallet, vault and co-signer, but it only sets the compute budget.
+    case = new_case()
+    keys = [case.user, case.vault.pubkey(), case.cosigner.pubkey(), COMPUTE_BUDGET]
+    limit = CompiledInstruction(3, bytes(set_compute_unit_limit(592).data), b"")
+    message = Message.new_with_compiled_instructions(3, 1, 1, keys, Hash.new_unique(), [limit])
+    assert refusal(unsigned(message), case.order()) == "no token instruction"
 
 
 def test_v0_with_address_lookups_is_refused():
