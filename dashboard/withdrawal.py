@@ -33,6 +33,8 @@ from solders.transaction import VersionedTransaction
 from dashboard.transactions import (
     COMPUTE_BUDGET,
     MAX_TX_BYTES,
+    SET_COMPUTE_UNIT_LIMIT,
+    SET_COMPUTE_UNIT_PRICE,
     Instruction,
     InvalidTransaction,
     Reading,
@@ -51,9 +53,8 @@ JUPITER_LEND_PROGRAMS = {
     Pubkey.from_string("jupeiUmn818Jg1ekPURTpr4mFo29p46vygyykFJ3wZC"): "Jupiter Lend liquidity",
 }
 
-# Instruction tags (the first data byte) of the instructions a refund may contain.
-SET_COMPUTE_UNIT_LIMIT, SET_COMPUTE_UNIT_PRICE = 2, 3  # + u32 units, + u64 micro-lamports
-TRANSFER, CLOSE_ACCOUNT, TRANSFER_CHECKED = 3, 9, 12  # + u64 amount; nothing; + u64 amount + u8 decimals
+# Token instruction tags (the first data byte): + u64 amount; nothing; + u64 amount + u8 decimals.
+TRANSFER, CLOSE_ACCOUNT, TRANSFER_CHECKED = 3, 9, 12
 # The accounts each token instruction names, in order; any further ones are multisig signers.
 ROLES = {
     TRANSFER: ("source", "destination", "authority"),
@@ -174,7 +175,7 @@ def check_withdrawal(raw: bytes, order: RefundOrder, *, max_priority_fee_lamport
     if known_program is not None and token_program != known_program:
         raise refuse(f"token program mismatch: {token_program} for a mint of {known_program}")
 
-    _check_compute_budget(reading, message, refuse, max_priority_fee_lamports)
+    _check_compute_budget(reading, refuse, max_priority_fee_lamports)
 
     steps = [_token_step(ix, refuse, wallet, cosigner) for ix in reading.instructions if ix.program == token_program]
     transfers = [step for step in steps if step.kind in (TRANSFER, TRANSFER_CHECKED)]
@@ -252,7 +253,7 @@ def check_signed_withdrawal(
         raise WithdrawalRefused(WRONG_SIGNATURE, reason="wallet signature does not verify")
     if any(signature != Signature.default() for i, signature in enumerate(tx.signatures) if i != slot):
         raise WithdrawalRefused(OTHER_SIGNATURES, reason="a slot other than the wallet's is filled")
-    fee = _priority_fee(tx.message, refuse)
+    fee = _priority_fee(_read(tx.message, refuse), refuse)
     if fee > max_priority_fee_lamports:
         raise WithdrawalRefused(
             FEE_TOO_HIGH, reason=f"priority fee {fee} lamports over ceiling {max_priority_fee_lamports}"
@@ -292,14 +293,14 @@ def _writable(header: MessageHeader, index: int, count: int) -> bool:
     return index < count - header.num_readonly_unsigned_accounts
 
 
-def _priority_fee(message: VersionedMessage, refuse: Refuse) -> int:
+def _priority_fee(reading: Reading, refuse: Refuse) -> int:
     try:
-        return priority_fee_lamports(message)
+        return priority_fee_lamports(reading)
     except ValueError as exc:
         raise refuse(f"unreadable compute budget: {exc}") from None
 
 
-def _check_compute_budget(reading: Reading, message: VersionedMessage, refuse: Refuse, ceiling: int) -> None:
+def _check_compute_budget(reading: Reading, refuse: Refuse, ceiling: int) -> None:
     seen: set[int] = set()
     for ix in reading.instructions:
         if ix.program != COMPUTE_BUDGET:
@@ -313,7 +314,7 @@ def _check_compute_budget(reading: Reading, message: VersionedMessage, refuse: R
         if tag in seen:
             raise refuse(f"two compute-unit {'limit' if tag == SET_COMPUTE_UNIT_LIMIT else 'price'} instructions")
         seen.add(tag)
-    fee = _priority_fee(message, refuse)
+    fee = _priority_fee(reading, refuse)
     if fee > ceiling:
         raise refuse(f"priority fee {fee} lamports over ceiling {ceiling}")
 
