@@ -1246,3 +1246,84 @@ def test_control_endpoint_over_http(api, live_server):
     assert act(action="reset").ok
     knobs = control.knobs()
     assert (knobs.dca_withdrawal_mode, knobs.v1_status, knobs.dca_token_seconds) == ("normal", None, 86400)
+
+
+# --- the sandbox wallet (dashboard/sandbox/static/sandbox/wallet.js) against this API ----------
+
+CHROMIUM = Path("/usr/bin/chromium")
+WALLET_SCRIPT = """
+async ({ api }) => {
+  let wallet;
+  addEventListener('wallet-standard:register-wallet', (e) => e.detail({ register: (w) => { wallet = w; } }));
+  await import('/static/sandbox/wallet.js');
+  const [account] = (await wallet.features['standard:connect'].connect()).accounts;
+  const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+  const base58 = (bytes) => {
+    let n = 0n;
+    for (const b of bytes) n = n * 256n + BigInt(b);
+    let s = '';
+    for (; n > 0n; n /= 58n) s = B58[Number(n % 58n)] + s;
+    for (const b of bytes) { if (b) break; s = '1' + s; }
+    return s;
+  };
+  const toB64 = (bytes) => btoa(String.fromCharCode(...bytes));
+  const fromB64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+  const call = async (path, body, token) => {
+    const headers = { 'Content-Type': 'application/json' };
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const r = await fetch(api + path, { method: body === undefined ? 'GET' : 'POST', headers,
+      body: body === undefined || body === null ? undefined : JSON.stringify(body) });
+    return { status: r.status, body: await r.json() };
+  };
+  const signTx = async (b64) => {
+    const [out] = await wallet.features['solana:signTransaction'].signTransaction(
+      { account, transaction: fromB64(b64), chain: 'solana:mainnet' });
+    return toB64(out.signedTransaction);
+  };
+
+  const text = (await call('/auth/challenge', { walletPubkey: account.address, type: 'message' })).body.challenge;
+  const [signed] = await wallet.features['solana:signMessage'].signMessage(
+    { account, message: new TextEncoder().encode(text) });
+  const verified = await call('/auth/verify',
+    { type: 'message', walletPubkey: account.address, signature: base58(signed.signature) });
+
+  const memo = (await call('/auth/challenge', { walletPubkey: account.address, type: 'transaction' })).body;
+  const memoVerified = await call('/auth/verify',
+    { type: 'transaction', walletPubkey: account.address, signedTransaction: await signTx(memo.transaction) });
+
+  const token = verified.body.token;
+  const listed = await call('/orders/history/dca?state=active', undefined, token);
+  const order = listed.body.orders.find((o) => o.state === 'active' && !o.jlEnabled);
+  const issued = (await call(`/orders/dca/cancel/${order.id}`, null, token)).body;
+  const confirmed = await call(`/orders/dca/confirm-cancel/${order.id}`,
+    { signedTransaction: await signTx(issued.transaction), cancelRequestId: issued.requestId }, token);
+  return { address: account.address, verified: verified.status, memoVerified: memoVerified.status,
+           orderId: order.id, confirmed };
+}
+"""
+
+
+@pytest.mark.browser
+def test_the_sandbox_wallet_signs_v2_challenges_and_withdrawals(api):
+    """The in-browser sandbox wallet: signMessage for the message challenge, signTransaction for the memo
+    challenge and for a three-signer withdrawal (it fills only its own slot), all accepted by the sandbox."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"Chromium is not installed at {CHROMIUM} (run `make browser`).")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page()
+            page.goto(f"{api}/wallet-page")  # any page of the origin (a plain 404 here) hosts the wallet
+            result = page.evaluate(WALLET_SCRIPT, {"api": "/sandbox/trigger/v2"})
+        finally:
+            browser.close()
+    assert (result["verified"], result["memoVerified"]) == (200, 200)
+    assert result["confirmed"]["status"] == 200, result["confirmed"]
+    order = control.get_dca_order(result["orderId"])
+    assert order["userPubkey"] == result["address"]
+    assert order["state"] == "cancelled"
+    assert order["events"][0]["txSignature"] == result["confirmed"]["body"]["txSignature"]
