@@ -24,6 +24,7 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 
+from dashboard import withdrawal
 from dashboard.sandbox import control, keys, tokens, trigger_auth, trigger_seed, trigger_transactions
 from dashboard.sandbox.models import DcaChallenge, DcaOrder
 
@@ -1064,6 +1065,27 @@ def test_harmful_mode_lasts_until_reset_and_can_still_be_confirmed(api):
     assert confirm(api, token, order["id"], signed, issued["requestId"]).status_code == 200
     with pytest.raises(ValueError, match="unknown withdrawal mode"):
         control.set_dca_withdrawal_mode("steal")
+
+
+@pytest.mark.parametrize("mode", trigger_transactions.MODES)
+@pytest.mark.parametrize("name", ["active", "token-2022"])
+def test_the_dashboards_withdrawal_check_passes_good_modes_and_refuses_every_harmful_one(api, mode, name):
+    tx, order, issued = harmful(api, mode, name)
+    refund = withdrawal.RefundOrder(
+        wallet=ALICE_WALLET,
+        vault=order["vaultPubkey"],
+        input_mint=order["inputMint"],
+        refund_amount=int(issued["refundAmount"]),
+        input_token_program=tokens.get_token(order["inputMint"]).token_program,
+    )
+    raw = base64.b64decode(issued["transaction"])
+    if mode in trigger_transactions.GOOD_MODES:
+        assert withdrawal.check_withdrawal(raw, refund, max_priority_fee_lamports=200_000) == to_bytes_versioned(
+            tx.message
+        )
+    else:
+        with pytest.raises(withdrawal.WithdrawalRefused):
+            withdrawal.check_withdrawal(raw, refund, max_priority_fee_lamports=200_000)
 
 
 # --- faults, rate limit, v1 switch, control ----------------------------------------------------
