@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from django.core.management import call_command
 from django.urls import include, path
 from django.utils import timezone
 from solders.hash import Hash
@@ -1349,3 +1350,11 @@ def test_the_sandbox_wallet_signs_v2_challenges_and_withdrawals(api):
     assert order["userPubkey"] == result["address"]
     assert order["state"] == "cancelled"
     assert order["events"][0]["txSignature"] == result["confirmed"]["body"]["txSignature"]
+
+
+def test_the_seed_command_can_seed_v2_orders(capsys):
+    call_command("sandbox_seed", ALICE_WALLET, "--active", "1", "--history", "0", "--dca", "--dca-past", "2")
+    out = capsys.readouterr().out
+    assert "Seeded 1 orders" in out
+    assert f"v2 DCA {seeded('executing')}  executing" in out
+    assert DcaOrder.objects.filter(user=ALICE_WALLET).count() == 12
