@@ -1334,16 +1334,29 @@ def test_the_sandbox_wallet_signs_v2_challenges_and_withdrawals(api):
         pytest.skip(f"Chromium is not installed at {CHROMIUM} (run `make browser`).")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
+    outcome: dict = {}
+
+    def drive() -> None:
+        # In a thread of its own: the browser tests' session keeps Playwright's loop in the main thread.
         try:
-            page = browser.new_page()
-            page.goto(f"{api}/wallet-page")  # any page of the origin (a plain 404 here) hosts the wallet
-            result = page.evaluate(WALLET_SCRIPT, {"api": "/sandbox/trigger/v2"})
-        finally:
-            browser.close()
+            with sync_playwright() as p:
+                browser = p.chromium.launch(
+                    executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"]
+                )
+                try:
+                    page = browser.new_page()
+                    page.goto(f"{api}/wallet-page")  # any page of the origin (a plain 404 here) hosts the wallet
+                    outcome["result"] = page.evaluate(WALLET_SCRIPT, {"api": "/sandbox/trigger/v2"})
+                finally:
+                    browser.close()
+        except Exception as exc:  # reported below, in the test's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=drive)
+    thread.start()
+    thread.join(timeout=120)
+    assert "error" not in outcome, outcome.get("error")
+    result = outcome["result"]
     assert (result["verified"], result["memoVerified"]) == (200, 200)
     assert result["confirmed"]["status"] == 200, result["confirmed"]
     order = control.get_dca_order(result["orderId"])
