@@ -591,6 +591,7 @@ def test_trailing_slashes_and_other_paths_answer_the_gateways_plain_404(api):
         f"{api}/orders/history/{seeded('active')}x/y",
         f"{api}/auth/challenge/",
         f"{api}/nope",
+        api,
     ):
         response = get(url, token)
         assert (response.status_code, response.text) == (404, "404 Not Found"), url
@@ -599,7 +600,7 @@ def test_trailing_slashes_and_other_paths_answer_the_gateways_plain_404(api):
     assert post(f"{api}/orders/dca/cancel/{seeded('active')}/", token=token).status_code == 404
     assert post(f"{api}/orders/history/dca", token=token).status_code == 404  # wrong method
     assert DcaOrder.objects.get(order_id=seeded("active")).state == "active"
-    assert control.count_calls("dca-notfound") == 7
+    assert control.count_calls("dca-notfound") == 8
 
 
 def test_pagination_sorting_and_filters(api):
@@ -641,6 +642,8 @@ def test_pagination_sorting_and_filters(api):
         ({"limit": "101"}, {"limit": "Too big: expected number to be <=100"}),
         ({"limit": "ten"}, {"limit": "Invalid input: expected number, received NaN"}),
         ({"limit": "2.5"}, {"limit": "Invalid input: expected int, received number"}),
+        ({"limit": "inf"}, {"limit": "Invalid input: expected number, received Infinity"}),
+        ({"offset": "1" * 40}, {"offset": "Invalid input: expected number, received NaN"}),
         ({"offset": "-1"}, {"offset": "Too small: expected number to be >=0"}),
         ({"state": "open"}, {"state": 'Invalid option: expected one of "active"|"past"'}),
         ({"sort": "price"}, {"sort": 'Invalid option: expected one of "updated_at"|"created_at"|"next_fill_at"'}),

@@ -10,6 +10,7 @@ from `views.sandbox_endpoint`, exactly as for v1.
 
 from __future__ import annotations
 
+import math
 import time
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -106,6 +107,8 @@ def query_number(raw: str | None, name: str, default: int, low: int, high: int |
         value = float("nan")
     if value != value or len(text) > MAX_QUERY_DIGITS:  # NaN, or absurdly long
         details[name] = "Invalid input: expected number, received NaN"
+    elif not math.isfinite(value):
+        details[name] = "Invalid input: expected number, received Infinity"
     elif value != int(value):
         details[name] = "Invalid input: expected int, received number"
     elif value < low:
