@@ -37,8 +37,9 @@ RECHECK_SECONDS = 10  # a pending attempt re-reads the order at most this often
 
 A = CancelAttempt.State
 
-EXPIRED = "That took too long and the transaction expired — try again."
+EXPIRED = upstream.TRANSACTION_EXPIRED  # the same words whether we or Jupiter noticed
 STILL_CONFIRMING = "Still confirming — don't send it again. We are checking the order's status."
+NOT_CANCELLED = "Jupiter could not cancel the order. Nothing changed — check the explorer link, then try again."
 
 
 class CancelRefused(Exception):
@@ -147,8 +148,9 @@ def cancellable(wallet: str, order_key: str) -> TrackedOrder:
     return tracked
 
 
-def start(wallet: str, order_key: str, refund_text: str = "") -> Issued:
-    """Ask Jupiter for the cancel transaction, check it, and record the attempt."""
+def start(wallet: str, order_key: str, cancelled_text: str = "") -> Issued:
+    """Ask Jupiter for the cancel transaction, check it, and record the attempt (`cancelled_text`
+    is what the trader will read if it goes through; see `orders.OrderView.cancelled_text`)."""
     cancellable(wallet, order_key)
     try:
         issued = recurring.cancel_order(wallet, order_key)
@@ -164,7 +166,7 @@ def start(wallet: str, order_key: str, refund_text: str = "") -> Issued:
         request_id=issued.request_id,
         message=message,
         issued_at=timezone.now(),
-        refund=refund_text,
+        cancelled_text=cancelled_text,
     )
     return Issued(attempt=attempt, transaction=issued.transaction)
 
@@ -203,7 +205,7 @@ def submit(wallet: str, attempt_id: int, signed_base64: str) -> CancelAttempt:
         # No answer we can read: the transaction may or may not have landed. Never re-post.
         return finish(attempt, A.PENDING, STILL_CONFIRMING, error=str(exc))
     except upstream.JupiterError as exc:
-        return finish(attempt, A.FAILED, failure_text(exc.upstream_message, exc.user_message), error=str(exc))
+        return finish(attempt, A.FAILED, exc.user_message, error=str(exc))
     if result.succeeded:
         attempt.signature = result.signature or attempt.signature
         with transaction.atomic():  # one commit for the outcome and the order leaving the list
@@ -213,7 +215,7 @@ def submit(wallet: str, attempt_id: int, signed_base64: str) -> CancelAttempt:
     return finish(
         attempt,
         A.FAILED,
-        failure_text(result.error or "", ""),
+        upstream.plain_words(result.error or "") or NOT_CANCELLED,
         error=result.error or "",
         upstream_status=result.status,
     )
@@ -282,31 +284,4 @@ def finish(
 
 
 def success_text(attempt: CancelAttempt) -> str:
-    back = f" {attempt.refund} {'is' if ' and ' not in attempt.refund else 'are'} back in your wallet."
-    return "Order cancelled." + (back if attempt.refund and attempt.refund != "nothing" else "")
-
-
-FAILURES = (
-    (
-        "insufficient funds",
-        "Your wallet does not have enough SOL for the network fee. Add a little SOL and try again.",
-    ),
-    ("blockhash not found", EXPIRED),
-    ("expired", EXPIRED),
-    ("already", "This order was already closed. The list will refresh."),
-    (
-        "failed to fill whole buffer",
-        "This order was already closed or could not be found. The list will refresh.",
-    ),
-    ("too many requests", "Jupiter is busy right now. Nothing was cancelled — wait a minute and try again."),
-)
-
-
-def failure_text(upstream_error: str, fallback: str) -> str:
-    lowered = upstream_error.lower()
-    for needle, text in FAILURES:
-        if needle in lowered:
-            return text
-    return fallback or (
-        "Jupiter could not cancel the order. Nothing changed — check the explorer link, then try again."
-    )
+    return attempt.cancelled_text or "Order cancelled."

@@ -10,8 +10,6 @@ carrying a sentence a non-technical user can act on.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import secrets
 from dataclasses import dataclass, fields
@@ -24,6 +22,7 @@ from django.utils import timezone as dj_timezone
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 
+from dashboard import encoding
 from dashboard.models import SignInChallenge
 
 STATEMENT = (
@@ -155,16 +154,12 @@ def check_address(address: str) -> str:
 
 
 def decode_base64(value: str, what: str, max_bytes: int) -> bytes:
-    """Strict base64 (no stray characters, correct padding) with a size limit."""
+    """Strict base64 (`encoding.decode_base64`) of 1 to `max_bytes` bytes, refused in sign-in words."""
     try:
-        raw = base64.b64decode(value, validate=True)
-        if base64.b64encode(raw).decode() != value:  # stray padding or non-zero spare bits
-            raise ValueError(value)
-    except (binascii.Error, ValueError):
-        raise SignInError(f"The {what} from your wallet could not be read. " + TRY_AGAIN) from None
-    if not raw or len(raw) > max_bytes:
-        raise SignInError(f"The {what} from your wallet has the wrong size. " + TRY_AGAIN)
-    return raw
+        return encoding.decode_base64(value, max_bytes)
+    except encoding.Undecodable as exc:
+        problem = "has the wrong size" if exc.too_large else "could not be read"
+        raise SignInError(f"The {what} from your wallet {problem}. " + TRY_AGAIN) from None
 
 
 def challenge_fields(challenge: SignInChallenge, address: str) -> SignInFields:

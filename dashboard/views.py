@@ -273,9 +273,9 @@ def cancel_start(request: HtmxHttpRequest, order_key: str) -> JsonResponse:
         return slow_down()
     wallet = request.user.username
     order = tracking.tracked_order(wallet, order_key)
-    refund = tracking.describe([order])[0].refund_text if order else ""
+    cancelled_text = tracking.describe([order])[0].cancelled_text if order else ""
     try:
-        issued = relay.start(wallet, order_key, refund)
+        issued = relay.start(wallet, order_key, cancelled_text)
     except relay.CancelRefused as refused:
         return refusal(refused)
     return JsonResponse(
