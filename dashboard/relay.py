@@ -43,12 +43,19 @@ NOT_CANCELLED = "Jupiter could not cancel the order. Nothing changed — check t
 
 
 class CancelRefused(Exception):
-    """A cancel step refused with a message a trader understands. Nothing was relayed."""
+    """A cancel step refused with a message a trader understands. Nothing was relayed.
 
-    def __init__(self, message: str, *, retry: bool = False) -> None:
+    `reason`: "invalid" (what the browser sent does not check out), "not_found" (no such order or
+    attempt for this wallet), "conflict" (already used, sent, closed or expired) or "upstream"
+    (Jupiter failed, or offered something we cannot vouch for). `next_step`: "retry" when a fresh
+    attempt may succeed, "refresh" when the list is out of date, else None.
+    """
+
+    def __init__(self, message: str, *, reason: str, next_step: str | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.retry = retry  # a fresh attempt may succeed
+        self.reason = reason
+        self.next_step = next_step
 
 
 # --- checking transactions ----------------------------------------------------------------------
@@ -58,19 +65,21 @@ def parse_transaction(raw: bytes) -> VersionedTransaction:
     try:
         return transactions.parse_transaction(raw)
     except transactions.InvalidTransaction as exc:
-        raise CancelRefused(exc.message) from None
+        raise CancelRefused(exc.message, reason="invalid") from None
 
 
 def decode_base64(text: str) -> bytes:
     try:
         return transactions.decode_base64(text, MAX_TX_BYTES, "signed transaction")
     except transactions.InvalidTransaction as exc:
-        raise CancelRefused(exc.message) from None
+        raise CancelRefused(exc.message, reason="invalid") from None
 
 
 def check_issued(raw: bytes, wallet: str, order_key: str) -> bytes:
     """Check Jupiter's unsigned cancel transaction; return the message bytes the wallet will sign."""
-    bad = CancelRefused("Jupiter offered a cancel transaction we cannot vouch for, so we stopped. Nothing was sent.")
+    bad = CancelRefused(
+        "Jupiter offered a cancel transaction we cannot vouch for, so we stopped. Nothing was sent.", reason="upstream"
+    )
     try:
         tx = parse_transaction(raw)
         reading = read_message(tx.message)
@@ -98,16 +107,19 @@ def check_signed(issued: bytes, tx: VersionedTransaction, wallet: str) -> bytes:
     message = to_bytes_versioned(tx.message)
     user = Pubkey.from_string(wallet)
     if list(tx.message.account_keys[:1]) != [user] or tx.message.header.num_required_signatures != 1:
-        raise CancelRefused("This transaction is not signed by your wallet alone. Nothing was sent.")
+        raise CancelRefused("This transaction is not signed by your wallet alone. Nothing was sent.", reason="invalid")
     if len(tx.signatures) != 1 or not tx.signatures[0].verify(user, message):
         raise CancelRefused(
-            "Your wallet's signature does not match this transaction (was another account selected?). Nothing was sent."
+            "Your wallet's signature does not match this transaction (was another account selected?). "
+            "Nothing was sent.",
+            reason="invalid",
         )
     if message == issued:
         return message
     changed = CancelRefused(
         "The transaction your wallet signed is not the one we prepared, so we did not send it. "
-        "Nothing was sent — please try again."
+        "Nothing was sent — please try again.",
+        reason="invalid",
     )
     try:
         before = read_message(from_bytes_versioned(issued))
@@ -144,7 +156,11 @@ def cancellable(wallet: str, order_key: str) -> TrackedOrder:
     """The wallet's active order as last seen; refused (no upstream call) otherwise."""
     tracked = TrackedOrder.objects.filter(wallet=wallet, order_key=order_key).first()
     if tracked is None or tracked.status != "active":
-        raise CancelRefused("This order is not one of your active orders. Refresh the list and try again.")
+        raise CancelRefused(
+            "This order is not one of your active orders. Refresh the list and try again.",
+            reason="not_found",
+            next_step="refresh",
+        )
     return tracked
 
 
@@ -156,9 +172,11 @@ def start(wallet: str, order_key: str, cancelled_text: str = "") -> Issued:
         issued = recurring.cancel_order(wallet, order_key)
     except upstream.OrderNotFound as exc:
         tracking.invalidate(wallet)
-        raise CancelRefused(exc.user_message + " The list will refresh.") from None
+        closed = exc.user_message + " The list will refresh."
+        raise CancelRefused(closed, reason="conflict", next_step="refresh") from None
     except upstream.JupiterError as exc:
-        raise CancelRefused(exc.user_message, retry=exc.retryable) from None
+        next_step = "retry" if exc.retryable else None
+        raise CancelRefused(exc.user_message, reason="upstream", next_step=next_step) from None
     message = check_issued(issued.transaction, wallet, order_key)
     attempt = CancelAttempt.objects.create(
         wallet=wallet,
@@ -174,7 +192,9 @@ def start(wallet: str, order_key: str, cancelled_text: str = "") -> Issued:
 def find(wallet: str, attempt_id: int) -> CancelAttempt:
     attempt = CancelAttempt.objects.filter(pk=attempt_id, wallet=wallet).first()
     if attempt is None:
-        raise CancelRefused("We could not find that cancel request for your wallet. Nothing was sent.")
+        raise CancelRefused(
+            "We could not find that cancel request for your wallet. Nothing was sent.", reason="not_found"
+        )
     return attempt
 
 
@@ -182,12 +202,14 @@ def submit(wallet: str, attempt_id: int, signed_base64: str) -> CancelAttempt:
     """Check the signed transaction and relay it to Jupiter exactly once."""
     attempt = find(wallet, attempt_id)
     if attempt.state != A.ISSUED:
-        raise CancelRefused("This cancel request was already used. Start again if the order is still active.")
+        raise CancelRefused(
+            "This cancel request was already used. Start again if the order is still active.", reason="conflict"
+        )
     if timezone.now() - attempt.issued_at > ATTEMPT_LIFETIME:
         CancelAttempt.objects.filter(pk=attempt.pk, state=A.ISSUED).update(
             state=A.EXPIRED, finished_at=timezone.now(), outcome=EXPIRED
         )
-        raise CancelRefused(EXPIRED, retry=True)
+        raise CancelRefused(EXPIRED, reason="conflict", next_step="retry")
     raw = decode_base64(signed_base64)
     tx = parse_transaction(raw)
     check_signed(bytes(attempt.message), tx, wallet)
@@ -197,7 +219,7 @@ def submit(wallet: str, attempt_id: int, signed_base64: str) -> CancelAttempt:
         state=A.SENDING, claimed_at=timezone.now(), signature=str(tx.signatures[0])
     )
     if claimed != 1:
-        raise CancelRefused("This cancel request was already sent. We are not sending it twice.")
+        raise CancelRefused("This cancel request was already sent. We are not sending it twice.", reason="conflict")
     attempt.state, attempt.signature = A.SENDING, str(tx.signatures[0])
     try:
         result = recurring.execute(attempt.request_id, raw)

@@ -177,7 +177,7 @@ def challenge_fields(challenge: SignInChallenge, address: str) -> SignInFields:
 
 
 def challenge_input(challenge: SignInChallenge) -> dict[str, str]:
-    """The `solana:signIn` input (plus, for signMessage wallets, the full text to sign)."""
+    """The `solana:signIn` input (plus, for signMessage wallets, the full `text` to sign)."""
     data = {
         "domain": challenge.domain,
         "statement": challenge.statement,
@@ -190,7 +190,7 @@ def challenge_input(challenge: SignInChallenge) -> dict[str, str]:
     }
     if challenge.message:
         data["address"] = challenge.address
-        data["message"] = challenge.message
+        data["text"] = challenge.message
     return data
 
 

@@ -256,8 +256,9 @@ def test_another_wallets_order_is_refused_before_any_upstream_call(trader):
     other = str(Keypair().pubkey())
     keys = control.seed_wallet(other, active=1, history=0)
     response = trader.post(f"/orders/{keys[0]}/cancel/start")
-    assert response.status_code == 409
+    assert response.status_code == 404  # the answer a made-up order gets
     assert "not one of your active orders" in response.json()["message"]
+    assert response.json()["next"] == "refresh"
     assert control.count_calls("cancelOrder") == 0
 
 
@@ -268,7 +269,7 @@ def test_another_wallets_attempt_is_refused(trader, keypair, order_key, django_u
     intruder = Client()
     intruder.force_login(django_user_model.objects.create_user(username=str(Keypair().pubkey())))
     response = submit(intruder, started, signed_b64)
-    assert response.status_code == 409
+    assert response.status_code == 404  # the answer a made-up attempt gets
     assert "could not find" in response.json()["message"]
     assert control.count_calls("execute") == 0
 
@@ -288,12 +289,31 @@ def test_missing_csrf_token_is_refused(trader, keypair, order_key, django_user_m
 
 
 @pytestmark_http
+@pytest.mark.parametrize("step", ["start", "submit", "decline", "status"])
+def test_a_session_that_ended_is_told_to_sign_in_again(trader, keypair, order_key, step):
+    started = start(trader, order_key)
+    assert (started["state"], started["next"]) == ("issued", None)
+    url = {"start": f"/orders/{order_key}/cancel/start"}.get(step) or started[f"{step}_url"]
+    trader.logout()
+    response = trader.post(url, {"signed_transaction": sign_b64(started["transaction"], keypair)})
+    assert response.status_code == 403
+    assert response.json() == {
+        "state": "signed_out",
+        "message": "You were signed out — sign in again.",
+        "next": "sign_in",
+    }
+    assert "no-store" in response["Cache-Control"]
+    assert CancelAttempt.objects.get(pk=started["attempt"]).state == A.ISSUED
+    assert control.count_calls("execute") == 0
+
+
+@pytestmark_http
 def test_changed_blockhash_or_wrong_key_is_refused_and_not_relayed(trader, keypair, order_key):
     started = start(trader, order_key)
     tx = VersionedTransaction.from_bytes(base64.b64decode(started["transaction"]))
     wrong_key = base64.b64encode(bytes(signed(tx.message, Keypair()))).decode()
     answer = submit(trader, started, wrong_key)
-    assert answer.status_code == 409
+    assert answer.status_code == 400
     assert "signature does not match" in answer.json()["message"]
     assert control.count_calls("execute") == 0
     # The attempt is still usable with the right signature.
@@ -304,9 +324,11 @@ def test_changed_blockhash_or_wrong_key_is_refused_and_not_relayed(trader, keypa
 def test_expired_attempt_offers_a_fresh_one(trader, keypair, order_key):
     started = start(trader, order_key)
     CancelAttempt.objects.filter(pk=started["attempt"]).update(issued_at=timezone.now() - timedelta(seconds=80))
-    answer = submit(trader, started, sign_b64(started["transaction"], keypair)).json()
+    response = submit(trader, started, sign_b64(started["transaction"], keypair))
+    answer = response.json()
+    assert response.status_code == 409
     assert answer["message"] == relay.EXPIRED
-    assert answer["retry"] is True
+    assert answer["next"] == "retry"
     assert control.count_calls("execute") == 0
     fresh = start(trader, order_key)
     assert submit(trader, fresh, sign_b64(fresh["transaction"], keypair)).json()["state"] == "succeeded"
@@ -356,7 +378,7 @@ def test_declining_in_the_wallet_ends_the_attempt(trader, order_key):
 def test_fuzzed_submissions_never_500_and_never_relay(trader, order_key, payload):
     started = start(trader, order_key)
     response = submit(trader, started, payload)
-    assert response.status_code in (200, 409)
+    assert response.status_code == 400
     assert response.json()["state"] == "refused"
     assert control.count_calls("execute") == 0
 
@@ -438,7 +460,7 @@ def test_unreadable_execute_answer_is_pending_never_a_failure(trader, keypair, o
     control.inject_fault("execute", "nonjson")
     answer = submit(trader, started, sign_b64(started["transaction"], keypair)).json()
     assert answer["state"] == "pending"
-    assert answer["retry"] is False
+    assert answer["next"] == "wait"  # never "retry": it may have landed
     assert control.count_calls("execute") == 1
     # Still within the blockhash's life and not closed: it stays pending, and nothing is re-sent.
     assert trader.post(started["status_url"]).json()["state"] == "pending"

@@ -3,6 +3,9 @@
 // publicKey (base64), pkcs8 (base64)}, …]}. Signing uses WebCrypto Ed25519.
 // Controls for tests: __testWallet.switchAccount(), __testWallet.disconnect(), __testWallet.calls,
 // and __testWallet.tamper = 'blockhash' | 'wrongKey' to misbehave when signing a transaction.
+// Test-only modes (options): decline (every signing call throws code 4001 with declineMessage),
+// hang (signing calls never answer), without: [feature names] (left out), versions (the
+// supportedTransactionVersions of solana:signTransaction; default ['legacy', 0]).
 (() => {
   const opts = window.__testWallet || {};
   const CHAIN = 'solana:mainnet';
@@ -18,8 +21,9 @@
   let current = 0;
   let connected = false;
   const emit = () => listeners.forEach((l) => l({ accounts: wallet.accounts }));
-  const reject = () => {
-    if (opts.decline) throw Object.assign(new Error('User rejected the request.'), { code: 4001 });
+  const reject = async () => {
+    if (opts.hang) await new Promise(() => {}); // a wallet that never answers
+    if (opts.decline) throw Object.assign(new Error(opts.declineMessage || 'User rejected the request.'), { code: 4001 });
   };
   const sign = async (acct, bytes) => {
     const key = await crypto.subtle.importKey('pkcs8', fromB64(acct.pkcs8), { name: 'Ed25519' }, false, ['sign']);
@@ -64,17 +68,17 @@
       version: '1.0.0',
       signMessage: (...inputs) => Promise.all(inputs.map(async ({ account, message }) => {
         calls.push('signMessage');
-        reject();
+        await reject();
         if (!accounts.includes(account)) throw new Error('Unknown account object.');
         return { signedMessage: message, signature: await sign(account, message) };
       })),
     },
     'solana:signTransaction': {
       version: '1.0.0',
-      supportedTransactionVersions: ['legacy', 0],
+      supportedTransactionVersions: opts.versions || ['legacy', 0],
       signTransaction: (...inputs) => Promise.all(inputs.map(async ({ account, transaction }) => {
         calls.push('signTransaction');
-        reject();
+        await reject();
         if (!accounts.includes(account)) throw new Error('Unknown account object.');
         const [count, len] = compactU16(transaction, 0);
         const message = transaction.subarray(len + 64 * count);
@@ -102,7 +106,7 @@
       version: '1.0.0',
       signIn: (...inputs) => Promise.all(inputs.map(async (input = {}) => {
         calls.push('signIn');
-        reject();
+        await reject();
         connected = true;
         const account = accounts[current];
         const text = siwsText({ ...input, domain: input.domain || location.host, address: account.address });
@@ -111,6 +115,8 @@
       })),
     };
   }
+
+  for (const name of opts.without || []) delete features[name];
 
   const wallet = Object.freeze({
     version: '1.0.0',
