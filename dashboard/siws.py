@@ -1,7 +1,7 @@
 """Sign-In With Solana: issue a one-time challenge, then verify what the wallet signed.
 
 The wallet turns the challenge into the standard SIWS text and signs it. Verification
-follows a fixed order (docs: /work/shared/reference/wallet-bridge.md §3): strict decoding,
+follows a fixed order (the one Phantom's Sign-In With Solana specification sets out): strict decoding,
 size limits, canonical text, every field against the challenge *stored* for this
 session, the host, the time window, the ed25519 signature, the claimed address, and
 finally the nonce, consumed once and atomically. Every refusal is a `SignInError`

@@ -7,7 +7,6 @@ transaction, within Solana's size limit), and a message is resolved into what it
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from solders.hash import Hash

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import base64
-import json
 import threading
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import requests
@@ -16,155 +14,19 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
-from solders.hash import Hash
 from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
-from solders.message import Message, MessageV0, to_bytes_versioned
+from solders.message import Message
 from solders.pubkey import Pubkey
-from solders.signature import Signature
-from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
 from dashboard import relay
 from dashboard.models import CancelAttempt
 from dashboard.sandbox import control
+from tests.wallet import sign_transaction, signed
 
-FIXTURES = json.loads((Path(__file__).parent / "fixtures" / "jupiter-cancel-transactions.json").read_text())
 A = CancelAttempt.State
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-def order_of(fixture: dict) -> str:
-    (dca,) = [ix for ix in fixture["instructions"] if ix["program"] == str(relay.DCA_PROGRAM)]
-    return dca["accounts"][1]
-
-
-# --- the issued transaction ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("fixture", FIXTURES, ids=[f["source"] for f in FIXTURES])
-def test_real_jupiter_cancel_transactions_pass_the_issue_check(fixture):
-    raw = base64.b64decode(fixture["transaction_base64"])
-    message = relay.check_issued(raw, fixture["fee_payer"], order_of(fixture))
-    assert message == to_bytes_versioned(VersionedTransaction.from_bytes(raw).message)
-
-
-@pytest.mark.parametrize("fixture", FIXTURES, ids=[f["source"] for f in FIXTURES])
-def test_issued_transaction_for_another_wallet_or_order_is_refused(fixture):
-    raw = base64.b64decode(fixture["transaction_base64"])
-    other = str(Keypair().pubkey())
-    with pytest.raises(relay.CancelRefused):
-        relay.check_issued(raw, other, order_of(fixture))
-    with pytest.raises(relay.CancelRefused):
-        relay.check_issued(raw, fixture["fee_payer"], other)
-
-
-def issued_message(user: Pubkey, order: Pubkey, extra: list[Instruction] = (), v0: bool = False):
-    dca = Instruction(
-        relay.DCA_PROGRAM,
-        bytes.fromhex("16072162a8b722f3"),
-        [AccountMeta(user, True, True), AccountMeta(order, False, True)],
-    )
-    instructions = [set_compute_unit_limit(90_000), set_compute_unit_price(200_000), dca, *extra]
-    blockhash = Hash.new_unique()
-    if v0:
-        return MessageV0.try_compile(user, instructions, [], blockhash)
-    return Message.new_with_blockhash(instructions, user, blockhash)
-
-
-def unsigned(message) -> bytes:
-    return bytes(VersionedTransaction.populate(message, [Signature.default()]))
-
-
-def signed(message, keypair: Keypair) -> VersionedTransaction:
-    return VersionedTransaction.populate(message, [keypair.sign_message(to_bytes_versioned(message))])
-
-
-def test_issued_transaction_with_an_unexpected_program_is_refused():
-    user, order = Keypair(), Pubkey.new_unique()
-    drain = transfer(TransferParams(from_pubkey=user.pubkey(), to_pubkey=Pubkey.new_unique(), lamports=10**9))
-    message = issued_message(user.pubkey(), order, [drain])
-    with pytest.raises(relay.CancelRefused):
-        relay.check_issued(unsigned(message), str(user.pubkey()), str(order))
-
-
-def test_issued_transaction_already_signed_or_with_trailing_bytes_is_refused():
-    user, order = Keypair(), Pubkey.new_unique()
-    message = issued_message(user.pubkey(), order)
-    with pytest.raises(relay.CancelRefused):
-        relay.check_issued(bytes(signed(message, user)), str(user.pubkey()), str(order))
-    with pytest.raises(relay.CancelRefused):
-        relay.check_issued(unsigned(message) + b"\x00", str(user.pubkey()), str(order))
-
-
-# --- the signed transaction ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("v0", [False, True])
-def test_signed_exactly_as_issued_passes(v0):
-    user, order = Keypair(), Pubkey.new_unique()
-    message = issued_message(user.pubkey(), order, v0=v0)
-    issued = relay.check_issued(unsigned(message), str(user.pubkey()), str(order))
-    assert relay.check_signed(issued, signed(message, user), str(user.pubkey())) == issued
-
-
-def resigned_with(issued_msg, user: Keypair, instructions: list[Instruction], blockhash=None) -> VersionedTransaction:
-    message = Message.new_with_blockhash(instructions, user.pubkey(), blockhash or issued_msg.recent_blockhash)
-    return signed(message, user)
-
-
-def parts(user: Pubkey, order: Pubkey):
-    dca = Instruction(
-        relay.DCA_PROGRAM,
-        bytes.fromhex("16072162a8b722f3"),
-        [AccountMeta(user, True, True), AccountMeta(order, False, True)],
-    )
-    return set_compute_unit_limit(90_000), set_compute_unit_price(200_000), dca
-
-
-def test_wallet_inserted_lighthouse_and_compute_budget_changes_pass():
-    user, order = Keypair(), Pubkey.new_unique()
-    limit, price, dca = parts(user.pubkey(), order)
-    original = Message.new_with_blockhash([limit, price, dca], user.pubkey(), Hash.new_unique())
-    issued = relay.check_issued(unsigned(original), str(user.pubkey()), str(order))
-    guard = Instruction(relay.LIGHTHOUSE, b"\x01\x02", [AccountMeta(Pubkey.new_unique(), False, False)])
-    wallet_version = resigned_with(original, user, [set_compute_unit_price(500_000), limit, dca, guard])
-    assert relay.check_signed(issued, wallet_version, str(user.pubkey()))
-
-
-@pytest.mark.parametrize(
-    "change",
-    ["blockhash", "dca-data", "dca-order", "extra-transfer", "dropped-dca"],
-)
-def test_any_other_change_is_refused(change):
-    user, order = Keypair(), Pubkey.new_unique()
-    limit, price, dca = parts(user.pubkey(), order)
-    original = Message.new_with_blockhash([limit, price, dca], user.pubkey(), Hash.new_unique())
-    issued = relay.check_issued(unsigned(original), str(user.pubkey()), str(order))
-    instructions, blockhash = [limit, price, dca], None
-    if change == "blockhash":
-        blockhash = Hash.new_unique()
-    elif change == "dca-data":
-        instructions[2] = Instruction(relay.DCA_PROGRAM, b"\x00" * 8, dca.accounts)
-    elif change == "dca-order":
-        other = [AccountMeta(user.pubkey(), True, True), AccountMeta(Pubkey.new_unique(), False, True)]
-        instructions[2] = Instruction(relay.DCA_PROGRAM, dca.data, other)
-    elif change == "extra-transfer":
-        instructions.append(
-            transfer(TransferParams(from_pubkey=user.pubkey(), to_pubkey=Pubkey.new_unique(), lamports=1))
-        )
-    elif change == "dropped-dca":
-        instructions = [limit, price]
-    with pytest.raises(relay.CancelRefused, match="not the one we prepared"):
-        relay.check_signed(issued, resigned_with(original, user, instructions, blockhash), str(user.pubkey()))
-
-
-def test_signature_by_another_key_is_refused():
-    user, order = Keypair(), Pubkey.new_unique()
-    message = issued_message(user.pubkey(), order)
-    issued = relay.check_issued(unsigned(message), str(user.pubkey()), str(order))
-    with pytest.raises(relay.CancelRefused, match="signature does not match"):
-        relay.check_signed(issued, signed(message, Keypair()), str(user.pubkey()))
 
 
 # --- the whole cancel over HTTP endpoints, against the sandbox -----------------------------------
@@ -194,11 +56,6 @@ def start(client: Client, order_key: str) -> dict:
     return response.json()
 
 
-def sign_b64(transaction_b64: str, keypair: Keypair) -> str:
-    tx = VersionedTransaction.from_bytes(base64.b64decode(transaction_b64))
-    return base64.b64encode(bytes(signed(tx.message, keypair))).decode()
-
-
 def submit(client: Client, started: dict, signed_b64: str):
     return client.post(started["submit_url"], {"signed_transaction": signed_b64})
 
@@ -210,7 +67,7 @@ pytestmark_http = pytest.mark.django_db(transaction=True)
 def test_happy_path_relays_once_and_closes_the_order(trader, keypair, order_key):
     started = start(trader, order_key)
     assert set(started) >= {"attempt", "transaction", "submit_url"}
-    response = submit(trader, started, sign_b64(started["transaction"], keypair))
+    response = submit(trader, started, sign_transaction(started["transaction"], keypair))
     answer = response.json()
     assert response.status_code == 200
     assert answer["state"] == "succeeded"
@@ -231,7 +88,7 @@ def test_happy_path_relays_once_and_closes_the_order(trader, keypair, order_key)
 @pytestmark_http
 def test_replays_are_refused_and_never_relayed(trader, keypair, order_key):
     started = start(trader, order_key)
-    signed_b64 = sign_b64(started["transaction"], keypair)
+    signed_b64 = sign_transaction(started["transaction"], keypair)
     assert submit(trader, started, signed_b64).json()["state"] == "succeeded"
     again = submit(trader, started, signed_b64)
     assert again.status_code == 409
@@ -265,7 +122,7 @@ def test_another_wallets_order_is_refused_before_any_upstream_call(trader):
 @pytestmark_http
 def test_another_wallets_attempt_is_refused(trader, keypair, order_key, django_user_model):
     started = start(trader, order_key)
-    signed_b64 = sign_b64(started["transaction"], keypair)
+    signed_b64 = sign_transaction(started["transaction"], keypair)
     intruder = Client()
     intruder.force_login(django_user_model.objects.create_user(username=str(Keypair().pubkey())))
     response = submit(intruder, started, signed_b64)
@@ -281,7 +138,7 @@ def test_missing_csrf_token_is_refused(trader, keypair, order_key, django_user_m
     url = {"start": f"/orders/{order_key}/cancel/start"}.get(step) or started[f"{step}_url"]
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(django_user_model.objects.get(username=str(keypair.pubkey())))
-    response = strict.post(url, {"signed_transaction": sign_b64(started["transaction"], keypair)})
+    response = strict.post(url, {"signed_transaction": sign_transaction(started["transaction"], keypair)})
     assert response.status_code == 403
     assert control.count_calls("cancelOrder") == 1  # only the attempt made above
     assert control.count_calls("execute") == 0
@@ -295,7 +152,7 @@ def test_a_session_that_ended_is_told_to_sign_in_again(trader, keypair, order_ke
     assert (started["state"], started["next"]) == ("issued", None)
     url = {"start": f"/orders/{order_key}/cancel/start"}.get(step) or started[f"{step}_url"]
     trader.logout()
-    response = trader.post(url, {"signed_transaction": sign_b64(started["transaction"], keypair)})
+    response = trader.post(url, {"signed_transaction": sign_transaction(started["transaction"], keypair)})
     assert response.status_code == 403
     assert response.json() == {
         "state": "signed_out",
@@ -317,21 +174,21 @@ def test_changed_blockhash_or_wrong_key_is_refused_and_not_relayed(trader, keypa
     assert "signature does not match" in answer.json()["message"]
     assert control.count_calls("execute") == 0
     # The attempt is still usable with the right signature.
-    assert submit(trader, started, sign_b64(started["transaction"], keypair)).json()["state"] == "succeeded"
+    assert submit(trader, started, sign_transaction(started["transaction"], keypair)).json()["state"] == "succeeded"
 
 
 @pytestmark_http
 def test_expired_attempt_offers_a_fresh_one(trader, keypair, order_key):
     started = start(trader, order_key)
     CancelAttempt.objects.filter(pk=started["attempt"]).update(issued_at=timezone.now() - timedelta(seconds=80))
-    response = submit(trader, started, sign_b64(started["transaction"], keypair))
+    response = submit(trader, started, sign_transaction(started["transaction"], keypair))
     answer = response.json()
     assert response.status_code == 409
     assert answer["message"] == relay.EXPIRED
     assert answer["next"] == "retry"
     assert control.count_calls("execute") == 0
     fresh = start(trader, order_key)
-    assert submit(trader, fresh, sign_b64(fresh["transaction"], keypair)).json()["state"] == "succeeded"
+    assert submit(trader, fresh, sign_transaction(fresh["transaction"], keypair)).json()["state"] == "succeeded"
 
 
 @pytestmark_http
@@ -342,7 +199,7 @@ def test_expired_attempt_offers_a_fresh_one(trader, keypair, order_key):
 def test_execute_answering_failed_is_a_failure(trader, keypair, order_key, fault, words):
     started = start(trader, order_key)
     control.inject_fault("execute", fault)
-    answer = submit(trader, started, sign_b64(started["transaction"], keypair)).json()
+    answer = submit(trader, started, sign_transaction(started["transaction"], keypair)).json()
     assert answer["state"] == "failed"
     assert words in answer["message"]
     assert control.get_order(order_key)["status"] == "active"
@@ -353,7 +210,7 @@ def test_execute_timeout_is_pending_then_reconciled(trader, keypair, order_key, 
     settings.JUPITER_TIMEOUT_SECONDS = 1.0
     started = start(trader, order_key)
     control.inject_fault("execute", "timeout", seconds=2)
-    answer = submit(trader, started, sign_b64(started["transaction"], keypair)).json()
+    answer = submit(trader, started, sign_transaction(started["transaction"], keypair)).json()
     assert answer["state"] == "pending"
     assert "don't send it again" in answer["message"]
     status = trader.post(f"/cancels/{started['attempt']}/status").json()
@@ -387,7 +244,7 @@ def test_fuzzed_submissions_never_500_and_never_relay(trader, order_key, payload
 def test_concurrent_submissions_of_one_attempt_relay_exactly_once(sandbox_upstream, keypair, order_key, client):
     """Ten browsers' worth of submissions at once, through the threaded live server."""
     started = start(client, order_key)
-    signed_b64 = sign_b64(started["transaction"], keypair)
+    signed_b64 = sign_transaction(started["transaction"], keypair)
     session = requests.Session()
     session.cookies.update({k: v.value for k, v in client.cookies.items()})
     csrf = client.get("/orders/").cookies.get("csrftoken") or client.cookies.get("csrftoken")
@@ -423,42 +280,18 @@ def test_a_visit_view_cancel_view_costs_at_most_ceil_n_over_10_plus_3_calls(trad
     first = trader.get("/orders/active", **HTMX)
     key = first.context_data["orders"][0].order_key
     started = start(trader, key)
-    assert submit(trader, started, sign_b64(started["transaction"], keypair)).json()["state"] == "succeeded"
+    assert submit(trader, started, sign_transaction(started["transaction"], keypair)).json()["state"] == "succeeded"
     again = trader.get("/orders/active", **HTMX)
     assert len(again.context_data["orders"]) == count - 1
     assert key not in {o.order_key for o in again.context_data["orders"]}
     assert control.count_calls() <= -(-count // 10) + 3
 
 
-def test_v0_with_address_tables_passes_only_with_lookups_unchanged():
-    from solders.address_lookup_table_account import AddressLookupTableAccount
-
-    user, order, mint = Keypair(), Pubkey.new_unique(), Pubkey.new_unique()
-    limit, price, _ = parts(user.pubkey(), order)
-    dca = Instruction(
-        relay.DCA_PROGRAM,
-        bytes.fromhex("16072162a8b722f3"),
-        [AccountMeta(user.pubkey(), True, True), AccountMeta(order, False, True), AccountMeta(mint, False, False)],
-    )
-    table = AddressLookupTableAccount(Pubkey.new_unique(), [mint])
-    blockhash = Hash.new_unique()
-    original = MessageV0.try_compile(user.pubkey(), [limit, price, dca], [table], blockhash)
-    assert original.address_table_lookups  # the mint really is loaded from the table
-    issued = relay.check_issued(unsigned(original), str(user.pubkey()), str(order))
-    guard = Instruction(relay.LIGHTHOUSE, b"\x01", [AccountMeta(Pubkey.new_unique(), False, False)])
-    with_guard = MessageV0.try_compile(user.pubkey(), [limit, price, dca, guard], [table], blockhash)
-    assert relay.check_signed(issued, signed(with_guard, user), str(user.pubkey()))
-    other_table = AddressLookupTableAccount(Pubkey.new_unique(), [mint])
-    moved = MessageV0.try_compile(user.pubkey(), [limit, price, dca], [other_table], blockhash)
-    with pytest.raises(relay.CancelRefused, match="not the one we prepared"):
-        relay.check_signed(issued, signed(moved, user), str(user.pubkey()))
-
-
 @pytestmark_http
 def test_unreadable_execute_answer_is_pending_never_a_failure(trader, keypair, order_key):
     started = start(trader, order_key)
     control.inject_fault("execute", "nonjson")
-    answer = submit(trader, started, sign_b64(started["transaction"], keypair)).json()
+    answer = submit(trader, started, sign_transaction(started["transaction"], keypair)).json()
     assert answer["state"] == "pending"
     assert answer["next"] == "wait"  # never "retry": it may have landed
     assert control.count_calls("execute") == 1
@@ -470,7 +303,7 @@ def test_unreadable_execute_answer_is_pending_never_a_failure(trader, keypair, o
 @pytestmark_http
 def test_attempt_left_sending_by_a_dead_worker_is_settled(trader, keypair, order_key):
     started = start(trader, order_key)
-    signed_b64 = sign_b64(started["transaction"], keypair)
+    signed_b64 = sign_transaction(started["transaction"], keypair)
     attempt = CancelAttempt.objects.get(pk=started["attempt"])
     # The worker relayed it, then died before writing the answer down.
     reply = requests.post(

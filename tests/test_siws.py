@@ -301,17 +301,6 @@ def test_sandbox_wallet_script_only_in_sandbox(client, settings):
     assert b"sandbox/wallet.js" in client.get("/").content
 
 
-def test_parse_round_trips():
-    fields = siws.SignInFields(
-        domain="example.com",
-        address=str(Keypair().pubkey()),
-        uri="https://example.com/",
-        nonce="abcdef1234",
-        resources=("https://a.example/", "https://b.example/"),
-    )
-    assert siws.parse_message(siws.format_message(fields)) == fields
-
-
 # --- Concurrent replays: exactly one sign-in wins ---
 
 

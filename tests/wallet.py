@@ -10,7 +10,7 @@ from typing import Any
 
 import requests
 from solders.keypair import Keypair
-from solders.message import to_bytes_versioned
+from solders.message import Message, MessageV0, to_bytes_versioned
 from solders.transaction import VersionedTransaction
 
 from dashboard import siws
@@ -51,11 +51,14 @@ def sign_in_body(kp: Keypair, text: str | bytes, nonce: str, address: str | None
     }
 
 
+def signed(message: Message | MessageV0, kp: Keypair) -> VersionedTransaction:
+    """The transaction of `message` with the one signature a wallet adds (the fee payer's)."""
+    return VersionedTransaction.populate(message, [kp.sign_message(to_bytes_versioned(message))])
+
+
 def sign_transaction(transaction_b64: str, kp: Keypair) -> str:
     """Sign the fee payer's slot of a base64 wire transaction, as a wallet does."""
-    tx = VersionedTransaction.from_bytes(base64.b64decode(transaction_b64))
-    signature = kp.sign_message(to_bytes_versioned(tx.message))
-    return b64(bytes(VersionedTransaction.populate(tx.message, [signature])))
+    return b64(bytes(signed(VersionedTransaction.from_bytes(base64.b64decode(transaction_b64)).message, kp)))
 
 
 def csrf_headers(http: requests.Session, base: str = "") -> dict[str, str]:
