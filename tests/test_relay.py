@@ -20,7 +20,7 @@ from solders.message import Message
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
-from dashboard import relay
+from dashboard import recurring, relay
 from dashboard.models import CancelAttempt
 from dashboard.sandbox import control
 from tests.wallet import sign_transaction, signed
@@ -117,6 +117,30 @@ def test_another_wallets_order_is_refused_before_any_upstream_call(trader):
     assert "not one of your active orders" in response.json()["message"]
     assert response.json()["next"] == "refresh"
     assert control.count_calls("cancelOrder") == 0
+
+
+@pytestmark_http
+def test_an_order_closed_elsewhere_meanwhile_is_refused_and_the_list_refreshes(trader, keypair, order_key):
+    wallet = str(keypair.pubkey())
+    closed_elsewhere = recurring.cancel_order(wallet, order_key)  # the trader cancelled it on jup.ag
+    signed_b64 = sign_transaction(base64.b64encode(closed_elsewhere.transaction).decode(), keypair)
+    assert recurring.execute(closed_elsewhere.request_id, base64.b64decode(signed_b64)).succeeded
+    response = trader.post(f"/orders/{order_key}/cancel/start")
+    assert response.status_code == 409
+    assert response.json()["message"] == "This order is already closed or could not be found. The list will refresh."
+    assert response.json()["next"] == "refresh"
+    assert f'data-order="{order_key}"' not in trader.get("/orders/active", **HTMX).text
+
+
+@pytestmark_http
+def test_jupiter_refusing_the_relay_is_a_failure_in_plain_words(trader, keypair, order_key):
+    started = start(trader, order_key)
+    control.inject_fault("execute", "429")
+    response = submit(trader, started, sign_transaction(started["transaction"], keypair))
+    answer = response.json()
+    assert (response.status_code, answer["state"], answer["next"]) == (200, "failed", "retry")
+    assert answer["message"] == "Jupiter is busy right now (too many requests). Please try again in a moment."
+    assert control.get_order(order_key)["status"] == "active"
 
 
 @pytestmark_http

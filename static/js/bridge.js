@@ -1,12 +1,9 @@
-// Wallet bridge: finds Solana wallets (Wallet Standard), signs in (SIWS), signs transactions, and
-// reads the dashboard's JSON answers ({state, message, next, ...}; see "JSON answers" in views.py).
-// Server data comes from data-* attributes on <body> (templates/base.html).
-// Other modules: import { signTransaction, isRejection, send } from './bridge.js';
+// Wallet bridge: finds wallets (Wallet Standard), signs in (SIWS), signs transactions, reads the
+// JSON answers (views.answer). Server data: data-* attributes on <body> (templates/base.html).
 const d = document.body.dataset;
 const KEY = 'dca.wallet';
 const ICON = /^data:image\/(svg\+xml|webp|png|gif);base64,/;
-const WAIT_SECONDS = 60; // a wallet that has not answered by then never will (the attempt lives 75 s)
-// What the dashboard needs of a wallet, in the words a trader reads when one is missing.
+const WAIT_SECONDS = 60; // a cancel attempt lives 75 s
 const NEEDS = {
   'standard:connect': 'connecting to websites',
   'standard:events': 'telling websites when you switch accounts',
@@ -19,10 +16,11 @@ const connectButton = $('[data-connect]');
 const wallets = [];
 let shown = false;
 let busy = false;
-let active = null; // {wallet, account}: the very WalletAccount the wallet returned
+let active = null; // {wallet, account}: the WalletAccount the wallet returned
 let waiting = null;
 let missing = false;
-const reasons = new Map(); // wallet -> why it cannot be used here ('' when it can)
+const reasons = new Map(); // wallet -> why it cannot be used, or ''
+
 
 const el = (tag, props = {}, ...kids) => {
   const e = Object.assign(document.createElement(tag), props);
@@ -32,7 +30,6 @@ const el = (tag, props = {}, ...kids) => {
 const plain = (message) => Object.assign(new Error(message), { plain: true });
 const b64 = (bytes) => btoa(String.fromCharCode(...bytes));
 
-/** Why a wallet cannot be used here, in plain words ('' when it can). */
 function unusable(w) {
   const f = w.features || {};
   const lacking = Object.keys(NEEDS).filter((name) => !f[name]).map((name) => NEEDS[name]);
@@ -41,24 +38,17 @@ function unusable(w) {
   return lacking.length ? `${w.name} cannot be used here: it does not support ${lacking.join(', ')}.` : '';
 }
 
-/** The wallet said no: the standard code 4001, or the words wallets use for it. */
 export function isRejection(error) {
   return error?.code === 4001 || /reject|declin|denied|cancel/i.test(String(error?.message || error));
 }
 
-// A wallet that never answers must not leave the page waiting: give up after WAIT_SECONDS.
 function inTime(promise, message) {
   let timer;
   const late = new Promise((_, fail) => { timer = setTimeout(() => fail(plain(message)), WAIT_SECONDS * 1000); });
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
-/**
- * POST to the dashboard; resolves to its answer in the one shape {state, message, next, ...},
- * never throws. `body`: an object (sent as JSON) or URLSearchParams (a form). An answer that is
- * not JSON, or none at all, becomes one: a 401/403 page means the session ended or the page is
- * stale; anything else says `noAnswer`.
- */
+// POST an object (as JSON) or a form; always resolves to an answer of the one shape.
 export async function send(url, body, noAnswer = 'The dashboard did not answer. Check your connection and try again.') {
   const form = body instanceof URLSearchParams;
   let r;
@@ -71,8 +61,8 @@ export async function send(url, body, noAnswer = 'The dashboard did not answer. 
     });
     const data = await r.json();
     if (data && typeof data.state === 'string') return data;
-  } catch { /* no answer, or not JSON: said below */ }
-  if (r && (r.status === 401 || r.status === 403)) {
+  } catch { /* none, or not JSON */ }
+  if ([401, 403].includes(r?.status)) {
     return { state: 'signed_out', message: 'This page is out of date or you were signed out. Reload the page and sign in again.', next: 'sign_in' };
   }
   return { state: 'unknown', message: noAnswer, next: null };
@@ -88,7 +78,6 @@ function explain(e) {
   return `Your wallet could not sign in (${String(e?.message || e)}). Try again, or try another wallet.`;
 }
 
-// A sign-in step: the answer's payload, or its message thrown in plain words.
 async function post(url, body) {
   const { state, message, next, ...payload } = await send(
     url, body, 'The server could not complete the sign-in. Try again in a moment.');
@@ -169,7 +158,7 @@ async function signIn(w) {
 
 async function signOut() {
   localStorage.removeItem(KEY);
-  await send(d.signOutUrl); // answers with a redirect, not JSON: only that it was sent matters
+  await send(d.signOutUrl);
   location.reload();
 }
 
@@ -188,30 +177,21 @@ async function reconnect(silent) {
   return (active = { wallet: w, account });
 }
 
-// A wire transaction's version: 'legacy', or the number of a versioned message (0).
+// 'legacy' or 0: the byte after the compact-u16 count of 64-byte signatures.
 function version(bytes) {
-  let count = 0, at = 0;
-  for (let shift = 0; shift < 21; shift += 7) { // compact-u16 signature count
-    const b = bytes[at++];
-    count |= (b & 0x7f) << shift;
-    if (!(b & 0x80)) break;
-  }
+  let count = 0, at = 0, b;
+  do { b = bytes[at]; count |= (b & 0x7f) << (7 * at++); } while (b & 0x80 && at < 3);
   const first = bytes[at + 64 * count];
   return first & 0x80 ? first & 0x7f : 'legacy';
 }
 
-/**
- * Sign a serialized transaction with the signed-in wallet; resolves to the signed bytes. Rejects
- * with a plain-words error (`plain: true`) when the wallet cannot sign this transaction's version
- * or does not answer within WAIT_SECONDS; nothing was signed or sent then.
- */
+// Resolves to the signed bytes; rejects in plain words (`plain`) on a version or a wallet timeout.
 export async function signTransaction(bytes) {
   const { wallet, account } = active || (await reconnect(false));
   const feature = wallet.features['solana:signTransaction'];
   const v = version(bytes);
   if (!(feature.supportedTransactionVersions || ['legacy']).includes(v)) {
-    const kind = v === 'legacy' ? 'legacy transactions' : `version ${v} transactions`;
-    throw plain(`${wallet.name} cannot sign ${kind}, which this cancel needs. Nothing was sent — try another wallet.`);
+    throw plain(`${wallet.name} cannot sign ${v === 'legacy' ? v : `version ${v}`} transactions. Nothing was sent — try another wallet.`);
   }
   const [out] = await inTime(
     feature.signTransaction({ account, transaction: bytes, chain: 'solana:mainnet' }),
@@ -232,8 +212,7 @@ function watch(w) {
   if (!active) reconnect(true).catch(() => {});
 }
 
-// As the Wallet Standard's reference app does: the returned function unregisters only the
-// wallets this call added. A wallet lacking a feature is listed with what it lacks.
+// As the Wallet Standard's reference: unregister removes only what this call added.
 function register(...ws) {
   const added = ws.filter((w, i) => w && !wallets.includes(w) && ws.indexOf(w) === i);
   for (const w of added) {

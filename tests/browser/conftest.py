@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from solders.keypair import Keypair
 
+from dashboard.encoding import short_address
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -87,7 +89,7 @@ class TestWallet:
 
     @property
     def short(self) -> str:
-        return f"{self.address[:4]}…{self.address[-4:]}"
+        return short_address(self.address)
 
 
 @pytest.fixture

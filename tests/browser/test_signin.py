@@ -17,6 +17,7 @@ from solders.pubkey import Pubkey
 from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
+from dashboard.encoding import short_address
 from tests.browser.flows import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -131,7 +132,7 @@ def test_sandbox_wallet_signs_in(page, live_server):
     button.click()
     page.wait_for_url(live_server.url + "/orders/")
     user = User.objects.get()
-    expect_signed_in(page, live_server, f"{user.username[:4]}…{user.username[-4:]}")
+    expect_signed_in(page, live_server, short_address(user.username))
     assert_bridge_signs_for(page, Pubkey.from_string(user.username))
     page.get_by_role("button", name="Sign out").click()
     expect_signed_out(page)
@@ -245,7 +246,7 @@ def test_the_transaction_version_is_checked_before_asking_the_wallet(page, live_
     v0 = MessageV0.try_compile(payer, [ix], [], Hash.new_unique())
     unsigned = base64.b64encode(bytes(VersionedTransaction(v0, [NullSigner(payer)]))).decode()
     answer = page.evaluate(SIGN_V0_WITH_BRIDGE, unsigned)
-    words = "cannot sign version 0 transactions, which this cancel needs. Nothing was sent — try another wallet."
+    words = "cannot sign version 0 transactions. Nothing was sent — try another wallet."
     assert answer == f"{wallet.name} {words}"
     assert "signTransaction" not in page.evaluate("window.__testWallet.calls")
     assert_bridge_signs_for(page, payer)  # a legacy one it can

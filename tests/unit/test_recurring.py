@@ -88,3 +88,23 @@ def test_floats_are_never_money():
     order = recurring.parse_order(raw_order(inDeposited=100.1), "active")
     assert order.in_deposited is None
     assert order.raw_in_deposited == 100_000_000
+
+
+def test_a_float_frequency_is_read_as_whole_seconds():
+    assert recurring.parse_order(raw_order(cycleFrequency=3600.0), "active").cycle_frequency == 3600
+
+
+@pytest.mark.parametrize("changes", [{"orderKey": ""}, {"cycleFrequency": None}, {"trades": "nope"}])
+def test_an_order_missing_what_defines_it_is_refused(changes):
+    with pytest.raises(ValueError):
+        recurring.parse_order(raw_order(**changes), "active")
+
+
+def test_an_empty_page_without_paging_fields():
+    page = recurring.parse_orders_page({"page": 3}, "history", "time")
+    assert (page.orders, page.page, page.total_pages) == ((), 3, 3)
+
+
+def test_a_cancel_answer_that_is_not_an_object_is_a_bad_response():
+    with pytest.raises(upstream.JupiterBadResponse):
+        recurring.parse_cancel(["requestId", "transaction"])
