@@ -144,6 +144,7 @@ def test_a_wallet_that_never_answers_is_given_up_on(page, live_server, install_w
     button = confirm.get_by_role("button", name="Confirm cancel")
     button.click()
     expect(confirm.locator(".cancel-status")).to_contain_text("Approve in your wallet")
+    page.evaluate("window.__testWallet.asked('signTransaction')")  # the bridge's wait has begun
     page.clock.fast_forward("01:01")
     expect(confirm.locator(".cancel-status")).to_contain_text(
         "Your wallet did not answer within 60 seconds. Nothing was sent."

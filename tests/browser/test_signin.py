@@ -204,6 +204,7 @@ def test_a_wallet_that_never_answers_the_sign_in_is_given_up_on(page, live_serve
     page.get_by_role("button", name="Connect wallet").click()
     page.get_by_role("button", name=wallet.name).click()
     expect(page.get_by_role("status")).to_contain_text(f"Approve the sign-in in {wallet.name}")
+    page.evaluate("window.__testWallet.asked('signIn')")  # the bridge's wait has begun
     page.clock.fast_forward("01:01")
     expect(page.get_by_role("status")).to_contain_text(
         f"{wallet.name} did not answer within 60 seconds. You are still signed out — try again."
