@@ -199,6 +199,11 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Every file of static/ and of this project's apps; of other apps only what the pages load.
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "dashboard.storage.AppDirectoriesFinder",
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -209,15 +214,25 @@ STORAGES = {
 }
 # Serve from the finders when the manifest has not been built (sandbox, tests).
 WHITENOISE_USE_FINDERS = DEBUG or SANDBOX
+# collectstatic leaves only the hashed (and compressed) names: a reference to an unhashed name
+# fails loudly instead of loading a second copy of a module.
+WHITENOISE_KEEP_ONLY_HASHED_FILES = True
 WHITENOISE_AUTOREFRESH = DEBUG
 if SANDBOX and not DEBUG:
     STORAGES["staticfiles"]["BACKEND"] = "whitenoise.storage.CompressedStaticFilesStorage"
 
-# Security: secure by default; DJANGO_SECURE_SSL_REDIRECT=0 allows plain http.
-SECURE_SSL_REDIRECT = env_flag("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
-SESSION_COOKIE_SECURE = SECURE_SSL_REDIRECT
-CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT
+# Security: https unless DEBUG is on. Cookies are Secure whenever DEBUG is off, whether this site
+# redirects to https itself or a proxy does (DJANGO_SECURE_SSL_REDIRECT=0). Plain http is only
+# for a deliberate setup (local demos, tests): DJANGO_ALLOW_PLAIN_HTTP=1, which `check --deploy`
+# warns about (dashboard.W001).
+ALLOW_PLAIN_HTTP = env_flag("DJANGO_ALLOW_PLAIN_HTTP", False)
+SECURE_SSL_REDIRECT = env_flag("DJANGO_SECURE_SSL_REDIRECT", not (DEBUG or ALLOW_PLAIN_HTTP))
+if ALLOW_PLAIN_HTTP and SECURE_SSL_REDIRECT:
+    raise ImproperlyConfigured("DJANGO_ALLOW_PLAIN_HTTP=1 and DJANGO_SECURE_SSL_REDIRECT=1 contradict each other.")
+SESSION_COOKIE_SECURE = not (DEBUG or ALLOW_PLAIN_HTTP)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True  # the pages hand the token to scripts in data-csrf
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"

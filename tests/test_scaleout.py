@@ -98,7 +98,7 @@ def instance_env(port: int, upstream_port: int) -> dict[str, str]:
     env.update(
         DJANGO_SETTINGS_MODULE="dashboard.settings",
         DASHBOARD_SANDBOX="1",
-        DJANGO_SECURE_SSL_REDIRECT="0",
+        DJANGO_ALLOW_PLAIN_HTTP="1",
         PORT=str(port),
         DATABASE_URL=database_url(DATABASE),
         REDIS_URL=REDIS_URL,
