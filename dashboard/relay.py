@@ -156,7 +156,10 @@ def start(wallet: str, order_key: str, refund_text: str = "") -> Issued:
         tracking.invalidate(wallet)
         raise CancelRefused(exc.user_message + " The list will refresh.") from None
     except upstream.JupiterError as exc:
-        raise CancelRefused(exc.user_message, retry=exc.retryable) from None
+        # Nothing was signed or sent: when Jupiter is not answering (a timeout too), a fresh
+        # try is safe and is what the message asks for.
+        retry = exc.retryable or isinstance(exc, (upstream.JupiterUnavailable, upstream.JupiterRateLimited))
+        raise CancelRefused(exc.user_message, retry=retry) from None
     message = check_issued(issued.transaction, wallet, order_key)
     attempt = CancelAttempt.objects.create(
         wallet=wallet,

@@ -7,6 +7,8 @@ import csv
 import json
 import logging
 from collections.abc import Callable
+from datetime import datetime
+from datetime import timezone as dt_timezone
 from functools import wraps
 from typing import Any
 
@@ -26,7 +28,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 from django_ratelimit.decorators import ratelimit
 
-from dashboard import relay, siws, tracking
+from dashboard import limits, relay, siws, tracking
 from dashboard.forms import SignedTransactionForm, SignInChallengeForm, SignInVerifyForm
 from dashboard.middleware import mark_signed_in
 from dashboard.models import CancelAttempt
@@ -40,7 +42,10 @@ class HtmxHttpRequest(HttpRequest):
 
 
 def home(request: HttpRequest) -> TemplateResponse:
-    return TemplateResponse(request, "home.html")
+    response = TemplateResponse(request, "home.html")
+    if request.user.is_authenticated:  # the page names the wallet: never kept by a cache
+        patch_cache_control(response, no_store=True, private=True)
+    return response
 
 
 @require_safe
@@ -83,13 +88,42 @@ def _refuse(message: str, status: int = 400) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
+CLEANUP_SECONDS = 3600  # expired sessions and challenges are deleted at most this often by sign-ins
+MAX_JSON_DEPTH = 4  # the sign-in bodies are flat objects
+
+
+def nesting_depth(raw: bytes) -> int:
+    """How deeply the arrays and objects of a JSON text nest (brackets inside strings aside),
+    read without recursion so that `"[" * 5000` cannot exhaust the stack."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # closing quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b"]}":
+            depth -= 1
+    return deepest
+
+
 def _json_body(request: HttpRequest) -> dict | None:
-    """The request's JSON object, or None when it is too large or not a JSON object."""
+    """The request's JSON object, or None when it is too large, too deep or not a JSON object."""
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return None
     if declared > siws.MAX_BODY_BYTES or len(request.body) > siws.MAX_BODY_BYTES:
+        return None
+    if nesting_depth(request.body) > MAX_JSON_DEPTH:
         return None
     try:
         data = json.loads(request.body or b"{}")
@@ -121,7 +155,6 @@ def sign_in_challenge(request: HttpRequest) -> JsonResponse:
 
 @require_POST
 @ratelimit(group="sign-in", key="ip", rate="dashboard.limits.sign_in_rate", block=False)
-@ratelimit(group="sign-in", key="dashboard.limits.claimed_wallet", rate="dashboard.limits.sign_in_rate", block=False)
 def sign_in_verify(request: HttpRequest) -> JsonResponse:
     if getattr(request, "limited", False):
         return slow_down()
@@ -142,8 +175,14 @@ def sign_in_verify(request: HttpRequest) -> JsonResponse:
         )
     except siws.SignInError as exc:
         return _refuse(exc.message, exc.status)
+    # Counted per wallet only now, with the wallet's own signature verified: refused requests
+    # naming someone else's address can never use up that wallet's sign-ins.
+    if limits.wallet_signed_in_too_often(request, address):
+        return slow_down()
     login(request, siws.get_wallet_user(address))
     mark_signed_in(request)
+    if cache.add("cleanup", 1, CLEANUP_SECONDS):  # `manage.py cleanup` as well, at most hourly
+        siws.clear_expired()
     return JsonResponse({"address": address})
 
 
@@ -229,11 +268,26 @@ def orders_export(request: HtmxHttpRequest) -> HttpResponse:
     rows = fill_rows(tracking.describe([o for listing in listings for o in listing.orders]))
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     stamp = timezone.now().strftime("%Y-%m-%d")
-    response["Content-Disposition"] = f'attachment; filename="dca-fills-{wallet[:8]}-{stamp}.csv"'
+    name = f"dca-fills-{wallet[:8]}-{stamp}"
+    stale = [listing for listing in listings if listing.problem]
+    if stale:  # last-known fills: the file says so in its name and in its first line
+        as_of = min(listing.as_of for listing in stale)
+        name += f"-last-known-as-of-{as_of:%Y-%m-%d-%H%M}-UTC"
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    if stale:
+        csv.writer(response).writerow([export_note(as_of, stale[0].problem)])
     writer = csv.DictWriter(response, fieldnames=FILL_COLUMNS)
     writer.writeheader()
     writer.writerows(rows)
     return response
+
+
+def export_note(as_of: datetime, problem: str) -> str:
+    """The first line of an export made from last-known data, in plain words."""
+    return (
+        f"# Last-known fills as of {as_of.astimezone(dt_timezone.utc):%Y-%m-%d %H:%M} UTC. {problem} "
+        "Fills after that time are missing: download again later for a complete file."
+    )
 
 
 # --- cancelling an order (JSON endpoints used by static/js/orders.js) ---

@@ -170,6 +170,33 @@ def test_export_csv_has_every_fill_of_every_order(trader, wallet):
     ]
 
 
+def test_export_during_an_outage_says_it_holds_last_known_fills(trader, wallet):
+    keys = control.seed_wallet(wallet, active=2, history=1)
+    trader.get("/orders/active", **HTMX)
+    trader.get("/orders/history", **HTMX)  # both lists seen
+    cache.clear()
+    control.inject_fault("getRecurringOrders", "500", times=50)
+    response = trader.get("/orders/export.csv")
+    assert response.status_code == 200
+    disposition = response["Content-Disposition"]
+    assert disposition.startswith(f'attachment; filename="dca-fills-{wallet[:8]}-')
+    assert "-last-known-as-of-" in disposition
+    note, *lines = response.content.decode().splitlines()
+    assert note.startswith("# Last-known fills as of ")
+    assert "Jupiter is not answering right now" in note
+    assert "Fills after that time are missing" in note
+    rows = list(csv.DictReader(io.StringIO("\n".join(lines))))
+    fills = [t for k in keys for t in control.get_order(k)["trades"] if t["action"] == "Fill"]
+    assert {r["signature"] for r in rows} == {t["txId"] for t in fills}
+
+
+def test_live_export_has_no_note(trader, wallet):
+    control.seed_wallet(wallet, active=1, history=1)
+    response = trader.get("/orders/export.csv")
+    assert "last-known" not in response["Content-Disposition"]
+    assert response.content.decode().startswith("date,pair,")
+
+
 def test_cancel_confirmation_says_what_comes_back(trader, wallet):
     keys = control.seed_wallet(wallet, active=1, history=0)
     trader.get("/orders/active", **HTMX)
