@@ -19,6 +19,10 @@ def cancel_rate(group: str, request: HttpRequest) -> str:
     return settings.RATELIMIT_CANCEL
 
 
+def lists_rate(group: str, request: HttpRequest) -> str:
+    return settings.RATELIMIT_LISTS
+
+
 def wallet_key(group: str, request: HttpRequest) -> str:
     """Count per wallet address (the signed-in user's name)."""
     return request.user.username if request.user.is_authenticated else client_address(request)

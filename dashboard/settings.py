@@ -181,6 +181,8 @@ def env_rate(name: str, default: str) -> str:
 
 RATELIMIT_SIGN_IN = env_rate("DASHBOARD_RATELIMIT_SIGN_IN", "1000/m" if SANDBOX else "20/m")
 RATELIMIT_CANCEL = env_rate("DASHBOARD_RATELIMIT_CANCEL", "1000/m" if SANDBOX else "20/m")
+# Views of the order lists (active, history, export) per client address and per wallet.
+RATELIMIT_LISTS = env_rate("DASHBOARD_RATELIMIT_LISTS", "1000/m" if SANDBOX else "60/m")
 SILENCED_SYSTEM_CHECKS: list[str] = []
 if CACHES["default"]["BACKEND"].endswith("LocMemCache"):
     # Without REDIS_URL each process counts on its own (limits are per worker): fine for one
@@ -292,6 +294,8 @@ JUPITER_RATE_LIMIT_RPS = env_number("JUPITER_RATE_LIMIT_RPS", 1.0 if JUPITER_API
 JUPITER_RATE_LIMIT_ENABLED = not SANDBOX or bool(os.environ.get("JUPITER_RATE_LIMIT_RPS", "").strip())
 JUPITER_RATE_WINDOW_SECONDS = env_number("JUPITER_RATE_WINDOW_SECONDS", 60.0)
 JUPITER_RATE_LIST_SHARE = env_number("JUPITER_RATE_LIST_SHARE", 0.7)
+# The part of the list budget one wallet, or one client address, may use in a window.
+JUPITER_RATE_FAIR_SHARE = env_number("JUPITER_RATE_FAIR_SHARE", 0.5)
 JUPITER_RATE_MAX_WAIT = env_number("JUPITER_RATE_MAX_WAIT", 2.0)
 JUPITER_BREAKER_ENABLED = not SANDBOX or bool(os.environ.get("JUPITER_BREAKER_FAILURES", "").strip())
 JUPITER_BREAKER_FAILURES = int(env_number("JUPITER_BREAKER_FAILURES", 5))

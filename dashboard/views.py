@@ -28,7 +28,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 from django_ratelimit.decorators import ratelimit
 
-from dashboard import limits, relay, siws, tracking
+from dashboard import budget, limits, relay, siws, tracking
 from dashboard.forms import SignedTransactionForm, SignInChallengeForm, SignInVerifyForm
 from dashboard.middleware import mark_signed_in
 from dashboard.models import CancelAttempt
@@ -204,7 +204,11 @@ def wallet_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
             if request.htmx:
                 return HttpResponseClientRedirect(reverse("home"))
             return redirect("home")
-        response = view(request, *args, **kwargs)
+        # Jupiter list calls made for this request count against the wallet's and the client's
+        # fair share of the list budget.
+        client = limits.client_address(request)
+        with budget.charged_to(f"wallet:{request.user.username}", f"client:{client}"):
+            response = view(request, *args, **kwargs)
         patch_cache_control(response, no_store=True, private=True)
         return response
 
@@ -222,14 +226,38 @@ def orders(request: HtmxHttpRequest) -> TemplateResponse:
     return TemplateResponse(request, "orders/page.html")
 
 
+# Views of the order lists, per client address and per wallet (settings RATELIMIT_LISTS): past
+# the limit they show what was last seen, without calling Jupiter.
+LISTS_LIMITED = (
+    "You refreshed your orders very often in the last minute. This shows what we last saw; "
+    "fresh data will be back in a moment."
+)
+
+
+def lists_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    view = ratelimit(group="lists", key="dashboard.limits.wallet_key", rate="dashboard.limits.lists_rate", block=False)(
+        view
+    )
+    return ratelimit(group="lists", key="ip", rate="dashboard.limits.lists_rate", block=False)(view)
+
+
+def listing_for(request: HttpRequest, status: str) -> tracking.Listing:
+    """The wallet's list, live or last-known; last-known only once the request is over the limit."""
+    if getattr(request, "limited", False):
+        return tracking.last_known(request.user.username, status, LISTS_LIMITED)
+    return tracking.list_orders(request.user.username, status)
+
+
 @wallet_required
 @vary_on_headers("HX-Request")
+@lists_limited
 def orders_active(request: HtmxHttpRequest) -> HttpResponse:
     return orders_panel(request, "active", "orders/active.html")
 
 
 @wallet_required
 @vary_on_headers("HX-Request")
+@lists_limited
 def orders_history(request: HtmxHttpRequest) -> HttpResponse:
     return orders_panel(request, "history", "orders/history.html")
 
@@ -241,9 +269,10 @@ def orders_panel(request: HtmxHttpRequest, status: str, template: str) -> HttpRe
     key = tracking.panel_key(wallet, status)
     if request.htmx and (cached := tracking.cached_panel(key)) is not None:
         return HttpResponse(cached)
-    listing = tracking.list_orders(wallet, status)
+    listing = listing_for(request, status)
     context = {"listing": listing, "orders": tracking.describe(listing.orders)}
-    response = render_panel(request, template, context)
+    limited = getattr(request, "limited", False) and not request.htmx  # htmx shows a 200's body only
+    response = render_panel(request, template, context, status=429 if limited else 200)
     if request.htmx:
         response.add_post_render_callback(lambda r: tracking.store_panel(key, listing, r.content))
     return response
@@ -259,9 +288,10 @@ def order_fills(request: HtmxHttpRequest, order_key: str) -> TemplateResponse:
 
 
 @wallet_required
+@lists_limited
 def orders_export(request: HtmxHttpRequest) -> HttpResponse:
     wallet = request.user.username
-    listings = [tracking.list_orders(wallet, status) for status in ("active", "history")]
+    listings = [listing_for(request, status) for status in ("active", "history")]
     unknown = next((listing for listing in listings if listing.problem and not listing.as_of), None)
     if unknown is not None:  # nothing known about one of the lists: an export would be incomplete
         return TemplateResponse(request, "orders/export_unavailable.html", {"listing": unknown}, status=503)
