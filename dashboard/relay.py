@@ -12,7 +12,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
@@ -27,7 +29,9 @@ from dashboard.transactions import COMPUTE_BUDGET, MAX_TX_BYTES, read_message
 
 logger = logging.getLogger(__name__)
 
+LAMPORTS_PER_SOL = 1_000_000_000
 DCA_PROGRAM = Pubkey.from_string("DCA265Vj8a9CEuX1eb1LWRnDT7uK6q1xMipnNyatn23M")
+CLOSE_DCA = bytes.fromhex("16072162a8b722f3")  # the DCA program's close instruction (it takes no arguments)
 LIGHTHOUSE = Pubkey.from_string("L2TExMFKdjpN9kozasaurPirfHy9P8sbXoAN1qA3S95")
 WALLET_INSERTED = {COMPUTE_BUDGET, LIGHTHOUSE}  # programs wallets may legitimately add
 
@@ -82,6 +86,7 @@ def check_issued(raw: bytes, wallet: str, order_key: str) -> bytes:
         or reading.signers != (user,)
         or any(ix.program not in (DCA_PROGRAM, COMPUTE_BUDGET) for ix in reading.instructions)
         or len(dca) != 1
+        or dca[0].data != CLOSE_DCA
         or len(dca[0].accounts) < 2
         or dca[0].accounts[0] != (wallet, True, True)
         or dca[0].accounts[1][:1] != (order_key,)
@@ -89,7 +94,22 @@ def check_issued(raw: bytes, wallet: str, order_key: str) -> bytes:
     ):
         logger.warning("refused an issued cancel transaction for order %s", order_key)
         raise bad
+    try:
+        fee = transactions.priority_fee_lamports(reading)
+    except ValueError:
+        raise bad from None
+    if fee > settings.MAX_PRIORITY_FEE_LAMPORTS:
+        logger.warning("refused an issued cancel transaction for order %s: priority fee %s lamports", order_key, fee)
+        raise CancelRefused(fee_too_high("Jupiter offered a cancel transaction")) from None
     return to_bytes_versioned(tx.message)
+
+
+def fee_too_high(what: str) -> str:
+    ceiling = Decimal(settings.MAX_PRIORITY_FEE_LAMPORTS) / LAMPORTS_PER_SOL
+    return (
+        f"{what} with a network fee above this site's limit of {ceiling.normalize():f} SOL, "
+        "so we did not send it. Nothing was sent."
+    )
 
 
 def check_signed(issued: bytes, tx: VersionedTransaction, wallet: str) -> bytes:
@@ -127,6 +147,14 @@ def check_signed(issued: bytes, tx: VersionedTransaction, wallet: str) -> bytes:
     kept = [ix for ix in after.instructions if ix.program not in WALLET_INSERTED]
     if kept != essential:
         raise changed
+    # The wallet may set its own priority fee, up to the site's ceiling.
+    try:
+        fee = transactions.priority_fee_lamports(after)
+    except ValueError:
+        raise changed from None
+    if fee > settings.MAX_PRIORITY_FEE_LAMPORTS:
+        logger.warning("refused a signed cancel transaction: priority fee %s lamports", fee)
+        raise CancelRefused(fee_too_high("Your wallet changed the transaction"))
     return message
 
 

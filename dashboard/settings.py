@@ -286,6 +286,10 @@ JUPITER_TOKENS_URL = env_url(
     f"http://127.0.0.1:{SANDBOX_PORT}/sandbox/tokens/v2" if SANDBOX else "https://api.jup.ag/tokens/v2",
 )
 JUPITER_API_KEY = os.environ.get("JUPITER_API_KEY", "").strip()
+# The most a cancel or refund transaction may pay in priority fees (compute-unit price × limit),
+# checked on what Jupiter issues and on what the wallet signed. 200,000 lamports = 0.0002 SOL,
+# about ten times what Jupiter's own cancel transactions set.
+MAX_PRIORITY_FEE_LAMPORTS = int(env_number("DASHBOARD_MAX_PRIORITY_FEE_LAMPORTS", 200_000))
 # Seconds to wait for Jupiter's answer once connected (every API, every call).
 JUPITER_TIMEOUT_SECONDS = env_number("JUPITER_TIMEOUT_SECONDS", 10.0)
 JUPITER_RATE_LIMIT_RPS = env_number("JUPITER_RATE_LIMIT_RPS", 1.0 if JUPITER_API_KEY else 0.5)

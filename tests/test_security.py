@@ -70,6 +70,7 @@ REPORTED_NAMES = (
     "JUPITER_RATE_LIMIT_ENABLED",
     "JUPITER_BREAKER_ENABLED",
     "JUPITER_RATE_LIMIT_RPS",
+    "MAX_PRIORITY_FEE_LAMPORTS",
     "CONTENT_SECURITY_POLICY",
 )
 
@@ -186,6 +187,8 @@ def test_production_settings(production):
     assert production["JUPITER_RATE_LIMIT_ENABLED"] is True
     assert production["JUPITER_BREAKER_ENABLED"] is True
     assert production["JUPITER_RATE_LIMIT_RPS"] == 0.5
+    assert production["MAX_PRIORITY_FEE_LAMPORTS"] == 200_000
+    assert read_settings(DASHBOARD_MAX_PRIORITY_FEE_LAMPORTS="50000")["MAX_PRIORITY_FEE_LAMPORTS"] == 50_000
 
 
 def test_proxy_headers_trusted_only_when_configured():
