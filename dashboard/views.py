@@ -343,7 +343,7 @@ def cancel_answer(attempt: CancelAttempt) -> JsonResponse:
             "state": attempt.state,
             "message": attempt.outcome,
             "explorer_url": attempt.explorer_url,
-            "retry": attempt.state in (CancelAttempt.State.EXPIRED, CancelAttempt.State.FAILED),
+            "retry": relay.retry_helps(attempt),
         }
     )
 
@@ -412,9 +412,19 @@ def cancel_status(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
 @wallet_required
 @vary_on_headers("HX-Request")
 def cancel_attempts(request: HtmxHttpRequest) -> TemplateResponse:
-    wallet = request.user.username
-    attempts = [
-        relay.reconcile(wallet, a.pk) if a.state in (CancelAttempt.State.PENDING, CancelAttempt.State.SENDING) else a
-        for a in CancelAttempt.objects.filter(wallet=wallet)[:10]
-    ]
-    return render_panel(request, "orders/attempts.html", {"attempts": attempts})
+    """The wallet's recent cancel requests as recorded (a GET never calls Jupiter). While one is
+    still confirming, the panel asks `settle_cancels` to settle it."""
+    attempts = list(CancelAttempt.objects.filter(wallet=request.user.username)[:10])
+    unsettled = any(a.state in (CancelAttempt.State.PENDING, CancelAttempt.State.SENDING) for a in attempts)
+    return render_panel(request, "orders/attempts.html", {"attempts": attempts, "unsettled": unsettled})
+
+
+@require_POST
+@wallet_required
+@vary_on_headers("HX-Request")
+def settle_cancels(request: HtmxHttpRequest) -> HttpResponse:
+    """Settle the wallet's cancels whose answer was lost, by re-reading its orders; then the list."""
+    relay.settle(request.user.username)
+    if not request.htmx:
+        return redirect("cancel_attempts")
+    return cancel_attempts(request)
