@@ -336,8 +336,9 @@ def unsettled(wallet: str, now: datetime) -> list[CancelAttempt]:
     return list(CancelAttempt.objects.filter(Q(state=A.PENDING) | stuck, wallet=wallet))
 
 
-def settle(wallet: str) -> None:
-    """Settle the wallet's unsettled attempts by re-reading its orders, never by sending again.
+def settle(wallet: str) -> int:
+    """Settle the wallet's unsettled attempts by re-reading its orders, never by sending again;
+    how many ended.
 
     The history list is read once for all of them, and the active list once more when one is
     past its blockhash lifetime; at most once per wallet every RECHECK_SECONDS, however often
@@ -349,31 +350,29 @@ def settle(wallet: str) -> None:
     now = timezone.now()
     attempts = unsettled(wallet, now)
     if not attempts or not cache.add(f"settle:{wallet}", 1, RECHECK_SECONDS):
-        return
+        return 0
     tracking.expire(wallet, "history")
     history = tracking.list_orders(wallet, "history")
     if history.stale:
-        return
+        return 0
     closed = {order.order_key: order for order in history.orders}
-    late = []
+    ended, late = [], []
     for attempt in attempts:
         order = closed.get(attempt.order_key)
         if order is not None and order.user_closed:
-            succeed(attempt, order.close_tx, "Reconciled", expected=UNSETTLED)
+            ended.append(succeed(attempt, order.close_tx, "Reconciled", expected=UNSETTLED))
         elif order is not None:
-            finish(attempt, A.FAILED, ENDED_ON_ITS_OWN, expected=UNSETTLED, upstream_status="Reconciled")
+            ended.append(finish(attempt, A.FAILED, ENDED_ON_ITS_OWN, expected=UNSETTLED, upstream_status="Reconciled"))
         elif now - attempt.issued_at > BLOCKHASH_LIFETIME:
             late.append(attempt)
-    if not late:
-        return
-    tracking.expire(wallet, "active")
-    active = tracking.list_orders(wallet, "active")
-    if active.stale:
-        return
-    live = {order.order_key for order in active.orders}
-    for attempt in late:
-        outcome = NEVER_LANDED if attempt.order_key in live else NOT_FOUND
-        finish(attempt, A.FAILED, outcome, expected=UNSETTLED, upstream_status="Reconciled")
+    if late:
+        tracking.expire(wallet, "active")
+        active = tracking.list_orders(wallet, "active")
+        live = {order.order_key for order in active.orders}
+        for attempt in late if not active.stale else ():
+            outcome = NEVER_LANDED if attempt.order_key in live else NOT_FOUND
+            ended.append(finish(attempt, A.FAILED, outcome, expected=UNSETTLED, upstream_status="Reconciled"))
+    return len(ended)
 
 
 def finish(

@@ -24,7 +24,7 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 from django_ratelimit.decorators import ratelimit
 
@@ -424,7 +424,10 @@ def cancel_attempts(request: HtmxHttpRequest) -> TemplateResponse:
 @vary_on_headers("HX-Request")
 def settle_cancels(request: HtmxHttpRequest) -> HttpResponse:
     """Settle the wallet's cancels whose answer was lost, by re-reading its orders; then the list."""
-    relay.settle(request.user.username)
+    settled = relay.settle(request.user.username)
     if not request.htmx:
         return redirect("cancel_attempts")
-    return cancel_attempts(request)
+    response = cancel_attempts(request)
+    if settled:  # the order lists on the page may have changed too
+        trigger_client_event(response, "orders-changed")
+    return response

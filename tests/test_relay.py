@@ -726,6 +726,7 @@ def test_the_recent_cancels_list_settles_only_on_post(trader, keypair, order_key
     settled = trader.post("/orders/cancels/settle", **HTMX)
     assert "Order cancelled" in settled.text
     assert "hx-post" not in settled.text  # nothing left to settle: the panel stops asking
+    assert "orders-changed" in settled["HX-Trigger"]  # and the page's order lists refresh
     assert CancelAttempt.objects.get(pk=attempt.pk).state == A.SUCCEEDED
     assert trader.post("/orders/cancels/settle").url == "/orders/cancels"  # without htmx: back to the list
     assert trader.get("/orders/cancels/settle").status_code == 405

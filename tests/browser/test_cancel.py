@@ -151,4 +151,5 @@ def test_recent_cancels_settle_a_lost_answer(page, live_server, install_wallet):
     panel.get_by_role("button", name="Check now").click()
     expect(panel).to_contain_text("Order cancelled.")
     expect(panel.get_by_role("button", name="Check now")).to_have_count(0)
+    expect(page.locator(f'#active-panel [data-order="{key}"]')).to_have_count(0)  # the list follows
     assert CancelAttempt.objects.get(order_key=key).state == CancelAttempt.State.SUCCEEDED
