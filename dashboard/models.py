@@ -58,6 +58,7 @@ class CancelAttempt(models.Model):
         PENDING = "pending", "Still confirming"
         SUCCEEDED = "succeeded", "Cancelled"
         FAILED = "failed", "Failed"
+        REFUSED = "refused", "Refused"  # closed unsent: the order was cancelled by another attempt (relay.close_others)
         EXPIRED = "expired", "Expired"
 
     wallet = models.CharField(max_length=64, db_index=True)

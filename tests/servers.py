@@ -2,7 +2,7 @@
 command line with its environment, on a free loopback port, started only once it answers,
 stopped cleanly (its whole process group).
 
-    env = clean_env(DASHBOARD_SANDBOX="1", DJANGO_SECURE_SSL_REDIRECT="0", DATABASE_URL=...)
+    env = clean_env(DASHBOARD_SANDBOX="1", DJANGO_ALLOW_PLAIN_HTTP="1", DATABASE_URL=...)
     migrate(env)
     with Gunicorn(["dashboard.wsgi", "-k", "gthread", "--workers", "2"], env, log_dir=tmp) as server:
         requests.get(f"{server.url}/healthz")

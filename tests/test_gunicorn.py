@@ -18,7 +18,7 @@ def server(tmp_path_factory):
     """One gunicorn with gthread workers on SQLite, in sandbox mode, talking to itself."""
     folder = tmp_path_factory.mktemp("gunicorn")
     env = clean_env(
-        DASHBOARD_SANDBOX="1", DJANGO_SECURE_SSL_REDIRECT="0", DATABASE_URL=f"sqlite:///{folder / 'db.sqlite3'}"
+        DASHBOARD_SANDBOX="1", DJANGO_ALLOW_PLAIN_HTTP="1", DATABASE_URL=f"sqlite:///{folder / 'db.sqlite3'}"
     )
     migrate(env)
     with Gunicorn(

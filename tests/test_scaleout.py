@@ -26,8 +26,8 @@ pytestmark = pytest.mark.postgres
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 REDIS_URL = os.environ.get("REDIS_URL", "")
-# Its own database beside the test one (named after DATABASE_URL's), so parallel runs on one server never meet.
-DATABASE = f"{urlsplit(DATABASE_URL).path.strip('/') or 'dashboard'}_scaleout"
+# Named after the pass's database, so passes on one server (CI, several checkouts) never share it.
+DATABASE = f"{urlsplit(DATABASE_URL).path.lstrip('/') or 'dashboard'}_scaleout"
 START_TIMEOUT = 60.0
 HTTP_TIMEOUT = 30.0
 ORDER_LINK = re.compile(r"/orders/([1-9A-HJ-NP-Za-km-z]{32,44})/cancel\b")
@@ -61,22 +61,22 @@ def recreate_database() -> None:
     import psycopg
 
     with psycopg.connect(database_url("postgres"), autocommit=True, connect_timeout=10) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
+        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DATABASE}"')
 
 
 def drop_database() -> None:
     import psycopg
 
     with psycopg.connect(database_url("postgres"), autocommit=True, connect_timeout=10) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
 
 
 def instance_env(upstream_port: int) -> dict[str, str]:
     upstream = f"http://127.0.0.1:{upstream_port}/sandbox"
     return clean_env(
         DASHBOARD_SANDBOX="1",
-        DJANGO_SECURE_SSL_REDIRECT="0",
+        DJANGO_ALLOW_PLAIN_HTTP="1",
         DATABASE_URL=database_url(DATABASE),
         REDIS_URL=REDIS_URL,
         JUPITER_API_URL=f"{upstream}/recurring/v1",

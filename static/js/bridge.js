@@ -1,5 +1,6 @@
 // Wallet bridge: finds wallets (Wallet Standard), signs in (SIWS), signs transactions, reads the
 // JSON answers (views.answer). Server data: data-* attributes on <body> (templates/base.html).
+// orders.js imports from it; the page loads each module once.
 const d = document.body.dataset;
 const KEY = 'dca.wallet';
 const ICON = /^data:image\/(svg\+xml|webp|png|gif);base64,/;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,47 @@ def test_issued_transaction_already_signed_or_with_trailing_bytes_is_refused():
         relay.check_issued(unsigned(message) + b"\x00", str(user.pubkey()), str(order))
 
 
+def test_issued_transaction_must_close_the_order():
+    user, order = Keypair(), Pubkey.new_unique()
+    accounts = [AccountMeta(user.pubkey(), True, True), AccountMeta(order, False, True)]
+    for data in (bytes.fromhex("16072162a8b722f4"), bytes.fromhex("16072162a8b722f3") + b"\x01", b""):
+        other = Instruction(relay.DCA_PROGRAM, data, accounts)  # another DCA instruction on the same order
+        message = Message.new_with_blockhash(
+            [set_compute_unit_limit(90_000), set_compute_unit_price(200_000), other], user.pubkey(), Hash.new_unique()
+        )
+        with pytest.raises(relay.CancelRefused, match="cannot vouch for"):
+            relay.check_issued(unsigned(message), str(user.pubkey()), str(order))
+
+
+def fee_message(user: Keypair, order: Pubkey, limit: int, price: int, blockhash: Hash | None = None) -> Message:
+    *_, dca = parts(user.pubkey(), order)
+    instructions = [set_compute_unit_limit(limit), set_compute_unit_price(price), dca]
+    return Message.new_with_blockhash(instructions, user.pubkey(), blockhash or Hash.new_unique())
+
+
+def test_issued_network_fee_has_a_ceiling(settings):
+    assert settings.MAX_PRIORITY_FEE_LAMPORTS == 200_000
+    user, order = Keypair(), Pubkey.new_unique()
+    at_ceiling = fee_message(user, order, 200_000, 1_000_000)  # 200,000 units × 1 lamport
+    relay.check_issued(unsigned(at_ceiling), str(user.pubkey()), str(order))
+    for limit, price in ((200_000, 1_000_001), (1_400_000, 10**12)):
+        with pytest.raises(relay.CancelRefused, match=re.escape("above this site's limit of 0.0002 SOL")):
+            relay.check_issued(unsigned(fee_message(user, order, limit, price)), str(user.pubkey()), str(order))
+    # Without a unit limit the runtime grants 200,000 units per other instruction (one here).
+    *_, dca = parts(user.pubkey(), order)
+    unlimited = Message.new_with_blockhash([set_compute_unit_price(1_000_001), dca], user.pubkey(), Hash.new_unique())
+    with pytest.raises(relay.CancelRefused, match="above this site's limit"):
+        relay.check_issued(unsigned(unlimited), str(user.pubkey()), str(order))
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=[f["source"] for f in FIXTURES])
+def test_the_fee_ceiling_is_configurable(fixture, settings):
+    raw = base64.b64decode(fixture["transaction_base64"])
+    settings.MAX_PRIORITY_FEE_LAMPORTS = 17_000  # below the fixtures' ~17,700 lamports
+    with pytest.raises(relay.CancelRefused, match=re.escape("limit of 0.000017 SOL")):
+        relay.check_issued(raw, fixture["fee_payer"], order_of(fixture))
+
+
 # --- the signed transaction ----------------------------------------------------------------------
 
 
@@ -143,6 +185,23 @@ def test_any_other_change_is_refused(change):
         instructions = [limit, price]
     with pytest.raises(relay.CancelRefused, match="not the one we prepared"):
         relay.check_signed(issued, resigned_with(original, user, instructions, blockhash), str(user.pubkey()))
+
+
+def test_wallet_raising_the_network_fee_past_the_ceiling_is_refused():
+    user, order = Keypair(), Pubkey.new_unique()
+    original = fee_message(user, order, 90_000, 200_000)
+    issued = relay.check_issued(unsigned(original), str(user.pubkey()), str(order))
+    raised = fee_message(user, order, 90_000, 2_000_000, original.recent_blockhash)  # 180,000 lamports: allowed
+    assert relay.check_signed(issued, signed(raised, user), str(user.pubkey()))
+    drained = fee_message(user, order, 1_400_000, 10**12, original.recent_blockhash)  # about 1,400 SOL
+    with pytest.raises(relay.CancelRefused, match="Your wallet changed the transaction with a network fee above"):
+        relay.check_signed(issued, signed(drained, user), str(user.pubkey()))
+    *_, dca = parts(user.pubkey(), order)
+    twice = Message.new_with_blockhash(
+        [set_compute_unit_price(1), set_compute_unit_price(10**12), dca], user.pubkey(), original.recent_blockhash
+    )
+    with pytest.raises(relay.CancelRefused, match="not the one we prepared"):
+        relay.check_signed(issued, signed(twice, user), str(user.pubkey()))
 
 
 def test_signature_by_another_key_is_refused():
