@@ -14,8 +14,8 @@ import coverage
 
 TOTAL_FLOOR = 93
 FLOORS = {  # percent of statements and branches, per module: about a point under the latest run
-    "dashboard/relay.py": 91,
-    "dashboard/siws.py": 93,
+    "dashboard/relay.py": 95,
+    "dashboard/siws.py": 94,
     "dashboard/upstream.py": 93,
     "dashboard/recurring.py": 96,
     "dashboard/tokens.py": 91,
