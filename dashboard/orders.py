@@ -16,8 +16,9 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal
 
 from django.conf import settings
 
+from dashboard.encoding import short_address
 from dashboard.recurring import Fill, Order
-from dashboard.tokens import KNOWN_TOKENS, Token, short_mint
+from dashboard.tokens import KNOWN_TOKENS, Token
 
 # Wide enough that no sum, difference or ratio of on-chain amounts (u64 base units) is rounded
 # before we choose to round for display.
@@ -158,9 +159,9 @@ def token_for(mint: str, tokens: dict[str, Token]) -> Token:
     """The token's metadata: `tokens`, else the built-in table, else its short mint (decimals unknown)."""
     token = tokens.get(mint) or KNOWN_TOKENS.get(mint)
     if token is None:
-        return Token(mint, short_mint(mint), "", None)
+        return Token(mint, short_address(mint), "", None)
     if not token.symbol:
-        return replace(token, symbol=short_mint(mint))
+        return replace(token, symbol=short_address(mint))
     return token
 
 
@@ -296,10 +297,19 @@ class OrderView:
     close_tx_url: str  # "" when there is no closing transaction
     fills: tuple[FillView, ...]  # newest first
     refund_text: str  # "45 USDC and 0.12 SOL", "nothing"
+    refund_count: int  # how many tokens come back: 0, 1 or 2 (for "comes"/"come", "is"/"are")
 
     @property
     def is_active(self) -> bool:
         return self.status == "active"
+
+    @property
+    def cancelled_text(self) -> str:
+        """What the trader reads once the cancel went through."""
+        if not self.refund_count:
+            return "Order cancelled."
+        verb = "is" if self.refund_count == 1 else "are"
+        return f"Order cancelled. {self.refund_text} {verb} back in your wallet."
 
 
 def _cycles_total(order: Order) -> int:
@@ -335,7 +345,7 @@ def _next_cycle(order: Order, fills: list[Fill], remaining: Amount | None, now: 
     return due
 
 
-def _refund_text(remaining: Amount | None, unwithdrawn: Amount | None, input_: Token, output: Token) -> str:
+def _refund_parts(remaining: Amount | None, unwithdrawn: Amount | None, input_: Token, output: Token) -> list[str]:
     """What a cancel sends back: remaining input and output not yet withdrawn; zero parts left out."""
     parts = []
     for part, token in ((remaining, input_), (unwithdrawn, output)):
@@ -343,7 +353,7 @@ def _refund_text(remaining: Amount | None, unwithdrawn: Amount | None, input_: T
             parts.append(f"the remaining {token.symbol}")
         elif not part.is_zero:
             parts.append(part.text)
-    return " and ".join(parts) or "nothing"
+    return parts
 
 
 def _average_price(fills: list[FillView], spent: Amount | None, received: Amount | None) -> str:
@@ -373,6 +383,7 @@ def describe(order: Order, tokens: dict[str, Token], now: datetime) -> OrderView
     withdrawn_out = amount(order.raw_out_withdrawn, order.out_withdrawn, output_token)
     remaining = _minus(deposited, spent, withdrawn_in)
     unwithdrawn_out = _minus(received, withdrawn_out)
+    refund = _refund_parts(remaining, unwithdrawn_out, input_token, output_token)
 
     fills = [f for f in order.fills if _is_fill(f)]
     fill_views = sorted(
@@ -417,7 +428,8 @@ def describe(order: Order, tokens: dict[str, Token], now: datetime) -> OrderView
         open_tx_url=_tx_url(order.open_tx),
         close_tx_url=_tx_url(order.close_tx),
         fills=tuple(fill_views),
-        refund_text=_refund_text(remaining, unwithdrawn_out, input_token, output_token),
+        refund_text=" and ".join(refund) or "nothing",
+        refund_count=len(refund),
     )
 
 

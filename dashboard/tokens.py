@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from dashboard import upstream
+from dashboard.encoding import short_address
 
 logger = logging.getLogger(__name__)
 
@@ -100,9 +101,5 @@ def get_tokens(mints: Iterable[str]) -> dict[str, Token]:
         cache.set_many({f"token:{m}": t for m, t in fetched.items()}, TOKEN_CACHE_SECONDS)
         tokens.update(fetched)
     for mint in wanted - tokens.keys():
-        tokens[mint] = KNOWN_TOKENS.get(mint) or Token(mint, short_mint(mint), "", None)
+        tokens[mint] = KNOWN_TOKENS.get(mint) or Token(mint, short_address(mint), "", None)
     return tokens
-
-
-def short_mint(mint: str) -> str:
-    return f"{mint[:4]}…{mint[-4:]}" if len(mint) > 10 else mint

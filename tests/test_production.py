@@ -33,7 +33,7 @@ import requests
 from solders.keypair import Keypair
 
 from tests.browser.conftest import REPORT_CSP, WALLET_JS, wallet_account
-from tests.test_scaleout import free_port
+from tests.servers import free_port
 
 pytestmark = pytest.mark.production
 

@@ -1,6 +1,6 @@
 // The orders page: refresh the active list while the tab is visible, and the cancel flow
 // (server-issued transaction -> wallet signature -> server relays it once).
-import { signTransaction } from './bridge.js';
+import { isRejection, send, signTransaction } from './bridge.js';
 
 const body = document.body;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -22,19 +22,10 @@ if (panel && window.htmx) {
   }, seconds * 1000);
 }
 
-async function post(url, form) {
-  try {
-    const response = await fetch(url, {
-      method: 'POST',
-      credentials: 'same-origin',
-      headers: { 'X-CSRFToken': body.dataset.csrf },
-      body: form,
-    });
-    return await response.json();
-  } catch {
-    return { state: 'unknown', message: 'The dashboard did not answer. Check your connection, then look at the list before trying again.' };
-  }
-}
+// Every answer has the one shape {state, message, next, ...}; bridge.js's `send` makes one of a
+// lost or non-JSON answer too (a 403 page: the session ended).
+const post = (url, form) => send(url, form || new URLSearchParams(),
+  'The dashboard did not answer. Check your connection, then look at the list before trying again.');
 
 function say(element, text, kind, link) {
   element.textContent = text;
@@ -58,7 +49,7 @@ async function cancel(button) {
   if (!start.transaction) {
     say(status, start.message, 'error');
     button.disabled = false;
-    if (start.retry) button.textContent = 'Try again';
+    if (start.next === 'retry') button.textContent = 'Try again';
     return;
   }
   say(status, 'Approve in your wallet…');
@@ -66,11 +57,12 @@ async function cancel(button) {
   try {
     signed = await signTransaction(fromB64(start.transaction));
   } catch (error) {
-    await post(start.decline_url);
-    const declined = /reject|declin|cancel|denied/i.test(String(error && error.message));
-    say(status, declined
+    // Nothing was signed, or what was signed is dropped: the attempt ends (a wallet that never
+    // answered leaves it to expire, unused).
+    if (!error?.plain) await post(start.decline_url);
+    say(status, isRejection(error)
       ? 'You declined in your wallet, so nothing was sent. Your order keeps running.'
-      : `Your wallet could not sign (${error && error.message}). Nothing was sent.`, 'error');
+      : error?.plain ? error.message : `Your wallet could not sign (${error && error.message}). Nothing was sent.`, 'error');
     button.disabled = false;
     return;
   }
@@ -84,7 +76,7 @@ async function cancel(button) {
   if (result.state === 'refused') {
     // Nothing happened: keep the message beside the order, with a fresh try where it can help.
     say(status, result.message, 'error');
-    if (result.retry) {
+    if (result.next === 'retry') {
       button.disabled = false;
       button.textContent = 'Try again';
     }
@@ -100,7 +92,7 @@ async function cancel(button) {
   say(status, result.message, result.state === 'failed' ? 'error' : 'pending', result.explorer_url);
   button.disabled = result.state !== 'failed';
   if (window.htmx) window.htmx.trigger(body, 'cancel-finished');
-  if (result.retry) button.textContent = 'Try again';
+  if (result.next === 'retry') button.textContent = 'Try again';
 }
 
 document.addEventListener('click', (event) => {

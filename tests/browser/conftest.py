@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from solders.keypair import Keypair
 
+from dashboard.encoding import short_address
+
 WALLET_JS = Path(__file__).with_name("wallet.js")
 # DER prefix of a PKCS#8 Ed25519 private key; the 32-byte seed follows.
 PKCS8_ED25519_PREFIX = bytes.fromhex("302e020100300506032b657004220420")
@@ -63,31 +65,42 @@ class TestWallet:
 
     @property
     def short(self) -> str:
-        return f"{self.address[:4]}…{self.address[-4:]}"
+        return short_address(self.address)
 
 
 @pytest.fixture
 def install_wallet(page) -> Callable[..., TestWallet]:
-    """`install_wallet(name=, sign_in=, decline=, keypair=)` injects wallet.js into `page`
+    """`install_wallet(name=, sign_in=, decline=, keypair=, ...)` injects wallet.js into `page`
     (before any page script) and returns the TestWallet. sign_in=False leaves out
     `solana:signIn` (the bridge falls back to signMessage); decline=True makes every
-    signing call throw "User rejected the request.". tamper="blockhash" changes the
-    blockhash before signing a transaction; tamper="wrongKey" signs it with the other key."""
+    signing call throw code 4001 with `decline_message` ("User rejected the request.").
+    tamper="blockhash" changes the blockhash before signing a transaction; tamper="wrongKey"
+    signs it with the other key. Test-only modes: hang=True never answers a signing call;
+    without=(feature, ...) leaves features out; versions=[...] sets the
+    supportedTransactionVersions of solana:signTransaction (default ['legacy', 0])."""
 
     def install(
         *,
         name: str = "Test Wallet",
         sign_in: bool = True,
         decline: bool = False,
+        decline_message: str = "",
         keypair: Keypair | None = None,
         tamper: str = "",
+        hang: bool = False,
+        without: tuple[str, ...] = (),
+        versions: list | None = None,
     ) -> TestWallet:
         wallet = TestWallet(name=name, keypair=keypair or Keypair(), other=Keypair())
         options = {
             "name": name,
             "signIn": sign_in,
             "decline": decline,
+            "declineMessage": decline_message,
             "tamper": tamper,
+            "hang": hang,
+            "without": list(without),
+            "versions": versions,
             "accounts": [wallet_account(wallet.keypair), wallet_account(wallet.other)],
         }
         page.add_init_script(f"window.__testWallet = {json.dumps(options)};")

@@ -2,7 +2,11 @@
 // init script that sets window.__testWallet = {name, signIn, decline, accounts: [{address,
 // publicKey (base64), pkcs8 (base64)}, …]}. Signing uses WebCrypto Ed25519.
 // Controls for tests: __testWallet.switchAccount(), __testWallet.disconnect(), __testWallet.calls,
+// __testWallet.asked(name) (resolves once the wallet was asked for `name`, e.g. 'signIn'),
 // and __testWallet.tamper = 'blockhash' | 'wrongKey' to misbehave when signing a transaction.
+// Test-only modes (options): decline (every signing call throws code 4001 with declineMessage),
+// hang (signing calls never answer), without: [feature names] (left out), versions (the
+// supportedTransactionVersions of solana:signTransaction; default ['legacy', 0]).
 (() => {
   const opts = window.__testWallet || {};
   const CHAIN = 'solana:mainnet';
@@ -10,6 +14,11 @@
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 8 8"><circle cx="4" cy="4" r="4" fill="#0a7"/></svg>');
   const fromB64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
   const calls = [];
+  const waiters = [];
+  const record = (name) => {
+    calls.push(name);
+    waiters.filter((w) => w.name === name).forEach((w) => w.resolve());
+  };
   const listeners = new Set();
   const accounts = (opts.accounts || []).map((a) => Object.freeze({
     address: a.address, publicKey: fromB64(a.publicKey), chains: [CHAIN],
@@ -18,8 +27,9 @@
   let current = 0;
   let connected = false;
   const emit = () => listeners.forEach((l) => l({ accounts: wallet.accounts }));
-  const reject = () => {
-    if (opts.decline) throw Object.assign(new Error('User rejected the request.'), { code: 4001 });
+  const reject = async () => {
+    if (opts.hang) await new Promise(() => {}); // a wallet that never answers
+    if (opts.decline) throw Object.assign(new Error(opts.declineMessage || 'User rejected the request.'), { code: 4001 });
   };
   const sign = async (acct, bytes) => {
     const key = await crypto.subtle.importKey('pkcs8', fromB64(acct.pkcs8), { name: 'Ed25519' }, false, ['sign']);
@@ -46,7 +56,7 @@
     'standard:connect': {
       version: '1.0.0',
       async connect({ silent } = {}) {
-        calls.push(silent ? 'connect(silent)' : 'connect');
+        record(silent ? 'connect(silent)' : 'connect');
         connected = true;
         return { accounts: wallet.accounts };
       },
@@ -63,18 +73,18 @@
     'solana:signMessage': {
       version: '1.0.0',
       signMessage: (...inputs) => Promise.all(inputs.map(async ({ account, message }) => {
-        calls.push('signMessage');
-        reject();
+        record('signMessage');
+        await reject();
         if (!accounts.includes(account)) throw new Error('Unknown account object.');
         return { signedMessage: message, signature: await sign(account, message) };
       })),
     },
     'solana:signTransaction': {
       version: '1.0.0',
-      supportedTransactionVersions: ['legacy', 0],
+      supportedTransactionVersions: opts.versions || ['legacy', 0],
       signTransaction: (...inputs) => Promise.all(inputs.map(async ({ account, transaction }) => {
-        calls.push('signTransaction');
-        reject();
+        record('signTransaction');
+        await reject();
         if (!accounts.includes(account)) throw new Error('Unknown account object.');
         const [count, len] = compactU16(transaction, 0);
         const message = transaction.subarray(len + 64 * count);
@@ -101,8 +111,8 @@
     features['solana:signIn'] = {
       version: '1.0.0',
       signIn: (...inputs) => Promise.all(inputs.map(async (input = {}) => {
-        calls.push('signIn');
-        reject();
+        record('signIn');
+        await reject();
         connected = true;
         const account = accounts[current];
         const text = siwsText({ ...input, domain: input.domain || location.host, address: account.address });
@@ -111,6 +121,8 @@
       })),
     };
   }
+
+  for (const name of opts.without || []) delete features[name];
 
   const wallet = Object.freeze({
     version: '1.0.0',
@@ -123,6 +135,7 @@
 
   Object.assign(opts, {
     calls,
+    asked: (name) => (calls.includes(name) ? Promise.resolve() : new Promise((resolve) => waiters.push({ name, resolve }))),
     switchAccount() { current = (current + 1) % accounts.length; emit(); },
     disconnect() { connected = false; emit(); },
   });

@@ -406,6 +406,18 @@ def test_refund_leaves_out_zero_parts() -> None:
     assert view.next_cycle is None
 
 
+def test_what_the_trader_reads_once_cancelled_agrees_with_what_comes_back() -> None:
+    both = describe(make_order(), {}, now=at(2))
+    assert (both.refund_count, both.cancelled_text) == (
+        2,
+        "Order cancelled. 50 USDC and 0.54 SOL are back in your wallet.",
+    )
+    one = describe(make_order(raw_out_withdrawn=540_000_000), {}, now=at(2))
+    assert (one.refund_count, one.cancelled_text) == (1, "Order cancelled. 50 USDC is back in your wallet.")
+    none = describe(make_order(raw_in_used=150_000_000, raw_out_withdrawn=540_000_000), {}, now=at(2))
+    assert (none.refund_text, none.refund_count, none.cancelled_text) == ("nothing", 0, "Order cancelled.")
+
+
 def test_remaining_never_negative() -> None:
     view = describe(make_order(raw_in_used=120_000_000, raw_in_withdrawn=40_000_000), {}, now=at(2))
     assert view.remaining.text == "0 USDC"
