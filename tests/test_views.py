@@ -169,7 +169,9 @@ def test_export_csv_has_every_fill_of_every_order(trader, wallet):
         "rate",
         "signature",
         "order",
+        "system",
     ]
+    assert {r["system"] for r in rows} == {"Recurring v1"}
 
 
 def test_export_during_an_outage_says_it_holds_last_known_fills(trader, wallet):
