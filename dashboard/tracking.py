@@ -76,12 +76,14 @@ class Board:
 
     @property
     def live(self) -> bool:
-        """Fresh data on both sides (a v2 list this session cannot read yet counts as nothing to show)."""
-        return not self.v1.stale and not self.v2.stale and not self.v2.needs_connect
+        """Nothing on either side is last-known data because of a failure (a v2 list this session
+        cannot read yet is not a failure: it shows what was last seen, and the offer to connect)."""
+        return not self.v1.stale and not self.v2.stale
 
     @property
     def as_of(self) -> datetime | None:
-        moments = [listing.as_of for listing in (self.v1, self.v2) if listing.as_of is not None]
+        """When the oldest of the data fetched for this board left Jupiter."""
+        moments = [x.as_of for x in (self.v1, self.v2) if x.as_of is not None and not x.needs_connect]
         return min(moments, default=None)
 
 
@@ -284,6 +286,13 @@ def list_board(wallet: str, status: str, token: str | None) -> Board:
         v2 = pool.submit(in_own_thread(list_dca), wallet, status, token)
         v1 = list_orders(wallet, status)
         return Board(v1, v2.result())
+
+
+def last_known_board(wallet: str, status: str, problem: str, connected: bool) -> Board:
+    """Both lists as last seen, without calling Jupiter (`problem` says why); the v2 list of a
+    session that is not connected is marked so, as `list_board` does."""
+    v2 = last_known(wallet, status, problem if connected else "", V2)
+    return Board(last_known(wallet, status, problem), v2 if connected else dataclasses.replace(v2, needs_connect=True))
 
 
 def record(wallet: str, status: str, page: recurring.OrdersPage) -> None:

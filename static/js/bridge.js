@@ -1,6 +1,6 @@
 // Wallet bridge: finds wallets (Wallet Standard), signs in (SIWS), signs transactions, reads the
 // JSON answers (views.answer). Server data: data-* attributes on <body> (templates/base.html).
-// orders.js imports from it; the page loads each module once.
+// orders.js and connect.js import from it; the page loads each module once.
 const d = document.body.dataset;
 const KEY = 'dca.wallet';
 const ICON = /^data:image\/(svg\+xml|webp|png|gif);base64,/;
@@ -199,6 +199,19 @@ export async function signTransaction(bytes) {
     `Your wallet did not answer within ${WAIT_SECONDS} seconds. Nothing was sent.`,
   );
   return out.signedTransaction;
+}
+
+// Resolves to {signedMessage, signature} (Uint8Arrays); a wallet without solana:signMessage rejects
+// with `unsupported: true` before asking anything, a wallet that never answers in plain words.
+export async function signMessage(bytes) {
+  const { wallet, account } = active || (await reconnect(false));
+  const feature = wallet.features['solana:signMessage'];
+  if (!feature) throw Object.assign(plain(`${wallet.name} cannot sign messages.`), { unsupported: true });
+  const [out] = await inTime(
+    feature.signMessage({ account, message: bytes }),
+    `Your wallet did not answer within ${WAIT_SECONDS} seconds. Nothing was shared.`,
+  );
+  return out;
 }
 
 // A signed-in page follows the wallet: another account or a disconnect ends the session.

@@ -52,11 +52,14 @@ NOT_CHECKED = "Nothing was sent to Jupiter."
 
 
 class ConnectRefused(Exception):
-    """A refused connect; `message` is shown to the trader as is."""
+    """A refused connect; `message` is shown to the trader as is. `reason`: "invalid" (what the
+    browser sent is not acceptable), "conflict" (no fresh, unused challenge of this session),
+    "upstream" (Jupiter failed, refused, or sent something we cannot vouch for) or "signed_out"."""
 
-    def __init__(self, message: str, *, retry: bool = True) -> None:
+    def __init__(self, message: str, *, reason: str = "invalid", retry: bool = True) -> None:
         super().__init__(message)
         self.message = message
+        self.reason = reason
         self.retry = retry
 
 
@@ -100,6 +103,7 @@ def check_challenge_text(text: str) -> str:
         raise ConnectRefused(
             "Jupiter sent a sign-in message we did not expect, so we did not show it to your wallet. "
             "Please try again later.",
+            reason="upstream",
             retry=False,
         )
     return text
@@ -111,6 +115,7 @@ def check_memo_transaction(raw: bytes, wallet: str) -> bytes:
     refused = ConnectRefused(
         "Jupiter sent a sign-in transaction that does more than carry a note, so we did not show it "
         "to your wallet. Nothing was signed.",
+        reason="upstream",
         retry=False,
     )
     try:
@@ -129,13 +134,13 @@ def check_memo_transaction(raw: bytes, wallet: str) -> bytes:
 
 def _check_fresh(pending: Pending | None, wallet: str, kind: str, now: datetime) -> Pending:
     if pending is None or not pending.signed_bytes or pending.issued_at is None:
-        raise ConnectRefused(f"There is no connect request waiting for your signature. {START_AGAIN}")
+        raise ConnectRefused(f"No connect request is waiting for your signature. {START_AGAIN}", reason="conflict")
     if pending.wallet != wallet:
-        raise ConnectRefused(f"That connect request was for another wallet. {START_AGAIN}")
+        raise ConnectRefused(f"That connect request was for another wallet. {START_AGAIN}", reason="conflict")
     if pending.type != kind:
         raise ConnectRefused(f"Your wallet answered a different kind of request than we asked for. {START_AGAIN}")
     if now - pending.issued_at >= CHALLENGE_LIFETIME or now < pending.issued_at:
-        raise ConnectRefused(f"Jupiter's message expired (it lasts 5 minutes). {START_AGAIN}")
+        raise ConnectRefused(f"Jupiter's message expired (it lasts 5 minutes). {START_AGAIN}", reason="conflict")
     return pending
 
 
@@ -194,7 +199,7 @@ def issue(session_key: str, wallet: str, kind: str) -> trigger.Challenge:
     try:
         challenge = trigger.request_challenge(wallet, kind)
     except upstream.JupiterError as exc:
-        raise ConnectRefused(exc.user_message, retry=exc.retryable) from None
+        raise ConnectRefused(exc.user_message, reason="upstream", retry=exc.retryable) from None
     if kind == trigger.MESSAGE:
         stored = check_challenge_text(challenge.message)
     else:
@@ -213,7 +218,7 @@ def issue(session_key: str, wallet: str, kind: str) -> trigger.Challenge:
     except IntegrityError:
         # The session is gone (signed out in another tab), or another request created the row.
         if not DcaConnection.objects.filter(session_id=session_key).update(**fields):
-            raise ConnectRefused("You are signed out. Please sign in again.", retry=False) from None
+            raise ConnectRefused("You are signed out. Please sign in again.", reason="signed_out") from None
     return challenge
 
 
@@ -243,17 +248,19 @@ def connect(
         pk=row.pk, challenge=row.challenge, challenge_issued_at=pending.issued_at
     ).update(challenge="", challenge_type="", challenge_issued_at=None)
     if not used:
-        raise ConnectRefused(f"This signature was already used. {START_AGAIN}")
+        raise ConnectRefused(f"This signature was already used. {START_AGAIN}", reason="conflict")
     try:
         token = trigger.verify(wallet, **answer)
     except upstream.JupiterError as exc:
         logger.info("dca connect refused by jupiter: status=%s", exc.status)
-        raise ConnectRefused(f"Jupiter did not accept the signature: {exc.user_message}", retry=True) from None
+        raise ConnectRefused(
+            f"Jupiter did not accept the signature: {exc.user_message}", reason="upstream", retry=True
+        ) from None
     kept = DcaConnection.objects.filter(pk=row.pk, wallet=wallet).update(
         token=token.value, token_expires_at=token.expires_at, connected_at=now, ended=""
     )
     if not kept:
-        raise ConnectRefused("You signed out meanwhile. Please sign in again.", retry=False)
+        raise ConnectRefused("You signed out meanwhile. Please sign in again.", reason="signed_out", retry=False)
     logger.info("dca connected: wallet=%s expires=%s", wallet, token.expires_at.isoformat())
     return token.expires_at
 
