@@ -21,13 +21,15 @@ async function post(url, data) {
   } catch {
     throw new Error('The dashboard did not answer. Check your connection and try again.');
   }
-  const answer = await response.json().catch(() => ({}));
+  const answer = await response.json().catch(() => null);
+  if (response.redirected || !answer) throw new Error('Your session has ended. Reload the page and sign in again.');
   if (!response.ok) throw new Error(answer.message || 'The dashboard could not connect to Jupiter. Try again in a moment.');
   return answer;
 }
 
 async function sign(button) {
   const challenge = await post(button.dataset.challengeUrl, { type: 'message' });
+  if (typeof challenge.message !== 'string' || !challenge.message) throw new Error('Jupiter sent no message to sign. Try again in a moment.');
   try {
     const out = await signMessage(new TextEncoder().encode(challenge.message));
     return { type: 'message', signedMessage: toB64(out.signedMessage), signature: toB64(out.signature) };
@@ -36,6 +38,7 @@ async function sign(button) {
   }
   // Hardware wallets: the same challenge as a memo transaction, signed and never sent.
   const memo = await post(button.dataset.challengeUrl, { type: 'transaction' });
+  if (typeof memo.transaction !== 'string' || !memo.transaction) throw new Error('Jupiter sent nothing to sign. Try again in a moment.');
   const signed = await signTransaction(fromB64(memo.transaction));
   return { type: 'transaction', signedTransaction: toB64(signed) };
 }
