@@ -117,13 +117,14 @@ def _pages_seen_key(wallet: str, status: str) -> str:
     return f"pages-seen:{wallet}:{status}"
 
 
-def panel_key(wallet: str, status: str, connected: bool = False) -> str:
-    """Where the rendered list fragment is kept; a new key whenever its pages change. A session
-    connected to Jupiter's DCA sees another fragment than one that is not."""
+def panel_key(wallet: str, status: str, dca_state: str = "offer") -> str:
+    """Where the rendered list fragment is kept; a new key whenever its pages change. Sessions
+    see another fragment depending on their connection to Jupiter's DCA ("connected", "offer",
+    "ended": `dca_auth.Access.state`)."""
     counters = [_counter(kind, wallet, status) for kind in ("orders", "panel", "dca")]
     versions = cache.get_many(counters)
     pages, edits, dca = (versions.get(counter, 1) for counter in counters)
-    return f"panel:{wallet}:{status}:{pages}:{edits}:{dca}:{int(connected)}"
+    return f"panel:{wallet}:{status}:{pages}:{edits}:{dca}:{dca_state}"
 
 
 def cached_panel(key: str) -> bytes | None:

@@ -369,3 +369,18 @@ def test_a_v2_order_is_never_handed_to_the_v1_cancel(trader, keypair, wallet):
     answer = trader.post(f"/orders/{order_id}/cancel/start")
     assert answer.status_code == 409
     assert control.count_calls("cancelOrder") == 0
+
+
+def test_the_rendered_panel_is_kept_per_connection_state(trader, keypair, wallet):
+    from django.test import Client
+
+    other = Client()  # the same wallet in another browser, never connected
+    other.force_login(get_user_model().objects.get(username=wallet))
+    connect(trader, keypair)
+    assert 'data-system="v2"' in trader.get("/orders/active", **HTMX).text
+    assert "Show your newer Jupiter DCA orders" in other.get("/orders/active", **HTMX).text
+    DcaConnection.objects.filter(session_id=trader.session.session_key).update(
+        token_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert "has ended" in trader.get("/orders/active", **HTMX).text
+    assert "has ended" not in other.get("/orders/active", **HTMX).text
