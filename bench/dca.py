@@ -134,8 +134,9 @@ def measure_repeat_visit(api_url: str, tokens_url: str, server: Server, runs: in
             "pages",
             "today: page 1, then the rest (ms / ÷ RT)",
             "now: page count remembered (ms / ÷ RT)",
+            "round trips saved",
             "upstream calls (today / now)",
-            "goal: one round trip",
+            "goal: page 1 no longer waited for (≥ 0.5 RT saved)",
         ],
     )
     server.control("reset")
@@ -157,20 +158,23 @@ def measure_repeat_visit(api_url: str, tokens_url: str, server: Server, runs: in
                 before = server.calls()
                 repeat.append(timed(lambda w=wallet: tracking.list_orders(w, "active")))
                 calls[1].append(calls_between(before, server.calls())["getRecurringOrders"])
+            saved = (median(first) - median(repeat)) / rtt
             table.add(
                 size,
                 pages_for(size),
                 f"{median(first):.0f} / {median(first) / rtt:.2f}",
                 f"{median(repeat):.0f} / {median(repeat) / rtt:.2f}",
+                f"{saved:.2f}",
                 f"{max(calls[0])} / {max(calls[1])}",
-                met(median(repeat) / rtt < median(first) / rtt and max(calls[1]) == pages_for(size)),
+                met(saved >= 0.5 and max(calls[1]) == pages_for(size)),
             )
     table.notes += [
         f"Median of {runs} runs; sandbox latency {LATENCY_MS} ms, one round trip = {rtt:.1f} ms. The remembered "
         "page count lives in the shared cache for 7 days (tracking.PAGES_SEEN_TTL).",
-        "The simulated Jupiter does its work for every page on the same 2 cores as this process, so 5 or 20 pages "
-        "at once queue for the CPU: the ratio shows the round trip saved (page 1 no longer waited for), not a "
-        "perfect 1.0.",
+        "Both columns also record every page in the database (SQLite here, one writer at a time), and the "
+        "simulated Jupiter does its work for every page on the same 2 cores as this process, so 5 or 20 pages at "
+        "once queue for the CPU: what the remembered count removes is the wait for page 1 (one round trip), "
+        "the rest is the same in both columns.",
     ]
     return table
 
