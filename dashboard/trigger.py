@@ -451,11 +451,11 @@ def list_orders(token: str, state: str, limit: int = PAGE_LIMIT, offset: int = 0
     first = get_page(token, state, limit, offset)
     fetched_at = time.time()
     pages = [first]
-    step = max(1, min(first.limit, limit))
+    step = max(1, min(first.limit, limit))  # the page size Jupiter actually used
     rest = list(range(offset + step, first.total, step))[: MAX_PAGES - 1] if first.orders else []
     if rest:
         with ThreadPoolExecutor(max_workers=min(PAGE_WORKERS, len(rest))) as pool:
-            pages += pool.map(lambda at: get_page(token, state, limit, at), rest)
+            pages += pool.map(lambda at: get_page(token, state, step, at), rest)
     seen: set[str] = set()
     orders = []
     for page in pages:
