@@ -70,7 +70,6 @@ def test_connect_once_and_both_kinds_are_listed_with_their_figures(page, live_se
     expect(v2_card(page, wallet.address, "deposit-failed")).to_contain_text("The deposit failed; nothing was bought")
     page.set_viewport_size({"width": 375, "height": 800})
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    screenshot(page, "dca-both-375.png", full_page=True)
 
 
 def test_declining_keeps_v1_listed_and_the_offer(page, live_server, install_wallet):
@@ -131,5 +130,3 @@ def test_v1_gone_lists_v2(page, live_server, install_wallet):
     expect(page.locator("#active-panel [data-system='v2']")).to_have_count(7)
     expect(page.locator("#active-panel [data-system='v1']")).to_have_count(0)
     expect(page.locator("#active-panel .status.error, #active-panel .status.stale")).to_have_count(0)
-    page.set_viewport_size({"width": 1280, "height": 900})
-    screenshot(page, "dca-v1-gone-1280.png", full_page=True)
