@@ -384,3 +384,17 @@ def test_the_rendered_panel_is_kept_per_connection_state(trader, keypair, wallet
     )
     assert "has ended" in trader.get("/orders/active", **HTMX).text
     assert "has ended" not in other.get("/orders/active", **HTMX).text
+
+
+def test_past_the_list_limit_both_systems_show_what_was_last_seen(trader, keypair, wallet, settings):
+    keys = control.seed_wallet(wallet, active=1, history=0)
+    connect(trader, keypair)
+    settings.RATELIMIT_LISTS = "1/d"  # a long period: no window boundary during the test
+    trader.get("/orders/active", **HTMX)
+    calls = control.count_calls("dca-list"), control.count_calls("getRecurringOrders")
+    limited = trader.get("/orders/active")  # over the limit: no htmx, no rendered-panel cache
+    assert limited.status_code == 429
+    assert (control.count_calls("dca-list"), control.count_calls("getRecurringOrders")) == calls
+    assert f'data-order="{keys[0]}"' in limited.text
+    assert limited.text.count('data-system="v2"') == 7
+    assert "You refreshed your orders very often" in limited.text
