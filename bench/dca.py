@@ -17,6 +17,7 @@ import time
 from bench.panel import LATENCY_MS, pages_for, round_trip_ms, warm_tokens
 from bench.report import Table, median, met
 from bench.server import TIMEOUT, Server, Trader, calls_between
+from tests.wallet import csrf_headers
 
 DATA_ORDER = re.compile(r'data-order="([^"]+)" data-system="(v1|v2)"')
 V1_SIZES = (10, 50)
@@ -34,11 +35,10 @@ def shown(panel_html: str) -> dict[str, int]:
 def connect_dca(trader: Trader) -> None:
     """Connect the trader's session to Jupiter's DCA as the page does: fetch the challenge, sign it."""
     url = trader.server.url
-    reply = trader.http.post(
-        f"{url}/orders/dca/challenge", json={"type": "message"}, headers=trader.csrf_headers(), timeout=TIMEOUT
-    )
+    headers = csrf_headers(trader.http, url)
+    reply = trader.http.post(f"{url}/orders/dca/challenge", json={"type": "message"}, headers=headers, timeout=TIMEOUT)
     reply.raise_for_status()
-    text = reply.json()["message"].encode()
+    text = reply.json()["challenge"].encode()
     answer = trader.http.post(
         f"{url}/orders/dca/verify",
         json={
@@ -46,7 +46,7 @@ def connect_dca(trader: Trader) -> None:
             "signedMessage": base64.b64encode(text).decode(),
             "signature": base64.b64encode(bytes(trader.keypair.sign_message(text))).decode(),
         },
-        headers=trader.csrf_headers(),
+        headers=headers,
         timeout=TIMEOUT,
     )
     if answer.status_code != 200:

@@ -56,7 +56,7 @@ def verify(trader, **answer):
 
 
 def connect(trader, keypair) -> dict:
-    text = challenge(trader).json()["message"].encode()
+    text = challenge(trader).json()["challenge"].encode()
     answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(keypair.sign_message(text))))
     assert answer.status_code == 200, answer.content
     return answer.json()
@@ -81,7 +81,7 @@ def test_connect_with_one_signature_then_both_kinds_are_listed(trader, keypair, 
     assert control.count_calls("dca-list") == 0  # nothing is asked of Jupiter's DCA before connecting
 
     answer = connect(trader, keypair)
-    assert answer["state"] == "connected" and "token" not in answer
+    assert answer["state"] == "connected" and answer["next"] == "refresh" and "token" not in answer
     assert control.count_calls("dca-challenge") == 1 and control.count_calls("dca-verify") == 1
 
     panel = trader.get("/orders/active", **HTMX)
@@ -113,15 +113,15 @@ def test_hardware_wallets_connect_with_the_memo_transaction_never_sent(trader, k
     assert stored_token(trader)
 
 
-def refused_without_upstream_call(answer, words: str) -> None:
-    assert answer.status_code == 409, answer.content
+def refused_without_upstream_call(answer, words: str, status: int = 400) -> None:
+    assert answer.status_code == status, answer.content
     assert answer.json()["state"] == "refused"
     assert words in answer.json()["message"]
     assert control.count_calls("dca-verify") == 0
 
 
 def test_another_wallets_signature_is_refused_without_asking_jupiter(trader):
-    text = challenge(trader).json()["message"].encode()
+    text = challenge(trader).json()["challenge"].encode()
     stranger = Keypair()
     answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(stranger.sign_message(text))))
     refused_without_upstream_call(answer, "not your signed-in wallet's signature")
@@ -135,17 +135,17 @@ def test_a_different_text_is_refused_without_asking_jupiter(trader, keypair):
 
 
 def test_a_signature_over_something_else_is_refused_without_asking_jupiter(trader, keypair):
-    text = challenge(trader).json()["message"].encode()
+    text = challenge(trader).json()["challenge"].encode()
     other = keypair.sign_message(b"localhost wants you to sign in with your Solana account")
     answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(other)))
     refused_without_upstream_call(answer, "not your signed-in wallet's signature")
 
 
 def test_a_stale_challenge_is_refused_without_asking_jupiter(trader, keypair):
-    text = challenge(trader).json()["message"].encode()
+    text = challenge(trader).json()["challenge"].encode()
     DcaConnection.objects.update(challenge_issued_at=timezone.now() - timedelta(minutes=5, seconds=1))
     answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(keypair.sign_message(text))))
-    refused_without_upstream_call(answer, "expired")
+    refused_without_upstream_call(answer, "expired", 409)
 
 
 def test_a_challenge_of_another_session_is_refused_without_asking_jupiter(trader, keypair, wallet):
@@ -153,17 +153,17 @@ def test_a_challenge_of_another_session_is_refused_without_asking_jupiter(trader
 
     other = Client()
     other.force_login(get_user_model().objects.get(username=wallet))  # the same wallet, another browser
-    text = challenge(other).json()["message"].encode()
+    text = challenge(other).json()["challenge"].encode()
     answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(keypair.sign_message(text))))
-    refused_without_upstream_call(answer, "no connect request waiting")
+    refused_without_upstream_call(answer, "No connect request is waiting", 409)
 
 
 def test_a_signature_is_used_once(trader, keypair):
-    text = challenge(trader).json()["message"].encode()
+    text = challenge(trader).json()["challenge"].encode()
     answer = {"type": "message", "signedMessage": b64(text), "signature": b64(bytes(keypair.sign_message(text)))}
     assert verify(trader, **answer).status_code == 200
     again = verify(trader, **answer)
-    assert again.status_code == 409 and "Connect" in again.json()["message"]
+    assert again.status_code == 409 and "Connect" in again.json()["message"] and again.json()["next"] == "retry"
     assert control.count_calls("dca-verify") == 1
 
 
@@ -179,14 +179,14 @@ def test_a_signature_is_used_once(trader, keypair):
 def test_unreadable_answers_are_refused_plainly(trader, body):
     challenge(trader)
     answer = verify(trader, **body)
-    assert answer.status_code == 409
+    assert answer.status_code == 400
     assert answer.json()["message"]
     assert control.count_calls("dca-verify") == 0
 
 
 def test_signed_out_visitors_cannot_connect(client):
     answer = client.post("/orders/dca/challenge", {"type": "message"}, content_type="application/json")
-    assert answer.status_code == 302
+    assert answer.status_code == 403 and answer.json()["next"] == "sign_in"
     assert control.count_calls("dca-challenge") == 0
 
 
@@ -245,7 +245,7 @@ def test_the_token_never_reaches_the_browser_or_the_logs(trader, keypair, wallet
     caplog.set_level(logging.DEBUG)
     control.seed_wallet(wallet, active=2, history=2)
     responses = [challenge(trader)]
-    text = responses[0].json()["message"].encode()
+    text = responses[0].json()["challenge"].encode()
     responses.append(
         verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(keypair.sign_message(text))))
     )
@@ -367,7 +367,7 @@ def test_a_v2_order_is_never_handed_to_the_v1_cancel(trader, keypair, wallet):
     trader.get("/orders/active", **HTMX)
     order_id = v2_id(wallet, "active")
     answer = trader.post(f"/orders/{order_id}/cancel/start")
-    assert answer.status_code == 409
+    assert answer.status_code == 404
     assert control.count_calls("cancelOrder") == 0
 
 

@@ -8,14 +8,38 @@ import threading
 
 import pytest
 from django.core.cache import cache
+from django.db import connections
 from solders.keypair import Keypair
 
 from dashboard import recurring, tracking, trigger
 from dashboard.models import TrackedOrder
 from dashboard.sandbox import control
-from tests.test_tracking import run_at_once
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sandbox_upstream")]
+
+
+def run_at_once(count: int, work) -> list:
+    """`work()` in `count` threads released together; their results."""
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+    errors: list[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results[index] = work()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    return results
 
 
 def connected_wallet() -> tuple[str, str]:

@@ -2,45 +2,36 @@
 // challenge for the signed-in wallet, the wallet signs exactly that (a message, or — for wallets
 // that cannot sign messages — a memo transaction that is never sent), and the server checks the
 // signature before it asks Jupiter for the token. The token stays on the server.
-import { signMessage, signTransaction } from './bridge.js';
+import { isRejection, send, signMessage, signTransaction } from './bridge.js';
 
 const body = document.body;
 const fromB64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 const toB64 = (bytes) => btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(''));
-const declined = (error) => error?.code === 4001 || /reject|declin|denied|cancel/i.test(String(error?.message));
+const plain = (message) => Object.assign(new Error(message), { plain: true });
 
-async function post(url, data) {
-  let response;
-  try {
-    response = await fetch(url, {
-      method: 'POST',
-      credentials: 'same-origin',
-      headers: { 'Content-Type': 'application/json', 'X-CSRFToken': body.dataset.csrf },
-      body: JSON.stringify(data),
-    });
-  } catch {
-    throw new Error('The dashboard did not answer. Check your connection and try again.');
+// Every answer has the one shape {state, message, next, ...} (bridge.js's `send`).
+async function ask(url, data, field) {
+  const answer = await send(url, data);
+  if (answer.state === 'refused' || answer.state === 'signed_out' || answer.state === 'unknown') {
+    throw plain(answer.message);
   }
-  const answer = await response.json().catch(() => null);
-  if (response.redirected || !answer) throw new Error('Your session has ended. Reload the page and sign in again.');
-  if (!response.ok) throw new Error(answer.message || 'The dashboard could not connect to Jupiter. Try again in a moment.');
+  if (field && (typeof answer[field] !== 'string' || !answer[field])) {
+    throw plain('Jupiter sent nothing to sign. Try again in a moment.');
+  }
   return answer;
 }
 
 async function sign(button) {
-  const challenge = await post(button.dataset.challengeUrl, { type: 'message' });
-  if (typeof challenge.message !== 'string' || !challenge.message) throw new Error('Jupiter sent no message to sign. Try again in a moment.');
+  const { challenge } = await ask(button.dataset.challengeUrl, { type: 'message' }, 'challenge');
   try {
-    const out = await signMessage(new TextEncoder().encode(challenge.message));
+    const out = await signMessage(new TextEncoder().encode(challenge));
     return { type: 'message', signedMessage: toB64(out.signedMessage), signature: toB64(out.signature) };
   } catch (error) {
     if (!error?.unsupported) throw error;
   }
   // Hardware wallets: the same challenge as a memo transaction, signed and never sent.
-  const memo = await post(button.dataset.challengeUrl, { type: 'transaction' });
-  if (typeof memo.transaction !== 'string' || !memo.transaction) throw new Error('Jupiter sent nothing to sign. Try again in a moment.');
-  const signed = await signTransaction(fromB64(memo.transaction));
-  return { type: 'transaction', signedTransaction: toB64(signed) };
+  const { transaction } = await ask(button.dataset.challengeUrl, { type: 'transaction' }, 'transaction');
+  return { type: 'transaction', signedTransaction: toB64(await signTransaction(fromB64(transaction))) };
 }
 
 async function connect(button) {
@@ -54,11 +45,10 @@ async function connect(button) {
   try {
     const answer = await sign(button);
     say('Checking your signature…');
-    const result = await post(button.dataset.verifyUrl, answer);
-    say(result.message);
+    say((await ask(button.dataset.verifyUrl, answer)).message);
     if (window.htmx) window.htmx.trigger(body, 'orders-changed');
   } catch (error) {
-    say(declined(error)
+    say(isRejection(error) && !error?.plain
       ? 'You declined in your wallet, so nothing was shared with Jupiter. Your other orders stay listed; press the button whenever you want to see your DCA orders.'
       : String(error?.message || error), 'error');
     button.disabled = false;

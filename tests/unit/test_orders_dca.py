@@ -16,7 +16,7 @@ from dashboard import orders, trigger
 from dashboard.orders import describe_dca, fill_rows, usd_text
 from dashboard.tokens import Token
 
-SPEC = json.loads((Path(__file__).parent / "fixtures" / "jupiter-dca-v2-orders.json").read_text())
+SPEC = json.loads((Path(__file__).parents[1] / "fixtures" / "jupiter-dca-v2-orders.json").read_text())
 SOL_MINT = "So11111111111111111111111111111111111111112"
 USDC_MINT = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
 JUP_MINT = "JUPyiwrYJFskUPiHa7hkeR8VUtAeFoSYbKedZNsDvCN"

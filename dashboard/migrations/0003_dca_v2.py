@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dashboard', '0001_initial'),
+        ('dashboard', '0002_cancel_attempt_cancelled_text'),
         ('sessions', '0001_initial'),
     ]
 

@@ -99,7 +99,7 @@ def test_a_challenge_from_the_future_is_refused(wallet):
 
 def test_no_waiting_challenge_or_the_wrong_kind_is_refused(wallet):
     signature = bytes(wallet.sign_message(TEXT.encode()))
-    with pytest.raises(ConnectRefused, match="no connect request waiting"):
+    with pytest.raises(ConnectRefused, match="No connect request is waiting"):
         dca_auth.check_signed_message(None, str(wallet.pubkey()), TEXT.encode(), signature, NOW)
     memo_pending = Pending(str(wallet.pubkey()), trigger.TRANSACTION, TEXT.encode(), NOW)
     with pytest.raises(ConnectRefused, match="different kind"):
