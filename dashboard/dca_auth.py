@@ -284,9 +284,3 @@ def end(session_key: str | None, reason: str = "refused") -> None:
         DcaConnection.objects.filter(session_id=session_key).exclude(token="").update(
             token="", token_expires_at=None, ended=reason
         )
-
-
-def disconnect(session_key: str | None) -> None:
-    """The trader asked to forget the connection: the token is deleted now."""
-    if session_key:
-        DcaConnection.objects.filter(session_id=session_key).delete()

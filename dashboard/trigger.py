@@ -390,6 +390,11 @@ def request_challenge(wallet: str, type: str = MESSAGE) -> Challenge:
     if type not in CHALLENGE_TYPES:
         raise ValueError(f"challenge type must be one of {CHALLENGE_TYPES}")
     data = upstream.call("POST", _url("/auth/challenge"), "dca-challenge", json={"walletPubkey": wallet, "type": type})
+    return parse_challenge(data, type)
+
+
+def parse_challenge(data: Any, type: str) -> Challenge:
+    """`{"type": "message", "challenge": text}` or `{"type": "transaction", "transaction": base64}`."""
     if not isinstance(data, dict):
         raise JupiterBadResponse(upstream_message="challenge answer is not an object")
     if type == MESSAGE:
@@ -423,10 +428,15 @@ def verify(
     else:
         raise ValueError("verify needs a signature or a signed transaction")
     data = upstream.call("POST", _url("/auth/verify"), "dca-verify", json=body)
+    return parse_token(data, now or datetime.now(timezone.utc))
+
+
+def parse_token(data: Any, now: datetime) -> AccessToken:
+    """`{"token": JWT}`, with the token's expiry (`token_expiry`)."""
     token = data.get("token") if isinstance(data, dict) else None
     if not isinstance(token, str) or not token:
         raise JupiterBadResponse(upstream_message="verify answer lacks a token")
-    return AccessToken(value=token, expires_at=token_expiry(token, now or datetime.now(timezone.utc)))
+    return AccessToken(value=token, expires_at=token_expiry(token, now))
 
 
 def get_page(token: str, state: str, limit: int = PAGE_LIMIT, offset: int = 0) -> DcaPage:
@@ -488,7 +498,11 @@ def _order_call(method: str, prefix: str, endpoint: str, token: str, order_id: s
 
 def get_order(token: str, order_id: str) -> DcaOrder:
     """`GET /orders/history/dca/{id}`; OrderNotFound when it is not this wallet's (or is gone)."""
-    data = _order_call("GET", "/orders/history/dca", "dca-order", token, order_id)
+    return parse_order_answer(_order_call("GET", "/orders/history/dca", "dca-order", token, order_id))
+
+
+def parse_order_answer(data: Any) -> DcaOrder:
+    """One DcaOrder (or `{"order": DcaOrder}`), listed by its state: active or history."""
     order = data.get("order", data) if isinstance(data, dict) else data
     try:
         listed = "active" if isinstance(order, dict) and order.get("state") in ACTIVE_STATES else "history"
@@ -514,6 +528,11 @@ def confirm_cancel(token: str, order_id: str, signed_transaction: bytes, cancel_
         order_id,
         json={"signedTransaction": base64.b64encode(signed_transaction).decode(), "cancelRequestId": cancel_request_id},
     )
+    return parse_confirmed(data, order_id)
+
+
+def parse_confirmed(data: Any, order_id: str) -> CancelConfirmed:
+    """`{"id", "txSignature"}`: the withdrawal's signature."""
     signature = data.get("txSignature") if isinstance(data, dict) else None
     if not isinstance(signature, str) or not signature:
         raise JupiterBadResponse(upstream_message="confirm-cancel answer lacks txSignature")

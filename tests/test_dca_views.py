@@ -398,3 +398,74 @@ def test_past_the_list_limit_both_systems_show_what_was_last_seen(trader, keypai
     assert f'data-order="{keys[0]}"' in limited.text
     assert limited.text.count('data-system="v2"') == 7
     assert "You refreshed your orders very often" in limited.text
+
+
+def test_jupiter_refusing_the_signature_is_said_plainly_and_nothing_is_kept(trader, keypair):
+    control.set_dca_challenge_lifetime(0)  # Jupiter has forgotten its challenge; ours is fresh
+    text = challenge(trader).json()["challenge"].encode()
+    answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(keypair.sign_message(text))))
+    assert answer.status_code == 502
+    assert answer.json()["message"].startswith("Jupiter did not accept the signature")
+    assert answer.json()["next"] == "retry"
+    assert control.count_calls("dca-verify") == 1
+    assert stored_token(trader) == ""
+
+
+def test_jupiter_down_when_asked_for_a_challenge(trader):
+    control.inject_fault("dca-challenge", "502", times=5)
+    answer = challenge(trader)
+    assert answer.status_code == 502
+    assert "Jupiter is not answering" in answer.json()["message"]
+    assert not DcaConnection.objects.exists()
+
+
+def test_a_challenge_without_its_signature_still_offers_to_connect(trader):
+    challenge(trader)
+    assert "Show your newer Jupiter DCA orders" in trader.get("/orders/active", **HTMX).text
+
+
+def test_a_session_that_is_gone_cannot_keep_a_challenge(wallet):
+    with pytest.raises(dca_auth.ConnectRefused) as refused:
+        dca_auth.issue("no-such-session", wallet, "message")
+    assert refused.value.reason == "signed_out"
+    assert not DcaConnection.objects.exists()
+
+
+def test_unknown_kinds_and_missing_sessions_are_refused_or_ignored(trader, wallet):
+    with pytest.raises(dca_auth.ConnectRefused):
+        dca_auth.issue(trader.session.session_key, wallet, "sms")
+    with pytest.raises(dca_auth.ConnectRefused):
+        dca_auth.connect(trader.session.session_key, wallet, kind="sms")
+    dca_auth.end(None)  # no session: nothing to end
+    assert dca_auth.access(None, wallet).state == "offer"
+    assert control.count_calls("dca-challenge") == 0
+
+
+def test_two_submissions_of_one_signature_reach_jupiter_once(trader, keypair, wallet):
+    import threading
+
+    from django.db import connections
+
+    text = challenge(trader).json()["challenge"].encode()
+    body = {"signed_message": text, "signature": bytes(keypair.sign_message(text))}
+    session_key = trader.session.session_key
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def submit() -> None:
+        try:
+            barrier.wait(timeout=10)
+            dca_auth.connect(session_key, wallet, kind="message", **body)
+            outcomes.append("connected")
+        except dca_auth.ConnectRefused as refused:
+            outcomes.append(refused.reason)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["conflict", "connected"]
+    assert control.count_calls("dca-verify") == 1
