@@ -201,15 +201,13 @@ export async function signTransaction(bytes) {
   return out.signedTransaction;
 }
 
-// Resolves to {signedMessage, signature} (Uint8Arrays); a wallet without solana:signMessage rejects
-// with `unsupported: true` before asking anything, a wallet that never answers in plain words.
-export async function signMessage(bytes) {
+export async function signMessage(message) {
   const { wallet, account } = active || (await reconnect(false));
   const feature = wallet.features['solana:signMessage'];
-  if (!feature) throw Object.assign(plain(`${wallet.name} cannot sign messages.`), { unsupported: true });
+  if (!feature) throw Object.assign(plain(''), { unsupported: true });
   const [out] = await inTime(
-    feature.signMessage({ account, message: bytes }),
-    `Your wallet did not answer within ${WAIT_SECONDS} seconds. Nothing was shared.`,
+    feature.signMessage({ account, message }),
+    `Your wallet did not answer within ${WAIT_SECONDS} seconds. Nothing was sent.`,
   );
   return out;
 }
