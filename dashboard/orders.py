@@ -5,6 +5,11 @@ base units and the token's decimals; Jupiter's decimal strings are used only whe
 decimals are unknown. What the API does not provide is derived here, as its reference
 says: number of cycles, cycles done, remaining input, average price, the estimated next
 cycle, and the history status (cancelled when `userClosed`, else completed).
+
+Jupiter's newer DCA orders (Trigger API v2, `dashboard.trigger.DcaOrder`) are described into the
+same `OrderView` by `describe_dca`, with Jupiter's own fields where it has them: its schedule
+(`nextFillAt`, not our estimate), its round counts, its state (in words, unknown ones shown as
+they came), fills from `events`, the price band and the "Earn While You Wait" yield.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from django.conf import settings
 from dashboard.encoding import short_address
 from dashboard.recurring import Fill, Order
 from dashboard.tokens import KNOWN_TOKENS, Token
+from dashboard.trigger import DcaEvent, DcaOrder
 
 # Wide enough that no sum, difference or ratio of on-chain amounts (u64 base units) is rounded
 # before we choose to round for display.
@@ -41,7 +47,9 @@ FILL_COLUMNS = (
     "rate",
     "signature",
     "order",
+    "system",
 )
+SYSTEM_NAMES = {"v1": "Recurring v1", "v2": "DCA v2"}  # the CSV's "system" column
 
 
 # --- number formatting -----------------------------------------------------------------------------
@@ -265,6 +273,15 @@ def describe_fill(fill: Fill, input_token: Token, output_token: Token, tokens: d
 
 
 @dataclass(frozen=True)
+class RoundView:
+    """A v2 round (or other event) that is not a plain successful fill, in words."""
+
+    at: datetime | None
+    words: str  # "Round 2 failed after 3 attempts and was moved to the next interval"
+    explorer_url: str  # "" without a transaction
+
+
+@dataclass(frozen=True)
 class OrderView:
     """Everything a page shows about one order. Order-level amounts are None only when Jupiter
     sent neither base units nor a decimal string for them."""
@@ -298,6 +315,14 @@ class OrderView:
     fills: tuple[FillView, ...]  # newest first
     refund_text: str  # "45 USDC and 0.12 SOL", "nothing"
     refund_count: int  # how many tokens come back: 0, 1 or 2 (for "comes"/"come", "is"/"are")
+    # Jupiter's newer DCA orders (Trigger API v2); v1 orders keep these defaults.
+    system: str = "v1"  # "v1" Recurring API, "v2" Trigger API v2 DCA
+    state: str = ""  # v2: Jupiter's state as sent ("active", "withdrawing", … or one we do not know)
+    next_fill_at: datetime | None = None  # v2: Jupiter's own schedule (not our estimate)
+    price_band: str = ""  # v2: "Only buys while SOL is between $50 and $1,000"
+    earn: str = ""  # v2: the "Earn While You Wait" line, when it is on
+    rounds: tuple[RoundView, ...] = ()  # v2: rounds that failed, were moved or are running, oldest first
+    extra: tuple[tuple[str, str], ...] = ()  # v2: what Jupiter sent that we do not know, as plain text
 
     @property
     def is_active(self) -> bool:
@@ -433,6 +458,239 @@ def describe(order: Order, tokens: dict[str, Token], now: datetime) -> OrderView
     )
 
 
+# --- Jupiter's newer DCA orders (Trigger API v2) -------------------------------------------------
+
+DCA_STATE_WORDS = {
+    "depositing": "Starting",
+    "active": "Active",
+    "executing": "Buying now",
+    "withdrawing": "Cancelling — the refund still needs your approval",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+    "deposit_failed": "The deposit failed; nothing was bought",
+}
+DCA_CLOSED_STATES = ("completed", "cancelled", "deposit_failed")
+DCA_SCHEDULED_STATES = ("depositing", "active", "executing")  # Jupiter's nextFillAt still applies
+KNOWN_ORDER_TYPES = ("time_based", "price_conditional", "")
+SUCCESS = "success"
+
+
+def dca_state_words(state: str) -> str:
+    """A v2 state in plain words; one we do not know is shown as Jupiter sent it."""
+    if state in DCA_STATE_WORDS:
+        return DCA_STATE_WORDS[state]
+    if state:
+        return f"Jupiter reports this order as “{state}”"
+    return "Jupiter did not say what state this order is in"
+
+
+def usd_text(value: Decimal) -> str:
+    """Dollars as traders read them: "$50", "$1,000", "$182.35", "$0.0001234"."""
+    sign, value = ("-", -value) if value < 0 else ("", value)
+    if value.is_zero():
+        return "$0"
+    if value >= 1:
+        rounded = _round_places(value, 2)
+        if rounded == rounded.to_integral_value():
+            return f"{sign}${int(rounded):,}"
+        whole, _, fraction = format(rounded, "f").partition(".")
+        return f"{sign}${int(whole):,}.{fraction}"
+    return f"{sign}${_grouped(_round_significant(value, SIGNIFICANT_DIGITS_SHOWN))}"
+
+
+def price_band(order: DcaOrder, tokens: dict[str, Token]) -> str:
+    """The price condition of a `price_conditional` order, in words; "" for other orders."""
+    if order.order_type != "price_conditional":
+        return ""
+    low, high = order.min_price_usd, order.max_price_usd
+    if order.trigger_mint:
+        watched = token_for(order.trigger_mint, tokens).symbol
+    else:  # not sent: the token whose price moves, i.e. the side that is not a stablecoin
+        output = token_for(order.output_mint, tokens)
+        watched = token_for(order.input_mint, tokens).symbol if is_stable(output) else output.symbol
+    if low is not None and high is not None:
+        return f"Only buys while {watched} is between {usd_text(low)} and {usd_text(high)}"
+    if low is not None:
+        return f"Only buys while {watched} is at or above {usd_text(low)}"
+    if high is not None:
+        return f"Only buys while {watched} is at or below {usd_text(high)}"
+    return f"Only buys when {watched}'s price meets Jupiter's condition (Jupiter did not say which)"
+
+
+def earn_words(order: DcaOrder) -> str:
+    """The "Earn While You Wait" line of an order with `jlEnabled`; "" otherwise."""
+    if not order.jl_enabled:
+        return ""
+    words = "Earn While You Wait is on: the deposit waiting to be spent earns Jupiter Lend yield"
+    if order.jl_yield_usd is not None:
+        return f"{words} — {usd_text(order.jl_yield_usd)} so far"
+    return f"{words} (no yield reported yet)"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _round_words(number: int | None, events: list[DcaEvent], filled: bool) -> str:
+    """One round's events that were not a plain success, as one sentence."""
+    name = f"Round {number}" if number is not None else "A round"
+    states = {e.state for e in events}
+    failed = [e for e in events if e.state == "failed"]
+    attempts = max([e.attempt_count or 0 for e in failed] + [len(failed)])
+    parts = []
+    if failed:
+        parts.append(f"failed after {_plural(attempts, 'attempt')}" if attempts > 1 else "failed")
+    if "rescheduled" in states:
+        parts.append("was moved to the next interval")
+    if "pending" in states and not filled:
+        parts.append("is being bought now")
+    unknown = sorted(states - {"failed", "rescheduled", "pending", SUCCESS})
+    parts += [f"is “{state or 'without a state'}” according to Jupiter" for state in unknown]
+    text = f"{name} " + " and ".join(parts)
+    if filled and (failed or "rescheduled" in states):
+        text += "; it was filled later"
+    return text
+
+
+def describe_rounds(order: DcaOrder) -> tuple[RoundView, ...]:
+    """Failed, rescheduled and running rounds (grouped per round), and events of kinds we do not
+    know or that failed (a failed deposit or refund), oldest first. Plain successful fills are
+    the order's fills, not listed here."""
+    by_round: dict[int | None, list[DcaEvent]] = {}
+    filled_rounds = set()
+    views = []
+    for event in order.events:
+        if event.type == "fill":
+            if event.state == SUCCESS:
+                filled_rounds.add(event.round_number)
+            else:
+                by_round.setdefault(event.round_number, []).append(event)
+        elif event.type not in ("deposit", "withdrawal", "cancelled"):
+            words = f"Jupiter reports a “{event.type}” event" + (f" ({event.state})" if event.state else "")
+            views.append(RoundView(event.at, words, _tx_url(event.tx_signature)))
+        elif event.state == "failed":
+            what = {"deposit": "The deposit", "withdrawal": "A refund", "cancelled": "A cancel"}[event.type]
+            views.append(RoundView(event.at, f"{what} failed", _tx_url(event.tx_signature)))
+    for number, events in by_round.items():
+        with_tx = [e for e in events if e.tx_signature]
+        views.append(
+            RoundView(
+                at=events[-1].at,
+                words=_round_words(number, events, filled=number is not None and number in filled_rounds),
+                explorer_url=_tx_url(with_tx[-1].tx_signature) if with_tx else "",
+            )
+        )
+    return tuple(sorted(views, key=lambda v: v.at.timestamp() if v.at else float("inf")))
+
+
+def describe_dca_fill(event: DcaEvent, when: datetime, input_token: Token, output_token: Token) -> FillView:
+    """A successful round. Jupiter deducts its fee from the output already: no separate fee."""
+    spent = amount(event.raw_in, None, input_token) or _zero(input_token)
+    received = amount(event.raw_out, None, output_token) or _zero(output_token)
+    return FillView(
+        confirmed_at=event.at or when,
+        spent=spent,
+        received=received,
+        fee=None,
+        rate=price_text(spent, received),
+        tx_id=event.tx_signature,
+        explorer_url=_tx_url(event.tx_signature),
+    )
+
+
+def _last_tx(order: DcaOrder, kind: str) -> str:
+    done = [e for e in order.events if e.type == kind and e.state == SUCCESS and e.tx_signature]
+    return done[-1].tx_signature if done else ""
+
+
+def describe_dca(order: DcaOrder, tokens: dict[str, Token], now: datetime) -> OrderView:
+    """The figures for one v2 order, in the same `OrderView` as a v1 order. `now` must be aware."""
+    input_token = token_for(order.input_mint, tokens)
+    output_token = token_for(order.output_mint, tokens)
+    history = order.listed != "active"
+    closed = order.state in DCA_CLOSED_STATES
+
+    per_cycle = amount(order.raw_per_round, None, input_token)
+    deposited = amount(order.raw_in_initial, None, input_token)
+    spent = amount(order.raw_in_used, None, input_token)
+    received = amount(order.raw_out_total, None, output_token)
+    # `inputAmountRemaining` is not zeroed after a cancel: what came back is the refund's amount.
+    refunds = [e for e in order.events if e.type == "withdrawal" and e.state == SUCCESS]
+    withdrawn_in = None
+    if refunds and any(e.raw_in is not None for e in refunds):
+        withdrawn_in = Amount(
+            sum((amount(e.raw_in, None, input_token) or _zero(input_token)).value for e in refunds), input_token
+        )
+    elif order.state == "cancelled":
+        withdrawn_in = amount(order.raw_in_remaining, None, input_token)
+    elif order.state == "completed":
+        withdrawn_in = _zero(input_token)
+    remaining = _zero(input_token) if closed else amount(order.raw_in_remaining, None, input_token)
+    if remaining is None and not closed:
+        remaining = _minus(deposited, spent)
+
+    refund = _refund_parts(remaining, _zero(output_token), input_token, output_token)  # bought tokens are home
+
+    fills = [
+        describe_dca_fill(e, order.updated_at, input_token, output_token)
+        for e in order.events
+        if e.type == "fill" and e.state == SUCCESS
+    ]
+    fills.sort(key=lambda v: v.confirmed_at, reverse=True)
+    cycles_total = order.rounds_total or 0
+    if not cycles_total and order.raw_in_initial is not None and order.raw_per_round:
+        cycles_total = -(-order.raw_in_initial // order.raw_per_round)
+    cycles_done = order.rounds_filled if order.rounds_filled is not None else len(fills)
+    if order.fill_percent is not None:
+        percent = min(int((order.fill_percent * 100).to_integral_value(rounding=ROUND_FLOOR)), 100)
+    else:
+        percent = _percent(spent, deposited)
+
+    frequency = frequency_words(order.interval_seconds or 0)
+    what = per_cycle.text if per_cycle is not None else f"an unknown amount of {input_token.symbol}"
+    extra = order.extra
+    if order.order_type not in KNOWN_ORDER_TYPES:
+        extra = (("orderType", order.order_type), *extra)
+    return OrderView(
+        order_key=order.id,
+        status="history" if history else "active",
+        status_words=dca_state_words(order.state),
+        input_token=input_token,
+        output_token=output_token,
+        pair=f"{input_token.symbol} → {output_token.symbol}",
+        per_cycle=per_cycle,
+        frequency=frequency,
+        schedule=f"{what} {frequency}",
+        cycles_total=cycles_total,
+        cycles_done=cycles_done,
+        percent=percent,
+        deposited=deposited,
+        spent=spent,
+        remaining=remaining,
+        withdrawn_in=withdrawn_in,
+        received=received,
+        withdrawn_out=received,  # each round's output goes straight to the wallet
+        unwithdrawn_out=_zero(output_token),
+        average_price=_average_price(fills, spent, received),
+        next_cycle=None,  # Jupiter schedules v2 rounds itself: see next_fill_at
+        created_at=order.created_at,
+        closed_at=order.updated_at if history else None,
+        order_url=settings.EXPLORER_ACCOUNT_URL.format(order.vault) if order.vault else "",
+        open_tx_url=_tx_url(_last_tx(order, "deposit")),
+        close_tx_url=_tx_url(_last_tx(order, "withdrawal")),
+        fills=tuple(fills),
+        refund_text=" and ".join(refund) or "nothing",
+        refund_count=len(refund),
+        system="v2",
+        state=order.state,
+        next_fill_at=order.next_fill_at if order.state in DCA_SCHEDULED_STATES else None,
+        price_band=price_band(order, tokens),
+        earn=earn_words(order),
+        rounds=describe_rounds(order),
+        extra=extra,
+    )
+
+
 # --- CSV -----------------------------------------------------------------------------------------
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -461,6 +719,7 @@ def fill_rows(views: Iterable[OrderView]) -> list[dict[str, str]]:
                 "rate": fill.rate,
                 "signature": fill.tx_id,
                 "order": view.order_key,
+                "system": SYSTEM_NAMES.get(view.system, view.system),
             }
             rows.append((when, fill.tx_id, {key: _cell(value) for key, value in row.items()}))
     rows.sort(key=lambda item: (item[0], item[1]))
@@ -472,12 +731,17 @@ __all__ = [
     "Amount",
     "FillView",
     "OrderView",
+    "RoundView",
     "amount",
+    "dca_state_words",
     "describe",
+    "describe_dca",
     "describe_fill",
     "fill_rows",
     "frequency_words",
     "is_stable",
+    "price_band",
     "price_text",
     "token_for",
+    "usd_text",
 ]

@@ -556,6 +556,7 @@ def test_fill_rows_sorted_by_date() -> None:
             "rate": "1 SOL ≈ 172.41 USDC",
             "signature": "sig1",
             "order": "ORDER1",
+            "system": "Recurring v1",
         },
         {
             "date": "2025-01-01T12:00:00Z",
@@ -569,6 +570,7 @@ def test_fill_rows_sorted_by_date() -> None:
             "rate": "1 SOL ≈ 172.40 USDC",
             "signature": "sell1",
             "order": "ORDER2",
+            "system": "Recurring v1",
         },
         {
             "date": "2025-01-02T00:00:40Z",
@@ -582,6 +584,7 @@ def test_fill_rows_sorted_by_date() -> None:
             "rate": "1 SOL ≈ 200.00 USDC",
             "signature": "sig2",
             "order": "ORDER1",
+            "system": "Recurring v1",
         },
     ]
     assert tuple(rows[0]) == orders.FILL_COLUMNS
