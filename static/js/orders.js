@@ -15,8 +15,8 @@ const panel = document.getElementById('active-panel');
 if (panel && window.htmx) {
   const seconds = Number(panel.dataset.refreshSeconds) || 60;
   setInterval(() => {
-    // Never while a cancel confirmation is open: the refresh would replace it.
-    if (document.visibilityState === 'visible' && !document.querySelector('.confirm')) {
+    // Never while a cancel confirmation is open or a refund is being finished: the refresh would replace it.
+    if (document.visibilityState === 'visible' && !document.querySelector('.confirm, [data-busy]')) {
       window.htmx.trigger(body, 'refresh-orders');
     }
   }, seconds * 1000);
@@ -41,41 +41,82 @@ function say(element, text, kind, link) {
   }
 }
 
+// The list is out of date (the order is closed, stopped, or Jupiter's DCA must be connected again):
+// say why above the list, which refreshes (the last-known orders stay listed meanwhile).
+function announceAndRefresh(status, result) {
+  say(document.getElementById('cancel-outcome') || status, result.message, 'error');
+  refreshOrders();
+}
+
+// A Jupiter DCA (v2) order is stopped as soon as Jupiter issues its refund: from then on only
+// "Finish the refund" makes sense (a fresh refund transaction, checked again).
+function finishable(box, button, words) {
+  button.disabled = false;
+  button.textContent = words || 'Finish the refund';
+  const keep = box.querySelector('a.secondary');
+  if (keep) keep.hidden = true;
+}
+
 async function cancel(button) {
-  const status = button.closest('.confirm').querySelector('.cancel-status');
+  const box = button.closest('.confirm, .finish');
+  const status = box.querySelector('.cancel-status');
+  box.dataset.busy = '1';
+  try {
+    await run(box, button, status);
+  } finally {
+    delete box.dataset.busy;
+  }
+}
+
+async function run(box, button, status) {
   button.disabled = true;
   say(status, 'Preparing the cancel transaction…');
   const start = await post(button.dataset.cancelStart);
   if (!start.transaction) {
-    say(status, start.message, 'error');
+    if (start.next === 'refresh' || start.next === 'connect') {
+      announceAndRefresh(status, start);
+      return;
+    }
+    say(status, start.message, start.next === 'wait' ? 'pending' : 'error');
     button.disabled = false;
     if (start.next === 'retry') button.textContent = 'Try again';
     return;
   }
-  say(status, 'Approve in your wallet…');
+  const stopped = start.system === 'v2';
+  if (stopped) finishable(box, button);
+  button.disabled = true;
+  say(status, stopped ? start.message : 'Approve in your wallet…');
   let signed;
   try {
     signed = await signTransaction(fromB64(start.transaction));
   } catch (error) {
     // Nothing was signed, or what was signed is dropped: the attempt ends (a wallet that never
-    // answered leaves it to expire, unused).
-    if (!error?.plain) await post(start.decline_url);
-    say(status, isRejection(error)
-      ? 'You declined in your wallet, so nothing was sent. Your order keeps running.'
-      : error?.plain ? error.message : `Your wallet could not sign (${error && error.message}). Nothing was sent.`, 'error');
-    button.disabled = false;
+    // answered leaves it to expire, unused). A v2 order stays stopped: the answer says so.
+    const declined = error?.plain ? null : await post(start.decline_url);
+    let words = `Your wallet could not sign (${error && error.message}). Nothing was sent.`;
+    if (error?.plain) words = error.message;
+    else if (stopped && declined?.message) words = declined.message;
+    else if (isRejection(error)) words = 'You declined in your wallet, so nothing was sent. Your order keeps running.';
+    say(status, words, 'error');
+    if (stopped) finishable(box, button);
+    else button.disabled = false;
     return;
   }
-  say(status, 'Sending…');
+  say(status, stopped ? 'Sending the refund…' : 'Sending…');
   let result = await post(start.submit_url, new URLSearchParams({ signed_transaction: toB64(signed) }));
   for (let tries = 0; (result.state === 'pending' || result.state === 'sending') && tries < 24; tries++) {
     say(status, result.message || 'Still confirming — don’t send it again.', 'pending', result.explorer_url);
     await sleep(5000);
     result = await post(start.status_url);
   }
+  if (result.next === 'connect' || result.next === 'refresh') {
+    announceAndRefresh(status, result);
+    return;
+  }
   if (result.state === 'refused') {
     // Nothing happened: keep the message beside the order, with a fresh try where it can help.
     say(status, result.message, 'error');
+    if (result.next === 'finish') finishable(box, button);
     if (result.next === 'retry') {
       button.disabled = false;
       button.textContent = 'Try again';
@@ -88,11 +129,14 @@ async function cancel(button) {
     refreshOrders();
     return;
   }
-  // Failed or still unknown: keep the answer beside the order, with what to do next.
-  say(status, result.message, result.state === 'failed' ? 'error' : 'pending', result.explorer_url);
+  // Failed or still unknown: keep the answer beside the order, with what to do next (no explorer
+  // link for a transaction that never landed).
+  const failed = result.state === 'failed';
+  say(status, result.message, failed ? 'error' : 'pending', failed ? '' : result.explorer_url);
   button.disabled = result.state !== 'failed';
   if (window.htmx) window.htmx.trigger(body, 'cancel-finished');
   if (result.next === 'retry') button.textContent = 'Try again';
+  if (result.next === 'finish') finishable(box, button);
 }
 
 document.addEventListener('click', (event) => {
