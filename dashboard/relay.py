@@ -75,6 +75,7 @@ V2_DECLINED = (
     "You declined in your wallet. Jupiter has already stopped this order, so no more buys happen, "
     "but the refund still needs your approval: press “Finish the refund” when you are ready."
 )
+STOPPED_WAITING = "Jupiter has already stopped this order (no more buys); its refund waits in your list."
 V2_NEVER_LANDED = (
     "The refund did not go through and can no longer land. Jupiter has stopped this order: "
     "press “Finish the refund” for a fresh refund transaction."
@@ -606,11 +607,11 @@ def start_dca(wallet: str, order_key: str, token: str | None, cancelled_text: st
             issued_at=now,
             state=A.REFUSED,
             finished_at=now,
-            outcome=f"{refused.message} Jupiter has stopped this order; its refund is still waiting.",
+            outcome=f"{refused.message} {STOPPED_WAITING}",
             error=refused.reason[:2000],
             cancelled_text=cancelled_text,
         )
-        raise CancelRefused(refused.message, reason="upstream", next_step="refresh") from None
+        raise CancelRefused(f"{refused.message} {STOPPED_WAITING}", reason="upstream", next_step="refresh") from None
     attempt = CancelAttempt.objects.create(
         wallet=wallet,
         order_key=order_key,

@@ -153,7 +153,7 @@ def test_a_harmful_refund_is_refused_logged_and_never_offered(trader, wallet, mo
         response = start(trader, key)
     assert response.status_code == 502
     answer = response.json()
-    assert answer["message"] == withdrawal.UNVERIFIED
+    assert answer["message"] == f"{withdrawal.UNVERIFIED} {relay.STOPPED_WAITING}"
     assert "transaction" not in answer
     assert answer["next"] == "refresh"  # the order is stopped: the list shows it waiting for its refund
     (attempt,) = CancelAttempt.objects.all()

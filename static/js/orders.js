@@ -51,6 +51,7 @@ function announceAndRefresh(status, result) {
 // A Jupiter DCA (v2) order is stopped as soon as Jupiter issues its refund: from then on only
 // "Finish the refund" makes sense (a fresh refund transaction, checked again).
 function finishable(box, button, words) {
+  button.hidden = false;
   button.disabled = false;
   button.textContent = words || 'Finish the refund';
   const keep = box.querySelector('a.secondary');
@@ -102,6 +103,7 @@ async function run(box, button, status) {
     else button.disabled = false;
     return;
   }
+  button.hidden = true; // signed: from here on there is nothing left to press
   say(status, stopped ? 'Sending the refund…' : 'Sending…');
   let result = await post(start.submit_url, new URLSearchParams({ signed_transaction: toB64(signed) }));
   for (let tries = 0; (result.state === 'pending' || result.state === 'sending') && tries < 24; tries++) {
@@ -118,6 +120,7 @@ async function run(box, button, status) {
     say(status, result.message, 'error');
     if (result.next === 'finish') finishable(box, button);
     if (result.next === 'retry') {
+      button.hidden = false;
       button.disabled = false;
       button.textContent = 'Try again';
     }
@@ -133,7 +136,8 @@ async function run(box, button, status) {
   // link for a transaction that never landed).
   const failed = result.state === 'failed';
   say(status, result.message, failed ? 'error' : 'pending', failed ? '' : result.explorer_url);
-  button.disabled = result.state !== 'failed';
+  button.hidden = !failed;
+  button.disabled = false;
   if (window.htmx) window.htmx.trigger(body, 'cancel-finished');
   if (result.next === 'retry') button.textContent = 'Try again';
   if (result.next === 'finish') finishable(box, button);
