@@ -487,6 +487,8 @@ def next_step(attempt: CancelAttempt) -> str | None:
         return "wait"
     if attempt.system == V2 and attempt.state == A.FAILED and attempt.upstream_status == UNAUTHORIZED:
         return "connect"
+    if attempt.system == V2 and attempt.outcome == V2_NOT_FOUND:
+        return "refresh"
     if retry_helps(attempt):
         return "finish" if attempt.system == V2 else "retry"
     return None

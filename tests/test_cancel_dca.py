@@ -209,6 +209,7 @@ def test_an_ended_connection_asks_to_connect_again_and_keeps_the_list(trader, wa
 
 
 def test_not_one_of_the_wallets_active_orders_costs_no_call(trader, wallet):
+    trader.get("/orders/history", **HTMX)  # seen, but in the history
     before = control.count_calls()
     response = start(trader, order_id(wallet, "cancelled"))
     assert response.status_code == 404
@@ -359,3 +360,102 @@ def test_a_second_start_while_one_is_confirming_is_refused(trader, wallet, keypa
     again = start(trader, key)
     assert again.status_code == 409 and again.json()["next"] == "wait"
     assert control.count_calls("dca-cancel") == before
+
+
+# --- the rest of what Jupiter, the session or the order may answer ---------------------------------
+
+
+def lose_the_answer(trader, wallet, keypair) -> dict:
+    """A started and submitted refund whose confirm answer was lost (a 502): pending."""
+    started = start(trader, order_id(wallet)).json()
+    control.inject_fault("dca-confirm", "502")
+    assert submit(trader, started, sign_own_slot(started["transaction"], keypair)).json()["state"] == "pending"
+    return started
+
+
+def settle_now(trader, wallet, started: dict) -> dict:
+    cache.delete(f"settle:{wallet}")  # past the 10-second pause between two reads
+    return trader.post(started["status_url"]).json()
+
+
+def make_late(started: dict) -> None:
+    CancelAttempt.objects.filter(pk=started["attempt"]).update(issued_at=timezone.now() - timedelta(minutes=5))
+
+
+def test_without_a_connection_nothing_is_asked_of_jupiter(trader, wallet, keypair):
+    started = start(trader, order_id(wallet)).json()
+    DcaConnection.objects.update(token="", ended="expired")
+    before = control.count_calls()
+    refused = submit(trader, started, sign_own_slot(started["transaction"], keypair))
+    assert refused.status_code == 403 and refused.json()["next"] == "connect"
+    again = start(trader, order_id(wallet, "price-band"))
+    assert again.status_code == 403 and again.json()["next"] == "connect"
+    assert control.count_calls() == before
+
+
+def test_a_token_refused_at_confirm_asks_to_connect_again(trader, wallet, keypair):
+    started = start(trader, order_id(wallet)).json()
+    control.expire_dca_tokens()
+    answer = submit(trader, started, sign_own_slot(started["transaction"], keypair)).json()
+    assert answer["state"] == "failed" and answer["next"] == "connect"
+    assert DcaConnection.objects.get().token == ""
+    assert control.get_dca_order(order_id(wallet))["state"] == "withdrawing"
+
+
+def test_jupiter_not_answering_the_cancel_offers_a_fresh_try(trader, wallet):
+    control.inject_fault("dca-cancel", "502")
+    response = start(trader, order_id(wallet))
+    assert response.status_code == 502 and response.json()["next"] == "retry"
+    row = TrackedOrder.objects.get(order_key=order_id(wallet))
+    assert row.snapshot["state"] == "withdrawing"  # it may have stopped: the list says so until read again
+
+
+def test_an_order_that_has_ended_refreshes_the_list(trader, wallet):
+    control.set_dca_state(order_id(wallet), "completed")
+    response = start(trader, order_id(wallet))
+    assert response.status_code == 502
+    assert response.json()["message"] == upstream.DCA_NOT_NOW and response.json()["next"] == "refresh"
+
+
+def test_an_order_listed_for_another_wallet_is_never_offered(trader, wallet):
+    row = TrackedOrder.objects.get(order_key=order_id(wallet))
+    row.snapshot = {**row.snapshot, "userPubkey": str(Keypair().pubkey())}
+    row.save()
+    response = start(trader, order_id(wallet))
+    assert response.status_code == 502
+    assert response.json()["message"].startswith(withdrawal.UNVERIFIED)
+
+
+def test_an_order_gone_at_confirm_refreshes_the_list(trader, wallet, keypair):
+    from dashboard.sandbox.models import DcaOrder
+
+    started = start(trader, order_id(wallet)).json()
+    DcaOrder.objects.filter(order_id=order_id(wallet)).delete()
+    answer = submit(trader, started, sign_own_slot(started["transaction"], keypair)).json()
+    assert answer["state"] == "failed" and answer["message"] == relay.V2_NOT_FOUND and answer["next"] == "refresh"
+
+
+def test_settling_waits_without_a_token_or_an_answer(trader, wallet, keypair):
+    started = lose_the_answer(trader, wallet, keypair)
+    control.inject_fault("dca-order", "500", times=3)
+    assert settle_now(trader, wallet, started)["state"] == "pending"  # Jupiter not answering
+    DcaConnection.objects.update(token="", ended="expired")
+    before = control.count_calls("dca-order")
+    assert settle_now(trader, wallet, started)["state"] == "pending"  # cannot read v2 orders now
+    assert control.count_calls("dca-order") == before
+
+
+def test_settling_an_order_that_is_gone_or_ended(trader, wallet, keypair):
+    from dashboard.sandbox.models import DcaOrder
+
+    started = lose_the_answer(trader, wallet, keypair)
+    control.set_dca_state(order_id(wallet), "completed")
+    assert settle_now(trader, wallet, started)["message"] == relay.ENDED_ON_ITS_OWN
+
+    other = start(trader, order_id(wallet, "price-band")).json()
+    control.inject_fault("dca-confirm", "502")
+    assert submit(trader, other, sign_own_slot(other["transaction"], keypair)).json()["state"] == "pending"
+    DcaOrder.objects.filter(order_id=order_id(wallet, "price-band")).delete()
+    assert settle_now(trader, wallet, other)["state"] == "pending"  # not found, but it could still land
+    make_late(other)
+    assert settle_now(trader, wallet, other)["message"] == relay.NOT_FOUND
