@@ -70,6 +70,7 @@ def test_the_whole_cancel(page, live_server, install_wallet):
     )
     expect(card(page, wallet)).to_have_count(0)
     expect(page.locator("#attempts-panel")).to_contain_text("Jupiter DCA")
+    page.evaluate("window.scrollTo(0, 0)")
     screenshot(page, "dca-cancelled-1280.png")
     assert control.count_calls("dca-confirm") == 1
     assert signed_transactions(page) == 1
