@@ -308,5 +308,6 @@ def failure_text(upstream_error: str, fallback: str) -> str:
         if needle in lowered:
             return text
     return fallback or (
-        "Jupiter could not cancel the order. Nothing changed — check the explorer link, then try again."
+        "Jupiter could not cancel the order, so nothing changed: your order is still active. "
+        "Try again in a minute."
     )

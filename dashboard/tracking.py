@@ -208,6 +208,22 @@ def describe(orders: list[recurring.Order]) -> list[OrderView]:
     return [describe_order(order, known, now) for order in orders]
 
 
+def has_closed_orders(wallet: str) -> bool:
+    """Whether any order of this wallet was seen closed (completed or cancelled) — no upstream call."""
+    return TrackedOrder.objects.filter(wallet=wallet).exclude(status="active").exists()
+
+
+def tracked_orders(wallet: str, order_keys: list[str]) -> dict[str, recurring.Order]:
+    """These orders of this wallet as last seen, in any list; unknown or unreadable ones left out."""
+    found = {}
+    for row in TrackedOrder.objects.filter(wallet=wallet, order_key__in=order_keys):
+        try:
+            found[row.order_key] = recurring.parse_order(row.snapshot, "active" if row.status == "active" else "history")
+        except (ValueError, TypeError, KeyError):
+            logger.warning("unreadable snapshot of order %s", row.order_key)
+    return found
+
+
 def tracked_order(wallet: str, order_key: str, *, any_status: bool = False) -> recurring.Order | None:
     """This wallet's order as last seen in its active list (or in any list), or None."""
     rows = TrackedOrder.objects.filter(wallet=wallet, order_key=order_key)

@@ -30,7 +30,7 @@ from dashboard import relay, siws, tracking
 from dashboard.forms import SignedTransactionForm, SignInChallengeForm, SignInVerifyForm
 from dashboard.middleware import mark_signed_in
 from dashboard.models import CancelAttempt
-from dashboard.orders import FILL_COLUMNS, fill_rows
+from dashboard.orders import ACCOUNT_RENT_WORDS, fill_columns, fill_rows, total_value
 
 logger = logging.getLogger(__name__)
 
@@ -203,7 +203,13 @@ def orders_panel(request: HtmxHttpRequest, status: str, template: str) -> HttpRe
     if request.htmx and (cached := tracking.cached_panel(key)) is not None:
         return HttpResponse(cached)
     listing = tracking.list_orders(wallet, status)
-    context = {"listing": listing, "orders": tracking.describe(listing.orders)}
+    views = tracking.describe(listing.orders)
+    context = {
+        "listing": listing,
+        "orders": views,
+        "totals": total_value(views),
+        "has_closed": status == "active" and not views and tracking.has_closed_orders(wallet),
+    }
     response = render_panel(request, template, context)
     if request.htmx:
         response.add_post_render_callback(lambda r: tracking.store_panel(key, listing, r.content))
@@ -226,11 +232,13 @@ def orders_export(request: HtmxHttpRequest) -> HttpResponse:
     unknown = next((listing for listing in listings if listing.problem and not listing.as_of), None)
     if unknown is not None:  # nothing known about one of the lists: an export would be incomplete
         return TemplateResponse(request, "orders/export_unavailable.html", {"listing": unknown}, status=503)
-    rows = fill_rows(tracking.describe([o for listing in listings for o in listing.orders]))
+    views = tracking.describe([o for listing in listings for o in listing.orders])
+    rows = fill_rows(views)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     stamp = timezone.now().strftime("%Y-%m-%d")
     response["Content-Disposition"] = f'attachment; filename="dca-fills-{wallet[:8]}-{stamp}.csv"'
-    writer = csv.DictWriter(response, fieldnames=FILL_COLUMNS)
+    response.write("\ufeff")  # a UTF-8 byte order mark: spreadsheets then read "→" and symbols right
+    writer = csv.DictWriter(response, fieldnames=fill_columns(views))
     writer.writeheader()
     writer.writerows(rows)
     return response
@@ -243,7 +251,7 @@ def orders_export(request: HtmxHttpRequest) -> HttpResponse:
 def cancel_confirm(request: HtmxHttpRequest, order_key: str) -> TemplateResponse:
     """What cancelling this order does, in plain words, with the button that starts it."""
     order = tracking.tracked_order(request.user.username, order_key)
-    context = {"o": tracking.describe([order])[0] if order else None}
+    context = {"o": tracking.describe([order])[0] if order else None, "rent_words": ACCOUNT_RENT_WORDS}
     return render_panel(request, "orders/cancel_confirm.html", context)
 
 
@@ -333,4 +341,12 @@ def cancel_attempts(request: HtmxHttpRequest) -> TemplateResponse:
         relay.reconcile(wallet, a.pk) if a.state in (CancelAttempt.State.PENDING, CancelAttempt.State.SENDING) else a
         for a in CancelAttempt.objects.filter(wallet=wallet)[:10]
     ]
-    return render_panel(request, "orders/attempts.html", {"attempts": attempts})
+    # Grouped by order (the order of its latest attempt first), each named by its pair and schedule.
+    keys = list(dict.fromkeys(a.order_key for a in attempts))
+    known = tracking.tracked_orders(wallet, keys)
+    views = {v.order_key: v for v in tracking.describe(list(known.values()))}
+    groups = [
+        {"order_key": key, "order": views.get(key), "attempts": [a for a in attempts if a.order_key == key]}
+        for key in keys
+    ]
+    return render_panel(request, "orders/attempts.html", {"groups": groups})

@@ -101,7 +101,8 @@ def test_history_on_demand(trader, wallet):
     assert "View on Solscan" not in response.text  # fills load when the trader opens them
     fills = trader.get(f"/orders/{views[0].order_key}/fills", **HTMX)
     assert fills.template_name == "orders/fills.html#panel"
-    assert fills.text.count("View on Solscan") == len(views[0].fills)
+    assert fills.text.count("View on Solscan") == sum(1 for e in views[0].events if e.tx_url)
+    assert fills.text.count('class="event buy"') == len(views[0].fills)
     assert list_calls() == 1  # from what was already seen: no upstream call
 
 
@@ -119,6 +120,18 @@ def test_empty_wallet(trader, wallet):
     assert "No recurring orders yet" in response.text
 
 
+def test_no_active_orders_but_a_history_is_not_called_no_orders_yet(trader, wallet):
+    keys = control.seed_wallet(wallet, active=1, history=0)
+    trader.get("/orders/active", **HTMX)
+    TrackedOrder.objects.filter(order_key=keys[0]).update(status="closed")  # what a cancel records
+    control.seed_wallet(wallet, active=0, history=1)
+    cache.clear()
+    response = trader.get("/orders/active", **HTMX)
+    assert "No active orders." in response.text
+    assert "No recurring orders yet" not in response.text
+    assert list_calls() == 2  # the history itself was not fetched to say so
+
+
 @pytest.mark.parametrize("fault", ["500", "429", "nonjson"])
 def test_upstream_failure_shows_last_known_data_with_its_age(trader, wallet, fault):
     keys = control.seed_wallet(wallet, active=2, history=0)
@@ -128,7 +141,7 @@ def test_upstream_failure_shows_last_known_data_with_its_age(trader, wallet, fau
     control.inject_fault("getRecurringOrders", fault, times=20)
     response = trader.get("/orders/active", **HTMX)
     assert response.status_code == 200
-    assert "as of 2\xa0minutes ago" in response.text
+    assert "Showing what we last saw 2\xa0minutes ago" in response.text
     assert all(f'data-order="{k}"' in response.text for k in keys)
 
 
@@ -146,7 +159,8 @@ def test_export_csv_has_every_fill_of_every_order(trader, wallet):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
-    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert response.content.startswith("\ufeff".encode())  # a BOM: spreadsheets read UTF-8 right
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
     fills = [
         trade
         for order in (control.get_order(k) for k in keys)
@@ -156,7 +170,7 @@ def test_export_csv_has_every_fill_of_every_order(trader, wallet):
     assert len(rows) == len(fills)
     assert {r["signature"] for r in rows} == {t["txId"] for t in fills}
     assert list(rows[0]) == [
-        "date",
+        "date (UTC)",
         "pair",
         "in_amount",
         "in_token",
@@ -164,10 +178,14 @@ def test_export_csv_has_every_fill_of_every_order(trader, wallet):
         "out_token",
         "fee_amount",
         "fee_token",
-        "rate",
+        "price (in_token per 1 out_token)",
         "signature",
         "order",
     ]
+    for row in rows:  # numeric columns are plain numbers a spreadsheet reads as numbers
+        for column in ("in_amount", "out_amount", "fee_amount", "price (in_token per 1 out_token)"):
+            float(row[column])
+            assert "," not in row[column] and " " not in row[column]
 
 
 def test_cancel_confirmation_says_what_comes_back(trader, wallet):
@@ -178,7 +196,10 @@ def test_cancel_confirmation_says_what_comes_back(trader, wallet):
     text = response.text
     assert "Confirm cancel" in text
     assert "cannot be undone or paused" in text
-    assert response.context_data["o"].refund_text in text
+    o = response.context_data["o"]
+    assert f"<strong><span class=\"amount\">{o.remaining.text}</span></strong> of your deposit that was not spent yet" in text
+    assert "About 0.002 SOL of account rent" in text
+    assert o.order_key in text and o.schedule in text
 
 
 def test_cancel_confirmation_for_someone_elses_order(trader, wallet):
@@ -216,7 +237,7 @@ def test_card_links_match_the_url_conf(trader, wallet):
     with_fills = [v.order_key for v in response.context_data["orders"] if v.fills]
     assert with_fills  # the seeded wallet has orders part-way through
     for key in (v.order_key for v in response.context_data["orders"]):
-        assert f'href="{reverse("cancel_confirm", args=[key])}"' in response.text
+        assert f'action="{reverse("cancel_confirm", args=[key])}"' in response.text  # works without JS
     for key in with_fills:
         assert f'hx-get="{reverse("order_fills", args=[key])}"' in response.text
 

@@ -23,6 +23,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 WALLET_JS = Path(__file__).with_name("wallet.js")
+# The sandbox wallet's signing core: one implementation for the sandbox wallet and the test wallet.
+WALLET_CORE_JS = Path(__file__).parents[2] / "dashboard" / "sandbox" / "static" / "sandbox" / "wallet-core.js"
 # DER prefix of a PKCS#8 Ed25519 private key; the 32-byte seed follows.
 PKCS8_ED25519_PREFIX = bytes.fromhex("302e020100300506032b657004220420")
 REPORT_CSP = """
@@ -92,17 +94,20 @@ class TestWallet:
 
 @pytest.fixture
 def install_wallet(page) -> Callable[..., TestWallet]:
-    """`install_wallet(name=, sign_in=, decline=, keypair=)` injects wallet.js into `page`
-    (before any page script) and returns the TestWallet. sign_in=False leaves out
-    `solana:signIn` (the bridge falls back to signMessage); decline=True makes every
-    signing call throw "User rejected the request.". tamper="blockhash" changes the
-    blockhash before signing a transaction; tamper="wrongKey" signs it with the other key."""
+    """`install_wallet(name=, sign_in=, decline=, mode=, keypair=, tamper=)` injects the sandbox
+    wallet's core and the test wallet (wallet.js) into `page` (before any page script) and
+    returns the TestWallet. sign_in=False leaves out `solana:signIn` (the bridge falls back to
+    signMessage); decline=True (or mode="decline") makes every signing call throw "User rejected
+    the request."; mode="never" never answers, mode="hold" waits for `__testWallet.answer(bool)`.
+    tamper="blockhash" changes the blockhash before signing a transaction; tamper="wrongKey"
+    signs it with the other key."""
 
     def install(
         *,
         name: str = "Test Wallet",
         sign_in: bool = True,
         decline: bool = False,
+        mode: str = "approve",
         keypair: Keypair | None = None,
         tamper: str = "",
     ) -> TestWallet:
@@ -111,10 +116,12 @@ def install_wallet(page) -> Callable[..., TestWallet]:
             "name": name,
             "signIn": sign_in,
             "decline": decline,
+            "mode": mode,
             "tamper": tamper,
             "accounts": [wallet_account(wallet.keypair), wallet_account(wallet.other)],
         }
         page.add_init_script(f"window.__testWallet = {json.dumps(options)};")
+        page.add_init_script(path=WALLET_CORE_JS)
         page.add_init_script(path=WALLET_JS)
         return wallet
 
