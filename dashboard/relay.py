@@ -308,6 +308,5 @@ def failure_text(upstream_error: str, fallback: str) -> str:
         if needle in lowered:
             return text
     return fallback or (
-        "Jupiter could not cancel the order, so nothing changed: your order is still active. "
-        "Try again in a minute."
+        "Jupiter could not cancel the order, so nothing changed: your order is still active. Try again in a minute."
     )

@@ -218,7 +218,9 @@ def tracked_orders(wallet: str, order_keys: list[str]) -> dict[str, recurring.Or
     found = {}
     for row in TrackedOrder.objects.filter(wallet=wallet, order_key__in=order_keys):
         try:
-            found[row.order_key] = recurring.parse_order(row.snapshot, "active" if row.status == "active" else "history")
+            found[row.order_key] = recurring.parse_order(
+                row.snapshot, "active" if row.status == "active" else "history"
+            )
         except (ValueError, TypeError, KeyError):
             logger.warning("unreadable snapshot of order %s", row.order_key)
     return found

@@ -20,6 +20,7 @@ _FORMATS = {
     "datetime": "{day} %b %Y, %H:%M UTC",
     "date": "{day} %b %Y",
     "time": "%H:%M:%S UTC",
+    "clock": "%H:%M UTC",
 }
 
 
@@ -36,7 +37,7 @@ def amount(value: Amount | None, missing: str = "—") -> str:
 @register.simple_tag
 def when(moment: datetime | None, style: str = "datetime") -> str:
     """`<time datetime="2026-12-03T13:05:00Z" data-format="datetime">3 Dec 2026, 13:05 UTC</time>`;
-    styles "datetime", "date" and "time"."""
+    styles "datetime", "date", "time" (with seconds) and "clock" (hours and minutes)."""
     if moment is None:
         return ""
     utc = moment.astimezone(dt_timezone.utc)
@@ -48,9 +49,17 @@ def when(moment: datetime | None, style: str = "datetime") -> str:
     )
 
 
+@register.simple_tag
+def when_cell(moment: datetime | None) -> str:
+    """A table cell's time on two short lines, date then clock (narrow columns on phones)."""
+    if moment is None:
+        return ""
+    return format_html("{}{}", when(moment, "date"), when(moment, "clock"))
+
+
 @register.filter
 def ago(moment: datetime | None) -> str:
-    """"just now" under a minute, else "2 minutes ago", "3 hours, 5 minutes ago"."""
+    """ "just now" under a minute, else "2 minutes ago", "3 hours, 5 minutes ago"."""
     if moment is None:
         return ""
     if timezone.now() - moment < timedelta(minutes=1):

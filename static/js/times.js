@@ -1,11 +1,12 @@
 // Times in the trader's own time zone. The server writes UTC into
-// <time datetime="2026-12-03T13:05:00Z" data-format="datetime|date|time">3 Dec 2026, 13:05 UTC</time>;
+// <time datetime="2026-12-03T13:05:00Z" data-format="datetime|date|time|clock">3 Dec 2026, 13:05 UTC</time>;
 // this rewrites the text in the browser's zone, named ("3 Dec 2026, 14:05 CET"), and keeps the
 // UTC text in a tooltip. Runs on load and after every htmx swap.
 const OPTIONS = {
   datetime: { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' },
   date: { day: 'numeric', month: 'short', year: 'numeric' },
   time: { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' },
+  clock: { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' },
 };
 const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone;
 
@@ -22,6 +23,7 @@ function words(date, format) {
   const day = `${parts.day} ${parts.month} ${parts.year}`;
   if (format === 'date') return day;
   if (format === 'time') return `${parts.hour}:${parts.minute}:${parts.second} ${zoneName(date)}`;
+  if (format === 'clock') return `${parts.hour}:${parts.minute} ${zoneName(date)}`;
   return `${day}, ${parts.hour}:${parts.minute} ${zoneName(date)}`;
 }
 

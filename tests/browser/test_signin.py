@@ -152,7 +152,9 @@ def test_sandbox_wallet_signs_in(page, live_server):
     # Every transaction is shown on the sheet too, in words, before it is signed.
     payer = Pubkey.from_string(user.username)
     ix = transfer(TransferParams(from_pubkey=payer, to_pubkey=Pubkey.new_unique(), lamports=1))
-    unsigned = bytes(VersionedTransaction(Message.new_with_blockhash([ix], payer, Hash.new_unique()), [NullSigner(payer)]))
+    unsigned = bytes(
+        VersionedTransaction(Message.new_with_blockhash([ix], payer, Hash.new_unique()), [NullSigner(payer)])
+    )
     # Not awaited here: the wallet waits for the trader's answer on the sheet.
     page.evaluate(f"() => {{ window.__signed = ({SIGN_WITH_BRIDGE})('{base64.b64encode(unsigned).decode()}'); }}")
     sheet = sandbox_sheet(page, "Approve a transaction")
@@ -202,7 +204,8 @@ def test_sandbox_wallet_signs_a_message_after_showing_it(page, live_server):
 
     signature = Signature.from_bytes(base64.b64decode(answer["signature"]))
     assert signature.verify(
-        Pubkey.from_string(answer["address"]), b"Sign this message to authenticate with Jupiter Trigger Order API: abc123"
+        Pubkey.from_string(answer["address"]),
+        b"Sign this message to authenticate with Jupiter Trigger Order API: abc123",
     )
 
 
