@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint bench browser screenshots clean
+.PHONY: run test test-production lint bench browser screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,10 +20,10 @@ $(VENV)/.test-deps: requirements.txt requirements-test.txt | $(BIN)/python
 	touch $@ $(VENV)/.run-deps
 
 run: $(VENV)/.run-deps
-	DASHBOARD_SANDBOX=1 DJANGO_SECURE_SSL_REDIRECT=0 $(BIN)/python manage.py migrate --noinput
-	DASHBOARD_SANDBOX=1 DJANGO_SECURE_SSL_REDIRECT=0 $(BIN)/python manage.py collectstatic --noinput -v0
+	DASHBOARD_SANDBOX=1 DJANGO_ALLOW_PLAIN_HTTP=1 $(BIN)/python manage.py migrate --noinput
+	DASHBOARD_SANDBOX=1 DJANGO_ALLOW_PLAIN_HTTP=1 $(BIN)/python manage.py collectstatic --noinput -v0
 	@echo "Dashboard (sandbox mode): http://localhost:$(PORT)"
-	DASHBOARD_SANDBOX=1 DJANGO_SECURE_SSL_REDIRECT=0 PORT=$(PORT) $(BIN)/gunicorn dashboard.wsgi \
+	DASHBOARD_SANDBOX=1 DJANGO_ALLOW_PLAIN_HTTP=1 PORT=$(PORT) $(BIN)/gunicorn dashboard.wsgi --config gunicorn.conf.py \
 		--bind 127.0.0.1:$(PORT) --workers 2 --worker-class gthread --threads 8 --access-logfile -
 
 browser:
@@ -42,6 +42,10 @@ lint: $(VENV)/.test-deps
 
 test: $(VENV)/.test-deps browser lint
 	$(BIN)/python -m pytest
+
+# The README's production commands under gunicorn, driven by Chromium (part of `make test` too).
+test-production: $(VENV)/.test-deps browser
+	$(BIN)/python -m pytest tests/test_production.py
 
 screenshots: $(VENV)/.test-deps browser
 	SCREENSHOTS_DIR=docs $(BIN)/python -m pytest tests/browser -q

@@ -22,9 +22,10 @@ def setup_django(tmp: Path) -> str:
         {
             "DJANGO_SETTINGS_MODULE": "dashboard.settings",
             "DASHBOARD_SANDBOX": "1",
-            "DJANGO_SECURE_SSL_REDIRECT": "0",
+            "DJANGO_ALLOW_PLAIN_HTTP": "1",
             "DATABASE_URL": database_url,
             "JUPITER_RATE_LIMIT_RPS": "1000",
+            "DASHBOARD_RATELIMIT_LISTS": "1000000/m",  # load tests view lists far more often than people
         }
     )
     os.environ.pop("REDIS_URL", None)  # in-process timings use the local-memory cache
@@ -97,7 +98,7 @@ def main() -> int:
 
     setup = [
         "gunicorn dashboard.wsgi -k gthread --threads 32 on 127.0.0.1, DASHBOARD_SANDBOX=1, "
-        "DJANGO_SECURE_SSL_REDIRECT=0, JUPITER_RATE_LIMIT_RPS=1000, a fresh SQLite database (migrated) in a "
+        "DJANGO_ALLOW_PLAIN_HTTP=1, JUPITER_RATE_LIMIT_RPS=1000, a fresh SQLite database (migrated) in a "
         "temporary directory; the sandbox upstream runs in its own gunicorn (2 workers) on the same "
         "machine, sharing the 2 cores, and is called over HTTP.",
         (

@@ -9,6 +9,10 @@ Two guards run before each upstream call (`dashboard.upstream` calls `before_cal
   whole budget, and relaying a transaction the trader already signed is counted but never
   held back. A call waits up to `JUPITER_RATE_MAX_WAIT` seconds for a slot, otherwise it raises
   `BudgetSpent` without calling upstream.
+* A fair share of the list budget: list calls made for a request are charged to its wallet and
+  its client address (`charged_to`), and neither may use more than `JUPITER_RATE_FAIR_SHARE` of
+  the list budget in the window, so one client, or a swarm of throwaway wallets behind it,
+  always leaves the rest to others.
 * A circuit breaker: after `JUPITER_BREAKER_FAILURES` upstream failures in a row (5xx, timeouts,
   lost connections) it opens for `JUPITER_BREAKER_COOLDOWN` seconds, during which list calls fail
   fast with `CircuitOpen` (the dashboard shows last-known orders). Cancel calls still go
@@ -28,6 +32,9 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import redis
 from django.conf import settings
@@ -41,11 +48,37 @@ KEY_PREFIX = "dashboard:jupiter"
 
 
 class BudgetSpent(Exception):
-    """No slot in the shared call budget within the allowed wait."""
+    """No slot in the shared call budget within the allowed wait; `share` when it is the
+    requester's fair share that is spent (others may still call)."""
+
+    def __init__(self, *, share: bool = False) -> None:
+        super().__init__("fair share spent" if share else "call budget spent")
+        self.share = share
 
 
 class CircuitOpen(Exception):
     """The circuit breaker is open: list calls fail fast."""
+
+
+# --- who a list call is for ---------------------------------------------------------------------
+
+_charged_to: ContextVar[tuple[str, ...]] = ContextVar("charged_to", default=())
+
+
+@contextmanager
+def charged_to(*requesters: str) -> Iterator[None]:
+    """Charge the list calls made inside to these requesters (e.g. "wallet:…", "client:…"),
+    each held to its fair share. Threads started inside must enter it again (`requesters()`)."""
+    token = _charged_to.set(tuple(r for r in requesters if r))
+    try:
+        yield
+    finally:
+        _charged_to.reset(token)
+
+
+def requesters() -> tuple[str, ...]:
+    """Who the current list calls are charged to (none outside a request)."""
+    return _charged_to.get()
 
 
 # --- the call budget ----------------------------------------------------------------------------
@@ -57,58 +90,101 @@ class LocalBudget:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._calls: deque[tuple[float, bool]] = deque()  # (monotonic time, is a list call)
+        self._shares: dict[str, deque[float]] = {}  # list call times per requester
 
     def take(self, window: float, capacity: int, list_capacity: int, is_list: bool, force: bool) -> float:
         """0 when a slot was taken, else the seconds until one may free up."""
+        return self.try_take(window, capacity, list_capacity, is_list, force)[0]
+
+    def try_take(
+        self,
+        window: float,
+        capacity: int,
+        list_capacity: int,
+        is_list: bool,
+        force: bool,
+        requesters: tuple[str, ...] = (),
+        share_capacity: int = 0,
+    ) -> tuple[float, bool]:
+        """(0, False) when a slot was taken, else (seconds until one may free up, whether it is
+        a requester's fair share that is spent rather than the whole budget)."""
         now = time.monotonic()
+        charged = requesters if is_list else ()
         with self._lock:
             while self._calls and self._calls[0][0] <= now - window:
                 self._calls.popleft()
+            for name in [n for n, times in self._shares.items() if not times or times[-1] <= now - window]:
+                del self._shares[name]  # nothing left in the window
+            for times in self._shares.values():
+                while times[0] <= now - window:
+                    times.popleft()
             if not force:
                 if len(self._calls) >= capacity:
-                    return self._calls[0][0] + window - now
+                    return self._calls[0][0] + window - now, False
                 lists = [at for at, listed in self._calls if listed]
                 if is_list and len(lists) >= list_capacity:
-                    return lists[0] + window - now
+                    return lists[0] + window - now, False
+                for name in charged:
+                    times = self._shares.get(name)
+                    if times and len(times) >= share_capacity:
+                        return times[0] + window - now, True
             self._calls.append((now, is_list))
-            return 0.0
+            for name in charged:
+                self._shares.setdefault(name, deque()).append(now)
+            return 0.0, False
 
     def reset(self) -> None:
         with self._lock:
             self._calls.clear()
+            self._shares.clear()
 
 
-# KEYS: every call, list calls. ARGV: window ms, capacity, list capacity, is list, force, id.
-# Returns 0 when a slot was taken, else the milliseconds until one may free up.
+# KEYS: every call, list calls, then one key per requester charged (list calls only).
+# ARGV: window ms, capacity, list capacity, is list, force, id, a requester's share.
+# Returns {0, 0} when a slot was taken, else {milliseconds until one may free up, 1 when it is a
+# requester's share that is spent, else 0}.
 TAKE_SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local window = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
+for i = 1, #KEYS do
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
+end
 if ARGV[5] ~= '1' then
   local full = nil
+  local share = 0
   if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
     full = KEYS[1]
   elseif ARGV[4] == '1' and redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then
     full = KEYS[2]
+  else
+    for i = 3, #KEYS do
+      if redis.call('ZCARD', KEYS[i]) >= tonumber(ARGV[7]) then
+        full = KEYS[i]
+        share = 1
+        break
+      end
+    end
   end
   if full then
     local oldest = redis.call('ZRANGE', full, 0, 0, 'WITHSCORES')
-    return math.max(1, tonumber(oldest[2]) + window - now)
+    return {math.max(1, tonumber(oldest[2]) + window - now), share}
   end
 end
 local member = now .. ':' .. ARGV[6]
 redis.call('ZADD', KEYS[1], now, member)
 redis.call('PEXPIRE', KEYS[1], window)
 if ARGV[4] == '1' then
-  redis.call('ZADD', KEYS[2], now, member)
-  redis.call('PEXPIRE', KEYS[2], window)
+  for i = 2, #KEYS do
+    redis.call('ZADD', KEYS[i], now, member)
+    redis.call('PEXPIRE', KEYS[i], window)
+  end
 end
-return 0
+return {0, 0}
 """
 
 BUDGET_KEYS = [f"{KEY_PREFIX}:budget:all", f"{KEY_PREFIX}:budget:list"]
+SHARE_KEY = KEY_PREFIX + ":budget:share:{}"
 
 
 class RedisBudget:
@@ -117,11 +193,27 @@ class RedisBudget:
         self._connection = connection
 
     def take(self, window: float, capacity: int, list_capacity: int, is_list: bool, force: bool) -> float:
+        return self.try_take(window, capacity, list_capacity, is_list, force)[0]
+
+    def try_take(
+        self,
+        window: float,
+        capacity: int,
+        list_capacity: int,
+        is_list: bool,
+        force: bool,
+        requesters: tuple[str, ...] = (),
+        share_capacity: int = 0,
+    ) -> tuple[float, bool]:
+        keys = BUDGET_KEYS + ([SHARE_KEY.format(r) for r in requesters] if is_list else [])
         args = [int(window * 1000), capacity, list_capacity, int(is_list), int(force), uuid.uuid4().hex]
-        return int(self._take(keys=BUDGET_KEYS, args=args)) / 1000
+        wait, share = self._take(keys=keys, args=[*args, share_capacity])
+        return int(wait) / 1000, bool(int(share))
 
     def reset(self) -> None:
         self._connection.delete(*BUDGET_KEYS)
+        for key in self._connection.scan_iter(match=SHARE_KEY.format("*"), count=500):
+            self._connection.delete(key)
 
 
 # --- the circuit breaker ------------------------------------------------------------------------
@@ -231,6 +323,12 @@ def capacities() -> tuple[int, int]:
     return capacity, max(1, math.floor(capacity * share))
 
 
+def share_capacity() -> int:
+    """List calls one wallet, or one client address, may make in a window."""
+    _, list_capacity = capacities()
+    return max(1, math.floor(list_capacity * min(settings.JUPITER_RATE_FAIR_SHARE, 1.0)))
+
+
 # --- the hooks ----------------------------------------------------------------------------------
 
 
@@ -253,18 +351,22 @@ def before_call(endpoint: str) -> None:
 def take_slot(endpoint: str, is_list: bool) -> None:
     window = settings.JUPITER_RATE_WINDOW_SECONDS
     capacity, list_capacity = capacities()
+    charged, share = requesters(), share_capacity()
     deadline = time.monotonic() + settings.JUPITER_RATE_MAX_WAIT
     while True:
         try:
-            wait = budget().take(window, capacity, list_capacity, is_list, endpoint in NEVER_HELD)
+            wait, share_spent = budget().try_take(
+                window, capacity, list_capacity, is_list, endpoint in NEVER_HELD, charged, share
+            )
         except redis.RedisError as exc:
             logger.warning("call budget unavailable (%s); calling Jupiter anyway", type(exc).__name__)
             return
         if wait <= 0:
             return
         if time.monotonic() + wait > deadline:
-            logger.info("jupiter %s held back: call budget spent for %.1f s", endpoint, wait)
-            raise BudgetSpent
+            spent = "a requester's fair share" if share_spent else "call budget"
+            logger.info("jupiter %s held back: %s spent for %.1f s", endpoint, spent, wait)
+            raise BudgetSpent(share=share_spent)
         time.sleep(wait)
 
 

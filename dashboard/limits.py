@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 from django.conf import settings
 from django.http import HttpRequest
+from django_ratelimit.core import is_ratelimited
 
 logger = logging.getLogger(__name__)
 
@@ -19,18 +19,22 @@ def cancel_rate(group: str, request: HttpRequest) -> str:
     return settings.RATELIMIT_CANCEL
 
 
+def lists_rate(group: str, request: HttpRequest) -> str:
+    return settings.RATELIMIT_LISTS
+
+
 def wallet_key(group: str, request: HttpRequest) -> str:
     """Count per wallet address (the signed-in user's name)."""
     return request.user.username if request.user.is_authenticated else client_address(request)
 
 
-def claimed_wallet(group: str, request: HttpRequest) -> str:
-    """Count sign-in attempts per wallet address claimed in the (JSON) body, else per client."""
-    try:
-        claimed = json.loads(request.body[:4096]).get("address") if len(request.body) <= 4096 else None
-    except (ValueError, AttributeError, UnicodeDecodeError):
-        claimed = None
-    return f"wallet:{claimed[:64]}" if isinstance(claimed, str) and claimed else client_address(request)
+def wallet_signed_in_too_often(request: HttpRequest, address: str) -> bool:
+    """Count one sign-in of this wallet, its signature already verified; True once the wallet is
+    over `RATELIMIT_SIGN_IN`. Only verified signatures count, so nobody but the wallet's owner
+    can use up its sign-ins (unverified requests count per client address only)."""
+    return is_ratelimited(
+        request, group="sign-in-wallet", key=lambda group, request: address, rate=sign_in_rate, increment=True
+    )
 
 
 def client_address(request: HttpRequest) -> str:

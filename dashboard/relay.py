@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from decimal import Decimal
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from solders.message import MessageV0, from_bytes_versioned, to_bytes_versioned
 from solders.pubkey import Pubkey
@@ -27,7 +30,9 @@ from dashboard.transactions import COMPUTE_BUDGET, MAX_TX_BYTES, read_message
 
 logger = logging.getLogger(__name__)
 
+LAMPORTS_PER_SOL = 1_000_000_000
 DCA_PROGRAM = Pubkey.from_string("DCA265Vj8a9CEuX1eb1LWRnDT7uK6q1xMipnNyatn23M")
+CLOSE_DCA = bytes.fromhex("16072162a8b722f3")  # the DCA program's close instruction (it takes no arguments)
 LIGHTHOUSE = Pubkey.from_string("L2TExMFKdjpN9kozasaurPirfHy9P8sbXoAN1qA3S95")
 WALLET_INSERTED = {COMPUTE_BUDGET, LIGHTHOUSE}  # programs wallets may legitimately add
 
@@ -39,6 +44,23 @@ A = CancelAttempt.State
 
 EXPIRED = "That took too long and the transaction expired — try again."
 STILL_CONFIRMING = "Still confirming — don't send it again. We are checking the order's status."
+ALREADY_CANCELLED = "This order is already cancelled (by another cancel request), so this one was not sent."
+NOT_NEEDED = "Not sent: the order was already cancelled by another cancel request."
+IN_FLIGHT = (
+    "Another cancel request for this order is still being confirmed, so this one was not sent. "
+    "See how it ends under Recent cancel requests."
+)
+ENDED_ON_ITS_OWN = (
+    "This order ended on its own (its buys were done, or it was closed elsewhere) before the cancel "
+    "went through, so there was nothing left to cancel. See it under History."
+)
+NEVER_LANDED = "The cancel did not go through and can no longer land. Your order is still active — you can try again."
+NOT_FOUND = (
+    "The cancel can no longer land, and Jupiter lists this order neither as active nor in your history. "
+    "Nothing more will be sent; refresh the list to see where it stands."
+)
+SENT = (A.SENDING,)  # what a relay's answer may settle
+UNSETTLED = (A.PENDING, A.SENDING)  # what re-reading the order may settle
 
 
 class CancelRefused(Exception):
@@ -82,6 +104,7 @@ def check_issued(raw: bytes, wallet: str, order_key: str) -> bytes:
         or reading.signers != (user,)
         or any(ix.program not in (DCA_PROGRAM, COMPUTE_BUDGET) for ix in reading.instructions)
         or len(dca) != 1
+        or dca[0].data != CLOSE_DCA
         or len(dca[0].accounts) < 2
         or dca[0].accounts[0] != (wallet, True, True)
         or dca[0].accounts[1][:1] != (order_key,)
@@ -89,7 +112,22 @@ def check_issued(raw: bytes, wallet: str, order_key: str) -> bytes:
     ):
         logger.warning("refused an issued cancel transaction for order %s", order_key)
         raise bad
+    try:
+        fee = transactions.priority_fee_lamports(reading)
+    except ValueError:
+        raise bad from None
+    if fee > settings.MAX_PRIORITY_FEE_LAMPORTS:
+        logger.warning("refused an issued cancel transaction for order %s: priority fee %s lamports", order_key, fee)
+        raise CancelRefused(fee_too_high("Jupiter offered a cancel transaction")) from None
     return to_bytes_versioned(tx.message)
+
+
+def fee_too_high(what: str) -> str:
+    ceiling = Decimal(settings.MAX_PRIORITY_FEE_LAMPORTS) / LAMPORTS_PER_SOL
+    return (
+        f"{what} with a network fee above this site's limit of {ceiling.normalize():f} SOL, "
+        "so we did not send it. Nothing was sent."
+    )
 
 
 def check_signed(issued: bytes, tx: VersionedTransaction, wallet: str) -> bytes:
@@ -127,6 +165,14 @@ def check_signed(issued: bytes, tx: VersionedTransaction, wallet: str) -> bytes:
     kept = [ix for ix in after.instructions if ix.program not in WALLET_INSERTED]
     if kept != essential:
         raise changed
+    # The wallet may set its own priority fee, up to the site's ceiling.
+    try:
+        fee = transactions.priority_fee_lamports(after)
+    except ValueError:
+        raise changed from None
+    if fee > settings.MAX_PRIORITY_FEE_LAMPORTS:
+        logger.warning("refused a signed cancel transaction: priority fee %s lamports", fee)
+        raise CancelRefused(fee_too_high("Your wallet changed the transaction"))
     return message
 
 
@@ -156,7 +202,10 @@ def start(wallet: str, order_key: str, refund_text: str = "") -> Issued:
         tracking.invalidate(wallet)
         raise CancelRefused(exc.user_message + " The list will refresh.") from None
     except upstream.JupiterError as exc:
-        raise CancelRefused(exc.user_message, retry=exc.retryable) from None
+        # Nothing was signed or sent: when Jupiter is not answering (a timeout too), a fresh
+        # try is safe and is what the message asks for.
+        retry = exc.retryable or isinstance(exc, (upstream.JupiterUnavailable, upstream.JupiterRateLimited))
+        raise CancelRefused(exc.user_message, retry=retry) from None
     message = check_issued(issued.transaction, wallet, order_key)
     attempt = CancelAttempt.objects.create(
         wallet=wallet,
@@ -189,34 +238,77 @@ def submit(wallet: str, attempt_id: int, signed_base64: str) -> CancelAttempt:
     raw = decode_base64(signed_base64)
     tx = parse_transaction(raw)
     check_signed(bytes(attempt.message), tx, wallet)
-
-    # Claim the attempt: of all concurrent submissions, exactly one gets past this line.
-    claimed = CancelAttempt.objects.filter(pk=attempt.pk, state=A.ISSUED).update(
-        state=A.SENDING, claimed_at=timezone.now(), signature=str(tx.signatures[0])
-    )
-    if claimed != 1:
-        raise CancelRefused("This cancel request was already sent. We are not sending it twice.")
-    attempt.state, attempt.signature = A.SENDING, str(tx.signatures[0])
+    claim(attempt, str(tx.signatures[0]))
     try:
         result = recurring.execute(attempt.request_id, raw)
     except (upstream.JupiterUnavailable, upstream.JupiterBadResponse) as exc:
         # No answer we can read: the transaction may or may not have landed. Never re-post.
-        return finish(attempt, A.PENDING, STILL_CONFIRMING, error=str(exc))
+        return finish(attempt, A.PENDING, STILL_CONFIRMING, expected=SENT, error=str(exc))
     except upstream.JupiterError as exc:
-        return finish(attempt, A.FAILED, failure_text(exc.upstream_message, exc.user_message), error=str(exc))
+        outcome = failure_text(exc.upstream_message, exc.user_message)
+        return finish(attempt, A.FAILED, outcome, expected=SENT, error=str(exc))
     if result.succeeded:
-        attempt.signature = result.signature or attempt.signature
-        with transaction.atomic():  # one commit for the outcome and the order leaving the list
-            tracking.forget(wallet, attempt.order_key)
-            return finish(attempt, A.SUCCEEDED, success_text(attempt), upstream_status=result.status)
+        return succeed(attempt, result.signature, result.status, expected=SENT)
     tracking.invalidate(wallet)
     return finish(
         attempt,
         A.FAILED,
         failure_text(result.error or "", ""),
+        expected=SENT,
         error=result.error or "",
         upstream_status=result.status,
     )
+
+
+def claim(attempt: CancelAttempt, signature: str) -> None:
+    """Claim the attempt for relaying: of all concurrent submissions of this order's attempts,
+    exactly one gets past this, and none once another one is on its way or has cancelled it."""
+    now = timezone.now()
+    refusal = ""
+    with transaction.atomic():
+        # One claim per order at a time: PostgreSQL locks the order's row, SQLite's write
+        # transaction (IMMEDIATE) serialises on its own.
+        TrackedOrder.objects.select_for_update().filter(wallet=attempt.wallet, order_key=attempt.order_key).first()
+        others = CancelAttempt.objects.filter(wallet=attempt.wallet, order_key=attempt.order_key).exclude(pk=attempt.pk)
+        states = set(others.filter(state__in=(A.SUCCEEDED, A.SENDING, A.PENDING)).values_list("state", flat=True))
+        if A.SUCCEEDED in states:
+            close_others(attempt.wallet, attempt.order_key, but=None, now=now)  # this one too
+            refusal = ALREADY_CANCELLED
+        elif states:
+            refusal = IN_FLIGHT
+        elif not CancelAttempt.objects.filter(pk=attempt.pk, state=A.ISSUED).update(
+            state=A.SENDING, claimed_at=now, signature=signature
+        ):
+            refusal = "This cancel request was already sent. We are not sending it twice."
+    if refusal:
+        raise CancelRefused(refusal)
+    attempt.state, attempt.signature, attempt.claimed_at = A.SENDING, signature, now
+
+
+def close_others(wallet: str, order_key: str, *, but: int | None, now: datetime) -> None:
+    """The order is cancelled: its attempts still waiting for the wallet are closed, never sent."""
+    CancelAttempt.objects.filter(wallet=wallet, order_key=order_key, state=A.ISSUED).exclude(pk=but).update(
+        state=A.REFUSED, finished_at=now, outcome=NOT_NEEDED
+    )
+
+
+def succeed(
+    attempt: CancelAttempt, signature: str, upstream_status: str, *, expected: tuple[str, ...]
+) -> CancelAttempt:
+    """The order is cancelled: one commit records it, drops the order from the cached lists and
+    closes the order's other open attempts."""
+    with transaction.atomic():
+        tracking.forget(attempt.wallet, attempt.order_key)
+        settled = finish(
+            attempt,
+            A.SUCCEEDED,
+            success_text(attempt),
+            expected=expected,
+            upstream_status=upstream_status,
+            signature=signature,
+        )
+        close_others(attempt.wallet, attempt.order_key, but=attempt.pk, now=timezone.now())
+    return settled
 
 
 def decline(wallet: str, attempt_id: int) -> CancelAttempt:
@@ -232,53 +324,96 @@ def decline(wallet: str, attempt_id: int) -> CancelAttempt:
 
 
 def reconcile(wallet: str, attempt_id: int) -> CancelAttempt:
-    """Settle an attempt whose relay answer was lost, by re-reading the order's status.
+    """Where one attempt stands, after settling the wallet's unsettled attempts (`settle`)."""
+    find(wallet, attempt_id)
+    settle(wallet)
+    return find(wallet, attempt_id)
 
-    Also settles one left "sending" by a worker that died after claiming it. Reads Jupiter
-    at most once per attempt every RECHECK_SECONDS, however often the browser asks.
+
+def unsettled(wallet: str, now: datetime) -> list[CancelAttempt]:
+    """Attempts whose relay answer was lost, or whose worker died while sending."""
+    stuck = Q(state=A.SENDING, claimed_at__lt=now - SENDING_STUCK)
+    return list(CancelAttempt.objects.filter(Q(state=A.PENDING) | stuck, wallet=wallet))
+
+
+def settle(wallet: str) -> int:
+    """Settle the wallet's unsettled attempts by re-reading its orders, never by sending again;
+    how many ended.
+
+    The history list is read once for all of them, and the active list once more when one is
+    past its blockhash lifetime; at most once per wallet every RECHECK_SECONDS, however often
+    the browser asks. An order closed by the wallet means the cancel succeeded; closed otherwise,
+    it ended on its own; once the blockhash has expired, still active means the cancel never
+    landed, and in neither list means it cannot be found. Every attempt ends in one of these
+    states; while Jupiter cannot be read it stays pending.
     """
-    attempt = find(wallet, attempt_id)
     now = timezone.now()
-    stuck = attempt.state == A.SENDING and attempt.claimed_at and now - attempt.claimed_at > SENDING_STUCK
-    if attempt.state != A.PENDING and not stuck:
-        return attempt
-    if not cache.add(f"reconcile:{attempt.pk}", 1, RECHECK_SECONDS):
-        return attempt
+    attempts = unsettled(wallet, now)
+    if not attempts or not cache.add(f"settle:{wallet}", 1, RECHECK_SECONDS):
+        return 0
     tracking.expire(wallet, "history")
     history = tracking.list_orders(wallet, "history")
     if history.stale:
-        return attempt
-    closed = next((o for o in history.orders if o.order_key == attempt.order_key), None)
-    if closed is not None and closed.user_closed:
-        attempt.signature = closed.close_tx or attempt.signature
-        with transaction.atomic():
-            tracking.forget(wallet, attempt.order_key)
-            return finish(attempt, A.SUCCEEDED, success_text(attempt), upstream_status="Reconciled")
-    if closed is None and now - attempt.issued_at > BLOCKHASH_LIFETIME:
-        # Not closed, and its blockhash has expired: it can no longer land.
+        return 0
+    closed = {order.order_key: order for order in history.orders}
+    ended, late = [], []
+    for attempt in attempts:
+        order = closed.get(attempt.order_key)
+        if order is not None and order.user_closed:
+            ended.append(succeed(attempt, order.close_tx, "Reconciled", expected=UNSETTLED))
+        elif order is not None:
+            ended.append(finish(attempt, A.FAILED, ENDED_ON_ITS_OWN, expected=UNSETTLED, upstream_status="Reconciled"))
+        elif now - attempt.issued_at > BLOCKHASH_LIFETIME:
+            late.append(attempt)
+    if late:
         tracking.expire(wallet, "active")
-        return finish(
-            attempt,
-            A.FAILED,
-            "The cancel did not go through and can no longer land. Your order is still active — you can try again.",
-            upstream_status="Reconciled",
-        )
-    return attempt
+        active = tracking.list_orders(wallet, "active")
+        live = {order.order_key for order in active.orders}
+        for attempt in late if not active.stale else ():
+            outcome = NEVER_LANDED if attempt.order_key in live else NOT_FOUND
+            ended.append(finish(attempt, A.FAILED, outcome, expected=UNSETTLED, upstream_status="Reconciled"))
+    return len(ended)
 
 
 def finish(
-    attempt: CancelAttempt, state: str, outcome: str, *, error: str = "", upstream_status: str = ""
+    attempt: CancelAttempt,
+    state: str,
+    outcome: str,
+    *,
+    expected: tuple[str, ...],
+    error: str = "",
+    upstream_status: str = "",
+    signature: str = "",
 ) -> CancelAttempt:
-    with transaction.atomic():
-        attempt.state = state
-        attempt.outcome = outcome
-        attempt.error = error[:2000]
-        attempt.upstream_status = upstream_status
-        if state != A.PENDING:
-            attempt.finished_at = timezone.now()
-        attempt.save()
-    logger.info("cancel attempt %s for order %s: %s", attempt.pk, attempt.order_key, state)
-    return attempt
+    """Record an attempt's outcome field by field, only while it is still in one of the
+    `expected` states: a concurrent settle, and the claim's own fields, are never overwritten.
+    The attempt as it now stands in the database."""
+    fields: dict[str, object] = {
+        "state": state,
+        "outcome": outcome,
+        "error": error[:2000],
+        "upstream_status": upstream_status,
+    }
+    if state != A.PENDING:
+        fields["finished_at"] = timezone.now()
+    if signature:
+        fields["signature"] = signature
+    updated = CancelAttempt.objects.filter(pk=attempt.pk, state__in=expected).update(**fields)
+    current = CancelAttempt.objects.get(pk=attempt.pk)
+    if updated:
+        logger.info("cancel attempt %s for order %s: %s", attempt.pk, attempt.order_key, state)
+    else:
+        logger.info("cancel attempt %s was settled meanwhile (%s); left as it is", attempt.pk, current.state)
+    return current
+
+
+def retry_helps(attempt: CancelAttempt) -> bool:
+    """Whether a fresh attempt could succeed: this one failed or expired, and the order is
+    still one of the wallet's active orders as last seen."""
+    return (
+        attempt.state in (A.EXPIRED, A.FAILED)
+        and TrackedOrder.objects.filter(wallet=attempt.wallet, order_key=attempt.order_key, status="active").exists()
+    )
 
 
 def success_text(attempt: CancelAttempt) -> str:

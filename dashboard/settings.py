@@ -181,6 +181,8 @@ def env_rate(name: str, default: str) -> str:
 
 RATELIMIT_SIGN_IN = env_rate("DASHBOARD_RATELIMIT_SIGN_IN", "1000/m" if SANDBOX else "20/m")
 RATELIMIT_CANCEL = env_rate("DASHBOARD_RATELIMIT_CANCEL", "1000/m" if SANDBOX else "20/m")
+# Views of the order lists (active, history, export) per client address and per wallet.
+RATELIMIT_LISTS = env_rate("DASHBOARD_RATELIMIT_LISTS", "1000/m" if SANDBOX else "60/m")
 SILENCED_SYSTEM_CHECKS: list[str] = []
 if CACHES["default"]["BACKEND"].endswith("LocMemCache"):
     # Without REDIS_URL each process counts on its own (limits are per worker): fine for one
@@ -199,6 +201,11 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Every file of static/ and of this project's apps; of other apps only what the pages load.
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "dashboard.storage.AppDirectoriesFinder",
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -209,15 +216,25 @@ STORAGES = {
 }
 # Serve from the finders when the manifest has not been built (sandbox, tests).
 WHITENOISE_USE_FINDERS = DEBUG or SANDBOX
+# collectstatic leaves only the hashed (and compressed) names: a reference to an unhashed name
+# fails loudly instead of loading a second copy of a module.
+WHITENOISE_KEEP_ONLY_HASHED_FILES = True
 WHITENOISE_AUTOREFRESH = DEBUG
 if SANDBOX and not DEBUG:
     STORAGES["staticfiles"]["BACKEND"] = "whitenoise.storage.CompressedStaticFilesStorage"
 
-# Security: secure by default; DJANGO_SECURE_SSL_REDIRECT=0 allows plain http.
-SECURE_SSL_REDIRECT = env_flag("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
-SESSION_COOKIE_SECURE = SECURE_SSL_REDIRECT
-CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT
+# Security: https unless DEBUG is on. Cookies are Secure whenever DEBUG is off, whether this site
+# redirects to https itself or a proxy does (DJANGO_SECURE_SSL_REDIRECT=0). Plain http is only
+# for a deliberate setup (local demos, tests): DJANGO_ALLOW_PLAIN_HTTP=1, which `check --deploy`
+# warns about (dashboard.W001).
+ALLOW_PLAIN_HTTP = env_flag("DJANGO_ALLOW_PLAIN_HTTP", False)
+SECURE_SSL_REDIRECT = env_flag("DJANGO_SECURE_SSL_REDIRECT", not (DEBUG or ALLOW_PLAIN_HTTP))
+if ALLOW_PLAIN_HTTP and SECURE_SSL_REDIRECT:
+    raise ImproperlyConfigured("DJANGO_ALLOW_PLAIN_HTTP=1 and DJANGO_SECURE_SSL_REDIRECT=1 contradict each other.")
+SESSION_COOKIE_SECURE = not (DEBUG or ALLOW_PLAIN_HTTP)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True  # the pages hand the token to scripts in data-csrf
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
@@ -269,6 +286,10 @@ JUPITER_TOKENS_URL = env_url(
     f"http://127.0.0.1:{SANDBOX_PORT}/sandbox/tokens/v2" if SANDBOX else "https://api.jup.ag/tokens/v2",
 )
 JUPITER_API_KEY = os.environ.get("JUPITER_API_KEY", "").strip()
+# The most a cancel or refund transaction may pay in priority fees (compute-unit price × limit),
+# checked on what Jupiter issues and on what the wallet signed. 200,000 lamports = 0.0002 SOL,
+# about ten times what Jupiter's own cancel transactions set.
+MAX_PRIORITY_FEE_LAMPORTS = int(env_number("DASHBOARD_MAX_PRIORITY_FEE_LAMPORTS", 200_000))
 # Seconds to wait for Jupiter's answer once connected (every API, every call).
 JUPITER_TIMEOUT_SECONDS = env_number("JUPITER_TIMEOUT_SECONDS", 10.0)
 JUPITER_RATE_LIMIT_RPS = env_number("JUPITER_RATE_LIMIT_RPS", 1.0 if JUPITER_API_KEY else 0.5)
@@ -277,6 +298,8 @@ JUPITER_RATE_LIMIT_RPS = env_number("JUPITER_RATE_LIMIT_RPS", 1.0 if JUPITER_API
 JUPITER_RATE_LIMIT_ENABLED = not SANDBOX or bool(os.environ.get("JUPITER_RATE_LIMIT_RPS", "").strip())
 JUPITER_RATE_WINDOW_SECONDS = env_number("JUPITER_RATE_WINDOW_SECONDS", 60.0)
 JUPITER_RATE_LIST_SHARE = env_number("JUPITER_RATE_LIST_SHARE", 0.7)
+# The part of the list budget one wallet, or one client address, may use in a window.
+JUPITER_RATE_FAIR_SHARE = env_number("JUPITER_RATE_FAIR_SHARE", 0.5)
 JUPITER_RATE_MAX_WAIT = env_number("JUPITER_RATE_MAX_WAIT", 2.0)
 JUPITER_BREAKER_ENABLED = not SANDBOX or bool(os.environ.get("JUPITER_BREAKER_FAILURES", "").strip())
 JUPITER_BREAKER_FAILURES = int(env_number("JUPITER_BREAKER_FAILURES", 5))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, timezone
 
 from django.contrib.auth.models import User
+from django.contrib.sessions.models import Session
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone as dj_timezone
@@ -283,6 +284,15 @@ def verify_sign_in(
     if consumed != 1:
         raise SignInError("This sign-in request has already been used. " + TRY_AGAIN)
     return address
+
+
+def clear_expired(now: datetime | None = None) -> tuple[int, int]:
+    """Delete expired sessions (Django's `clearsessions`) and sign-in challenges that can no
+    longer be used; the numbers deleted (sessions, challenges)."""
+    now = now or dj_timezone.now()
+    sessions = Session.objects.filter(expire_date__lt=now).delete()[0]
+    challenges = SignInChallenge.objects.filter(expires_at__lt=now - CLOCK_SKEW).delete()[0]
+    return sessions, challenges
 
 
 def get_wallet_user(address: str) -> User:

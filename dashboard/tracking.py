@@ -20,7 +20,7 @@ from django.core.cache import cache
 from django.db import connections
 from django.utils import timezone as dj_timezone
 
-from dashboard import recurring, tokens, upstream
+from dashboard import budget, recurring, tokens, upstream
 from dashboard.models import TrackedOrder
 from dashboard.orders import OrderView
 from dashboard.orders import describe as describe_order
@@ -146,9 +146,12 @@ def list_orders(wallet: str, status: str) -> Listing:
     """The wallet's orders in one list ("active" or "history"), live or last-known."""
     caller = threading.current_thread()
 
+    charged = budget.requesters()
+
     def get_page(number: int) -> recurring.OrdersPage:
         try:
-            return cached_page(wallet, status, number)
+            with budget.charged_to(*charged):  # pool threads start without the request's context
+                return cached_page(wallet, status, number)
         finally:
             if threading.current_thread() is not caller:
                 connections.close_all()  # a pool thread's own database connection
@@ -156,7 +159,7 @@ def list_orders(wallet: str, status: str) -> Listing:
     try:
         pages = recurring.fetch_pages(get_page)
     except upstream.JupiterError as exc:
-        return last_known(wallet, status, exc)
+        return last_known(wallet, status, exc.user_message)
     orders = [order for page in pages for order in page.orders]
     as_of = datetime.fromtimestamp(min(page.fetched_at for page in pages), tz=dt_timezone.utc)
     if status == "active":
@@ -188,7 +191,8 @@ def retire(wallet: str, active: list[recurring.Order], seen: datetime) -> None:
         ).update(status="closed")
 
 
-def last_known(wallet: str, status: str, error: upstream.JupiterError) -> Listing:
+def last_known(wallet: str, status: str, problem: str) -> Listing:
+    """The orders of one list as last seen, with `problem` saying why they are not live."""
     tracked = list(TrackedOrder.objects.filter(wallet=wallet, status=status).order_by("-last_seen"))
     orders = []
     for row in tracked:
@@ -198,7 +202,7 @@ def last_known(wallet: str, status: str, error: upstream.JupiterError) -> Listin
             logger.warning("unreadable snapshot of order %s", row.order_key)
     orders.sort(key=lambda o: o.created_at, reverse=True)
     as_of = max((row.last_seen for row in tracked), default=None)
-    return Listing(orders=orders, as_of=as_of, problem=error.user_message)
+    return Listing(orders=orders, as_of=as_of, problem=problem)
 
 
 def describe(orders: list[recurring.Order]) -> list[OrderView]:

@@ -154,4 +154,4 @@ def priority_fee_lamports(reading: Reading) -> int:
     if limit is None:
         limit = DEFAULT_UNITS_PER_INSTRUCTION * others
     units = min(limit, MAX_COMPUTE_UNITS)
-    return math.ceil((price or 0) * units / 1_000_000)
+    return -(-(price or 0) * units // 1_000_000)  # integer ceiling: exact for every u64 price

@@ -222,13 +222,21 @@ class Session:
                 ) from None
 
 
+SHARE_SPENT = (
+    "Your orders were loaded very often in the last minute. We paused to leave room for others; "
+    "fresh data will be back in a moment."
+)
+
+
 def guard(endpoint: str) -> None:
     """The shared budget and breaker, in Jupiter's error vocabulary."""
     try:
         budget.before_call(endpoint)
     except budget.CircuitOpen:
         raise JupiterUnavailable(upstream_message="circuit open", retryable=True) from None
-    except budget.BudgetSpent:
+    except budget.BudgetSpent as spent:
+        if spent.share:
+            raise JupiterRateLimited(SHARE_SPENT, upstream_message="fair share spent", retryable=True) from None
         raise JupiterRateLimited(upstream_message="dashboard call budget spent", retryable=True) from None
 
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("orders/history", views.orders_history, name="orders_history"),
     path("orders/export.csv", views.orders_export, name="orders_export"),
     path("orders/cancels", views.cancel_attempts, name="cancel_attempts"),
+    path("orders/cancels/settle", views.settle_cancels, name="settle_cancels"),
     path("orders/<str:order_key>/fills", views.order_fills, name="order_fills"),
     path("orders/<str:order_key>/cancel", views.cancel_confirm, name="cancel_confirm"),
     path("orders/<str:order_key>/cancel/start", views.cancel_start, name="cancel_start"),

@@ -7,6 +7,8 @@ import csv
 import json
 import logging
 from collections.abc import Callable
+from datetime import datetime
+from datetime import timezone as dt_timezone
 from functools import wraps
 from typing import Any
 
@@ -22,11 +24,11 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 from django_ratelimit.decorators import ratelimit
 
-from dashboard import relay, siws, tracking
+from dashboard import budget, limits, relay, siws, tracking
 from dashboard.forms import SignedTransactionForm, SignInChallengeForm, SignInVerifyForm
 from dashboard.middleware import mark_signed_in
 from dashboard.models import CancelAttempt
@@ -40,7 +42,10 @@ class HtmxHttpRequest(HttpRequest):
 
 
 def home(request: HttpRequest) -> TemplateResponse:
-    return TemplateResponse(request, "home.html")
+    response = TemplateResponse(request, "home.html")
+    if request.user.is_authenticated:  # the page names the wallet: never kept by a cache
+        patch_cache_control(response, no_store=True, private=True)
+    return response
 
 
 @require_safe
@@ -83,13 +88,42 @@ def _refuse(message: str, status: int = 400) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
+CLEANUP_SECONDS = 3600  # expired sessions and challenges are deleted at most this often by sign-ins
+MAX_JSON_DEPTH = 4  # the sign-in bodies are flat objects
+
+
+def nesting_depth(raw: bytes) -> int:
+    """How deeply the arrays and objects of a JSON text nest (brackets inside strings aside),
+    read without recursion so that `"[" * 5000` cannot exhaust the stack."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # closing quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b"]}":
+            depth -= 1
+    return deepest
+
+
 def _json_body(request: HttpRequest) -> dict | None:
-    """The request's JSON object, or None when it is too large or not a JSON object."""
+    """The request's JSON object, or None when it is too large, too deep or not a JSON object."""
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return None
     if declared > siws.MAX_BODY_BYTES or len(request.body) > siws.MAX_BODY_BYTES:
+        return None
+    if nesting_depth(request.body) > MAX_JSON_DEPTH:
         return None
     try:
         data = json.loads(request.body or b"{}")
@@ -121,7 +155,6 @@ def sign_in_challenge(request: HttpRequest) -> JsonResponse:
 
 @require_POST
 @ratelimit(group="sign-in", key="ip", rate="dashboard.limits.sign_in_rate", block=False)
-@ratelimit(group="sign-in", key="dashboard.limits.claimed_wallet", rate="dashboard.limits.sign_in_rate", block=False)
 def sign_in_verify(request: HttpRequest) -> JsonResponse:
     if getattr(request, "limited", False):
         return slow_down()
@@ -142,8 +175,14 @@ def sign_in_verify(request: HttpRequest) -> JsonResponse:
         )
     except siws.SignInError as exc:
         return _refuse(exc.message, exc.status)
+    # Counted per wallet only now, with the wallet's own signature verified: refused requests
+    # naming someone else's address can never use up that wallet's sign-ins.
+    if limits.wallet_signed_in_too_often(request, address):
+        return slow_down()
     login(request, siws.get_wallet_user(address))
     mark_signed_in(request)
+    if cache.add("cleanup", 1, CLEANUP_SECONDS):  # `manage.py cleanup` as well, at most hourly
+        siws.clear_expired()
     return JsonResponse({"address": address})
 
 
@@ -165,7 +204,11 @@ def wallet_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
             if request.htmx:
                 return HttpResponseClientRedirect(reverse("home"))
             return redirect("home")
-        response = view(request, *args, **kwargs)
+        # Jupiter list calls made for this request count against the wallet's and the client's
+        # fair share of the list budget.
+        client = limits.client_address(request)
+        with budget.charged_to(f"wallet:{request.user.username}", f"client:{client}"):
+            response = view(request, *args, **kwargs)
         patch_cache_control(response, no_store=True, private=True)
         return response
 
@@ -183,14 +226,38 @@ def orders(request: HtmxHttpRequest) -> TemplateResponse:
     return TemplateResponse(request, "orders/page.html")
 
 
+# Views of the order lists, per client address and per wallet (settings RATELIMIT_LISTS): past
+# the limit they show what was last seen, without calling Jupiter.
+LISTS_LIMITED = (
+    "You refreshed your orders very often in the last minute. This shows what we last saw; "
+    "fresh data will be back in a moment."
+)
+
+
+def lists_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    view = ratelimit(group="lists", key="dashboard.limits.wallet_key", rate="dashboard.limits.lists_rate", block=False)(
+        view
+    )
+    return ratelimit(group="lists", key="ip", rate="dashboard.limits.lists_rate", block=False)(view)
+
+
+def listing_for(request: HttpRequest, status: str) -> tracking.Listing:
+    """The wallet's list, live or last-known; last-known only once the request is over the limit."""
+    if getattr(request, "limited", False):
+        return tracking.last_known(request.user.username, status, LISTS_LIMITED)
+    return tracking.list_orders(request.user.username, status)
+
+
 @wallet_required
 @vary_on_headers("HX-Request")
+@lists_limited
 def orders_active(request: HtmxHttpRequest) -> HttpResponse:
     return orders_panel(request, "active", "orders/active.html")
 
 
 @wallet_required
 @vary_on_headers("HX-Request")
+@lists_limited
 def orders_history(request: HtmxHttpRequest) -> HttpResponse:
     return orders_panel(request, "history", "orders/history.html")
 
@@ -202,7 +269,7 @@ def orders_panel(request: HtmxHttpRequest, status: str, template: str) -> HttpRe
     key = tracking.panel_key(wallet, status)
     if request.htmx and (cached := tracking.cached_panel(key)) is not None:
         return HttpResponse(cached)
-    listing = tracking.list_orders(wallet, status)
+    listing = listing_for(request, status)
     views = tracking.describe(listing.orders)
     context = {
         "listing": listing,
@@ -210,7 +277,8 @@ def orders_panel(request: HtmxHttpRequest, status: str, template: str) -> HttpRe
         "totals": total_value(views),
         "has_closed": status == "active" and not views and tracking.has_closed_orders(wallet),
     }
-    response = render_panel(request, template, context)
+    limited = getattr(request, "limited", False) and not request.htmx  # htmx shows a 200's body only
+    response = render_panel(request, template, context, status=429 if limited else 200)
     if request.htmx:
         response.add_post_render_callback(lambda r: tracking.store_panel(key, listing, r.content))
     return response
@@ -226,9 +294,10 @@ def order_fills(request: HtmxHttpRequest, order_key: str) -> TemplateResponse:
 
 
 @wallet_required
+@lists_limited
 def orders_export(request: HtmxHttpRequest) -> HttpResponse:
     wallet = request.user.username
-    listings = [tracking.list_orders(wallet, status) for status in ("active", "history")]
+    listings = [listing_for(request, status) for status in ("active", "history")]
     unknown = next((listing for listing in listings if listing.problem and not listing.as_of), None)
     if unknown is not None:  # nothing known about one of the lists: an export would be incomplete
         return TemplateResponse(request, "orders/export_unavailable.html", {"listing": unknown}, status=503)
@@ -236,12 +305,27 @@ def orders_export(request: HtmxHttpRequest) -> HttpResponse:
     rows = fill_rows(views)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     stamp = timezone.now().strftime("%Y-%m-%d")
-    response["Content-Disposition"] = f'attachment; filename="dca-fills-{wallet[:8]}-{stamp}.csv"'
+    name = f"dca-fills-{wallet[:8]}-{stamp}"
+    stale = [listing for listing in listings if listing.problem]
+    if stale:  # last-known fills: the file says so in its name and in its first line
+        as_of = min(listing.as_of for listing in stale)
+        name += f"-last-known-as-of-{as_of:%Y-%m-%d-%H%M}-UTC"
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
     response.write("\ufeff")  # a UTF-8 byte order mark: spreadsheets then read "→" and symbols right
+    if stale:
+        csv.writer(response).writerow([export_note(as_of, stale[0].problem)])
     writer = csv.DictWriter(response, fieldnames=fill_columns(views))
     writer.writeheader()
     writer.writerows(rows)
     return response
+
+
+def export_note(as_of: datetime, problem: str) -> str:
+    """The first line of an export made from last-known data, in plain words."""
+    return (
+        f"# Last-known fills as of {as_of.astimezone(dt_timezone.utc):%Y-%m-%d %H:%M} UTC. {problem} "
+        "Fills after that time are missing: download again later for a complete file."
+    )
 
 
 # --- cancelling an order (JSON endpoints used by static/js/orders.js) ---
@@ -267,7 +351,7 @@ def cancel_answer(attempt: CancelAttempt) -> JsonResponse:
             "state": attempt.state,
             "message": attempt.outcome,
             "explorer_url": attempt.explorer_url,
-            "retry": attempt.state in (CancelAttempt.State.EXPIRED, CancelAttempt.State.FAILED),
+            "retry": relay.retry_helps(attempt),
         }
     )
 
@@ -336,12 +420,12 @@ def cancel_status(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
 @wallet_required
 @vary_on_headers("HX-Request")
 def cancel_attempts(request: HtmxHttpRequest) -> TemplateResponse:
+    """The wallet's recent cancel requests as recorded (a GET never calls Jupiter), grouped by
+    order (the order of its latest attempt first), each named by its pair and schedule. While one
+    is still confirming, the panel asks `settle_cancels` to settle it."""
     wallet = request.user.username
-    attempts = [
-        relay.reconcile(wallet, a.pk) if a.state in (CancelAttempt.State.PENDING, CancelAttempt.State.SENDING) else a
-        for a in CancelAttempt.objects.filter(wallet=wallet)[:10]
-    ]
-    # Grouped by order (the order of its latest attempt first), each named by its pair and schedule.
+    attempts = list(CancelAttempt.objects.filter(wallet=wallet)[:10])
+    unsettled = any(a.state in (CancelAttempt.State.PENDING, CancelAttempt.State.SENDING) for a in attempts)
     keys = list(dict.fromkeys(a.order_key for a in attempts))
     known = tracking.tracked_orders(wallet, keys)
     views = {v.order_key: v for v in tracking.describe(list(known.values()))}
@@ -349,4 +433,18 @@ def cancel_attempts(request: HtmxHttpRequest) -> TemplateResponse:
         {"order_key": key, "order": views.get(key), "attempts": [a for a in attempts if a.order_key == key]}
         for key in keys
     ]
-    return render_panel(request, "orders/attempts.html", {"groups": groups})
+    return render_panel(request, "orders/attempts.html", {"groups": groups, "unsettled": unsettled})
+
+
+@require_POST
+@wallet_required
+@vary_on_headers("HX-Request")
+def settle_cancels(request: HtmxHttpRequest) -> HttpResponse:
+    """Settle the wallet's cancels whose answer was lost, by re-reading its orders; then the list."""
+    settled = relay.settle(request.user.username)
+    if not request.htmx:
+        return redirect("cancel_attempts")
+    response = cancel_attempts(request)
+    if settled:  # the order lists on the page may have changed too
+        trigger_client_event(response, "orders-changed")
+    return response

@@ -9,7 +9,7 @@ is relaxed for the test process only.
 import os
 
 os.environ.setdefault("DASHBOARD_SANDBOX", "1")
-os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("DJANGO_ALLOW_PLAIN_HTTP", "1")
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 # Live-server threads must not keep connections open, or the test database cannot be dropped.
 os.environ.setdefault("DJANGO_CONN_MAX_AGE", "0")

@@ -15,6 +15,8 @@ import time
 import pytest
 import redis
 from django.conf import settings as django_settings
+from django.contrib.auth import get_user_model
+from django.test import Client
 from solders.keypair import Keypair
 
 from dashboard import budget, recurring, tokens, tracking, upstream
@@ -23,6 +25,7 @@ from dashboard.sandbox import control
 REDIS_URL = os.environ.get("REDIS_URL", "")
 WINDOW = 60.0
 CAPACITY = 10  # calls a window: 7 for lists (70 %), the rest for cancelling
+HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture(params=["local", "redis"])
@@ -130,6 +133,70 @@ def test_dashboard_shows_last_known_orders_when_the_budget_is_spent(guards, sand
     assert "too many requests" in shown.problem
     assert [o.order_key for o in shown.orders] == [o.order_key for o in live.orders]
     assert listed(wallet) == before
+
+
+# --- fair shares of the list budget ---------------------------------------------------------------
+
+
+def viewer(wallet: str, address: str) -> Client:
+    """A signed-in browser of `wallet` at client address `address`."""
+    client = Client(REMOTE_ADDR=address)
+    client.force_login(get_user_model().objects.get_or_create(username=wallet)[0])
+    return client
+
+
+def list_calls() -> int:
+    return control.count_calls("getRecurringOrders") + control.count_calls("tokens")
+
+
+def test_share_capacity_follows_settings(settings):
+    settings.JUPITER_RATE_LIMIT_RPS = 0.5
+    settings.JUPITER_RATE_WINDOW_SECONDS = 60.0
+    settings.JUPITER_RATE_LIST_SHARE = 0.7
+    settings.JUPITER_RATE_FAIR_SHARE = 0.5
+    assert budget.share_capacity() == 10  # of 21 list calls a minute
+    settings.JUPITER_RATE_FAIR_SHARE = 0.01
+    assert budget.share_capacity() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_throwaway_wallets_from_one_client_leave_the_list_budget_to_others(guards, sandbox_upstream, settings):
+    settings.JUPITER_RATE_FAIR_SHARE = 0.5
+    assert budget.share_capacity() == 3  # of the 7 list calls a window
+    for _ in range(8):  # fresh wallets, one client address
+        viewer(str(Keypair().pubkey()), "10.66.0.1").get("/orders/active", **HTMX)
+    assert list_calls() == 3  # that client's share, and no more
+    held = viewer(str(Keypair().pubkey()), "10.66.0.1").get("/orders/active", **HTMX)
+    assert "loaded very often in the last minute" in held.text
+    newcomer = viewer(str(Keypair().pubkey()), "10.77.0.1").get("/orders/active", **HTMX)
+    assert "Up to date" in newcomer.text
+    assert newcomer.text.count("data-order=") >= 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_wallet_viewed_from_many_clients_leaves_the_list_budget_to_others(guards, sandbox_upstream, settings):
+    settings.JUPITER_RATE_FAIR_SHARE = 0.5
+    busy = str(Keypair().pubkey())
+    for n in range(8):
+        tracking.invalidate(busy)  # nothing cached: every view asks Jupiter
+        viewer(busy, f"10.88.0.{n}").get("/orders/active", **HTMX)
+    assert list_calls() == 3
+    newcomer = viewer(str(Keypair().pubkey()), "10.99.0.1").get("/orders/active", **HTMX)
+    assert "Up to date" in newcomer.text
+
+
+def test_shares_are_per_requester_and_never_hold_cancels(guards):
+    shared = budget.budget()
+    for _ in range(3):
+        assert shared.try_take(WINDOW, CAPACITY, 7, True, False, ("wallet:a", "client:x"), 3) == (0, False)
+    wait, share = shared.try_take(WINDOW, CAPACITY, 7, True, False, ("wallet:b", "client:x"), 3)
+    assert wait > 0 and share
+    assert shared.try_take(WINDOW, CAPACITY, 7, True, False, ("wallet:b", "client:y"), 3) == (0, False)
+    assert shared.try_take(WINDOW, CAPACITY, 7, False, False, ("wallet:a", "client:x"), 3) == (0, False)  # a cancel
+    for newcomer in ("c", "d", "e"):  # 4 of the 7 list calls used: room for newcomers
+        assert shared.try_take(WINDOW, CAPACITY, 7, True, False, (f"wallet:{newcomer}",), 3) == (0, False)
+    wait, share = shared.try_take(WINDOW, CAPACITY, 7, True, False, ("wallet:f", "client:u"), 3)
+    assert wait > 0 and not share  # the list budget itself is spent
 
 
 def test_concurrent_takers_never_exceed_the_budget(guards, settings):

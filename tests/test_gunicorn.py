@@ -29,7 +29,7 @@ def server(tmp_path_factory):
     env.pop("REDIS_URL", None)
     env.update(
         DASHBOARD_SANDBOX="1",
-        DJANGO_SECURE_SSL_REDIRECT="0",
+        DJANGO_ALLOW_PLAIN_HTTP="1",
         PORT=str(port),
         DATABASE_URL=f"sqlite:///{folder / 'db.sqlite3'}",
     )

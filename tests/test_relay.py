@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import requests
 from django.contrib.auth import get_user_model
+from django.db import connections
 from django.test import Client
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -28,6 +31,7 @@ from solders.transaction import VersionedTransaction
 from dashboard import relay
 from dashboard.models import CancelAttempt
 from dashboard.sandbox import control
+from dashboard.sandbox.models import SandboxOrder
 
 FIXTURES = json.loads((Path(__file__).parent / "fixtures" / "jupiter-cancel-transactions.json").read_text())
 A = CancelAttempt.State
@@ -97,6 +101,47 @@ def test_issued_transaction_already_signed_or_with_trailing_bytes_is_refused():
         relay.check_issued(unsigned(message) + b"\x00", str(user.pubkey()), str(order))
 
 
+def test_issued_transaction_must_close_the_order():
+    user, order = Keypair(), Pubkey.new_unique()
+    accounts = [AccountMeta(user.pubkey(), True, True), AccountMeta(order, False, True)]
+    for data in (bytes.fromhex("16072162a8b722f4"), bytes.fromhex("16072162a8b722f3") + b"\x01", b""):
+        other = Instruction(relay.DCA_PROGRAM, data, accounts)  # another DCA instruction on the same order
+        message = Message.new_with_blockhash(
+            [set_compute_unit_limit(90_000), set_compute_unit_price(200_000), other], user.pubkey(), Hash.new_unique()
+        )
+        with pytest.raises(relay.CancelRefused, match="cannot vouch for"):
+            relay.check_issued(unsigned(message), str(user.pubkey()), str(order))
+
+
+def fee_message(user: Keypair, order: Pubkey, limit: int, price: int, blockhash: Hash | None = None) -> Message:
+    *_, dca = parts(user.pubkey(), order)
+    instructions = [set_compute_unit_limit(limit), set_compute_unit_price(price), dca]
+    return Message.new_with_blockhash(instructions, user.pubkey(), blockhash or Hash.new_unique())
+
+
+def test_issued_network_fee_has_a_ceiling(settings):
+    assert settings.MAX_PRIORITY_FEE_LAMPORTS == 200_000
+    user, order = Keypair(), Pubkey.new_unique()
+    at_ceiling = fee_message(user, order, 200_000, 1_000_000)  # 200,000 units × 1 lamport
+    relay.check_issued(unsigned(at_ceiling), str(user.pubkey()), str(order))
+    for limit, price in ((200_000, 1_000_001), (1_400_000, 10**12)):
+        with pytest.raises(relay.CancelRefused, match=re.escape("above this site's limit of 0.0002 SOL")):
+            relay.check_issued(unsigned(fee_message(user, order, limit, price)), str(user.pubkey()), str(order))
+    # Without a unit limit the runtime grants 200,000 units per other instruction (one here).
+    *_, dca = parts(user.pubkey(), order)
+    unlimited = Message.new_with_blockhash([set_compute_unit_price(1_000_001), dca], user.pubkey(), Hash.new_unique())
+    with pytest.raises(relay.CancelRefused, match="above this site's limit"):
+        relay.check_issued(unsigned(unlimited), str(user.pubkey()), str(order))
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=[f["source"] for f in FIXTURES])
+def test_the_fee_ceiling_is_configurable(fixture, settings):
+    raw = base64.b64decode(fixture["transaction_base64"])
+    settings.MAX_PRIORITY_FEE_LAMPORTS = 17_000  # below the fixtures' ~17,700 lamports
+    with pytest.raises(relay.CancelRefused, match=re.escape("limit of 0.000017 SOL")):
+        relay.check_issued(raw, fixture["fee_payer"], order_of(fixture))
+
+
 # --- the signed transaction ----------------------------------------------------------------------
 
 
@@ -159,6 +204,23 @@ def test_any_other_change_is_refused(change):
         relay.check_signed(issued, resigned_with(original, user, instructions, blockhash), str(user.pubkey()))
 
 
+def test_wallet_raising_the_network_fee_past_the_ceiling_is_refused():
+    user, order = Keypair(), Pubkey.new_unique()
+    original = fee_message(user, order, 90_000, 200_000)
+    issued = relay.check_issued(unsigned(original), str(user.pubkey()), str(order))
+    raised = fee_message(user, order, 90_000, 2_000_000, original.recent_blockhash)  # 180,000 lamports: allowed
+    assert relay.check_signed(issued, signed(raised, user), str(user.pubkey()))
+    drained = fee_message(user, order, 1_400_000, 10**12, original.recent_blockhash)  # about 1,400 SOL
+    with pytest.raises(relay.CancelRefused, match="Your wallet changed the transaction with a network fee above"):
+        relay.check_signed(issued, signed(drained, user), str(user.pubkey()))
+    *_, dca = parts(user.pubkey(), order)
+    twice = Message.new_with_blockhash(
+        [set_compute_unit_price(1), set_compute_unit_price(10**12), dca], user.pubkey(), original.recent_blockhash
+    )
+    with pytest.raises(relay.CancelRefused, match="not the one we prepared"):
+        relay.check_signed(issued, signed(twice, user), str(user.pubkey()))
+
+
 def test_signature_by_another_key_is_refused():
     user, order = Keypair(), Pubkey.new_unique()
     message = issued_message(user.pubkey(), order)
@@ -218,6 +280,8 @@ def test_happy_path_relays_once_and_closes_the_order(trader, keypair, order_key)
     assert "back in your wallet" in answer["message"]
     attempt = CancelAttempt.objects.get(pk=started["attempt"])
     assert attempt.signature in answer["explorer_url"]
+    assert attempt.claimed_at is not None  # the outcome is written field by field, after the claim
+    assert attempt.claimed_at <= attempt.finished_at
     assert control.count_calls("execute") == 1
     closed = control.get_order(order_key)
     assert closed["status"] == "history"
@@ -336,9 +400,21 @@ def test_execute_timeout_is_pending_then_reconciled(trader, keypair, order_key, 
     assert "don't send it again" in answer["message"]
     status = trader.post(f"/cancels/{started['attempt']}/status").json()
     assert status["state"] == "succeeded"
-    assert control.count_calls("execute") <= 1
+    assert control.count_calls("execute") == 1
     attempt = CancelAttempt.objects.get(pk=started["attempt"])
     assert attempt.signature == control.get_order(order_key)["closeTx"]
+
+
+@pytestmark_http
+def test_cancel_order_timeout_offers_a_fresh_try(trader, order_key, settings):
+    settings.JUPITER_TIMEOUT_SECONDS = 1.0
+    control.inject_fault("cancelOrder", "timeout", seconds=2)
+    response = trader.post(f"/orders/{order_key}/cancel/start")
+    assert response.status_code == 409
+    answer = response.json()
+    assert answer["message"] == "Jupiter is not answering right now. Please try again in a minute."
+    assert answer["retry"] is True  # nothing was signed or sent: a fresh try is safe
+    assert CancelAttempt.objects.count() == 0
 
 
 @pytestmark_http
@@ -356,7 +432,7 @@ def test_declining_in_the_wallet_ends_the_attempt(trader, order_key):
 def test_fuzzed_submissions_never_500_and_never_relay(trader, order_key, payload):
     started = start(trader, order_key)
     response = submit(trader, started, payload)
-    assert response.status_code in (200, 409)
+    assert response.status_code == 409
     assert response.json()["state"] == "refused"
     assert control.count_calls("execute") == 0
 
@@ -471,3 +547,186 @@ def control_url() -> str:
     from django.conf import settings as django_settings
 
     return django_settings.JUPITER_API_URL.removesuffix("/sandbox/recurring/v1")
+
+
+# --- one cancel per order -----------------------------------------------------------------------
+
+
+@pytestmark_http
+def test_once_an_order_is_cancelled_its_other_attempts_are_closed_and_never_relayed(trader, keypair, order_key):
+    first, second = start(trader, order_key), start(trader, order_key)  # two tabs, say
+    assert submit(trader, first, sign_b64(first["transaction"], keypair)).json()["state"] == "succeeded"
+    closed = CancelAttempt.objects.get(pk=second["attempt"])
+    assert closed.state == A.REFUSED
+    assert closed.summary == relay.NOT_NEEDED
+    late = submit(trader, second, sign_b64(second["transaction"], keypair))
+    assert late.status_code == 409
+    assert control.count_calls("execute") == 1
+
+
+@pytestmark_http
+def test_an_attempt_for_an_order_cancelled_by_another_is_refused_at_submit(trader, keypair, order_key):
+    first, second = start(trader, order_key), start(trader, order_key)
+    assert submit(trader, first, sign_b64(first["transaction"], keypair)).json()["state"] == "succeeded"
+    # Left open (as by a version that did not close it): the submission itself refuses it.
+    CancelAttempt.objects.filter(pk=second["attempt"]).update(state=A.ISSUED, outcome="", finished_at=None)
+    late = submit(trader, second, sign_b64(second["transaction"], keypair))
+    assert late.status_code == 409
+    assert late.json()["message"] == relay.ALREADY_CANCELLED
+    assert CancelAttempt.objects.get(pk=second["attempt"]).state == A.REFUSED
+    assert control.count_calls("execute") == 1
+
+
+@pytestmark_http
+def test_an_attempt_is_not_relayed_while_another_for_its_order_is_confirming(trader, keypair, order_key):
+    first, second = start(trader, order_key), start(trader, order_key)
+    control.inject_fault("execute", "nonjson")  # the first one's answer is lost
+    assert submit(trader, first, sign_b64(first["transaction"], keypair)).json()["state"] == "pending"
+    refused = submit(trader, second, sign_b64(second["transaction"], keypair))
+    assert refused.status_code == 409
+    assert refused.json()["message"] == relay.IN_FLIGHT
+    assert CancelAttempt.objects.get(pk=second["attempt"]).state == A.ISSUED
+    assert control.count_calls("execute") == 1
+
+
+def http_session(client: Client) -> tuple[requests.Session, str]:
+    """A requests session carrying the test client's session cookie and a CSRF token."""
+    session = requests.Session()
+    session.cookies.update({k: v.value for k, v in client.cookies.items()})
+    token = (client.get("/orders/").cookies.get("csrftoken") or client.cookies.get("csrftoken")).value
+    session.cookies.set("csrftoken", token)
+    return session, token
+
+
+@pytestmark_http
+def test_concurrent_submissions_of_two_attempts_for_one_order_relay_once(sandbox_upstream, keypair, order_key, client):
+    attempts = [start(client, order_key), start(client, order_key)]
+    signed_b64 = {a["submit_url"]: sign_b64(a["transaction"], keypair) for a in attempts}
+    session, token = http_session(client)
+    barrier = threading.Barrier(10)
+    states: list[str] = []
+
+    def post(url: str) -> None:
+        barrier.wait(timeout=10)
+        reply = session.post(
+            f"{sandbox_upstream.url}{url}",
+            data={"signed_transaction": signed_b64[url]},
+            headers={"X-CSRFToken": token, "Referer": sandbox_upstream.url},
+            timeout=30,
+        )
+        states.append(reply.json()["state"])
+
+    threads = [threading.Thread(target=post, args=(a["submit_url"],)) for a in attempts * 5]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=40)
+    assert sorted(states) == ["refused"] * 9 + ["succeeded"]
+    assert control.count_calls("execute") == 1
+
+
+# --- recording outcomes -------------------------------------------------------------------------
+
+
+@pytestmark_http
+def test_a_settle_made_while_the_relay_waits_is_never_overwritten(trader, keypair, order_key):
+    started = start(trader, order_key)
+    signed_b64 = sign_b64(started["transaction"], keypair)
+    control.inject_fault("execute", "timeout", seconds=2)  # the answer comes 2 s late, within the timeout
+    answered: list[CancelAttempt] = []
+
+    def relay_it() -> None:
+        try:
+            answered.append(relay.submit(str(keypair.pubkey()), started["attempt"], signed_b64))
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=relay_it)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while control.count_calls("execute") == 0:  # logged before the late answer
+        assert time.monotonic() < deadline, "execute was never called"
+        time.sleep(0.05)
+    # Meanwhile another worker settles it (as reconciling a stuck attempt would).
+    CancelAttempt.objects.filter(pk=started["attempt"]).update(
+        state=A.SUCCEEDED, outcome="Settled meanwhile.", upstream_status="Reconciled", finished_at=timezone.now()
+    )
+    thread.join(timeout=30)
+    kept = CancelAttempt.objects.get(pk=started["attempt"])
+    assert (kept.outcome, kept.upstream_status) == ("Settled meanwhile.", "Reconciled")
+    assert kept.claimed_at is not None
+    assert answered[0].outcome == "Settled meanwhile."  # the answer says what the database holds
+
+
+# --- settling attempts whose answer was lost ----------------------------------------------------
+
+
+def lost(wallet: str, order_key: str, *, age: int) -> CancelAttempt:
+    """An attempt relayed `age` seconds ago whose answer never came."""
+    issued = timezone.now() - timedelta(seconds=age)
+    return CancelAttempt.objects.create(
+        wallet=wallet,
+        order_key=order_key,
+        request_id=f"lost-{order_key[:8]}",
+        message=b"",
+        issued_at=issued,
+        claimed_at=issued,
+        state=A.PENDING,
+        outcome=relay.STILL_CONFIRMING,
+    )
+
+
+def close_upstream(order_key: str, *, by_user: bool) -> str:
+    signature = str(Keypair().sign_message(order_key.encode()))
+    SandboxOrder.objects.filter(order_key=order_key).update(
+        status=SandboxOrder.Status.HISTORY, user_closed=by_user, close_tx=signature
+    )
+    return signature
+
+
+@pytestmark_http
+def test_every_lost_answer_ends_in_a_final_state_reading_each_list_once(trader, keypair):
+    wallet = str(keypair.pubkey())
+    cancelled, ended, running, gone = control.seed_wallet(wallet, active=4, history=0)
+    trader.get("/orders/active", **HTMX)
+    attempts = {key: lost(wallet, key, age=200) for key in (cancelled, ended, running, gone)}
+    signature = close_upstream(cancelled, by_user=True)
+    close_upstream(ended, by_user=False)
+    SandboxOrder.objects.filter(order_key=gone).delete()
+    before = control.count_calls("getRecurringOrders")
+    answer = trader.post(f"/cancels/{attempts[running].pk}/status").json()
+    assert control.count_calls("getRecurringOrders") - before == 2  # the history once, the active list once
+    assert answer["state"] == "failed"
+    assert answer["message"] == relay.NEVER_LANDED
+    assert answer["retry"] is True
+    settled = {a.order_key: a for a in CancelAttempt.objects.filter(wallet=wallet)}
+    assert settled[cancelled].state == A.SUCCEEDED
+    assert settled[cancelled].signature == signature
+    assert (settled[ended].state, settled[ended].outcome) == (A.FAILED, relay.ENDED_ON_ITS_OWN)
+    assert (settled[gone].state, settled[gone].outcome) == (A.FAILED, relay.NOT_FOUND)
+    assert all(a.finished_at is not None for a in settled.values())
+    assert trader.post(f"/cancels/{attempts[ended].pk}/status").json()["retry"] is False  # nothing to cancel
+
+
+@pytestmark_http
+def test_a_lost_answer_within_the_blockhash_life_stays_pending(trader, keypair, order_key):
+    attempt = lost(str(keypair.pubkey()), order_key, age=20)
+    assert trader.post(f"/cancels/{attempt.pk}/status").json()["state"] == "pending"  # it may still land
+
+
+@pytestmark_http
+def test_the_recent_cancels_list_settles_only_on_post(trader, keypair, order_key):
+    attempt = lost(str(keypair.pubkey()), order_key, age=200)
+    close_upstream(order_key, by_user=True)
+    before = control.count_calls()
+    listed = trader.get("/orders/cancels", **HTMX)
+    assert control.count_calls() == before  # a GET never asks Jupiter
+    assert CancelAttempt.objects.get(pk=attempt.pk).state == A.PENDING
+    assert 'hx-post="/orders/cancels/settle"' in listed.text  # the panel asks by POST
+    settled = trader.post("/orders/cancels/settle", **HTMX)
+    assert "Order cancelled" in settled.text
+    assert "hx-post" not in settled.text  # nothing left to settle: the panel stops asking
+    assert "orders-changed" in settled["HX-Trigger"]  # and the page's order lists refresh
+    assert CancelAttempt.objects.get(pk=attempt.pk).state == A.SUCCEEDED
+    assert trader.post("/orders/cancels/settle").url == "/orders/cancels"  # without htmx: back to the list
+    assert trader.get("/orders/cancels/settle").status_code == 405

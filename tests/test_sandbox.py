@@ -335,7 +335,10 @@ def test_tokens_search_returns_known_mints_without_icons(client):
     assert [t["symbol"] for t in found] == ["SOL", "USDC", "Bonk"]
     assert [t["decimals"] for t in found] == [9, 6, 5]
     assert all(t["icon"] is None and t["usdPrice"] > 0 for t in found)
-    assert set(found[0]) == {"id", "name", "symbol", "icon", "decimals", "usdPrice"}
+    assert set(found[0]) == {"id", "name", "symbol", "icon", "decimals", "usdPrice", "tokenProgram"}
+    assert {t["tokenProgram"] for t in found} == {"TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"}
+    pyusd = client.get("/sandbox/tokens/v2/search", {"query": tokens.PYUSD}).json()
+    assert pyusd[0]["tokenProgram"] == "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb"  # Token-2022
     assert client.get("/sandbox/tokens/v2/search").status_code == 400
 
 

@@ -37,7 +37,8 @@ pytestmark = pytest.mark.postgres
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 REDIS_URL = os.environ.get("REDIS_URL", "")
-DATABASE = "dashboard_scaleout"
+# Named after the pass's database, so passes on one server (CI, several checkouts) never share it.
+DATABASE = f"{urlsplit(DATABASE_URL).path.lstrip('/') or 'dashboard'}_scaleout"
 START_TIMEOUT = 60.0
 HTTP_TIMEOUT = 30.0
 ORDER_LINK = re.compile(r"/orders/([1-9A-HJ-NP-Za-km-z]{32,44})/cancel\b")
@@ -71,15 +72,15 @@ def recreate_database() -> None:
     import psycopg
 
     with psycopg.connect(database_url("postgres"), autocommit=True, connect_timeout=10) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
+        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DATABASE}"')
 
 
 def drop_database() -> None:
     import psycopg
 
     with psycopg.connect(database_url("postgres"), autocommit=True, connect_timeout=10) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
 
 
 def free_port() -> int:
@@ -98,7 +99,7 @@ def instance_env(port: int, upstream_port: int) -> dict[str, str]:
     env.update(
         DJANGO_SETTINGS_MODULE="dashboard.settings",
         DASHBOARD_SANDBOX="1",
-        DJANGO_SECURE_SSL_REDIRECT="0",
+        DJANGO_ALLOW_PLAIN_HTTP="1",
         PORT=str(port),
         DATABASE_URL=database_url(DATABASE),
         REDIS_URL=REDIS_URL,

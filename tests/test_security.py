@@ -7,6 +7,7 @@ the test settings and look at real responses.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -46,6 +47,7 @@ PRODUCTION_NAMES = (
     "CSRF_COOKIE_SECURE",
     "SECURE_HSTS_SECONDS",
     "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "CSRF_COOKIE_HTTPONLY",
     "SESSION_COOKIE_AGE",
     "SESSION_ABSOLUTE_SECONDS",
     "SESSION_SAVE_EVERY_REQUEST",
@@ -54,6 +56,7 @@ REPORTED_NAMES = (
     *PRODUCTION_NAMES,
     "SESSION_ENGINE",
     "SESSION_COOKIE_HTTPONLY",
+    "ALLOW_PLAIN_HTTP",
     "SESSION_COOKIE_SAMESITE",
     "CSRF_COOKIE_SAMESITE",
     "X_FRAME_OPTIONS",
@@ -67,6 +70,7 @@ REPORTED_NAMES = (
     "JUPITER_RATE_LIMIT_ENABLED",
     "JUPITER_BREAKER_ENABLED",
     "JUPITER_RATE_LIMIT_RPS",
+    "MAX_PRIORITY_FEE_LAMPORTS",
     "CONTENT_SECURITY_POLICY",
 )
 
@@ -162,6 +166,8 @@ def test_production_settings(production):
     assert production["SESSION_COOKIE_SECURE"] is True
     assert production["SESSION_COOKIE_HTTPONLY"] is True
     assert production["CSRF_COOKIE_SECURE"] is True
+    assert production["CSRF_COOKIE_HTTPONLY"] is True  # the pages give scripts the token in data-csrf
+    assert production["ALLOW_PLAIN_HTTP"] is False
     assert production["SESSION_COOKIE_SAMESITE"] == production["CSRF_COOKIE_SAMESITE"] == "Lax"
     assert production["X_FRAME_OPTIONS"] == "DENY"
     assert production["SECURE_CONTENT_TYPE_NOSNIFF"] is True
@@ -181,6 +187,8 @@ def test_production_settings(production):
     assert production["JUPITER_RATE_LIMIT_ENABLED"] is True
     assert production["JUPITER_BREAKER_ENABLED"] is True
     assert production["JUPITER_RATE_LIMIT_RPS"] == 0.5
+    assert production["MAX_PRIORITY_FEE_LAMPORTS"] == 200_000
+    assert read_settings(DASHBOARD_MAX_PRIORITY_FEE_LAMPORTS="50000")["MAX_PRIORITY_FEE_LAMPORTS"] == 50_000
 
 
 def test_proxy_headers_trusted_only_when_configured():
@@ -188,6 +196,30 @@ def test_proxy_headers_trusted_only_when_configured():
     assert behind["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
     assert behind["USE_X_FORWARDED_HOST"] is True
     assert behind["CSRF_TRUSTED_ORIGINS"] == ["https://a.example", "https://b.example"]
+
+
+def test_cookies_stay_secure_when_a_proxy_does_the_redirect():
+    behind = read_settings(DJANGO_SECURE_SSL_REDIRECT="0", DJANGO_TRUST_PROXY="1")
+    assert behind["SECURE_SSL_REDIRECT"] is False
+    assert behind["SESSION_COOKIE_SECURE"] is True
+    assert behind["CSRF_COOKIE_SECURE"] is True
+
+
+def test_plain_http_only_when_asked_for_and_check_deploy_warns():
+    plain = read_settings(DJANGO_ALLOW_PLAIN_HTTP="1")
+    assert plain["ALLOW_PLAIN_HTTP"] is True
+    assert plain["SECURE_SSL_REDIRECT"] is False
+    assert plain["SESSION_COOKIE_SECURE"] is False
+    assert plain["CSRF_COOKIE_SECURE"] is False
+    done = run(["manage.py", "check", "--deploy"], production_env(DJANGO_ALLOW_PLAIN_HTTP="1"))
+    assert done.returncode == 0, done.stderr  # a warning: the operator chose it
+    assert "dashboard.W001" in done.stdout + done.stderr
+    assert "DJANGO_ALLOW_PLAIN_HTTP is on" in done.stdout + done.stderr
+    contradiction = run(
+        ["manage.py", "check"], production_env(DJANGO_ALLOW_PLAIN_HTTP="1", DJANGO_SECURE_SSL_REDIRECT="1")
+    )
+    assert contradiction.returncode != 0
+    assert "contradict each other" in contradiction.stderr
 
 
 def test_guards_follow_an_explicit_rate_in_sandbox_mode():
@@ -219,6 +251,7 @@ def test_security_headers(client, production_settings):
     assert response["Cross-Origin-Opener-Policy"] == "same-origin"
     csrf = response.cookies["csrftoken"]
     assert csrf["secure"] is True
+    assert csrf["httponly"] is True
     assert csrf["samesite"] == "Lax"
 
 
@@ -252,6 +285,16 @@ def test_signed_in_pages_are_never_stored(client, sandbox_upstream, production_s
         assert "private" in response["Cache-Control"], url
     refused = client.post("/cancels/999999/submit", {"signed_transaction": "x"}, secure=True)
     assert "no-store" in refused["Cache-Control"]
+
+
+@pytest.mark.django_db
+def test_signed_in_home_page_is_never_stored(client, production_settings):
+    assert "no-store" not in Client().get("/", secure=True).get("Cache-Control", "")  # nobody's page
+    sign_in(client, Keypair(), secure=True)
+    home = client.get("/", secure=True)
+    assert "You are signed in with wallet" in home.text
+    assert "no-store" in home["Cache-Control"]
+    assert "private" in home["Cache-Control"]
 
 
 # --- Content-Security-Policy --------------------------------------------------------------------
@@ -322,17 +365,64 @@ def test_sign_in_is_rate_limited_per_address(client, settings):
 
 
 @pytest.mark.django_db
-def test_sign_in_is_rate_limited_per_wallet(client, settings):
+def test_junk_naming_a_wallet_never_locks_it_out(client, settings):
     settings.RATELIMIT_SIGN_IN = "3/d"
-    wallet = str(Keypair().pubkey())
-    body = json.dumps({"address": wallet, "signedMessage": "AA==", "signature": "AA==", "nonce": "abcdefgh"})
-    for _ in range(3):  # refused (no such challenge) but counted, from ever-new addresses
-        response = client.post(VERIFY, body, content_type="application/json", REMOTE_ADDR=unique_address())
-        assert response.status_code in (400, 403)
-    limited = client.post(VERIFY, body, content_type="application/json", REMOTE_ADDR=unique_address())
+    victim = Keypair()
+    junk = json.dumps(
+        {"address": str(victim.pubkey()), "signedMessage": "AA==", "signature": "AA==", "nonce": "abcdefgh"}
+    )
+    for _ in range(60):  # refused (no such challenge), from ever-new addresses
+        response = client.post(VERIFY, junk, content_type="application/json", REMOTE_ADDR=unique_address())
+        assert response.status_code == 400
+    sign_in(Client(), victim, REMOTE_ADDR=unique_address())
+    # A signature that verifies but replays the victim's message elsewhere is refused, and not counted either.
+    thief = Client()
+    challenge = thief.post(CHALLENGE, "{}", content_type="application/json", REMOTE_ADDR=unique_address()).json()
+    stolen = payload(victim, sign_in_text(challenge, str(victim.pubkey())), "f" * 32)
+    for _ in range(5):
+        replay = thief.post(VERIFY, json.dumps(stolen), content_type="application/json", REMOTE_ADDR=unique_address())
+        assert replay.status_code == 400
+    sign_in(Client(), victim, REMOTE_ADDR=unique_address())
+
+
+@pytest.mark.django_db
+def test_verified_sign_ins_are_limited_per_wallet(settings):
+    settings.RATELIMIT_SIGN_IN = "3/d"
+    kp = Keypair()
+    for _ in range(3):  # each from its own client address
+        sign_in(Client(), kp, REMOTE_ADDR=unique_address())
+    client, address = Client(), unique_address()
+    challenge = client.post(CHALLENGE, "{}", content_type="application/json", REMOTE_ADDR=address).json()
+    body = payload(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
+    limited = client.post(VERIFY, json.dumps(body), content_type="application/json", REMOTE_ADDR=address)
     assert limited.status_code == 429
-    other = json.dumps({**json.loads(body), "address": str(Keypair().pubkey())})
-    assert client.post(VERIFY, other, content_type="application/json", REMOTE_ADDR=unique_address()).status_code != 429
+    assert limited.json()["error"] == SLOW_DOWN["message"]
+    assert SESSION_KEY not in client.session
+    sign_in(Client(), Keypair(), REMOTE_ADDR=unique_address())  # another wallet is not affected
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("url", "body"),
+    [
+        (CHALLENGE, "[" * 5000),
+        (VERIFY, "[" * 3000),
+        (VERIFY, '{"address": ' + "[" * 3000 + "]" * 3000 + "}"),
+        (CHALLENGE, '{"address": {"a": {"b": {"c": {"d": {}}}}}}'),
+    ],
+    ids=["challenge-5000", "verify-3000", "verify-inside-an-object", "challenge-five-levels"],
+)
+def test_deeply_nested_json_is_refused_plainly(client, caplog, url, body):
+    response = client.post(url, body, content_type="application/json", REMOTE_ADDR=unique_address())
+    assert response.status_code == 400
+    assert response.json()["error"].endswith("Please start again.")
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+def test_nesting_depth_ignores_brackets_inside_strings():
+    assert views.nesting_depth(b'{"address": "[[[[{{{{\\"[[["}') == 1
+    assert views.nesting_depth(b'{"a": [1, {"b": [[]]}]}') == 5
+    assert views.nesting_depth(b"[" * 5000) == 5000
 
 
 def cancel_start(client: Client, address: str):
@@ -440,6 +530,47 @@ def test_api_key_never_in_responses_or_logs(client, sandbox_upstream, settings, 
 
 
 # --- session lifetime ---------------------------------------------------------------------------
+
+
+def expired_leftovers() -> tuple[str, str]:
+    """An expired session and an expired sign-in challenge; their keys."""
+    gone = Session.objects.create(
+        session_key="expired" + secrets.token_hex(8), session_data="", expire_date=timezone.now() - timedelta(hours=1)
+    )
+    old = timezone.now() - timedelta(days=1)
+    challenge = siws.issue_challenge("gone" + secrets.token_hex(8), "testserver", "http://testserver/", now=old)
+    return gone.session_key, challenge.nonce
+
+
+@pytest.mark.django_db
+def test_cleanup_command_deletes_expired_sessions_and_challenges(client):
+    from django.core.management import call_command
+
+    sign_in(client, Keypair())
+    live = siws.issue_challenge("live" + secrets.token_hex(8), "testserver", "http://testserver/")
+    session, nonce = expired_leftovers()
+    out = io.StringIO()
+    call_command("cleanup", stdout=out)
+    assert "Deleted 1 expired sessions and 1 expired sign-in challenges." in out.getvalue()
+    assert not Session.objects.filter(session_key=session).exists()
+    assert not siws.SignInChallenge.objects.filter(nonce=nonce).exists()
+    assert Session.objects.filter(session_key=client.session.session_key).exists()
+    assert siws.SignInChallenge.objects.filter(nonce=live.nonce).exists()
+    assert client.get("/orders/").status_code == 200  # still signed in
+
+
+@pytest.mark.django_db
+def test_sign_ins_clean_up_now_and_then(client):
+    from django.core.cache import cache
+
+    cache.delete("cleanup")
+    session, nonce = expired_leftovers()
+    sign_in(client, Keypair())
+    assert not Session.objects.filter(session_key=session).exists()
+    assert not siws.SignInChallenge.objects.filter(nonce=nonce).exists()
+    again, _ = expired_leftovers()
+    sign_in(Client(), Keypair())
+    assert Session.objects.filter(session_key=again).exists()  # within the hour: left for later
 
 
 @pytest.mark.django_db

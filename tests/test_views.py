@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import math
+import secrets
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.test import Client
 from django.utils import timezone
 from solders.keypair import Keypair
 
@@ -186,6 +188,78 @@ def test_export_csv_has_every_fill_of_every_order(trader, wallet):
         for column in ("in_amount", "out_amount", "fee_amount", "price (in_token per 1 out_token)"):
             float(row[column])
             assert "," not in row[column] and " " not in row[column]
+
+
+def test_export_during_an_outage_says_it_holds_last_known_fills(trader, wallet):
+    keys = control.seed_wallet(wallet, active=2, history=1)
+    trader.get("/orders/active", **HTMX)
+    trader.get("/orders/history", **HTMX)  # both lists seen
+    cache.clear()
+    control.inject_fault("getRecurringOrders", "500", times=50)
+    response = trader.get("/orders/export.csv")
+    assert response.status_code == 200
+    disposition = response["Content-Disposition"]
+    assert disposition.startswith(f'attachment; filename="dca-fills-{wallet[:8]}-')
+    assert "-last-known-as-of-" in disposition
+    note, *lines = response.content.decode("utf-8-sig").splitlines()
+    assert note.startswith("# Last-known fills as of ")
+    assert "Jupiter is not answering right now" in note
+    assert "Fills after that time are missing" in note
+    rows = list(csv.DictReader(io.StringIO("\n".join(lines))))
+    fills = [t for k in keys for t in control.get_order(k)["trades"] if t["action"] == "Fill"]
+    assert {r["signature"] for r in rows} == {t["txId"] for t in fills}
+
+
+def test_live_export_has_no_note(trader, wallet):
+    control.seed_wallet(wallet, active=1, history=1)
+    response = trader.get("/orders/export.csv")
+    assert "last-known" not in response["Content-Disposition"]
+    assert response.content.decode("utf-8-sig").startswith("date (UTC),pair,")
+
+
+def signed_in(wallet: str) -> Client:
+    client = Client()
+    client.force_login(get_user_model().objects.get_or_create(username=wallet)[0])
+    return client
+
+
+def unique_address() -> str:
+    return "10.{}.{}.{}".format(*(secrets.randbelow(254) + 1 for _ in range(3)))
+
+
+def test_list_views_past_the_limit_show_last_known_without_calling_jupiter(wallet, settings):
+    settings.RATELIMIT_LISTS = "3/d"  # a long period: no window boundary during the test
+    keys = control.seed_wallet(wallet, active=2, history=1)
+    client, address = signed_in(wallet), unique_address()
+    for url in ("/orders/active", "/orders/history", "/orders/active"):
+        assert client.get(url, REMOTE_ADDR=address).status_code == 200
+    before = list_calls()
+    page = client.get("/orders/active", REMOTE_ADDR=address)
+    assert page.status_code == 429
+    assert "refreshed your orders very often" in page.text
+    assert all(f'data-order="{key}"' in page.text for key in keys[:2])  # what was last seen
+    panel = client.get("/orders/history", REMOTE_ADDR=unique_address(), **HTMX)  # the wallet is over, too
+    assert panel.status_code == 200  # htmx shows the body of a 200 only
+    assert "refreshed your orders very often" in panel.text
+    assert f'data-order="{keys[2]}"' in panel.text
+    export = client.get("/orders/export.csv", REMOTE_ADDR=unique_address())
+    assert export.status_code == 200
+    note = next(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
+    assert note[0].startswith("# Last-known fills as of ")
+    assert "refreshed your orders very often" in note[0]
+    assert list_calls() == before
+    other = signed_in(str(Keypair().pubkey())).get("/orders/active", REMOTE_ADDR=unique_address())
+    assert "Up to date" in other.text
+
+
+def test_list_views_are_limited_per_client_address(settings):
+    settings.RATELIMIT_LISTS = "3/d"
+    address = unique_address()
+    for _ in range(3):  # three wallets, one address
+        assert signed_in(str(Keypair().pubkey())).get("/orders/active", REMOTE_ADDR=address).status_code == 200
+    before = list_calls()
+    assert signed_in(str(Keypair().pubkey())).get("/orders/active", REMOTE_ADDR=address).status_code == 429
+    assert list_calls() == before
 
 
 def test_cancel_confirmation_says_what_comes_back(trader, wallet):

@@ -6,6 +6,7 @@ Tests and demos drive the sandbox with these functions (in-process) or through
 
 from __future__ import annotations
 
+import base64
 import math
 import time
 from dataclasses import dataclass, field
@@ -15,13 +16,16 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from dashboard.sandbox import orders, seed
-from dashboard.sandbox.models import Call, Fault, Knobs, RateHit, SandboxOrder
+from dashboard.sandbox import keys, orders, seed, trigger_auth, trigger_orders, trigger_seed, trigger_transactions
+from dashboard.sandbox.models import Call, DcaOrder, DcaWithdrawal, Fault, Knobs, RateHit, SandboxOrder
 
-ENDPOINTS = ("getRecurringOrders", "cancelOrder", "execute", "tokens")
+V1_ENDPOINTS = ("getRecurringOrders", "cancelOrder", "execute")
+# Trigger API v2 (DCA); "dca-notfound" is any other path under /sandbox/trigger/v2/ (trailing slashes…).
+V2_ENDPOINTS = ("dca-challenge", "dca-verify", "dca-list", "dca-order", "dca-cancel", "dca-confirm", "dca-notfound")
+ENDPOINTS = (*V1_ENDPOINTS, "tokens", *V2_ENDPOINTS)
 ANY_ENDPOINT = "*"
 # Faults answered by the "gateway" before the endpoint runs (timeout: after it, late).
-GATEWAY_FAULTS = ("500", "502", "429", "timeout", "nonjson")
+GATEWAY_FAULTS = ("500", "502", "403", "429", "timeout", "nonjson")
 # Faults only `execute` can have: the transaction is refused after the request is validated.
 EXECUTE_FAULTS = ("failed", "insufficient_funds")
 FAULT_KINDS = GATEWAY_FAULTS + EXECUTE_FAULTS
@@ -29,8 +33,12 @@ DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_EXPIRY_SECONDS = 90
 WINDOW_SECONDS = 60
 # Endpoints counted against the rate limit. `execute` is not: a signed transaction is never
-# bounced by the limiter (the doc names getRecurringOrders and cancelOrder as counted).
-RATE_LIMITED_ENDPOINTS = ("getRecurringOrders", "cancelOrder", "tokens")
+# bounced by the limiter (the doc names getRecurringOrders and cancelOrder as counted). Jupiter
+# counts every Trigger v2 call against the same per-organisation limit, confirm-cancel included.
+RATE_LIMITED_ENDPOINTS = ("getRecurringOrders", "cancelOrder", "tokens", *V2_ENDPOINTS)
+V1_OFF_STATUSES = (404, 410)
+DEFAULT_CHALLENGE_SECONDS = 300
+DEFAULT_TOKEN_SECONDS = 24 * 3600
 
 
 def knobs() -> Knobs:
@@ -51,9 +59,18 @@ def reset() -> None:
         Fault.objects.all().delete()
         Call.objects.all().delete()
         RateHit.objects.all().delete()
+        # The token generation is not reset: tokens expired by expire_dca_tokens() stay expired.
         Knobs.objects.update_or_create(
             pk=1,
-            defaults={"latency_ms": 0, "rate_limit_rps": None, "expiry_seconds": DEFAULT_EXPIRY_SECONDS},
+            defaults={
+                "latency_ms": 0,
+                "rate_limit_rps": None,
+                "expiry_seconds": DEFAULT_EXPIRY_SECONDS,
+                "v1_status": None,
+                "dca_challenge_seconds": DEFAULT_CHALLENGE_SECONDS,
+                "dca_token_seconds": DEFAULT_TOKEN_SECONDS,
+                "dca_withdrawal_mode": trigger_transactions.NORMAL,
+            },
         )
 
 
@@ -82,7 +99,7 @@ def set_rate_limit(rps: Decimal | float | int | str | None) -> None:
 
 
 def set_expiry(seconds: int) -> None:
-    """How long an issued cancel transaction stays valid (its blockhash lifetime)."""
+    """How long an issued cancel (v1) or withdrawal (v2) transaction stays valid (its blockhash lifetime)."""
     if int(seconds) < 0:
         raise ValueError("expiry must be >= 0 seconds")
     knobs()
@@ -92,8 +109,9 @@ def set_expiry(seconds: int) -> None:
 def inject_fault(endpoint: str, kind: str, times: int = 1, seconds: float | None = None) -> None:
     """Make the next `times` calls of `endpoint` ("*" for any) fail with `kind`.
 
-    Kinds: "500", "502", "429", "timeout" (answer after `seconds`, default 30; for execute the
-    order is still closed), "nonjson", and for execute only "failed" and "insufficient_funds".
+    Kinds: "500", "502", "403" (gateway refusal), "429", "timeout" (answer after `seconds`, default
+    30; the work is done, e.g. execute still closes the order and dca-confirm still cancels it),
+    "nonjson", and for execute only "failed" and "insufficient_funds".
     """
     kind = str(kind)
     if endpoint not in (*ENDPOINTS, ANY_ENDPOINT):
@@ -136,6 +154,99 @@ def get_order(order_key: str) -> dict | None:
     if order is None:
         return None
     return {**orders.order_to_api(order), "status": order.status}
+
+
+# --- Trigger API v2 (DCA) and the v1 switch ----------------------------------------------------
+
+
+def switch_off_v1(status: int | None = 404) -> None:
+    """Make every Recurring API v1 endpoint answer `status` (404 or 410); None switches v1 back on."""
+    if status is not None and int(status) not in V1_OFF_STATUSES:
+        raise ValueError("status must be 404, 410 or null")
+    knobs()
+    Knobs.objects.filter(pk=1).update(v1_status=None if status is None else int(status))
+
+
+def set_dca_withdrawal_mode(mode: str) -> None:
+    """The shape of the withdrawal transactions issued from now on (trigger_transactions.MODES):
+    "normal", "transfer_checked", or a harmful one such as "refund_elsewhere" or "huge_fee"."""
+    if mode not in trigger_transactions.MODES:
+        raise ValueError(f"unknown withdrawal mode {mode!r}; expected one of {', '.join(trigger_transactions.MODES)}")
+    knobs()
+    Knobs.objects.filter(pk=1).update(dca_withdrawal_mode=mode)
+
+
+def set_dca_token_lifetime(seconds: int) -> None:
+    """The lifetime of JWTs issued from now on (default 24 h; 0 issues tokens that are already expired)."""
+    if int(seconds) < 0:
+        raise ValueError("token lifetime must be >= 0 seconds")
+    knobs()
+    Knobs.objects.filter(pk=1).update(dca_token_seconds=int(seconds))
+
+
+def set_dca_challenge_lifetime(seconds: int) -> None:
+    """How long an auth challenge can be redeemed (default 300 s), for challenges old and new."""
+    if int(seconds) < 0:
+        raise ValueError("challenge lifetime must be >= 0 seconds")
+    knobs()
+    Knobs.objects.filter(pk=1).update(dca_challenge_seconds=int(seconds))
+
+
+def expire_dca_tokens() -> None:
+    """Every JWT issued so far answers 401 from now on (as if they had all expired)."""
+    knobs()
+    Knobs.objects.filter(pk=1).update(dca_token_generation=F("dca_token_generation") + 1)
+
+
+def issue_dca_token(wallet: str) -> str:
+    """A valid JWT for `wallet` without the challenge (tests of code that only reads orders)."""
+    if keys.parse_pubkey(wallet) is None:
+        raise ValueError(f"not a Solana public key: {wallet!r}")
+    current = knobs()
+    trigger_seed.ensure_seeded(wallet)
+    return trigger_auth.issue_token(wallet, time.time(), current.dca_token_seconds, current.dca_token_generation)
+
+
+def seed_dca_wallet(wallet: str, standard: bool = True, extra_past: int = 0) -> list[dict]:
+    """Replace a wallet's v2 orders: the standard set (one per state…) unless `standard` is False,
+    plus `extra_past` closed ones. Returns [{"id", "name", "state"}] in seeding order."""
+    if int(extra_past) < 0:
+        raise ValueError("extra_past must be >= 0")
+    built = trigger_seed.seed_wallet(wallet, bool(standard), int(extra_past))
+    names = [spec.name for spec in trigger_seed.STANDARD] if standard else []
+    names += [f"past-{n}" for n in range(int(extra_past))]
+    return [{"id": o.order_id, "name": name, "state": o.state} for o, name in zip(built, names, strict=True)]
+
+
+def set_dca_state(order_id: str, state: str) -> None:
+    """Put a v2 order in `state` (e.g. "executing": a round is running, so cancel is refused)."""
+    if state not in DcaOrder.State.values:
+        raise ValueError(f"unknown state {state!r}; expected one of {', '.join(DcaOrder.State.values)}")
+    if not DcaOrder.objects.filter(order_id=order_id).update(state=state, updated_at=timezone.now()):
+        raise ValueError(f"no DCA order {order_id!r}")
+
+
+def get_dca_order(order_id: str) -> dict | None:
+    """The sandbox's current view of a v2 order (the API shape), or None."""
+    order = DcaOrder.objects.filter(order_id=order_id).first()
+    return None if order is None else trigger_orders.order_to_api(order)
+
+
+def dca_withdrawals(order_id: str) -> list[dict]:
+    """The withdrawals issued for a v2 order, oldest first: request id, mode, refund, whether and how
+    it was confirmed (`landed`: the fully signed transaction in base64, after confirm-cancel)."""
+    rows = DcaWithdrawal.objects.filter(order__order_id=order_id).order_by("id")
+    return [
+        {
+            "requestId": w.request_id,
+            "mode": w.mode,
+            "refundAmount": str(w.refund_amount),
+            "confirmed": w.confirmed_at is not None,
+            "txSignature": w.tx_signature or None,
+            "landed": base64.b64encode(bytes(w.landed)).decode() if w.landed else None,
+        }
+        for w in rows
+    ]
 
 
 # --- used by the views -------------------------------------------------------------------------

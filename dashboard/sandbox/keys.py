@@ -10,6 +10,8 @@ from solders.signature import Signature
 
 DCA_PROGRAM = Pubkey.from_string("DCA265Vj8a9CEuX1eb1LWRnDT7uK6q1xMipnNyatn23M")
 TOKEN_PROGRAM = Pubkey.from_string("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
+TOKEN_2022_PROGRAM = Pubkey.from_string("TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb")
+MEMO_PROGRAM = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
 ASSOCIATED_TOKEN_PROGRAM = Pubkey.from_string("ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL")
 SYSTEM_PROGRAM = Pubkey.from_string("11111111111111111111111111111111")
 EVENT_AUTHORITY, _ = Pubkey.find_program_address([b"__event_authority"], DCA_PROGRAM)
@@ -46,10 +48,30 @@ def keeper(index: int) -> str:
     return str(Keypair.from_seed(digest("sandbox-keeper", str(index))).pubkey())
 
 
-def associated_token_account(owner: Pubkey, mint: Pubkey) -> Pubkey:
-    """The associated token account of `owner` for `mint` (classic Token program)."""
-    ata, _ = Pubkey.find_program_address([bytes(owner), bytes(TOKEN_PROGRAM), bytes(mint)], ASSOCIATED_TOKEN_PROGRAM)
+def associated_token_account(owner: Pubkey, mint: Pubkey, program: Pubkey = TOKEN_PROGRAM) -> Pubkey:
+    """The associated token account of `owner` for `mint` (classic Token program unless told)."""
+    ata, _ = Pubkey.find_program_address([bytes(owner), bytes(program), bytes(mint)], ASSOCIATED_TOKEN_PROGRAM)
     return ata
+
+
+def vault_keypair(user: str) -> Keypair:
+    """The Trigger v2 vault of a wallet (one per wallet, like Jupiter's), which the sandbox signs for."""
+    return Keypair.from_seed(digest("sandbox-trigger-vault", user))
+
+
+def cosigner_keypair() -> Keypair:
+    """The sandbox's stand-in for Jupiter's co-signer of every withdrawal (read-only signer)."""
+    return Keypair.from_seed(digest("sandbox-trigger-cosigner"))
+
+
+def stranger_keypair() -> Keypair:
+    """An account that is neither the wallet, nor its vault, nor the co-signer (harmful withdrawals)."""
+    return Keypair.from_seed(digest("sandbox-trigger-stranger"))
+
+
+def order_token_account(vault: Pubkey, order_id: str, program: Pubkey = TOKEN_PROGRAM) -> Pubkey:
+    """The per-order input token account the vault holds the deposit in (deterministic, owned by `program`)."""
+    return Pubkey.create_with_seed(vault, order_id.replace("-", "")[:32], program)
 
 
 def parse_pubkey(value: object) -> Pubkey | None:

@@ -1,4 +1,4 @@
-"""State of the simulated Jupiter upstream: orders, issued cancel transactions, knobs, call log.
+"""State of the simulated Jupiter upstream: v1 and v2 orders, issued transactions, knobs, call log.
 
 Everything lives in the database so several threads or worker processes (live_server, gunicorn
 gthread) share one view of the sandbox, and the state survives restarts.
@@ -81,7 +81,17 @@ class Knobs(models.Model):
 
     latency_ms = models.PositiveIntegerField(default=0)
     rate_limit_rps = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    # How long an issued cancel (v1) or withdrawal (v2) transaction stays valid: its blockhash lifetime.
     expiry_seconds = models.PositiveIntegerField(default=90)
+    # Recurring API v1 switched off: every v1 endpoint answers this status (404 or 410); None: on.
+    v1_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Trigger API v2: lifetimes of auth challenges and of the JWTs /auth/verify issues.
+    dca_challenge_seconds = models.PositiveIntegerField(default=300)
+    dca_token_seconds = models.PositiveIntegerField(default=24 * 3600)
+    # Tokens carry the generation they were issued in; bumping it expires every token issued so far.
+    dca_token_generation = models.PositiveIntegerField(default=0)
+    # The shape of the withdrawal transactions /orders/dca/cancel issues ("normal" or a harmful variant).
+    dca_withdrawal_mode = models.CharField(max_length=32, default="normal")
 
     def __str__(self) -> str:
         return "sandbox knobs"
@@ -125,3 +135,96 @@ class Call(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.endpoint} -> {self.status}"
+
+
+class DcaOrder(models.Model):
+    """One Trigger API v2 DCA order, amounts in integer base units (see trigger_orders.order_to_api)."""
+
+    class State(models.TextChoices):
+        DEPOSITING = "depositing"
+        ACTIVE = "active"
+        EXECUTING = "executing"
+        WITHDRAWING = "withdrawing"
+        COMPLETED = "completed"
+        CANCELLED = "cancelled"
+        DEPOSIT_FAILED = "deposit_failed"
+
+    order_id = models.CharField(max_length=36, unique=True)
+    request_id = models.CharField(max_length=36)
+    user = models.CharField(max_length=64)
+    vault = models.CharField(max_length=64)
+    input_mint = models.CharField(max_length=64)
+    output_mint = models.CharField(max_length=64)
+    input_amount_initial = models.BigIntegerField()
+    input_amount_remaining = models.BigIntegerField()
+    amount_per_round = models.BigIntegerField()
+    input_amount_used = models.BigIntegerField(default=0)
+    output_amount_total = models.BigIntegerField(default=0)
+    number_of_rounds = models.PositiveIntegerField()
+    rounds_filled = models.PositiveIntegerField(default=0)
+    interval_seconds = models.PositiveIntegerField()
+    begin_fill_at = models.DateTimeField()
+    next_fill_at = models.DateTimeField(null=True, blank=True)
+    last_fill_at = models.DateTimeField(null=True, blank=True)
+    order_type = models.CharField(max_length=32, default="time_based")
+    min_price_usd = models.DecimalField(max_digits=24, decimal_places=8, null=True, blank=True)
+    max_price_usd = models.DecimalField(max_digits=24, decimal_places=8, null=True, blank=True)
+    # None -> JSON null (time-based orders have no trigger mint).
+    trigger_mint = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    jl_enabled = models.BooleanField(default=False)
+    jl_yield_usd = models.DecimalField(max_digits=24, decimal_places=8, null=True, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    # [{"type", "timestamp" (ISO), "txSignature", "state", "roundNumber"?, "inputAmount"?, ...}], oldest first.
+    events = models.JSONField(default=list)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "state"])]
+
+    def __str__(self) -> str:
+        return f"DCA {self.order_id} ({self.state})"
+
+
+class DcaSeededWallet(models.Model):
+    """Marks a wallet whose default Trigger v2 DCA orders have been generated (once)."""
+
+    wallet = models.CharField(max_length=64, unique=True)
+    seeded_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.wallet
+
+
+class DcaChallenge(models.Model):
+    """A challenge issued by /auth/challenge: the exact bytes the wallet must sign, used once."""
+
+    nonce = models.CharField(max_length=64, unique=True)
+    wallet = models.CharField(max_length=64)
+    kind = models.CharField(max_length=16)  # "message" or "transaction"
+    payload = models.BinaryField()  # the challenge text (UTF-8) or the memo transaction's message
+    created_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["wallet", "kind", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} challenge for {self.wallet}"
+
+
+class DcaWithdrawal(models.Model):
+    """A withdrawal transaction issued by /orders/dca/cancel, awaiting its signed copy at confirm-cancel."""
+
+    request_id = models.CharField(max_length=36, unique=True)
+    order = models.ForeignKey(DcaOrder, on_delete=models.CASCADE, related_name="withdrawals")
+    message = models.BinaryField()  # the issued message, exactly as the wallet must sign it
+    refund_amount = models.BigIntegerField()
+    mode = models.CharField(max_length=32, default="normal")
+    created_at = models.DateTimeField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    tx_signature = models.CharField(max_length=100, blank=True)
+    landed = models.BinaryField(null=True, blank=True)  # the fully signed transaction, after confirm
+
+    def __str__(self) -> str:
+        return f"withdrawal {self.request_id} of {self.order_id}"

@@ -13,6 +13,10 @@ BONK = "DezXAZ8z7PnrnRJjz3wXBoRgixCa6xjnB7YaB1pPB263"
 MSOL = "mSoLzYCxHdYgdzU16g5QSh3i5K3z3KZK7ytfqcJm7So"
 JITOSOL = "J1toso1uCk3RLmjorhTtrVwY9HJ7X8V9yYac6Y7kGCPn"
 WIF = "EKpQGSJtjMFqKZ9KQanSqYXRcF8fBopzLHYxdM65zcjm"
+PYUSD = "2b1kV6DkPAnxd5ixfnxCpjxmKwqjjaYmCZfHsFu24GXo"  # a Token-2022 mint
+
+SPL_PROGRAM = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
+SPL_2022_PROGRAM = "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb"
 
 MAX_QUERY_MINTS = 100
 
@@ -24,6 +28,7 @@ class Token:
     symbol: str
     decimals: int
     usd_price: Decimal
+    token_program: str = SPL_PROGRAM
 
     def to_api(self) -> dict:
         """The token as the Tokens API v2 lists it; `icon` is null so nothing loads from the internet."""
@@ -36,6 +41,7 @@ class Token:
             # Upstream sends a JSON number with many digits (e.g. 162.30418745); a float's repr
             # gives back exactly the catalogue's digits, which the dashboard reads as a Decimal.
             "usdPrice": float(self.usd_price),
+            "tokenProgram": self.token_program,
         }
 
 
@@ -50,6 +56,7 @@ TOKENS: dict[str, Token] = {
         Token(MSOL, "Marinade staked SOL (mSOL)", "mSOL", 9, Decimal("187.4022317541")),
         Token(JITOSOL, "Jito Staked SOL", "JitoSOL", 9, Decimal("181.9547712301")),
         Token(WIF, "dogwifhat", "$WIF", 6, Decimal("1.5707931284")),
+        Token(PYUSD, "PayPal USD", "PYUSD", 6, Decimal("0.99991203"), SPL_2022_PROGRAM),
     )
 }
 

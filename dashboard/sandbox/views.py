@@ -1,4 +1,5 @@
-"""HTTP face of the sandbox: Recurring API v1, Tokens API v2 search, and the control endpoint.
+"""HTTP face of the sandbox: Recurring API v1, Tokens API v2 search, and the control endpoint
+(the Trigger API v2 lives in trigger_views.py).
 
 Every API view runs inside `sandbox_endpoint`, which applies the shared knobs (latency, rate
 limit, injected faults), stamps `x-api-gateway-request-id` and writes the call log.
@@ -35,7 +36,7 @@ BAD_GATEWAY_HTML = (
 NON_JSON_BODY = "<!DOCTYPE html><html><head><title>Just a moment...</title></head><body></body></html>"
 MAX_PAGE_DIGITS = 9
 
-View = Callable[[HttpRequest], HttpResponse]
+View = Callable[..., HttpResponse]
 
 
 # --- responses -------------------------------------------------------------------------------
@@ -63,11 +64,13 @@ def server_error() -> JsonResponse:
 
 
 def gateway_fault(kind: str) -> HttpResponse:
-    """The answer for an injected gateway fault ("500", "502", "429" or "nonjson")."""
+    """The answer for an injected gateway fault ("500", "502", "403", "429" or "nonjson")."""
     if kind == "500":
         return server_error()
     if kind == "502":
         return HttpResponse(BAD_GATEWAY_HTML, status=502, content_type="text/html")
+    if kind == "403":
+        return JsonResponse({"code": 403, "message": "Forbidden"}, status=403)
     if kind == "429":
         return too_many_requests(
             {
@@ -118,21 +121,34 @@ def missing_field(body: dict, names: tuple[str, ...]) -> str | None:
 # --- the gateway wrapper ---------------------------------------------------------------------
 
 
-def sandbox_endpoint(endpoint: str, methods: tuple[str, ...]) -> Callable[[View], View]:
-    """Apply latency, rate limit and faults, stamp the gateway request id, log the call."""
+def v1_gone(status: int) -> JsonResponse:
+    """What the gateway answers once the Recurring API v1 is switched off (see control.switch_off_v1)."""
+    return JsonResponse({"code": status, "message": "Gone" if status == 410 else "Not Found"}, status=status)
+
+
+def sandbox_endpoint(
+    endpoint: str, methods: tuple[str, ...], wrong_method: Callable[[tuple[str, ...]], HttpResponse] | None = None
+) -> Callable[[View], View]:
+    """Apply latency, rate limit and faults, stamp the gateway request id, log the call.
+
+    `wrong_method` answers a method the endpoint does not take (default: a JSON 405).
+    """
 
     def decorate(view: View) -> View:
         @wraps(view)
-        def wrapper(request: HttpRequest) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
             details = call_details(request)
             request.sandbox_call = details  # views add what they learn (user, order, fault)
-            latency = control.knobs().latency_ms
-            if latency:
-                time.sleep(latency / 1000)
+            knobs = control.knobs()
+            if knobs.latency_ms:
+                time.sleep(knobs.latency_ms / 1000)
             fault_kind = ""
             delay = 0.0
-            if request.method not in methods:
-                response: HttpResponse = method_not_allowed(methods)
+            if knobs.v1_status and endpoint in control.V1_ENDPOINTS:
+                response: HttpResponse = v1_gone(knobs.v1_status)
+                fault_kind = "v1_off"
+            elif request.method not in methods:
+                response = (wrong_method or method_not_allowed)(methods)
             else:
                 decision = control.check_rate_limit(endpoint)
                 fault = None if decision.limited else control.take_fault(endpoint, control.GATEWAY_FAULTS)
@@ -145,7 +161,7 @@ def sandbox_endpoint(endpoint: str, methods: tuple[str, ...]) -> Callable[[View]
                 else:
                     if fault is not None:
                         delay = control.DEFAULT_TIMEOUT_SECONDS if fault.seconds is None else fault.seconds
-                    response = run_view(view, request)
+                    response = run_view(view, request, *args, **kwargs)
                 for name, value in decision.headers.items():
                     response[name] = value
             response["x-api-gateway-request-id"] = uuid.uuid4().hex
@@ -160,10 +176,10 @@ def sandbox_endpoint(endpoint: str, methods: tuple[str, ...]) -> Callable[[View]
     return decorate
 
 
-def run_view(view: View, request: HttpRequest) -> HttpResponse:
+def run_view(view: View, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
     """Run an endpoint; an unexpected bug answers a JSON 500 rather than an HTML page."""
     try:
-        return view(request)
+        return view(request, *args, **kwargs)
     except Exception:
         logger.exception("sandbox endpoint failed")
         return server_error()
@@ -330,12 +346,46 @@ def run_control_action(body: dict) -> dict:
         return {"orders": keys_}
     if action == "order":
         return {"order": control.get_order(str(body["order"]))}
+    return run_trigger_action(action, body)
+
+
+def run_trigger_action(action: object, body: dict) -> dict:
+    """The Trigger API v2 (and v1 switch) control actions."""
+    if action == "v1_off":
+        control.switch_off_v1(body.get("status", 404))
+        return {}
+    if action == "dca_seed":
+        seeded = control.seed_dca_wallet(
+            str(body["wallet"]), bool(body.get("standard", True)), int(body.get("extra_past", 0))
+        )
+        return {"orders": seeded}
+    if action == "dca_order":
+        return {
+            "order": control.get_dca_order(str(body["id"])),
+            "withdrawals": control.dca_withdrawals(str(body["id"])),
+        }
+    if action == "dca_state":
+        control.set_dca_state(str(body["id"]), str(body["state"]))
+        return {}
+    if action == "dca_withdrawal":
+        control.set_dca_withdrawal_mode(str(body["mode"]))
+        return {}
+    if action == "dca_token_lifetime":
+        control.set_dca_token_lifetime(int(body["seconds"]))
+        return {}
+    if action == "dca_challenge_lifetime":
+        control.set_dca_challenge_lifetime(int(body["seconds"]))
+        return {}
+    if action == "dca_expire_tokens":
+        control.expire_dca_tokens()
+        return {}
     raise ValueError(f"unknown action {action!r}")
 
 
 @csrf_exempt
 def control_view(request: HttpRequest) -> HttpResponse:
-    """POST {"action": "reset"|"latency"|"rate_limit"|"expiry"|"fault"|"seed"|"order", ...}."""
+    """POST {"action": "reset"|"latency"|"rate_limit"|"expiry"|"fault"|"seed"|"order"|"v1_off"|"dca_seed"|
+    "dca_order"|"dca_state"|"dca_withdrawal"|"dca_token_lifetime"|"dca_challenge_lifetime"|"dca_expire_tokens", ...}."""
     if request.method != "POST":
         return method_not_allowed(("POST",))
     body = json_object(request)

@@ -1,6 +1,6 @@
 // Wallet bridge: finds Solana wallets (Wallet Standard), signs in (SIWS), signs transactions.
 // Server data comes from data-* attributes on <body>; see docs in wallet-bridge.md.
-// Other modules: import { signTransaction } from "./bridge.js";
+// Other modules (orders.js) take signTransaction from this one; the page loads each module once.
 const d = document.body.dataset;
 const KEY = 'dca.wallet';
 const ICON = /^data:image\/(svg\+xml|webp|png|gif);base64,/;

@@ -110,7 +110,7 @@ async function post(url, form) {
 // out of date: this order is closed or not yours), or "" (nothing more to do here).
 function nextStep(answer) {
   if (answer.next) return answer.next;
-  if (/list will refresh|not one of your active orders/i.test(answer.message || '')) return 'refresh';
+  if (/list will refresh|refresh the list|not one of your active orders|already (closed|cancelled)/i.test(answer.message || '')) return 'refresh';
   return answer.retry ? 'retry' : '';
 }
 

@@ -1,11 +1,11 @@
-"""Headless Chromium for the browser tests, a page that records console errors and CSP
-violations, and `install_wallet` to inject the Wallet Standard test wallet (wallet.js)."""
+"""A page for the browser tests (Chromium itself is the `browser` fixture of tests/conftest.py)
+that records console errors and CSP violations, and `install_wallet` to inject the Wallet
+Standard test wallet (wallet.js)."""
 
 from __future__ import annotations
 
 import base64
 import json
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,15 +13,6 @@ from pathlib import Path
 import pytest
 from solders.keypair import Keypair
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 WALLET_JS = Path(__file__).with_name("wallet.js")
 # The sandbox wallet's signing core: one implementation for the sandbox wallet and the test wallet.
 WALLET_CORE_JS = Path(__file__).parents[2] / "dashboard" / "sandbox" / "static" / "sandbox" / "wallet-core.js"
@@ -31,21 +22,6 @@ REPORT_CSP = """
 document.addEventListener('securitypolicyviolation', (e) =>
   console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline code'}`));
 """
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator:
-    if not Path(CHROMIUM).exists():
-        reason = f"Chromium is not installed at {CHROMIUM} (run `make browser`)."
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@
   const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
   const DCA_PROGRAM = 'DCA265Vj8a9CEuX1eb1LWRnDT7uK6q1xMipnNyatn23M';
   const COMPUTE_BUDGET = 'ComputeBudget111111111111111111111111111111';
+  const MEMO_PROGRAMS = ['MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr', 'Memo1UhkJRfHyvLMcVucJwxXeuD728EqVDDwQDxFMNo'];
+  const TOKEN_PROGRAMS = ['TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA', 'TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb'];
   const LAMPORTS_PER_SIGNATURE = 5000;
   const DEFAULT_UNITS = 200000; // per instruction, when no SetComputeUnitLimit says otherwise
   const MAX_UNITS = 1400000;
@@ -115,9 +117,18 @@
         continue;
       }
       others += 1;
+      const account = (n) => (ix.accounts.length > n ? short(address(ix.accounts[n])) : 'an account');
       if (program === DCA_PROGRAM) {
-        const order = ix.accounts.length > 1 ? address(ix.accounts[1]) : '';
-        actions.push(`Close DCA order ${order ? short(order) : ''} and send what it holds to your wallet`.replace('  ', ' '));
+        actions.push(`Close DCA order ${account(1)} and send what it holds to your wallet`);
+      } else if (MEMO_PROGRAMS.includes(program)) {
+        const text = textOf(ix.data);
+        actions.push(text === null ? 'Write a memo' : `Memo: “${text}”`);
+      } else if (TOKEN_PROGRAMS.includes(program) && (ix.data[0] === 3 || ix.data[0] === 12)) {
+        const raw = littleEndian(ix.data, 1, 8);
+        const to = ix.data[0] === 3 ? account(1) : account(2);
+        actions.push(`Move ${raw} base units of a token from ${account(0)} to ${to}`);
+      } else if (TOKEN_PROGRAMS.includes(program) && ix.data[0] === 9) {
+        actions.push(`Close token account ${account(0)}; its rent goes to ${account(1)}`);
       } else {
         actions.push(`Run program ${short(program)}`);
       }
