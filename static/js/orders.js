@@ -164,6 +164,7 @@ function busy(box) {
   const { confirm, keep, status } = controls(box);
   box.dataset.busy = '1';
   confirm.disabled = true;
+  confirm.textContent = 'Confirm cancel';
   keep.hidden = true;
   focusOn(status);
 }
@@ -173,6 +174,7 @@ function idle(box, retry) {
   const { confirm, keep, status } = controls(box);
   delete box.dataset.busy;
   keep.hidden = false;
+  confirm.hidden = false;
   confirm.disabled = false;
   confirm.textContent = retry ? 'Try again' : 'Confirm cancel';
   focusOn(status);
@@ -202,6 +204,7 @@ async function cancel(button) {
     idle(box, false);
     return;
   }
+  controls(box).confirm.hidden = true; // signed: from here on there is nothing left to press
   say(status, 'Sending… this cannot be taken back now.', 'pending');
   let result = await post(start.submit_url, new URLSearchParams({ signed_transaction: toB64(signed) }));
   for (let tries = 0; (result.state === 'pending' || result.state === 'sending') && tries < 24; tries++) {

@@ -255,6 +255,7 @@ def test_execute_times_out_then_is_reconciled(page, live_server, install_wallet,
     expect(status).to_contain_text("Still confirming — don't send it again")
     expect(status.get_by_role("link", name="View the transaction on Solscan")).to_be_visible()  # it may land
     expect(confirm.get_by_role("link", name="Keep this order")).to_be_hidden()  # nothing to take back
+    expect(confirm.locator("[data-cancel-start]")).to_be_hidden()  # nor to send again
     expect(page.locator("#cancel-outcome")).to_contain_text("Order cancelled.", timeout=15_000)
     attempt = CancelAttempt.objects.get(order_key=key)
     assert attempt.state == CancelAttempt.State.SUCCEEDED

@@ -21,8 +21,9 @@ SANDBOX_WALLET = "Sandbox wallet — simulated, no real funds"
 WIDTHS = ((1280, 900), (375, 800))
 
 
-def shoot(page, name: str, focus=None, *, full_page: bool = False) -> None:
-    """`name-1280.png` and `name-375.png` in SCREENSHOTS_DIR, with `focus` scrolled into view."""
+def shoot(page, name: str, focus=None, *, full_page: bool = False, block: str = "center") -> None:
+    """`name-1280.png` and `name-375.png` in SCREENSHOTS_DIR, with `focus` scrolled into view
+    (its centre in the middle of the screen, or its top at the top with block="start")."""
     folder = os.environ.get("SCREENSHOTS_DIR")
     if not folder:
         return
@@ -30,7 +31,7 @@ def shoot(page, name: str, focus=None, *, full_page: bool = False) -> None:
     for width, height in WIDTHS:
         page.set_viewport_size({"width": width, "height": height})
         if focus is not None:
-            focus.evaluate("(el) => el.scrollIntoView({block: 'center'})")
+            focus.evaluate("(el, block) => el.scrollIntoView({block})", block)
         page.screenshot(path=str(Path(folder) / f"{name}-{width}.png"), full_page=full_page)
     page.set_viewport_size({"width": WIDTHS[0][0], "height": WIDTHS[0][1]})
 
@@ -99,7 +100,7 @@ def test_every_state_of_the_journey(page, live_server, settings):
     page.get_by_role("link", name="Show history").click()
     expect(page.locator("#history-panel [data-order]")).to_have_count(3)
     audit.check(page, "history")
-    shoot(page, "history", page.locator("#history-panel"))
+    shoot(page, "history", page.locator("#history-panel").locator("xpath=.."), block="start")
 
     # 1. The confirmation.
     card = cards.nth(1)
@@ -168,7 +169,7 @@ def test_every_state_of_the_journey(page, live_server, settings):
     requests = page.locator("#attempts-panel")
     expect(requests.locator("tr[data-attempt]")).to_have_count(3)
     audit.check(page, "cancel requests")
-    shoot(page, "cancel-requests", requests)
+    shoot(page, "cancel-requests", requests.locator("xpath=.."), block="start")
 
     assert control.count_calls("execute", user=wallet) == 2
     assert not audit.found, audit.found
