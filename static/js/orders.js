@@ -81,7 +81,7 @@ document.addEventListener('click', (event) => {
   const keep = event.target.closest('[data-keep]');
   if (!keep) return;
   const actions = keep.closest('.actions');
-  if (!actions?.dataset.closed) return; // a confirmation page of its own: follow the link
+  if (!actions?.dataset.closed) return; // a confirmation page of its own: back to the list
   event.preventDefault();
   if (keep.closest('.confirm')?.dataset.busy) return;
   actions.innerHTML = actions.dataset.closed;

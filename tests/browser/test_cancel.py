@@ -91,7 +91,7 @@ def test_keep_is_gone_and_confirm_disabled_once_confirm_is_pressed(page, live_se
     wallet = install_wallet()
     key, confirm = open_confirmation(page, live_server, wallet)
     page.evaluate("window.__testWallet.mode = 'hold'")  # the wallet waits, like a popup being read
-    keep = confirm.get_by_role("link", name="Keep this order")
+    keep = confirm.get_by_role("button", name="Keep this order")
     expect(keep).to_be_visible()
     confirm.get_by_role("button", name="Confirm cancel").click()
     expect(confirm.locator(".cancel-status")).to_have_text("Approve in your wallet…")
@@ -110,7 +110,7 @@ def test_keep_comes_back_when_the_wallet_declines(page, live_server, install_wal
     status = confirm.locator(".cancel-status")
     expect(status).to_contain_text("You declined in your wallet, so nothing was sent")
     expect(status.get_by_role("link")).to_have_count(0)  # nothing was sent: nothing to look at
-    expect(confirm.get_by_role("link", name="Keep this order")).to_be_visible()
+    expect(confirm.get_by_role("button", name="Keep this order")).to_be_visible()
     expect(confirm.get_by_role("button", name="Confirm cancel")).to_be_enabled()
     assert active_element(page)["className"] == "cancel-status error"  # focus on the news
     assert control.count_calls("execute") == 0
@@ -204,7 +204,7 @@ def test_no_explorer_link_for_a_transaction_that_never_landed(page, live_server,
     expect(requests.get_by_role("link", name="View on Solscan")).to_have_count(0)
     expect(requests).to_contain_text("it never reached the chain")
     expect(confirm.get_by_role("button", name="Try again")).to_be_enabled()
-    expect(confirm.get_by_role("link", name="Keep this order")).to_be_visible()
+    expect(confirm.get_by_role("button", name="Keep this order")).to_be_visible()
 
 
 def test_expired_attempt_offers_a_fresh_one_without_a_link(page, live_server, install_wallet):
@@ -254,7 +254,7 @@ def test_execute_times_out_then_is_reconciled(page, live_server, install_wallet,
     status = confirm.locator(".cancel-status")
     expect(status).to_contain_text("Still confirming — don't send it again")
     expect(status.get_by_role("link", name="View the transaction on Solscan")).to_be_visible()  # it may land
-    expect(confirm.get_by_role("link", name="Keep this order")).to_be_hidden()  # nothing to take back
+    expect(confirm.get_by_role("button", name="Keep this order")).to_be_hidden()  # nothing to take back
     expect(confirm.locator("[data-cancel-start]")).to_be_hidden()  # nor to send again
     expect(page.locator("#cancel-outcome")).to_contain_text("Order cancelled.", timeout=15_000)
     attempt = CancelAttempt.objects.get(order_key=key)
@@ -303,7 +303,7 @@ def test_keyboard_reaches_confirm_and_keep_right_after_opening_the_box(page, liv
     page.keyboard.press("Tab")
     expect(confirm.get_by_role("button", name="Confirm cancel")).to_be_focused()
     page.keyboard.press("Tab")
-    keep = confirm.get_by_role("link", name="Keep this order")
+    keep = confirm.get_by_role("button", name="Keep this order")
     expect(keep).to_be_focused()
     page.keyboard.press("Enter")  # keep: the box closes, focus back on the button that opened it
     expect(confirm).to_have_count(0)

@@ -246,3 +246,19 @@ def test_big_amounts_are_readable_with_every_digit_in_a_tooltip(page, live_serve
     assert exact.split(".")[0] == text.split(" ")[0] or int(exact.split(".")[0].replace(",", "")) + 1 == int(
         text.split(" ")[0].replace(",", "")
     )
+
+
+def test_a_periodic_refresh_keeps_the_traders_place(page, live_server, install_wallet):
+    wallet = install_wallet()
+    key = known_order(wallet.address)
+    sign_in(page, live_server, wallet.name)
+    card = page.locator(f'#active-panel [data-order="{key}"]')
+    card.locator("summary").click()
+    expect(card.locator(".fills-body table")).to_be_visible()
+    card.get_by_role("button", name="Cancel this order").focus()
+    page.evaluate(f"window.__before = document.querySelector('[data-order=\"{key}\"]')")
+    page.evaluate("window.htmx.trigger(document.body, 'refresh-orders')")  # what the 60 s timer does
+    page.wait_for_function("!document.body.contains(window.__before)")  # the list was replaced
+    expect(card.locator("details")).to_have_attribute("open", "")  # the timeline stays open
+    expect(card.locator(".fills-body table")).to_be_visible()
+    expect(card.get_by_role("button", name="Cancel this order")).to_be_focused()  # and so does the focus
