@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test test-production lint bench browser screenshots clean
+.PHONY: run test test-fast test-production lint bench browser screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +40,15 @@ lint: $(VENV)/.test-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The fast tier (tests/unit: pure, no database, no server) first and on its own, then the rest;
+# branch coverage of both together is printed, and held to the floors in tests/coverage_floors.py.
 test: $(VENV)/.test-deps browser lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest tests/unit --cov --cov-report=
+	$(BIN)/python -m pytest --ignore=tests/unit --cov --cov-append --cov-report=term
+	$(BIN)/python -m tests.coverage_floors
+
+test-fast: $(VENV)/.test-deps
+	$(BIN)/python -m pytest tests/unit
 
 # The README's production commands under gunicorn, driven by Chromium (part of `make test` too).
 test-production: $(VENV)/.test-deps browser
@@ -54,4 +61,4 @@ bench: $(VENV)/.test-deps
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) staticfiles .test-db-*.sqlite3* .pytest_cache
+	rm -rf $(VENV) staticfiles .test-db-*.sqlite3* .pytest_cache .coverage

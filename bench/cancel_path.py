@@ -1,9 +1,9 @@
 """The cancel path's own server time, in-process, with Jupiter's two calls stubbed out.
 
-Runs `relay.start` and `relay.submit` exactly as the views call them, with `recurring.cancel_order`
-answering a sandbox-built transaction at once and `recurring.execute` answering "Success" at once,
-and times the pieces on their own: `check_issued`, decoding + parsing + `check_signed`, and the
-attempt bookkeeping (create, atomic claim UPDATE, finish).
+Runs the real `relay.start` and `relay.submit` exactly as the views call them. Only the two calls
+to Jupiter are replaced, at the module boundary relay calls through: `recurring.cancel_order`
+answers a sandbox-built transaction at once and `recurring.execute` answers "Success" at once.
+Also times relay's checks on their own: `check_issued`, and decoding + parsing + `check_signed`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from contextlib import contextmanager
 
 from django.utils import timezone
 from solders.keypair import Keypair
-from solders.message import to_bytes_versioned
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
@@ -26,6 +25,7 @@ from bench.report import Table, met, percentile
 from dashboard import recurring, relay
 from dashboard.models import CancelAttempt, TrackedOrder
 from dashboard.sandbox import tokens, transactions
+from tests.wallet import sign_transaction
 
 RUNS = 500
 WARM_UP = 20
@@ -35,7 +35,8 @@ A = CancelAttempt.State
 
 @contextmanager
 def upstream_stubbed(issued: dict[str, recurring.CancelTransaction]) -> Iterator[None]:
-    """Jupiter answers instantly: cancelOrder with the prepared transaction, execute with Success."""
+    """THE STUBS: Jupiter answers instantly — `recurring.cancel_order` with the prepared
+    transaction, `recurring.execute` with Success. Everything else is the real code."""
     saved = recurring.cancel_order, recurring.execute
 
     def cancel_order(wallet: str, order_key: str) -> recurring.CancelTransaction:
@@ -65,9 +66,7 @@ def prepare(keypair: Keypair) -> tuple[str, recurring.CancelTransaction]:
 
 
 def sign(keypair: Keypair, raw: bytes) -> str:
-    unsigned = VersionedTransaction.from_bytes(raw)
-    signature = keypair.sign_message(to_bytes_versioned(unsigned.message))
-    return base64.b64encode(bytes(VersionedTransaction.populate(unsigned.message, [signature]))).decode()
+    return sign_transaction(base64.b64encode(raw).decode(), keypair)
 
 
 def clock(samples: dict[str, list[float]], name: str, work: Callable[[], object]) -> object:
@@ -89,22 +88,6 @@ def one_run(keypair: Keypair, samples: dict[str, list[float]]) -> None:
         relay.check_signed(message, tx, wallet)
 
     clock(samples, "decode + parse + check_signed", check_signed)
-
-    def bookkeeping() -> None:
-        attempt = CancelAttempt.objects.create(
-            wallet=wallet,
-            order_key=order_key,
-            request_id=issued.request_id,
-            message=message,
-            issued_at=timezone.now(),
-        )
-        claimed = CancelAttempt.objects.filter(pk=attempt.pk, state=A.ISSUED).update(
-            state=A.SENDING, claimed_at=timezone.now(), signature="sig"
-        )
-        assert claimed == 1
-        relay.finish(attempt, A.SUCCEEDED, "Order cancelled.", upstream_status="Success")
-
-    clock(samples, "attempt bookkeeping (create, claim UPDATE, finish)", bookkeeping)
 
     # The whole server side of both requests, upstream stubbed.
     order_key, issued = prepare(keypair)
@@ -154,7 +137,7 @@ def measure_cancel_path(database: str, directory: str) -> Table:
         "includes finding the attempt, the expiry check, decoding, check_signed, the atomic claim, finishing "
         "and tracking.forget (dropping the order from cached pages). recurring.cancel_order/execute answer "
         "instantly (stubbed).",
-        "Nearly all the time is the database: the checks take ~0.1-0.2 ms; the bookkeeping is three commits "
+        "Nearly all the time is the database: the checks take ~0.1-0.2 ms; the rest is relay's three commits "
         "(create the attempt; claim it; finish it together with forget's TrackedOrder update), each a "
         "write-ahead-log append on SQLite (journal_mode=WAL, synchronous=NORMAL) "
         f"(one raw 4 KB write+fsync here: {fsync_ms(directory):.2f} ms median).",

@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.http import HttpRequest
 
+from dashboard.encoding import short_address
+
 
 def dashboard(request: HttpRequest) -> dict:
     """Values every page needs: sandbox mode and the signed-in wallet."""
@@ -10,5 +12,5 @@ def dashboard(request: HttpRequest) -> dict:
         "sandbox": settings.SANDBOX,
         "explorer": settings.EXPLORER_NAME,
         "wallet": wallet,
-        "wallet_short": f"{wallet[:4]}…{wallet[-4:]}" if wallet else "",
+        "wallet_short": short_address(wallet),
     }

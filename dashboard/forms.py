@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from dashboard import siws
-from dashboard.relay import MAX_TX_BYTES
+from dashboard.transactions import MAX_TX_BYTES
 
 
 def _sign_in_error(exc: siws.SignInError) -> forms.ValidationError:

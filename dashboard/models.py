@@ -58,7 +58,7 @@ class CancelAttempt(models.Model):
         PENDING = "pending", "Still confirming"
         SUCCEEDED = "succeeded", "Cancelled"
         FAILED = "failed", "Failed"
-        REFUSED = "refused", "Refused"
+        REFUSED = "refused", "Refused"  # closed unsent: the order was cancelled by another attempt (relay.close_others)
         EXPIRED = "expired", "Expired"
 
     wallet = models.CharField(max_length=64, db_index=True)
@@ -73,7 +73,8 @@ class CancelAttempt(models.Model):
     upstream_status = models.CharField(max_length=32, blank=True)
     error = models.TextField(blank=True)
     outcome = models.TextField(blank=True)
-    refund = models.CharField(max_length=200, blank=True)  # what comes back, e.g. "45 USDC and 0.12 SOL"
+    # What the trader reads if it goes through, e.g. "Order cancelled. 45 USDC and 0.12 SOL are back in your wallet."
+    cancelled_text = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-issued_at"]

@@ -18,8 +18,9 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal
 
 from django.conf import settings
 
+from dashboard.encoding import short_address
 from dashboard.recurring import Fill, Order
-from dashboard.tokens import KNOWN_TOKENS, Token, short_mint
+from dashboard.tokens import KNOWN_TOKENS, Token
 
 # Wide enough that no sum, difference or ratio of on-chain amounts (u64 base units) is rounded
 # before we choose to round for display.
@@ -214,9 +215,9 @@ def token_for(mint: str, tokens: dict[str, Token]) -> Token:
     """The token's metadata: `tokens`, else the built-in table, else its short mint (decimals unknown)."""
     token = tokens.get(mint) or KNOWN_TOKENS.get(mint)
     if token is None:
-        return Token(mint, short_mint(mint), "", None)
+        return Token(mint, short_address(mint), "", None)
     if not token.symbol:
-        return replace(token, symbol=short_mint(mint))
+        return replace(token, symbol=short_address(mint))
     return token
 
 
@@ -492,7 +493,8 @@ class OrderView:
     open_tx_url: str
     close_tx_url: str  # "" when there is no closing transaction
     fills: tuple[FillView, ...]  # newest first
-    refund_text: str  # "45 USDC not yet spent and 0.12 SOL bought so far", "nothing"
+    refund_text: str  # "45 USDC not yet spent, 0.12 SOL bought so far and about 0.002 SOL of account rent"
+    refund_count: int  # how many things come back (for "is"/"are")
     # Added for the trader's questions; defaults so other sources (v2) can leave them out.
     value: ValueNow | None = None  # spent and bought at today's price
     price_now: str = ""  # today's price in the average price's terms: "162.30 USDC"
@@ -507,6 +509,14 @@ class OrderView:
     @property
     def is_cancelled(self) -> bool:
         return self.status == "history" and self.status_words.startswith("Cancelled")
+
+    @property
+    def cancelled_text(self) -> str:
+        """What the trader reads once the cancel went through."""
+        if not self.refund_count:
+            return "Order cancelled."
+        verb = "is" if self.refund_count == 1 else "are"
+        return f"Order cancelled. {self.refund_text} {verb} back in your wallet."
 
 
 def _cycles_total(order: Order) -> int:
@@ -566,9 +576,9 @@ def _join(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
 
 
-def _refund_text(remaining: Amount | None, unwithdrawn: Amount | None, input_: Token, output: Token) -> str:
-    """What a cancel sends back, as the start of a sentence: the deposit not yet spent, the tokens
-    bought that the order still holds, and the account rent; zero parts left out.
+def _refund_parts(remaining: Amount | None, unwithdrawn: Amount | None, input_: Token, output: Token) -> list[str]:
+    """What a cancel sends back: the deposit not yet spent, the tokens bought that the order still
+    holds, and the account rent; zero parts left out. Joined, the start of a sentence:
     "200 USDC not yet spent, 0.59 SOL bought so far and about 0.002 SOL of account rent"."""
     parts = []
     if remaining is None:
@@ -580,7 +590,10 @@ def _refund_text(remaining: Amount | None, unwithdrawn: Amount | None, input_: T
     elif not unwithdrawn.is_zero:
         parts.append(f"{unwithdrawn.text} bought so far")
     parts.append(ACCOUNT_RENT_WORDS)
-    text = _join(parts)
+    return parts
+
+
+def _sentence_start(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
@@ -677,6 +690,7 @@ def describe(order: Order, tokens: dict[str, Token], now: datetime) -> OrderView
     withdrawn_out = amount(order.raw_out_withdrawn, order.out_withdrawn, output_token)
     remaining = _minus(deposited, spent, withdrawn_in)
     unwithdrawn_out = _minus(received, withdrawn_out)
+    refund = _refund_parts(remaining, unwithdrawn_out, input_token, output_token)
 
     fills = [f for f in order.fills if _is_fill(f)]
     others = [_other_event(f, input_token, output_token, tokens) for f in order.fills if not _is_fill(f)]
@@ -725,7 +739,8 @@ def describe(order: Order, tokens: dict[str, Token], now: datetime) -> OrderView
         open_tx_url=_tx_url(order.open_tx),
         close_tx_url=_tx_url(order.close_tx),
         fills=tuple(fill_views),
-        refund_text=_refund_text(remaining, unwithdrawn_out, input_token, output_token),
+        refund_text=_sentence_start(_join(refund)),
+        refund_count=len(refund),
         value=value_now(spent, received),
         price_now=price_now_text(input_token, output_token),
         last_buy=_last_buy(order, next_cycle, cycles_left),

@@ -8,7 +8,6 @@ Failures are `dashboard.upstream.JupiterError`s.
 from __future__ import annotations
 
 import base64
-import binascii
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +18,8 @@ from typing import Any
 
 from django.conf import settings
 
-from dashboard import upstream
+from dashboard import encoding, upstream
+from dashboard.transactions import MAX_TX_BYTES
 from dashboard.upstream import JupiterBadResponse, to_datetime, to_decimal, to_int, to_text
 
 PAGE_WORKERS = 20  # concurrent page fetches after page 1 (the rate limiter paces them)
@@ -189,9 +189,9 @@ def parse_cancel(data: Any) -> CancelTransaction:
     if not isinstance(request_id, str) or not request_id or not isinstance(transaction, str):
         raise JupiterBadResponse(upstream_message="cancelOrder answer lacks requestId/transaction")
     try:
-        raw = base64.b64decode(transaction, validate=True)
-    except (binascii.Error, ValueError):
-        raise JupiterBadResponse(upstream_message="cancelOrder transaction is not base64") from None
+        raw = encoding.decode_base64(transaction, MAX_TX_BYTES)
+    except encoding.Undecodable:
+        raise JupiterBadResponse(upstream_message="cancelOrder transaction is not base64 of one transaction") from None
     return CancelTransaction(request_id=request_id, transaction=raw)
 
 

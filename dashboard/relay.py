@@ -42,8 +42,11 @@ RECHECK_SECONDS = 10  # a pending attempt re-reads the order at most this often
 
 A = CancelAttempt.State
 
-EXPIRED = "That took too long and the transaction expired — try again."
+EXPIRED = upstream.TRANSACTION_EXPIRED  # the same words whether we or Jupiter noticed
 STILL_CONFIRMING = "Still confirming — don't send it again. We are checking the order's status."
+NOT_CANCELLED = (
+    "Jupiter could not cancel the order, so nothing changed: your order is still active. Try again in a minute."
+)
 ALREADY_CANCELLED = "This order is already cancelled (by another cancel request), so this one was not sent."
 NOT_NEEDED = "Not sent: the order was already cancelled by another cancel request."
 IN_FLIGHT = (
@@ -64,12 +67,19 @@ UNSETTLED = (A.PENDING, A.SENDING)  # what re-reading the order may settle
 
 
 class CancelRefused(Exception):
-    """A cancel step refused with a message a trader understands. Nothing was relayed."""
+    """A cancel step refused with a message a trader understands. Nothing was relayed.
 
-    def __init__(self, message: str, *, retry: bool = False) -> None:
+    `reason`: "invalid" (what the browser sent does not check out), "not_found" (no such order or
+    attempt for this wallet), "conflict" (already used, sent, closed or expired) or "upstream"
+    (Jupiter failed, or offered something we cannot vouch for). `next_step`: "retry" when a fresh
+    attempt may succeed, "refresh" when the list is out of date, else None.
+    """
+
+    def __init__(self, message: str, *, reason: str, next_step: str | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.retry = retry  # a fresh attempt may succeed
+        self.reason = reason
+        self.next_step = next_step
 
 
 # --- checking transactions ----------------------------------------------------------------------
@@ -79,19 +89,21 @@ def parse_transaction(raw: bytes) -> VersionedTransaction:
     try:
         return transactions.parse_transaction(raw)
     except transactions.InvalidTransaction as exc:
-        raise CancelRefused(exc.message) from None
+        raise CancelRefused(exc.message, reason="invalid") from None
 
 
 def decode_base64(text: str) -> bytes:
     try:
         return transactions.decode_base64(text, MAX_TX_BYTES, "signed transaction")
     except transactions.InvalidTransaction as exc:
-        raise CancelRefused(exc.message) from None
+        raise CancelRefused(exc.message, reason="invalid") from None
 
 
 def check_issued(raw: bytes, wallet: str, order_key: str) -> bytes:
     """Check Jupiter's unsigned cancel transaction; return the message bytes the wallet will sign."""
-    bad = CancelRefused("Jupiter offered a cancel transaction we cannot vouch for, so we stopped. Nothing was sent.")
+    bad = CancelRefused(
+        "Jupiter offered a cancel transaction we cannot vouch for, so we stopped. Nothing was sent.", reason="upstream"
+    )
     try:
         tx = parse_transaction(raw)
         reading = read_message(tx.message)
@@ -118,7 +130,7 @@ def check_issued(raw: bytes, wallet: str, order_key: str) -> bytes:
         raise bad from None
     if fee > settings.MAX_PRIORITY_FEE_LAMPORTS:
         logger.warning("refused an issued cancel transaction for order %s: priority fee %s lamports", order_key, fee)
-        raise CancelRefused(fee_too_high("Jupiter offered a cancel transaction")) from None
+        raise CancelRefused(fee_too_high("Jupiter offered a cancel transaction"), reason="upstream") from None
     return to_bytes_versioned(tx.message)
 
 
@@ -135,16 +147,19 @@ def check_signed(issued: bytes, tx: VersionedTransaction, wallet: str) -> bytes:
     message = to_bytes_versioned(tx.message)
     user = Pubkey.from_string(wallet)
     if list(tx.message.account_keys[:1]) != [user] or tx.message.header.num_required_signatures != 1:
-        raise CancelRefused("This transaction is not signed by your wallet alone. Nothing was sent.")
+        raise CancelRefused("This transaction is not signed by your wallet alone. Nothing was sent.", reason="invalid")
     if len(tx.signatures) != 1 or not tx.signatures[0].verify(user, message):
         raise CancelRefused(
-            "Your wallet's signature does not match this transaction (was another account selected?). Nothing was sent."
+            "Your wallet's signature does not match this transaction (was another account selected?). "
+            "Nothing was sent.",
+            reason="invalid",
         )
     if message == issued:
         return message
     changed = CancelRefused(
         "The transaction your wallet signed is not the one we prepared, so we did not send it. "
-        "Nothing was sent — please try again."
+        "Nothing was sent — please try again.",
+        reason="invalid",
     )
     try:
         before = read_message(from_bytes_versioned(issued))
@@ -172,7 +187,7 @@ def check_signed(issued: bytes, tx: VersionedTransaction, wallet: str) -> bytes:
         raise changed from None
     if fee > settings.MAX_PRIORITY_FEE_LAMPORTS:
         logger.warning("refused a signed cancel transaction: priority fee %s lamports", fee)
-        raise CancelRefused(fee_too_high("Your wallet changed the transaction"))
+        raise CancelRefused(fee_too_high("Your wallet changed the transaction"), reason="invalid")
     return message
 
 
@@ -189,23 +204,29 @@ def cancellable(wallet: str, order_key: str) -> TrackedOrder:
     """The wallet's active order as last seen; refused (no upstream call) otherwise."""
     tracked = TrackedOrder.objects.filter(wallet=wallet, order_key=order_key).first()
     if tracked is None or tracked.status != "active":
-        raise CancelRefused("This order is not one of your active orders. Refresh the list and try again.")
+        raise CancelRefused(
+            "This order is not one of your active orders. Refresh the list and try again.",
+            reason="not_found",
+            next_step="refresh",
+        )
     return tracked
 
 
-def start(wallet: str, order_key: str, refund_text: str = "") -> Issued:
-    """Ask Jupiter for the cancel transaction, check it, and record the attempt."""
+def start(wallet: str, order_key: str, cancelled_text: str = "") -> Issued:
+    """Ask Jupiter for the cancel transaction, check it, and record the attempt (`cancelled_text`
+    is what the trader will read if it goes through; see `orders.OrderView.cancelled_text`)."""
     cancellable(wallet, order_key)
     try:
         issued = recurring.cancel_order(wallet, order_key)
     except upstream.OrderNotFound as exc:
         tracking.invalidate(wallet)
-        raise CancelRefused(exc.user_message + " The list will refresh.") from None
+        closed = exc.user_message + " The list will refresh."
+        raise CancelRefused(closed, reason="conflict", next_step="refresh") from None
     except upstream.JupiterError as exc:
         # Nothing was signed or sent: when Jupiter is not answering (a timeout too), a fresh
         # try is safe and is what the message asks for.
         retry = exc.retryable or isinstance(exc, (upstream.JupiterUnavailable, upstream.JupiterRateLimited))
-        raise CancelRefused(exc.user_message, retry=retry) from None
+        raise CancelRefused(exc.user_message, reason="upstream", next_step="retry" if retry else None) from None
     message = check_issued(issued.transaction, wallet, order_key)
     attempt = CancelAttempt.objects.create(
         wallet=wallet,
@@ -213,7 +234,7 @@ def start(wallet: str, order_key: str, refund_text: str = "") -> Issued:
         request_id=issued.request_id,
         message=message,
         issued_at=timezone.now(),
-        refund=refund_text,
+        cancelled_text=cancelled_text,
     )
     return Issued(attempt=attempt, transaction=issued.transaction)
 
@@ -221,7 +242,9 @@ def start(wallet: str, order_key: str, refund_text: str = "") -> Issued:
 def find(wallet: str, attempt_id: int) -> CancelAttempt:
     attempt = CancelAttempt.objects.filter(pk=attempt_id, wallet=wallet).first()
     if attempt is None:
-        raise CancelRefused("We could not find that cancel request for your wallet. Nothing was sent.")
+        raise CancelRefused(
+            "We could not find that cancel request for your wallet. Nothing was sent.", reason="not_found"
+        )
     return attempt
 
 
@@ -229,12 +252,14 @@ def submit(wallet: str, attempt_id: int, signed_base64: str) -> CancelAttempt:
     """Check the signed transaction and relay it to Jupiter exactly once."""
     attempt = find(wallet, attempt_id)
     if attempt.state != A.ISSUED:
-        raise CancelRefused("This cancel request was already used. Start again if the order is still active.")
+        raise CancelRefused(
+            "This cancel request was already used. Start again if the order is still active.", reason="conflict"
+        )
     if timezone.now() - attempt.issued_at > ATTEMPT_LIFETIME:
         CancelAttempt.objects.filter(pk=attempt.pk, state=A.ISSUED).update(
             state=A.EXPIRED, finished_at=timezone.now(), outcome=EXPIRED
         )
-        raise CancelRefused(EXPIRED, retry=True)
+        raise CancelRefused(EXPIRED, reason="conflict", next_step="retry")
     raw = decode_base64(signed_base64)
     tx = parse_transaction(raw)
     check_signed(bytes(attempt.message), tx, wallet)
@@ -245,15 +270,14 @@ def submit(wallet: str, attempt_id: int, signed_base64: str) -> CancelAttempt:
         # No answer we can read: the transaction may or may not have landed. Never re-post.
         return finish(attempt, A.PENDING, STILL_CONFIRMING, expected=SENT, error=str(exc))
     except upstream.JupiterError as exc:
-        outcome = failure_text(exc.upstream_message, exc.user_message)
-        return finish(attempt, A.FAILED, outcome, expected=SENT, error=str(exc))
+        return finish(attempt, A.FAILED, exc.user_message, expected=SENT, error=str(exc))
     if result.succeeded:
         return succeed(attempt, result.signature, result.status, expected=SENT)
     tracking.invalidate(wallet)
     return finish(
         attempt,
         A.FAILED,
-        failure_text(result.error or "", ""),
+        upstream.plain_words(result.error or "") or NOT_CANCELLED,
         expected=SENT,
         error=result.error or "",
         upstream_status=result.status,
@@ -281,7 +305,7 @@ def claim(attempt: CancelAttempt, signature: str) -> None:
         ):
             refusal = "This cancel request was already sent. We are not sending it twice."
     if refusal:
-        raise CancelRefused(refusal)
+        raise CancelRefused(refusal, reason="conflict")
     attempt.state, attempt.signature, attempt.claimed_at = A.SENDING, signature, now
 
 
@@ -417,31 +441,4 @@ def retry_helps(attempt: CancelAttempt) -> bool:
 
 
 def success_text(attempt: CancelAttempt) -> str:
-    back = f" {attempt.refund} {'is' if ' and ' not in attempt.refund else 'are'} back in your wallet."
-    return "Order cancelled." + (back if attempt.refund and attempt.refund != "nothing" else "")
-
-
-FAILURES = (
-    (
-        "insufficient funds",
-        "Your wallet does not have enough SOL for the network fee. Add a little SOL and try again.",
-    ),
-    ("blockhash not found", EXPIRED),
-    ("expired", EXPIRED),
-    ("already", "This order was already closed. The list will refresh."),
-    (
-        "failed to fill whole buffer",
-        "This order was already closed or could not be found. The list will refresh.",
-    ),
-    ("too many requests", "Jupiter is busy right now. Nothing was cancelled — wait a minute and try again."),
-)
-
-
-def failure_text(upstream_error: str, fallback: str) -> str:
-    lowered = upstream_error.lower()
-    for needle, text in FAILURES:
-        if needle in lowered:
-            return text
-    return fallback or (
-        "Jupiter could not cancel the order, so nothing changed: your order is still active. Try again in a minute."
-    )
+    return attempt.cancelled_text or "Order cancelled."

@@ -1,7 +1,7 @@
 """Sign-In With Solana: issue a one-time challenge, then verify what the wallet signed.
 
 The wallet turns the challenge into the standard SIWS text and signs it. Verification
-follows a fixed order (docs: /work/shared/reference/wallet-bridge.md §3): strict decoding,
+follows a fixed order (the one Phantom's Sign-In With Solana specification sets out): strict decoding,
 size limits, canonical text, every field against the challenge *stored* for this
 session, the host, the time window, the ed25519 signature, the claimed address, and
 finally the nonce, consumed once and atomically. Every refusal is a `SignInError`
@@ -10,8 +10,6 @@ carrying a sentence a non-technical user can act on.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import secrets
 from dataclasses import dataclass, fields
@@ -25,6 +23,7 @@ from django.utils import timezone as dj_timezone
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 
+from dashboard import encoding
 from dashboard.models import SignInChallenge
 
 STATEMENT = (
@@ -156,16 +155,12 @@ def check_address(address: str) -> str:
 
 
 def decode_base64(value: str, what: str, max_bytes: int) -> bytes:
-    """Strict base64 (no stray characters, correct padding) with a size limit."""
+    """Strict base64 (`encoding.decode_base64`) of 1 to `max_bytes` bytes, refused in sign-in words."""
     try:
-        raw = base64.b64decode(value, validate=True)
-        if base64.b64encode(raw).decode() != value:  # stray padding or non-zero spare bits
-            raise ValueError(value)
-    except (binascii.Error, ValueError):
-        raise SignInError(f"The {what} from your wallet could not be read. " + TRY_AGAIN) from None
-    if not raw or len(raw) > max_bytes:
-        raise SignInError(f"The {what} from your wallet has the wrong size. " + TRY_AGAIN)
-    return raw
+        return encoding.decode_base64(value, max_bytes)
+    except encoding.Undecodable as exc:
+        problem = "has the wrong size" if exc.too_large else "could not be read"
+        raise SignInError(f"The {what} from your wallet {problem}. " + TRY_AGAIN) from None
 
 
 def challenge_fields(challenge: SignInChallenge, address: str) -> SignInFields:
@@ -183,7 +178,7 @@ def challenge_fields(challenge: SignInChallenge, address: str) -> SignInFields:
 
 
 def challenge_input(challenge: SignInChallenge) -> dict[str, str]:
-    """The `solana:signIn` input (plus, for signMessage wallets, the full text to sign)."""
+    """The `solana:signIn` input (plus, for signMessage wallets, the full `text` to sign)."""
     data = {
         "domain": challenge.domain,
         "statement": challenge.statement,
@@ -196,7 +191,7 @@ def challenge_input(challenge: SignInChallenge) -> dict[str, str]:
     }
     if challenge.message:
         data["address"] = challenge.address
-        data["message"] = challenge.message
+        data["text"] = challenge.message
     return data
 
 

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from dashboard import upstream
+from dashboard.encoding import short_address
 
 logger = logging.getLogger(__name__)
 
@@ -152,8 +153,4 @@ def get_tokens(mints: Iterable[str]) -> dict[str, Token]:
 
 def _fallback(mint: str) -> Token:
     """The built-in table's token, else the mint's short form with unknown decimals."""
-    return KNOWN_TOKENS.get(mint) or Token(mint, short_mint(mint), "", None)
-
-
-def short_mint(mint: str) -> str:
-    return f"{mint[:4]}…{mint[-4:]}" if len(mint) > 10 else mint
+    return KNOWN_TOKENS.get(mint) or Token(mint, short_address(mint), "", None)

@@ -7,15 +7,14 @@ transaction, within Solana's size limit), and a message is resolved into what it
 
 from __future__ import annotations
 
-import base64
-import binascii
-import math
 from dataclasses import dataclass
 
 from solders.hash import Hash
 from solders.message import VersionedMessage
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
+
+from dashboard import encoding
 
 MAX_TX_BYTES = 1232  # Solana's packet limit for one transaction
 COMPUTE_BUDGET = Pubkey.from_string("ComputeBudget111111111111111111111111111111")
@@ -34,20 +33,14 @@ class InvalidTransaction(ValueError):
 
 
 def decode_base64(text: object, max_bytes: int, what: str = "transaction") -> bytes:
-    """Strict, canonical standard base64 (no whitespace, stray padding or spare bits) of at most
-    `max_bytes` bytes; `what` names the thing in the refusal."""
-    too_large = InvalidTransaction(f"The {what} is missing or too large. Nothing was sent.")
-    if not isinstance(text, str) or not text or len(text) > 4 * math.ceil(max_bytes / 3):
-        raise too_large
+    """Strict base64 (`encoding.decode_base64`) of at most `max_bytes` bytes; `what` names the
+    thing in the refusal."""
     try:
-        raw = base64.b64decode(text, validate=True)
-        if base64.b64encode(raw).decode() != text:
-            raise ValueError(text)
-    except (binascii.Error, ValueError):
+        return encoding.decode_base64(text, max_bytes)
+    except encoding.Undecodable as exc:
+        if exc.too_large:
+            raise InvalidTransaction(f"The {what} is missing or too large. Nothing was sent.") from None
         raise InvalidTransaction(f"The {what} was garbled on the way. Nothing was sent.") from None
-    if len(raw) > max_bytes:
-        raise too_large
-    return raw
 
 
 def parse_transaction(raw: bytes) -> VersionedTransaction:

@@ -96,14 +96,39 @@ class JupiterRejected(JupiterError):
 # --- HTTP ---------------------------------------------------------------------------------------
 
 
-KNOWN_MESSAGES: tuple[tuple[str, type[JupiterError], str], ...] = (
-    ("failed to fill whole buffer", OrderNotFound, ""),
+TRANSACTION_EXPIRED = "That took too long and the transaction expired — try again."
+
+# What Jupiter says, in plain words: the one table for every API, whether Jupiter answers with an
+# HTTP error (`error_for`) or reports a failure inside a 200 answer (`plain_words`, e.g. execute's
+# `status: "Failed"`). Rows: (words Jupiter's message contains, the error class that decides over
+# the HTTP status or None to let the status decide, the sentence a trader reads). First match wins.
+KNOWN_MESSAGES: tuple[tuple[str, type[JupiterError] | None, str], ...] = (
+    ("failed to fill whole buffer", OrderNotFound, OrderNotFound.default_user_message),
     (
         "insufficient funds",
         JupiterRejected,
-        "Your wallet does not have enough SOL to pay the network fee. Add a little SOL and try again.",
+        "Your wallet does not have enough SOL for the network fee. Add a little SOL and try again.",
     ),
+    ("blockhash not found", None, TRANSACTION_EXPIRED),
+    ("expired", None, TRANSACTION_EXPIRED),
+    ("already", None, "This order was already closed."),
+    ("too many requests", None, JupiterRateLimited.default_user_message),
 )
+
+
+def known_message(message: str) -> tuple[type[JupiterError] | None, str]:
+    """The row of KNOWN_MESSAGES matching Jupiter's message: (its error class or None, its words),
+    or (None, "") when Jupiter's message is not one we know."""
+    lowered = message.lower()
+    for needle, kind, words in KNOWN_MESSAGES:
+        if needle in lowered:
+            return kind, words
+    return None, ""
+
+
+def plain_words(message: str) -> str:
+    """Jupiter's message in plain words, or "" when it is not one we know."""
+    return known_message(message)[1]
 
 
 def upstream_message(response: requests.Response) -> str:
@@ -121,6 +146,9 @@ def upstream_message(response: requests.Response) -> str:
 
 
 def error_for(response: requests.Response) -> JupiterError:
+    """The error for an HTTP error answer. A 429 or 5xx keeps its class's words whatever the
+    message says (its text is no reliable account of what happened); a known message otherwise
+    gives the words, and its class when the table names one."""
     status = response.status_code
     message = upstream_message(response)
     details = {
@@ -128,17 +156,16 @@ def error_for(response: requests.Response) -> JupiterError:
         "upstream_message": message,
         "gateway_request_id": response.headers.get("x-api-gateway-request-id", ""),
     }
-    lowered = message.lower()
-    for needle, kind, user_message in KNOWN_MESSAGES:
-        if needle in lowered:
-            return kind(user_message, **details)
+    kind, words = known_message(message)
+    if kind is not None:
+        return kind(words, **details)
     if status == 429:
         return JupiterRateLimited(retryable=True, **details)
     if status >= 500:
         return JupiterUnavailable(retryable=True, **details)
     if status in (401, 403):
         return JupiterRejected("Jupiter refused the dashboard's credentials. Please tell the site operator.", **details)
-    return JupiterRejected(f"Jupiter refused this request: {message or 'no reason given'}.", **details)
+    return JupiterRejected(words or f"Jupiter refused this request: {message or 'no reason given'}.", **details)
 
 
 class Session:

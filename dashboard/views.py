@@ -71,21 +71,41 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-# --- inbound rate limits (settings RATELIMIT_SIGN_IN, RATELIMIT_CANCEL) ---
+# --- the JSON answers static/js/bridge.js reads (sign-in, and orders.js's cancel steps through it) ---
+#
+# One shape: {"state": what happened, "message": plain words for the trader, "next": what the trader
+# can do now ("retry", "refresh", "sign_in", "wait" or null), ...payload}. HTTP statuses: 200 done;
+# 400 what was sent is not acceptable; 403 not allowed (the session ended: "next": "sign_in", or a
+# sign-in proof for another site or key); 404 not found for this wallet — another wallet's order or
+# cancel attempt gets the very answer a made-up one gets, so ids reveal nothing; 409 a conflict
+# with what already happened (used, sent, closed, expired); 429 slow down, with Retry-After
+# (inbound rate limits: settings RATELIMIT_SIGN_IN, RATELIMIT_CANCEL); 502 Jupiter failed or
+# offered something we cannot vouch for.
 
 SLOW_DOWN = "Too many attempts — please wait a minute and try again."
+SLOW_DOWN_SECONDS = 60  # the rate windows are per minute, and the message says "a minute"
+SIGNED_OUT = "You were signed out — sign in again."
+
+
+def answer(
+    state: str, message: str = "", *, next_step: str | None = None, status: int = 200, **payload: Any
+) -> JsonResponse:
+    """Every JSON answer the bridge reads, in its one shape."""
+    return JsonResponse({"state": state, "message": message, "next": next_step, **payload}, status=status)
 
 
 def slow_down() -> JsonResponse:
-    """The answer to a rate-limited JSON request ("error" is what the sign-in bridge shows)."""
-    return JsonResponse({"state": "refused", "message": SLOW_DOWN, "error": SLOW_DOWN}, status=429)
+    """The answer to a rate-limited JSON request."""
+    response = answer("refused", SLOW_DOWN, next_step="wait", status=429)
+    response["Retry-After"] = str(SLOW_DOWN_SECONDS)
+    return response
 
 
-# --- Sign-In With Solana (JSON endpoints used by static/js/bridge.js) ---
+# --- Sign-In With Solana ---
 
 
 def _refuse(message: str, status: int = 400) -> JsonResponse:
-    return JsonResponse({"error": message}, status=status)
+    return answer("refused", message, next_step="retry", status=status)
 
 
 CLEANUP_SECONDS = 3600  # expired sessions and challenges are deleted at most this often by sign-ins
@@ -150,7 +170,7 @@ def sign_in_challenge(request: HttpRequest) -> JsonResponse:
         uri=request.build_absolute_uri("/"),
         address=form.cleaned_data["address"],
     )
-    return JsonResponse(siws.challenge_input(challenge))
+    return answer("challenge", "Approve the sign-in in your wallet.", **siws.challenge_input(challenge))
 
 
 @require_POST
@@ -183,7 +203,7 @@ def sign_in_verify(request: HttpRequest) -> JsonResponse:
     mark_signed_in(request)
     if cache.add("cleanup", 1, CLEANUP_SECONDS):  # `manage.py cleanup` as well, at most hourly
         siws.clear_expired()
-    return JsonResponse({"address": address})
+    return answer("signed_in", "Signed in.", address=address)
 
 
 @require_POST
@@ -198,17 +218,30 @@ def sign_out(request: HttpRequest) -> HttpResponseRedirect:
 def wallet_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Signed-in wallets only; htmx requests are sent to the home page as a whole."""
 
+    def signed_out(request: HtmxHttpRequest) -> HttpResponse:
+        return HttpResponseClientRedirect(reverse("home")) if request.htmx else redirect("home")
+
+    return _signed_in_only(view, signed_out)
+
+
+def wallet_required_json(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Signed-in wallets only, for the JSON endpoints: the bridge reads why and says so."""
+    return _signed_in_only(view, lambda request: answer("signed_out", SIGNED_OUT, next_step="sign_in", status=403))
+
+
+def _signed_in_only(
+    view: Callable[..., HttpResponse], signed_out: Callable[[HtmxHttpRequest], HttpResponse]
+) -> Callable[..., HttpResponse]:
     @wraps(view)
     def wrapper(request: HtmxHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
-            if request.htmx:
-                return HttpResponseClientRedirect(reverse("home"))
-            return redirect("home")
-        # Jupiter list calls made for this request count against the wallet's and the client's
-        # fair share of the list budget.
-        client = limits.client_address(request)
-        with budget.charged_to(f"wallet:{request.user.username}", f"client:{client}"):
-            response = view(request, *args, **kwargs)
+            response = signed_out(request)
+        else:
+            # Jupiter list calls made for this request count against the wallet's and the client's
+            # fair share of the list budget.
+            client = limits.client_address(request)
+            with budget.charged_to(f"wallet:{request.user.username}", f"client:{client}"):
+                response = view(request, *args, **kwargs)
         patch_cache_control(response, no_store=True, private=True)
         return response
 
@@ -328,7 +361,7 @@ def export_note(as_of: datetime, problem: str) -> str:
     )
 
 
-# --- cancelling an order (JSON endpoints used by static/js/orders.js) ---
+# --- cancelling an order (the confirmation, and JSON endpoints used by static/js/orders.js) ---
 
 
 @wallet_required
@@ -339,25 +372,25 @@ def cancel_confirm(request: HtmxHttpRequest, order_key: str) -> TemplateResponse
     return render_panel(request, "orders/cancel_confirm.html", context)
 
 
+REFUSAL_STATUS = {"invalid": 400, "not_found": 404, "conflict": 409, "upstream": 502}
+
+
 def refusal(refused: relay.CancelRefused) -> JsonResponse:
-    """Nothing was relayed; the message says why and whether a fresh try can help."""
-    return JsonResponse({"state": "refused", "message": refused.message, "retry": refused.retry}, status=409)
+    """Nothing was relayed; the message says why, `next` whether a fresh try or the list can help."""
+    return answer("refused", refused.message, next_step=refused.next_step, status=REFUSAL_STATUS[refused.reason])
 
 
 def cancel_answer(attempt: CancelAttempt) -> JsonResponse:
-    return JsonResponse(
-        {
-            "attempt": attempt.pk,
-            "state": attempt.state,
-            "message": attempt.outcome,
-            "explorer_url": attempt.explorer_url,
-            "retry": relay.retry_helps(attempt),
-        }
+    """Where an attempt stands (its state), in plain words, and what the trader can do now."""
+    unsettled = attempt.state in (CancelAttempt.State.SENDING, CancelAttempt.State.PENDING)
+    next_step = "retry" if relay.retry_helps(attempt) else "wait" if unsettled else None
+    return answer(
+        attempt.state, attempt.outcome, next_step=next_step, attempt=attempt.pk, explorer_url=attempt.explorer_url
     )
 
 
 @require_POST
-@wallet_required
+@wallet_required_json
 @ratelimit(group="cancel", key="ip", rate="dashboard.limits.cancel_rate", block=False)
 @ratelimit(group="cancel", key="dashboard.limits.wallet_key", rate="dashboard.limits.cancel_rate", block=False)
 def cancel_start(request: HtmxHttpRequest, order_key: str) -> JsonResponse:
@@ -365,24 +398,24 @@ def cancel_start(request: HtmxHttpRequest, order_key: str) -> JsonResponse:
         return slow_down()
     wallet = request.user.username
     order = tracking.tracked_order(wallet, order_key)
-    refund = tracking.describe([order])[0].refund_text if order else ""
+    cancelled_text = tracking.describe([order])[0].cancelled_text if order else ""
     try:
-        issued = relay.start(wallet, order_key, refund)
+        issued = relay.start(wallet, order_key, cancelled_text)
     except relay.CancelRefused as refused:
         return refusal(refused)
-    return JsonResponse(
-        {
-            "attempt": issued.attempt.pk,
-            "transaction": base64.b64encode(issued.transaction).decode(),
-            "submit_url": reverse("cancel_submit", args=[issued.attempt.pk]),
-            "decline_url": reverse("cancel_decline", args=[issued.attempt.pk]),
-            "status_url": reverse("cancel_status", args=[issued.attempt.pk]),
-        }
+    return answer(
+        CancelAttempt.State.ISSUED,
+        "Approve the cancel in your wallet.",
+        attempt=issued.attempt.pk,
+        transaction=base64.b64encode(issued.transaction).decode(),
+        submit_url=reverse("cancel_submit", args=[issued.attempt.pk]),
+        decline_url=reverse("cancel_decline", args=[issued.attempt.pk]),
+        status_url=reverse("cancel_status", args=[issued.attempt.pk]),
     )
 
 
 @require_POST
-@wallet_required
+@wallet_required_json
 @ratelimit(group="cancel", key="ip", rate="dashboard.limits.cancel_rate", block=False)
 @ratelimit(group="cancel", key="dashboard.limits.wallet_key", rate="dashboard.limits.cancel_rate", block=False)
 def cancel_submit(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
@@ -390,7 +423,7 @@ def cancel_submit(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
         return slow_down()
     form = SignedTransactionForm(request.POST)
     if not form.is_valid():
-        return refusal(relay.CancelRefused(form.first_error()))
+        return refusal(relay.CancelRefused(form.first_error(), reason="invalid"))
     try:
         attempt = relay.submit(request.user.username, attempt_id, form.cleaned_data["signed_transaction"])
     except relay.CancelRefused as refused:
@@ -399,7 +432,7 @@ def cancel_submit(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
 
 
 @require_POST
-@wallet_required
+@wallet_required_json
 def cancel_decline(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
     try:
         return cancel_answer(relay.decline(request.user.username, attempt_id))
@@ -408,7 +441,7 @@ def cancel_decline(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
 
 
 @require_POST
-@wallet_required
+@wallet_required_json
 def cancel_status(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
     """Where a relayed cancel stands; settles a pending one by re-reading the order."""
     try:

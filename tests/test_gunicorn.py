@@ -3,20 +3,13 @@ from inside a request, so the server must answer requests concurrently (gthread 
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
 import requests
 from solders.keypair import Keypair
 
-from tests.test_scaleout import csrf_headers, free_port, sign, sign_in
+from tests.servers import Gunicorn, clean_env, migrate
+from tests.wallet import csrf_headers, sign_in, sign_transaction
 
-BASE_DIR = Path(__file__).resolve().parent.parent
 TIMEOUT = (3.05, 30)
 
 
@@ -24,63 +17,20 @@ TIMEOUT = (3.05, 30)
 def server(tmp_path_factory):
     """One gunicorn with gthread workers on SQLite, in sandbox mode, talking to itself."""
     folder = tmp_path_factory.mktemp("gunicorn")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DASHBOARD_", "JUPITER_"))}
-    env.pop("REDIS_URL", None)
-    env.update(
-        DASHBOARD_SANDBOX="1",
-        DJANGO_ALLOW_PLAIN_HTTP="1",
-        PORT=str(port),
-        DATABASE_URL=f"sqlite:///{folder / 'db.sqlite3'}",
+    env = clean_env(
+        DASHBOARD_SANDBOX="1", DJANGO_ALLOW_PLAIN_HTTP="1", DATABASE_URL=f"sqlite:///{folder / 'db.sqlite3'}"
     )
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=BASE_DIR, env=env, check=True, timeout=120
-    )
-    log = (folder / "gunicorn.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "dashboard.wsgi",
-            "-k",
-            "gthread",
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-            "--bind",
-            f"127.0.0.1:{port}",
-        ],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, (folder / "gunicorn.log").read_text()[-2000:]
-            try:
-                if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, "gunicorn did not start"
-            time.sleep(0.2)
-        yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=15)
-        log.close()
+    migrate(env)
+    with Gunicorn(
+        ["dashboard.wsgi", "-k", "gthread", "--workers", "2", "--threads", "4"], env, log_dir=folder
+    ) as gunicorn:
+        yield gunicorn.url
 
 
 def test_the_dashboard_reads_and_cancels_through_its_own_sandbox(server):
     http = requests.Session()
     keypair = Keypair()
-    sign_in(http, server, keypair)
+    sign_in(http, keypair, server)
     panel = http.get(f"{server}/orders/active", headers={"HX-Request": "true"}, timeout=TIMEOUT)
     assert panel.status_code == 200
     assert panel.text.count("data-order=") >= 1
@@ -89,7 +39,7 @@ def test_the_dashboard_reads_and_cancels_through_its_own_sandbox(server):
     started = http.post(f"{server}/orders/{key}/cancel/start", headers=csrf_headers(http), timeout=TIMEOUT).json()
     answer = http.post(
         f"{server}{started['submit_url']}",
-        data={"signed_transaction": sign(started["transaction"], keypair)},
+        data={"signed_transaction": sign_transaction(started["transaction"], keypair)},
         headers=csrf_headers(http),
         timeout=TIMEOUT,
     ).json()

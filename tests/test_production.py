@@ -18,13 +18,8 @@ import json
 import os
 import re
 import secrets
-import signal
-import subprocess
-import sys
-import time
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -33,7 +28,7 @@ import requests
 from solders.keypair import Keypair
 
 from tests.browser.conftest import REPORT_CSP, WALLET_CORE_JS, WALLET_JS, wallet_account
-from tests.test_scaleout import free_port
+from tests.servers import Gunicorn, Server, clean_env, migrate
 
 pytestmark = pytest.mark.production
 
@@ -57,62 +52,6 @@ def readme_commands() -> str:
     return block.group(1)
 
 
-def clean_env(**extra: str) -> dict[str, str]:
-    """This environment without the dashboard's settings, with this virtualenv's tools first on PATH."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "DASHBOARD_", "JUPITER_"))
-        and k not in ("DATABASE_URL", "REDIS_URL", "PORT", "FORWARDED_ALLOW_IPS")
-    }
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env.update(extra)
-    return env
-
-
-@dataclass
-class Server:
-    url: str
-    port: int
-    process: subprocess.Popen
-    log: Path
-
-    def tail(self, chars: int = 4000) -> str:
-        return self.log.read_text(errors="replace")[-chars:]
-
-
-def launch(args: list[str], env: dict[str, str], log: Path, port: int) -> Server:
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            args, cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    return Server(url=f"http://127.0.0.1:{port}", port=port, process=process, log=log)
-
-
-def wait_until_healthy(server: Server) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            pytest.fail(f"{server.url} exited with {server.process.returncode}:\n{server.tail()}")
-        try:
-            if requests.get(f"{server.url}/healthz", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.25)
-    pytest.fail(f"{server.url} did not become healthy:\n{server.tail()}")
-
-
-def stop(server: Server) -> None:
-    if server.process.poll() is None:
-        os.killpg(server.process.pid, signal.SIGTERM)
-        try:
-            server.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.process.pid, signal.SIGKILL)
-            server.process.wait(timeout=5)
-
-
 @pytest.fixture(scope="module")
 def runtime_dir(tmp_path_factory) -> Path:
     """XDG_RUNTIME_DIR of both gunicorn masters: where their control sockets go."""
@@ -123,36 +62,16 @@ def runtime_dir(tmp_path_factory) -> Path:
 def upstream(tmp_path_factory, runtime_dir) -> Iterator[Server]:
     """The sandbox upstream (the simulated Jupiter) in its own gunicorn, on its own SQLite file."""
     folder = tmp_path_factory.mktemp("upstream")
-    port = free_port()
     env = clean_env(
         DASHBOARD_SANDBOX="1",
         DJANGO_ALLOW_PLAIN_HTTP="1",
-        PORT=str(port),
         DATABASE_URL=f"sqlite:///{folder / 'sandbox.sqlite3'}",
         XDG_RUNTIME_DIR=str(runtime_dir),
     )
-    migrate = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert migrate.returncode == 0, migrate.stdout + migrate.stderr
-    gunicorn = [sys.executable, "-m", "gunicorn", "dashboard.wsgi", "--worker-class", "gthread"]
-    server = launch(
-        [*gunicorn, "--workers", "2", "--threads", "8", "--bind", f"127.0.0.1:{port}"],
-        env,
-        folder / "gunicorn.log",
-        port,
-    )
-    try:
-        wait_until_healthy(server)
+    migrate(env)
+    args = ["dashboard.wsgi", "--worker-class", "gthread", "--workers", "2", "--threads", "8"]
+    with Gunicorn(args, env, log_dir=folder, start_timeout=START_TIMEOUT) as server:
         yield server
-    finally:
-        stop(server)
 
 
 def unavailable(reason: str) -> None:
@@ -188,24 +107,20 @@ def services(tmp_path_factory) -> Iterator[dict[str, str]]:
 @pytest.fixture(scope="module")
 def production(tmp_path_factory, upstream, services, runtime_dir) -> Iterator[Server]:
     """The README's production commands, run by bash as written, in a production environment."""
-    port = free_port()
     env = clean_env(
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
         DJANGO_ALLOWED_HOSTS="127.0.0.1",
         DJANGO_ALLOW_PLAIN_HTTP="1",
-        PORT=str(port),
         JUPITER_API_URL=f"{upstream.url}/sandbox/recurring/v1",
         JUPITER_TOKENS_URL=f"{upstream.url}/sandbox/tokens/v2",
         XDG_RUNTIME_DIR=str(runtime_dir),
         **services,
     )
-    log = tmp_path_factory.mktemp("production") / "commands.log"
-    server = launch(["bash", "-euo", "pipefail", "-c", readme_commands()], env, log, port)
-    try:
-        wait_until_healthy(server)
+    commands = ["bash", "-euo", "pipefail", "-c", readme_commands()]
+    log_dir = tmp_path_factory.mktemp("production")
+    # The README's commands bind to $PORT, which Server sets to a free port.
+    with Server(commands, env, log_dir=log_dir, start_timeout=START_TIMEOUT, stop_timeout=20) as server:
         yield server
-    finally:
-        stop(server)
 
 
 def logical_name(path: str) -> str:
@@ -231,7 +146,7 @@ def collected() -> dict[str, Path]:
 
 
 def test_the_readme_commands_ran_as_written(production):
-    log = production.log.read_text(errors="replace")
+    log = production.log_path.read_text(errors="replace")
     assert "Operations to perform" in log  # migrate
     assert "static files copied" in log and "post-processed" in log  # collectstatic
     assert "dashboard.W001" in log  # check --deploy: plain http is flagged, though deliberate here

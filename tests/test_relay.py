@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import base64
-import json
-import re
 import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import requests
@@ -19,214 +16,20 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
-from solders.hash import Hash
 from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
-from solders.message import Message, MessageV0, to_bytes_versioned
+from solders.message import Message
 from solders.pubkey import Pubkey
-from solders.signature import Signature
-from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
-from dashboard import relay
+from dashboard import recurring, relay
 from dashboard.models import CancelAttempt
 from dashboard.sandbox import control
 from dashboard.sandbox.models import SandboxOrder
+from tests.wallet import sign_transaction, signed
 
-FIXTURES = json.loads((Path(__file__).parent / "fixtures" / "jupiter-cancel-transactions.json").read_text())
 A = CancelAttempt.State
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-def order_of(fixture: dict) -> str:
-    (dca,) = [ix for ix in fixture["instructions"] if ix["program"] == str(relay.DCA_PROGRAM)]
-    return dca["accounts"][1]
-
-
-# --- the issued transaction ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("fixture", FIXTURES, ids=[f["source"] for f in FIXTURES])
-def test_real_jupiter_cancel_transactions_pass_the_issue_check(fixture):
-    raw = base64.b64decode(fixture["transaction_base64"])
-    message = relay.check_issued(raw, fixture["fee_payer"], order_of(fixture))
-    assert message == to_bytes_versioned(VersionedTransaction.from_bytes(raw).message)
-
-
-@pytest.mark.parametrize("fixture", FIXTURES, ids=[f["source"] for f in FIXTURES])
-def test_issued_transaction_for_another_wallet_or_order_is_refused(fixture):
-    raw = base64.b64decode(fixture["transaction_base64"])
-    other = str(Keypair().pubkey())
-    with pytest.raises(relay.CancelRefused):
-        relay.check_issued(raw, other, order_of(fixture))
-    with pytest.raises(relay.CancelRefused):
-        relay.check_issued(raw, fixture["fee_payer"], other)
-
-
-def issued_message(user: Pubkey, order: Pubkey, extra: list[Instruction] = (), v0: bool = False):
-    dca = Instruction(
-        relay.DCA_PROGRAM,
-        bytes.fromhex("16072162a8b722f3"),
-        [AccountMeta(user, True, True), AccountMeta(order, False, True)],
-    )
-    instructions = [set_compute_unit_limit(90_000), set_compute_unit_price(200_000), dca, *extra]
-    blockhash = Hash.new_unique()
-    if v0:
-        return MessageV0.try_compile(user, instructions, [], blockhash)
-    return Message.new_with_blockhash(instructions, user, blockhash)
-
-
-def unsigned(message) -> bytes:
-    return bytes(VersionedTransaction.populate(message, [Signature.default()]))
-
-
-def signed(message, keypair: Keypair) -> VersionedTransaction:
-    return VersionedTransaction.populate(message, [keypair.sign_message(to_bytes_versioned(message))])
-
-
-def test_issued_transaction_with_an_unexpected_program_is_refused():
-    user, order = Keypair(), Pubkey.new_unique()
-    drain = transfer(TransferParams(from_pubkey=user.pubkey(), to_pubkey=Pubkey.new_unique(), lamports=10**9))
-    message = issued_message(user.pubkey(), order, [drain])
-    with pytest.raises(relay.CancelRefused):
-        relay.check_issued(unsigned(message), str(user.pubkey()), str(order))
-
-
-def test_issued_transaction_already_signed_or_with_trailing_bytes_is_refused():
-    user, order = Keypair(), Pubkey.new_unique()
-    message = issued_message(user.pubkey(), order)
-    with pytest.raises(relay.CancelRefused):
-        relay.check_issued(bytes(signed(message, user)), str(user.pubkey()), str(order))
-    with pytest.raises(relay.CancelRefused):
-        relay.check_issued(unsigned(message) + b"\x00", str(user.pubkey()), str(order))
-
-
-def test_issued_transaction_must_close_the_order():
-    user, order = Keypair(), Pubkey.new_unique()
-    accounts = [AccountMeta(user.pubkey(), True, True), AccountMeta(order, False, True)]
-    for data in (bytes.fromhex("16072162a8b722f4"), bytes.fromhex("16072162a8b722f3") + b"\x01", b""):
-        other = Instruction(relay.DCA_PROGRAM, data, accounts)  # another DCA instruction on the same order
-        message = Message.new_with_blockhash(
-            [set_compute_unit_limit(90_000), set_compute_unit_price(200_000), other], user.pubkey(), Hash.new_unique()
-        )
-        with pytest.raises(relay.CancelRefused, match="cannot vouch for"):
-            relay.check_issued(unsigned(message), str(user.pubkey()), str(order))
-
-
-def fee_message(user: Keypair, order: Pubkey, limit: int, price: int, blockhash: Hash | None = None) -> Message:
-    *_, dca = parts(user.pubkey(), order)
-    instructions = [set_compute_unit_limit(limit), set_compute_unit_price(price), dca]
-    return Message.new_with_blockhash(instructions, user.pubkey(), blockhash or Hash.new_unique())
-
-
-def test_issued_network_fee_has_a_ceiling(settings):
-    assert settings.MAX_PRIORITY_FEE_LAMPORTS == 200_000
-    user, order = Keypair(), Pubkey.new_unique()
-    at_ceiling = fee_message(user, order, 200_000, 1_000_000)  # 200,000 units × 1 lamport
-    relay.check_issued(unsigned(at_ceiling), str(user.pubkey()), str(order))
-    for limit, price in ((200_000, 1_000_001), (1_400_000, 10**12)):
-        with pytest.raises(relay.CancelRefused, match=re.escape("above this site's limit of 0.0002 SOL")):
-            relay.check_issued(unsigned(fee_message(user, order, limit, price)), str(user.pubkey()), str(order))
-    # Without a unit limit the runtime grants 200,000 units per other instruction (one here).
-    *_, dca = parts(user.pubkey(), order)
-    unlimited = Message.new_with_blockhash([set_compute_unit_price(1_000_001), dca], user.pubkey(), Hash.new_unique())
-    with pytest.raises(relay.CancelRefused, match="above this site's limit"):
-        relay.check_issued(unsigned(unlimited), str(user.pubkey()), str(order))
-
-
-@pytest.mark.parametrize("fixture", FIXTURES, ids=[f["source"] for f in FIXTURES])
-def test_the_fee_ceiling_is_configurable(fixture, settings):
-    raw = base64.b64decode(fixture["transaction_base64"])
-    settings.MAX_PRIORITY_FEE_LAMPORTS = 17_000  # below the fixtures' ~17,700 lamports
-    with pytest.raises(relay.CancelRefused, match=re.escape("limit of 0.000017 SOL")):
-        relay.check_issued(raw, fixture["fee_payer"], order_of(fixture))
-
-
-# --- the signed transaction ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("v0", [False, True])
-def test_signed_exactly_as_issued_passes(v0):
-    user, order = Keypair(), Pubkey.new_unique()
-    message = issued_message(user.pubkey(), order, v0=v0)
-    issued = relay.check_issued(unsigned(message), str(user.pubkey()), str(order))
-    assert relay.check_signed(issued, signed(message, user), str(user.pubkey())) == issued
-
-
-def resigned_with(issued_msg, user: Keypair, instructions: list[Instruction], blockhash=None) -> VersionedTransaction:
-    message = Message.new_with_blockhash(instructions, user.pubkey(), blockhash or issued_msg.recent_blockhash)
-    return signed(message, user)
-
-
-def parts(user: Pubkey, order: Pubkey):
-    dca = Instruction(
-        relay.DCA_PROGRAM,
-        bytes.fromhex("16072162a8b722f3"),
-        [AccountMeta(user, True, True), AccountMeta(order, False, True)],
-    )
-    return set_compute_unit_limit(90_000), set_compute_unit_price(200_000), dca
-
-
-def test_wallet_inserted_lighthouse_and_compute_budget_changes_pass():
-    user, order = Keypair(), Pubkey.new_unique()
-    limit, price, dca = parts(user.pubkey(), order)
-    original = Message.new_with_blockhash([limit, price, dca], user.pubkey(), Hash.new_unique())
-    issued = relay.check_issued(unsigned(original), str(user.pubkey()), str(order))
-    guard = Instruction(relay.LIGHTHOUSE, b"\x01\x02", [AccountMeta(Pubkey.new_unique(), False, False)])
-    wallet_version = resigned_with(original, user, [set_compute_unit_price(500_000), limit, dca, guard])
-    assert relay.check_signed(issued, wallet_version, str(user.pubkey()))
-
-
-@pytest.mark.parametrize(
-    "change",
-    ["blockhash", "dca-data", "dca-order", "extra-transfer", "dropped-dca"],
-)
-def test_any_other_change_is_refused(change):
-    user, order = Keypair(), Pubkey.new_unique()
-    limit, price, dca = parts(user.pubkey(), order)
-    original = Message.new_with_blockhash([limit, price, dca], user.pubkey(), Hash.new_unique())
-    issued = relay.check_issued(unsigned(original), str(user.pubkey()), str(order))
-    instructions, blockhash = [limit, price, dca], None
-    if change == "blockhash":
-        blockhash = Hash.new_unique()
-    elif change == "dca-data":
-        instructions[2] = Instruction(relay.DCA_PROGRAM, b"\x00" * 8, dca.accounts)
-    elif change == "dca-order":
-        other = [AccountMeta(user.pubkey(), True, True), AccountMeta(Pubkey.new_unique(), False, True)]
-        instructions[2] = Instruction(relay.DCA_PROGRAM, dca.data, other)
-    elif change == "extra-transfer":
-        instructions.append(
-            transfer(TransferParams(from_pubkey=user.pubkey(), to_pubkey=Pubkey.new_unique(), lamports=1))
-        )
-    elif change == "dropped-dca":
-        instructions = [limit, price]
-    with pytest.raises(relay.CancelRefused, match="not the one we prepared"):
-        relay.check_signed(issued, resigned_with(original, user, instructions, blockhash), str(user.pubkey()))
-
-
-def test_wallet_raising_the_network_fee_past_the_ceiling_is_refused():
-    user, order = Keypair(), Pubkey.new_unique()
-    original = fee_message(user, order, 90_000, 200_000)
-    issued = relay.check_issued(unsigned(original), str(user.pubkey()), str(order))
-    raised = fee_message(user, order, 90_000, 2_000_000, original.recent_blockhash)  # 180,000 lamports: allowed
-    assert relay.check_signed(issued, signed(raised, user), str(user.pubkey()))
-    drained = fee_message(user, order, 1_400_000, 10**12, original.recent_blockhash)  # about 1,400 SOL
-    with pytest.raises(relay.CancelRefused, match="Your wallet changed the transaction with a network fee above"):
-        relay.check_signed(issued, signed(drained, user), str(user.pubkey()))
-    *_, dca = parts(user.pubkey(), order)
-    twice = Message.new_with_blockhash(
-        [set_compute_unit_price(1), set_compute_unit_price(10**12), dca], user.pubkey(), original.recent_blockhash
-    )
-    with pytest.raises(relay.CancelRefused, match="not the one we prepared"):
-        relay.check_signed(issued, signed(twice, user), str(user.pubkey()))
-
-
-def test_signature_by_another_key_is_refused():
-    user, order = Keypair(), Pubkey.new_unique()
-    message = issued_message(user.pubkey(), order)
-    issued = relay.check_issued(unsigned(message), str(user.pubkey()), str(order))
-    with pytest.raises(relay.CancelRefused, match="signature does not match"):
-        relay.check_signed(issued, signed(message, Keypair()), str(user.pubkey()))
 
 
 # --- the whole cancel over HTTP endpoints, against the sandbox -----------------------------------
@@ -256,11 +59,6 @@ def start(client: Client, order_key: str) -> dict:
     return response.json()
 
 
-def sign_b64(transaction_b64: str, keypair: Keypair) -> str:
-    tx = VersionedTransaction.from_bytes(base64.b64decode(transaction_b64))
-    return base64.b64encode(bytes(signed(tx.message, keypair))).decode()
-
-
 def submit(client: Client, started: dict, signed_b64: str):
     return client.post(started["submit_url"], {"signed_transaction": signed_b64})
 
@@ -272,7 +70,7 @@ pytestmark_http = pytest.mark.django_db(transaction=True)
 def test_happy_path_relays_once_and_closes_the_order(trader, keypair, order_key):
     started = start(trader, order_key)
     assert set(started) >= {"attempt", "transaction", "submit_url"}
-    response = submit(trader, started, sign_b64(started["transaction"], keypair))
+    response = submit(trader, started, sign_transaction(started["transaction"], keypair))
     answer = response.json()
     assert response.status_code == 200
     assert answer["state"] == "succeeded"
@@ -295,7 +93,7 @@ def test_happy_path_relays_once_and_closes_the_order(trader, keypair, order_key)
 @pytestmark_http
 def test_replays_are_refused_and_never_relayed(trader, keypair, order_key):
     started = start(trader, order_key)
-    signed_b64 = sign_b64(started["transaction"], keypair)
+    signed_b64 = sign_transaction(started["transaction"], keypair)
     assert submit(trader, started, signed_b64).json()["state"] == "succeeded"
     again = submit(trader, started, signed_b64)
     assert again.status_code == 409
@@ -320,19 +118,44 @@ def test_another_wallets_order_is_refused_before_any_upstream_call(trader):
     other = str(Keypair().pubkey())
     keys = control.seed_wallet(other, active=1, history=0)
     response = trader.post(f"/orders/{keys[0]}/cancel/start")
-    assert response.status_code == 409
+    assert response.status_code == 404  # the answer a made-up order gets
     assert "not one of your active orders" in response.json()["message"]
+    assert response.json()["next"] == "refresh"
     assert control.count_calls("cancelOrder") == 0
+
+
+@pytestmark_http
+def test_an_order_closed_elsewhere_meanwhile_is_refused_and_the_list_refreshes(trader, keypair, order_key):
+    wallet = str(keypair.pubkey())
+    closed_elsewhere = recurring.cancel_order(wallet, order_key)  # the trader cancelled it on jup.ag
+    signed_b64 = sign_transaction(base64.b64encode(closed_elsewhere.transaction).decode(), keypair)
+    assert recurring.execute(closed_elsewhere.request_id, base64.b64decode(signed_b64)).succeeded
+    response = trader.post(f"/orders/{order_key}/cancel/start")
+    assert response.status_code == 409
+    assert response.json()["message"] == "This order is already closed or could not be found. The list will refresh."
+    assert response.json()["next"] == "refresh"
+    assert f'data-order="{order_key}"' not in trader.get("/orders/active", **HTMX).text
+
+
+@pytestmark_http
+def test_jupiter_refusing_the_relay_is_a_failure_in_plain_words(trader, keypair, order_key):
+    started = start(trader, order_key)
+    control.inject_fault("execute", "429")
+    response = submit(trader, started, sign_transaction(started["transaction"], keypair))
+    answer = response.json()
+    assert (response.status_code, answer["state"], answer["next"]) == (200, "failed", "retry")
+    assert answer["message"] == "Jupiter is busy right now (too many requests). Please try again in a moment."
+    assert control.get_order(order_key)["status"] == "active"
 
 
 @pytestmark_http
 def test_another_wallets_attempt_is_refused(trader, keypair, order_key, django_user_model):
     started = start(trader, order_key)
-    signed_b64 = sign_b64(started["transaction"], keypair)
+    signed_b64 = sign_transaction(started["transaction"], keypair)
     intruder = Client()
     intruder.force_login(django_user_model.objects.create_user(username=str(Keypair().pubkey())))
     response = submit(intruder, started, signed_b64)
-    assert response.status_code == 409
+    assert response.status_code == 404  # the answer a made-up attempt gets
     assert "could not find" in response.json()["message"]
     assert control.count_calls("execute") == 0
 
@@ -344,11 +167,30 @@ def test_missing_csrf_token_is_refused(trader, keypair, order_key, django_user_m
     url = {"start": f"/orders/{order_key}/cancel/start"}.get(step) or started[f"{step}_url"]
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(django_user_model.objects.get(username=str(keypair.pubkey())))
-    response = strict.post(url, {"signed_transaction": sign_b64(started["transaction"], keypair)})
+    response = strict.post(url, {"signed_transaction": sign_transaction(started["transaction"], keypair)})
     assert response.status_code == 403
     assert control.count_calls("cancelOrder") == 1  # only the attempt made above
     assert control.count_calls("execute") == 0
     assert CancelAttempt.objects.get(pk=started["attempt"]).state == A.ISSUED
+
+
+@pytestmark_http
+@pytest.mark.parametrize("step", ["start", "submit", "decline", "status"])
+def test_a_session_that_ended_is_told_to_sign_in_again(trader, keypair, order_key, step):
+    started = start(trader, order_key)
+    assert (started["state"], started["next"]) == ("issued", None)
+    url = {"start": f"/orders/{order_key}/cancel/start"}.get(step) or started[f"{step}_url"]
+    trader.logout()
+    response = trader.post(url, {"signed_transaction": sign_transaction(started["transaction"], keypair)})
+    assert response.status_code == 403
+    assert response.json() == {
+        "state": "signed_out",
+        "message": "You were signed out — sign in again.",
+        "next": "sign_in",
+    }
+    assert "no-store" in response["Cache-Control"]
+    assert CancelAttempt.objects.get(pk=started["attempt"]).state == A.ISSUED
+    assert control.count_calls("execute") == 0
 
 
 @pytestmark_http
@@ -357,23 +199,25 @@ def test_changed_blockhash_or_wrong_key_is_refused_and_not_relayed(trader, keypa
     tx = VersionedTransaction.from_bytes(base64.b64decode(started["transaction"]))
     wrong_key = base64.b64encode(bytes(signed(tx.message, Keypair()))).decode()
     answer = submit(trader, started, wrong_key)
-    assert answer.status_code == 409
+    assert answer.status_code == 400
     assert "signature does not match" in answer.json()["message"]
     assert control.count_calls("execute") == 0
     # The attempt is still usable with the right signature.
-    assert submit(trader, started, sign_b64(started["transaction"], keypair)).json()["state"] == "succeeded"
+    assert submit(trader, started, sign_transaction(started["transaction"], keypair)).json()["state"] == "succeeded"
 
 
 @pytestmark_http
 def test_expired_attempt_offers_a_fresh_one(trader, keypair, order_key):
     started = start(trader, order_key)
     CancelAttempt.objects.filter(pk=started["attempt"]).update(issued_at=timezone.now() - timedelta(seconds=80))
-    answer = submit(trader, started, sign_b64(started["transaction"], keypair)).json()
+    response = submit(trader, started, sign_transaction(started["transaction"], keypair))
+    answer = response.json()
+    assert response.status_code == 409
     assert answer["message"] == relay.EXPIRED
-    assert answer["retry"] is True
+    assert answer["next"] == "retry"
     assert control.count_calls("execute") == 0
     fresh = start(trader, order_key)
-    assert submit(trader, fresh, sign_b64(fresh["transaction"], keypair)).json()["state"] == "succeeded"
+    assert submit(trader, fresh, sign_transaction(fresh["transaction"], keypair)).json()["state"] == "succeeded"
 
 
 @pytestmark_http
@@ -384,7 +228,7 @@ def test_expired_attempt_offers_a_fresh_one(trader, keypair, order_key):
 def test_execute_answering_failed_is_a_failure(trader, keypair, order_key, fault, words):
     started = start(trader, order_key)
     control.inject_fault("execute", fault)
-    answer = submit(trader, started, sign_b64(started["transaction"], keypair)).json()
+    answer = submit(trader, started, sign_transaction(started["transaction"], keypair)).json()
     assert answer["state"] == "failed"
     assert words in answer["message"]
     assert control.get_order(order_key)["status"] == "active"
@@ -395,7 +239,7 @@ def test_execute_timeout_is_pending_then_reconciled(trader, keypair, order_key, 
     settings.JUPITER_TIMEOUT_SECONDS = 1.0
     started = start(trader, order_key)
     control.inject_fault("execute", "timeout", seconds=2)
-    answer = submit(trader, started, sign_b64(started["transaction"], keypair)).json()
+    answer = submit(trader, started, sign_transaction(started["transaction"], keypair)).json()
     assert answer["state"] == "pending"
     assert "don't send it again" in answer["message"]
     status = trader.post(f"/cancels/{started['attempt']}/status").json()
@@ -410,10 +254,10 @@ def test_cancel_order_timeout_offers_a_fresh_try(trader, order_key, settings):
     settings.JUPITER_TIMEOUT_SECONDS = 1.0
     control.inject_fault("cancelOrder", "timeout", seconds=2)
     response = trader.post(f"/orders/{order_key}/cancel/start")
-    assert response.status_code == 409
+    assert response.status_code == 502
     answer = response.json()
     assert answer["message"] == "Jupiter is not answering right now. Please try again in a minute."
-    assert answer["retry"] is True  # nothing was signed or sent: a fresh try is safe
+    assert answer["next"] == "retry"  # nothing was signed or sent: a fresh try is safe
     assert CancelAttempt.objects.count() == 0
 
 
@@ -432,7 +276,7 @@ def test_declining_in_the_wallet_ends_the_attempt(trader, order_key):
 def test_fuzzed_submissions_never_500_and_never_relay(trader, order_key, payload):
     started = start(trader, order_key)
     response = submit(trader, started, payload)
-    assert response.status_code == 409
+    assert response.status_code == 400
     assert response.json()["state"] == "refused"
     assert control.count_calls("execute") == 0
 
@@ -441,7 +285,7 @@ def test_fuzzed_submissions_never_500_and_never_relay(trader, order_key, payload
 def test_concurrent_submissions_of_one_attempt_relay_exactly_once(sandbox_upstream, keypair, order_key, client):
     """Ten browsers' worth of submissions at once, through the threaded live server."""
     started = start(client, order_key)
-    signed_b64 = sign_b64(started["transaction"], keypair)
+    signed_b64 = sign_transaction(started["transaction"], keypair)
     session = requests.Session()
     session.cookies.update({k: v.value for k, v in client.cookies.items()})
     csrf = client.get("/orders/").cookies.get("csrftoken") or client.cookies.get("csrftoken")
@@ -477,44 +321,20 @@ def test_a_visit_view_cancel_view_costs_at_most_ceil_n_over_10_plus_3_calls(trad
     first = trader.get("/orders/active", **HTMX)
     key = first.context_data["orders"][0].order_key
     started = start(trader, key)
-    assert submit(trader, started, sign_b64(started["transaction"], keypair)).json()["state"] == "succeeded"
+    assert submit(trader, started, sign_transaction(started["transaction"], keypair)).json()["state"] == "succeeded"
     again = trader.get("/orders/active", **HTMX)
     assert len(again.context_data["orders"]) == count - 1
     assert key not in {o.order_key for o in again.context_data["orders"]}
     assert control.count_calls() <= -(-count // 10) + 3
 
 
-def test_v0_with_address_tables_passes_only_with_lookups_unchanged():
-    from solders.address_lookup_table_account import AddressLookupTableAccount
-
-    user, order, mint = Keypair(), Pubkey.new_unique(), Pubkey.new_unique()
-    limit, price, _ = parts(user.pubkey(), order)
-    dca = Instruction(
-        relay.DCA_PROGRAM,
-        bytes.fromhex("16072162a8b722f3"),
-        [AccountMeta(user.pubkey(), True, True), AccountMeta(order, False, True), AccountMeta(mint, False, False)],
-    )
-    table = AddressLookupTableAccount(Pubkey.new_unique(), [mint])
-    blockhash = Hash.new_unique()
-    original = MessageV0.try_compile(user.pubkey(), [limit, price, dca], [table], blockhash)
-    assert original.address_table_lookups  # the mint really is loaded from the table
-    issued = relay.check_issued(unsigned(original), str(user.pubkey()), str(order))
-    guard = Instruction(relay.LIGHTHOUSE, b"\x01", [AccountMeta(Pubkey.new_unique(), False, False)])
-    with_guard = MessageV0.try_compile(user.pubkey(), [limit, price, dca, guard], [table], blockhash)
-    assert relay.check_signed(issued, signed(with_guard, user), str(user.pubkey()))
-    other_table = AddressLookupTableAccount(Pubkey.new_unique(), [mint])
-    moved = MessageV0.try_compile(user.pubkey(), [limit, price, dca], [other_table], blockhash)
-    with pytest.raises(relay.CancelRefused, match="not the one we prepared"):
-        relay.check_signed(issued, signed(moved, user), str(user.pubkey()))
-
-
 @pytestmark_http
 def test_unreadable_execute_answer_is_pending_never_a_failure(trader, keypair, order_key):
     started = start(trader, order_key)
     control.inject_fault("execute", "nonjson")
-    answer = submit(trader, started, sign_b64(started["transaction"], keypair)).json()
+    answer = submit(trader, started, sign_transaction(started["transaction"], keypair)).json()
     assert answer["state"] == "pending"
-    assert answer["retry"] is False
+    assert answer["next"] == "wait"  # never "retry": it may have landed
     assert control.count_calls("execute") == 1
     # Still within the blockhash's life and not closed: it stays pending, and nothing is re-sent.
     assert trader.post(started["status_url"]).json()["state"] == "pending"
@@ -524,7 +344,7 @@ def test_unreadable_execute_answer_is_pending_never_a_failure(trader, keypair, o
 @pytestmark_http
 def test_attempt_left_sending_by_a_dead_worker_is_settled(trader, keypair, order_key):
     started = start(trader, order_key)
-    signed_b64 = sign_b64(started["transaction"], keypair)
+    signed_b64 = sign_transaction(started["transaction"], keypair)
     attempt = CancelAttempt.objects.get(pk=started["attempt"])
     # The worker relayed it, then died before writing the answer down.
     reply = requests.post(
@@ -555,11 +375,11 @@ def control_url() -> str:
 @pytestmark_http
 def test_once_an_order_is_cancelled_its_other_attempts_are_closed_and_never_relayed(trader, keypair, order_key):
     first, second = start(trader, order_key), start(trader, order_key)  # two tabs, say
-    assert submit(trader, first, sign_b64(first["transaction"], keypair)).json()["state"] == "succeeded"
+    assert submit(trader, first, sign_transaction(first["transaction"], keypair)).json()["state"] == "succeeded"
     closed = CancelAttempt.objects.get(pk=second["attempt"])
     assert closed.state == A.REFUSED
     assert closed.summary == relay.NOT_NEEDED
-    late = submit(trader, second, sign_b64(second["transaction"], keypair))
+    late = submit(trader, second, sign_transaction(second["transaction"], keypair))
     assert late.status_code == 409
     assert control.count_calls("execute") == 1
 
@@ -567,10 +387,10 @@ def test_once_an_order_is_cancelled_its_other_attempts_are_closed_and_never_rela
 @pytestmark_http
 def test_an_attempt_for_an_order_cancelled_by_another_is_refused_at_submit(trader, keypair, order_key):
     first, second = start(trader, order_key), start(trader, order_key)
-    assert submit(trader, first, sign_b64(first["transaction"], keypair)).json()["state"] == "succeeded"
+    assert submit(trader, first, sign_transaction(first["transaction"], keypair)).json()["state"] == "succeeded"
     # Left open (as by a version that did not close it): the submission itself refuses it.
     CancelAttempt.objects.filter(pk=second["attempt"]).update(state=A.ISSUED, outcome="", finished_at=None)
-    late = submit(trader, second, sign_b64(second["transaction"], keypair))
+    late = submit(trader, second, sign_transaction(second["transaction"], keypair))
     assert late.status_code == 409
     assert late.json()["message"] == relay.ALREADY_CANCELLED
     assert CancelAttempt.objects.get(pk=second["attempt"]).state == A.REFUSED
@@ -581,8 +401,8 @@ def test_an_attempt_for_an_order_cancelled_by_another_is_refused_at_submit(trade
 def test_an_attempt_is_not_relayed_while_another_for_its_order_is_confirming(trader, keypair, order_key):
     first, second = start(trader, order_key), start(trader, order_key)
     control.inject_fault("execute", "nonjson")  # the first one's answer is lost
-    assert submit(trader, first, sign_b64(first["transaction"], keypair)).json()["state"] == "pending"
-    refused = submit(trader, second, sign_b64(second["transaction"], keypair))
+    assert submit(trader, first, sign_transaction(first["transaction"], keypair)).json()["state"] == "pending"
+    refused = submit(trader, second, sign_transaction(second["transaction"], keypair))
     assert refused.status_code == 409
     assert refused.json()["message"] == relay.IN_FLIGHT
     assert CancelAttempt.objects.get(pk=second["attempt"]).state == A.ISSUED
@@ -601,7 +421,7 @@ def http_session(client: Client) -> tuple[requests.Session, str]:
 @pytestmark_http
 def test_concurrent_submissions_of_two_attempts_for_one_order_relay_once(sandbox_upstream, keypair, order_key, client):
     attempts = [start(client, order_key), start(client, order_key)]
-    signed_b64 = {a["submit_url"]: sign_b64(a["transaction"], keypair) for a in attempts}
+    signed_b64 = {a["submit_url"]: sign_transaction(a["transaction"], keypair) for a in attempts}
     session, token = http_session(client)
     barrier = threading.Barrier(10)
     states: list[str] = []
@@ -631,7 +451,7 @@ def test_concurrent_submissions_of_two_attempts_for_one_order_relay_once(sandbox
 @pytestmark_http
 def test_a_settle_made_while_the_relay_waits_is_never_overwritten(trader, keypair, order_key):
     started = start(trader, order_key)
-    signed_b64 = sign_b64(started["transaction"], keypair)
+    signed_b64 = sign_transaction(started["transaction"], keypair)
     control.inject_fault("execute", "timeout", seconds=2)  # the answer comes 2 s late, within the timeout
     answered: list[CancelAttempt] = []
 
@@ -698,14 +518,14 @@ def test_every_lost_answer_ends_in_a_final_state_reading_each_list_once(trader, 
     assert control.count_calls("getRecurringOrders") - before == 2  # the history once, the active list once
     assert answer["state"] == "failed"
     assert answer["message"] == relay.NEVER_LANDED
-    assert answer["retry"] is True
+    assert answer["next"] == "retry"
     settled = {a.order_key: a for a in CancelAttempt.objects.filter(wallet=wallet)}
     assert settled[cancelled].state == A.SUCCEEDED
     assert settled[cancelled].signature == signature
     assert (settled[ended].state, settled[ended].outcome) == (A.FAILED, relay.ENDED_ON_ITS_OWN)
     assert (settled[gone].state, settled[gone].outcome) == (A.FAILED, relay.NOT_FOUND)
     assert all(a.finished_at is not None for a in settled.values())
-    assert trader.post(f"/cancels/{attempts[ended].pk}/status").json()["retry"] is False  # nothing to cancel
+    assert trader.post(f"/cancels/{attempts[ended].pk}/status").json()["next"] is None  # nothing to cancel
 
 
 @pytestmark_http

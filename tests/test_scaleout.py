@@ -9,32 +9,21 @@ and fails in CI (CI=true).
 
 from __future__ import annotations
 
-import base64
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
 from solders.keypair import Keypair
-from solders.message import to_bytes_versioned
-from solders.transaction import VersionedTransaction
 
-from tests.test_siws import payload, sign_in_text
+from tests.servers import Gunicorn, clean_env, free_port, migrate
+from tests.wallet import csrf_headers, sign_in, sign_transaction
 
 pytestmark = pytest.mark.postgres
 
-BASE_DIR = Path(__file__).resolve().parent.parent
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 REDIS_URL = os.environ.get("REDIS_URL", "")
 # Named after the pass's database, so passes on one server (CI, several checkouts) never share it.
@@ -83,142 +72,37 @@ def drop_database() -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def instance_env(port: int, upstream_port: int) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "DASHBOARD_", "JUPITER_")) and k not in ("DATABASE_URL", "REDIS_URL")
-    }
+def instance_env(upstream_port: int) -> dict[str, str]:
     upstream = f"http://127.0.0.1:{upstream_port}/sandbox"
-    env.update(
-        DJANGO_SETTINGS_MODULE="dashboard.settings",
+    return clean_env(
         DASHBOARD_SANDBOX="1",
         DJANGO_ALLOW_PLAIN_HTTP="1",
-        PORT=str(port),
         DATABASE_URL=database_url(DATABASE),
         REDIS_URL=REDIS_URL,
         JUPITER_API_URL=f"{upstream}/recurring/v1",
         JUPITER_TOKENS_URL=f"{upstream}/tokens/v2",
     )
-    return env
-
-
-@dataclass
-class Instance:
-    url: str
-    process: subprocess.Popen
-    log: Path
-
-
-def start(port: int, upstream_port: int, log_dir: Path) -> Instance:
-    log = log_dir / f"gunicorn-{port}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "dashboard.wsgi",
-                "-k",
-                "gthread",
-                "--threads",
-                "8",
-                "--workers",
-                "2",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--timeout",
-                "60",
-            ],
-            cwd=BASE_DIR,
-            env=instance_env(port, upstream_port),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return Instance(url=f"http://127.0.0.1:{port}", process=process, log=log)
-
-
-def wait_until_healthy(instance: Instance) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if instance.process.poll() is not None:
-            pytest.fail(f"gunicorn at {instance.url} exited:\n{instance.log.read_text()[-3000:]}")
-        try:
-            if requests.get(f"{instance.url}/healthz", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"gunicorn at {instance.url} did not become healthy:\n{instance.log.read_text()[-3000:]}")
-
-
-def stop(instance: Instance) -> None:
-    if instance.process.poll() is not None:
-        return
-    os.killpg(instance.process.pid, signal.SIGTERM)
-    try:
-        instance.process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(instance.process.pid, signal.SIGKILL)
-        instance.process.wait(timeout=5)
 
 
 @pytest.fixture(scope="module")
-def instances() -> Iterator[tuple[Instance, Instance]]:
+def instances(tmp_path_factory) -> Iterator[tuple[Gunicorn, Gunicorn]]:
     require_services()
     recreate_database()
+    logs = tmp_path_factory.mktemp("scaleout")
     port_a, port_b = free_port(), free_port()
-    migrate = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"],
-        cwd=BASE_DIR,
-        env=instance_env(port_a, port_a),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert migrate.returncode == 0, migrate.stdout + migrate.stderr
-    started: list[Instance] = []
-    with tempfile.TemporaryDirectory() as logs:
-        try:
-            for port in (port_a, port_b):
-                started.append(start(port, port_a, Path(logs)))
-            for instance in started:
-                wait_until_healthy(instance)
-            yield started[0], started[1]
-        finally:
-            for instance in started:
-                stop(instance)
-            drop_database()
-
-
-def csrf_headers(http: requests.Session) -> dict[str, str]:
-    return {"X-CSRFToken": http.cookies["csrftoken"]}
-
-
-def sign_in(http: requests.Session, base: str, kp: Keypair) -> None:
-    """Through the real Sign-In With Solana endpoints, as the wallet bridge does."""
-    assert http.get(f"{base}/", timeout=HTTP_TIMEOUT).status_code == 200
-    challenge = http.post(f"{base}/sign-in/challenge", json={}, headers=csrf_headers(http), timeout=HTTP_TIMEOUT)
-    assert challenge.status_code == 200, challenge.text
-    data = challenge.json()
-    body = payload(kp, sign_in_text(data, str(kp.pubkey())), data["nonce"])
-    verified = http.post(f"{base}/sign-in/verify", json=body, headers=csrf_headers(http), timeout=HTTP_TIMEOUT)
-    assert verified.status_code == 200, verified.text
-    assert verified.json() == {"address": str(kp.pubkey())}
-
-
-def sign(transaction_b64: str, kp: Keypair) -> str:
-    tx = VersionedTransaction.from_bytes(base64.b64decode(transaction_b64))
-    signature = kp.sign_message(to_bytes_versioned(tx.message))
-    return base64.b64encode(bytes(VersionedTransaction.populate(tx.message, [signature]))).decode()
+    env = instance_env(port_a)  # A serves the sandbox both use
+    migrate(env)
+    args = ["dashboard.wsgi", "-k", "gthread", "--threads", "8", "--workers", "2", "--timeout", "60"]
+    a = Gunicorn(args, env, log_dir=logs, port=port_a, start_timeout=START_TIMEOUT)
+    b = Gunicorn(args, env, log_dir=logs, port=port_b, start_timeout=START_TIMEOUT)
+    try:
+        a.start()
+        b.start()
+        yield a, b
+    finally:
+        b.stop()
+        a.stop()
+        drop_database()
 
 
 def test_healthz_on_both(instances):
@@ -232,7 +116,7 @@ def test_session_and_cancel_across_instances(instances):
     kp = Keypair()
     wallet = str(kp.pubkey())
     http = requests.Session()  # cookies are per host, not per port: both instances get them
-    sign_in(http, a.url, kp)
+    sign_in(http, kp, a.url)
 
     page = http.get(f"{b.url}/orders/active", timeout=HTTP_TIMEOUT, allow_redirects=False)
     assert page.status_code == 200, "the session made on A is not known on B"
@@ -243,7 +127,7 @@ def test_session_and_cancel_across_instances(instances):
     started = http.post(f"{b.url}/orders/{keys[0]}/cancel/start", headers=csrf_headers(http), timeout=HTTP_TIMEOUT)
     assert started.status_code == 200, started.text
     issued = started.json()
-    signed = sign(issued["transaction"], kp)
+    signed = sign_transaction(issued["transaction"], kp)
 
     count = 10
     cookies, headers = http.cookies.get_dict(), csrf_headers(http)
@@ -288,7 +172,7 @@ def test_session_and_cancel_across_instances(instances):
 def test_sign_out_on_one_ends_the_session_on_both(instances):
     a, b = instances
     http = requests.Session()
-    sign_in(http, b.url, Keypair())
+    sign_in(http, Keypair(), b.url)
     assert http.get(f"{a.url}/orders/", timeout=HTTP_TIMEOUT, allow_redirects=False).status_code == 200
     http.post(f"{b.url}/sign-out", headers=csrf_headers(http), timeout=HTTP_TIMEOUT)
     assert http.get(f"{a.url}/orders/", timeout=HTTP_TIMEOUT, allow_redirects=False).status_code == 302

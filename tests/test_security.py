@@ -29,7 +29,7 @@ from solders.keypair import Keypair
 from dashboard import siws, tracking, views
 from dashboard.middleware import SIGNED_IN_AT
 from dashboard.sandbox import control
-from tests.test_siws import payload, sign_in_text
+from tests.wallet import sign_in, sign_in_body, sign_in_text
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 CHALLENGE = "/sign-in/challenge"
@@ -37,6 +37,7 @@ VERIFY = "/sign-in/verify"
 SLOW_DOWN = {
     "state": "refused",
     "message": "Too many attempts — please wait a minute and try again.",
+    "next": "wait",
 }
 # Settings the response tests take over from the production process.
 PRODUCTION_NAMES = (
@@ -120,16 +121,6 @@ def production_settings(settings, production):
 
 def unique_address() -> str:
     return "10.{}.{}.{}".format(*(secrets.randbelow(254) + 1 for _ in range(3)))
-
-
-def sign_in(client: Client, kp: Keypair, **extra) -> None:
-    """Sign in through the real SIWS endpoints (as static/js/bridge.js does)."""
-    response = client.post(CHALLENGE, "{}", content_type="application/json", **extra)
-    assert response.status_code == 200, response.content
-    challenge = response.json()
-    body = payload(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
-    response = client.post(VERIFY, json.dumps(body), content_type="application/json", **extra)
-    assert response.status_code == 200, response.content
 
 
 # --- production settings ------------------------------------------------------------------------
@@ -355,9 +346,8 @@ def test_sign_in_is_rate_limited_per_address(client, settings):
         assert response.status_code == 200
     limited = client.post(CHALLENGE, "{}", content_type="application/json", REMOTE_ADDR=address)
     assert limited.status_code == 429
-    assert limited.json()["state"] == SLOW_DOWN["state"]
-    assert limited.json()["message"] == SLOW_DOWN["message"]
-    assert limited.json()["error"] == SLOW_DOWN["message"]  # what the sign-in bridge shows
+    assert limited.json() == SLOW_DOWN  # the one shape the bridge reads: it shows "message"
+    assert limited["Retry-After"] == "60"
     verify = client.post(VERIFY, "{}", content_type="application/json", REMOTE_ADDR=address)
     assert verify.status_code == 429
     other = client.post(CHALLENGE, "{}", content_type="application/json", REMOTE_ADDR=unique_address())
@@ -378,7 +368,7 @@ def test_junk_naming_a_wallet_never_locks_it_out(client, settings):
     # A signature that verifies but replays the victim's message elsewhere is refused, and not counted either.
     thief = Client()
     challenge = thief.post(CHALLENGE, "{}", content_type="application/json", REMOTE_ADDR=unique_address()).json()
-    stolen = payload(victim, sign_in_text(challenge, str(victim.pubkey())), "f" * 32)
+    stolen = sign_in_body(victim, sign_in_text(challenge, str(victim.pubkey())), "f" * 32)
     for _ in range(5):
         replay = thief.post(VERIFY, json.dumps(stolen), content_type="application/json", REMOTE_ADDR=unique_address())
         assert replay.status_code == 400
@@ -393,10 +383,11 @@ def test_verified_sign_ins_are_limited_per_wallet(settings):
         sign_in(Client(), kp, REMOTE_ADDR=unique_address())
     client, address = Client(), unique_address()
     challenge = client.post(CHALLENGE, "{}", content_type="application/json", REMOTE_ADDR=address).json()
-    body = payload(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
+    body = sign_in_body(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
     limited = client.post(VERIFY, json.dumps(body), content_type="application/json", REMOTE_ADDR=address)
     assert limited.status_code == 429
-    assert limited.json()["error"] == SLOW_DOWN["message"]
+    assert limited.json() == SLOW_DOWN
+    assert limited["Retry-After"] == "60"
     assert SESSION_KEY not in client.session
     sign_in(Client(), Keypair(), REMOTE_ADDR=unique_address())  # another wallet is not affected
 
@@ -415,7 +406,8 @@ def test_verified_sign_ins_are_limited_per_wallet(settings):
 def test_deeply_nested_json_is_refused_plainly(client, caplog, url, body):
     response = client.post(url, body, content_type="application/json", REMOTE_ADDR=unique_address())
     assert response.status_code == 400
-    assert response.json()["error"].endswith("Please start again.")
+    assert response.json()["state"] == "refused"
+    assert response.json()["message"].endswith("Please start again.")
     assert not [r for r in caplog.records if r.exc_info]
 
 
@@ -434,10 +426,11 @@ def test_cancel_is_rate_limited_per_wallet(client, settings):
     settings.RATELIMIT_CANCEL = "3/d"
     client.force_login(siws.get_wallet_user(str(Keypair().pubkey())))
     for _ in range(3):  # refused (not an active order) but counted, from ever-new addresses
-        assert cancel_start(client, unique_address()).status_code == 409
+        assert cancel_start(client, unique_address()).status_code == 404
     limited = cancel_start(client, unique_address())
     assert limited.status_code == 429
-    assert {k: limited.json()[k] for k in SLOW_DOWN} == SLOW_DOWN
+    assert limited.json() == SLOW_DOWN
+    assert limited["Retry-After"] == "60"
     assert "no-store" in limited["Cache-Control"]
     submit = client.post("/cancels/1/submit", {"signed_transaction": "x"}, REMOTE_ADDR=unique_address())
     assert submit.status_code == 429
@@ -449,9 +442,9 @@ def test_cancel_is_rate_limited_per_address(client, settings):
     address = unique_address()
     for _ in range(3):  # three wallets, one address
         client.force_login(siws.get_wallet_user(str(Keypair().pubkey())))
-        assert cancel_start(client, address).status_code == 409
+        assert cancel_start(client, address).status_code == 404
     assert cancel_start(client, address).status_code == 429
-    assert cancel_start(client, unique_address()).status_code == 409
+    assert cancel_start(client, unique_address()).status_code == 404
 
 
 def test_client_address_behind_a_proxy(rf, settings):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import threading
@@ -18,13 +17,10 @@ from solders.keypair import Keypair
 
 from dashboard import siws
 from dashboard.models import SignInChallenge
+from tests.wallet import sign_in_body, sign_in_text
 
 CHALLENGE = "/sign-in/challenge"
 VERIFY = "/sign-in/verify"
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
 
 
 def start(client: Client, address: str = "") -> dict:
@@ -34,32 +30,6 @@ def start(client: Client, address: str = "") -> dict:
     return response.json()
 
 
-def sign_in_text(challenge: dict, address: str, **changes: str) -> str:
-    """The SIWS text as a wallet builds it from the challenge (optionally altered)."""
-    fields = {
-        "domain": challenge["domain"],
-        "address": address,
-        "statement": challenge["statement"],
-        "uri": challenge["uri"],
-        "version": challenge["version"],
-        "chain_id": challenge["chainId"],
-        "nonce": challenge["nonce"],
-        "issued_at": challenge["issuedAt"],
-        "expiration_time": challenge["expirationTime"],
-    }
-    return siws.format_message(siws.SignInFields(**{**fields, **changes}))
-
-
-def payload(kp: Keypair, text: str | bytes, nonce: str, address: str | None = None) -> dict:
-    raw = text.encode() if isinstance(text, str) else text
-    return {
-        "address": address or str(kp.pubkey()),
-        "signedMessage": b64(raw),
-        "signature": b64(bytes(kp.sign_message(raw))),
-        "nonce": nonce,
-    }
-
-
 def verify(client: Client, body: dict | str, **extra):
     data = body if isinstance(body, str) else json.dumps(body)
     return client.post(VERIFY, data, content_type="application/json", **extra)
@@ -67,7 +37,8 @@ def verify(client: Client, body: dict | str, **extra):
 
 def assert_refused(client: Client, response, phrase: str, status: int = 400) -> None:
     assert response.status_code == status, response.content
-    assert phrase.lower() in response.json()["error"].lower()
+    assert response.json()["state"] == "refused"
+    assert phrase.lower() in response.json()["message"].lower()
     assert SESSION_KEY not in client.session
 
 
@@ -104,9 +75,9 @@ def test_sign_in_happy_path(client, kp):
         f"Expiration Time: {challenge['expirationTime']}"
     )
     before = client.session.session_key
-    response = verify(client, payload(kp, text, challenge["nonce"]))
+    response = verify(client, sign_in_body(kp, text, challenge["nonce"]))
     assert response.status_code == 200, response.content
-    assert response.json() == {"address": str(kp.pubkey())}
+    assert response.json() == {"state": "signed_in", "message": "Signed in.", "next": None, "address": str(kp.pubkey())}
     assert client.session[SESSION_KEY]
     assert client.session.session_key != before  # rotated on login
     page = client.get("/")
@@ -119,8 +90,8 @@ def test_sign_in_happy_path(client, kp):
 @pytest.mark.django_db
 def test_sign_message_fallback(client, kp):
     challenge = start(client, str(kp.pubkey()))
-    assert challenge["message"] == sign_in_text(challenge, str(kp.pubkey()))
-    response = verify(client, payload(kp, challenge["message"], challenge["nonce"]))
+    assert challenge["text"] == sign_in_text(challenge, str(kp.pubkey()))
+    response = verify(client, sign_in_body(kp, challenge["text"], challenge["nonce"]))
     assert response.status_code == 200, response.content
 
 
@@ -128,14 +99,14 @@ def test_sign_message_fallback(client, kp):
 def test_sign_message_fallback_requires_the_exact_text(client, kp):
     challenge = start(client, str(kp.pubkey()))
     other = sign_in_text(challenge, str(kp.pubkey()), statement="Something else entirely.")
-    response = verify(client, payload(kp, other, challenge["nonce"]))
+    response = verify(client, sign_in_body(kp, other, challenge["nonce"]))
     assert_refused(client, response, "different text")
 
 
 @pytest.mark.django_db
 def test_sign_out(client, kp):
     challenge = start(client)
-    verify(client, payload(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"]))
+    verify(client, sign_in_body(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"]))
     response = client.post(reverse("sign_out"))
     assert response.status_code == 302
     assert SESSION_KEY not in client.session
@@ -148,7 +119,7 @@ def test_sign_out(client, kp):
 @pytest.mark.django_db
 def test_replayed_nonce(client, kp):
     challenge = start(client)
-    body = payload(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
+    body = sign_in_body(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
     assert verify(client, body).status_code == 200
     client.post(reverse("sign_out"))
     assert_refused(client, verify(client, body), "already been used")
@@ -157,7 +128,7 @@ def test_replayed_nonce(client, kp):
 @pytest.mark.django_db
 def test_replay_from_another_session(client, kp):
     challenge = start(client)
-    body = payload(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
+    body = sign_in_body(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
     thief = Client()
     start(thief)
     assert_refused(thief, verify(thief, body), "another browser tab")
@@ -171,7 +142,7 @@ def test_expired(client, kp):
         issued_at=past, expires_at=past + timedelta(minutes=5)
     )
     challenge = siws.challenge_input(SignInChallenge.objects.get(nonce=challenge["nonce"]))
-    response = verify(client, payload(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"]))
+    response = verify(client, sign_in_body(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"]))
     assert_refused(client, response, "expired")
 
 
@@ -183,7 +154,7 @@ def test_issued_at_far_in_the_future(client, kp):
         issued_at=future, expires_at=future + timedelta(minutes=5)
     )
     challenge = siws.challenge_input(SignInChallenge.objects.get(nonce=challenge["nonce"]))
-    response = verify(client, payload(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"]))
+    response = verify(client, sign_in_body(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"]))
     assert_refused(client, response, "too far from now")
 
 
@@ -191,21 +162,21 @@ def test_issued_at_far_in_the_future(client, kp):
 def test_issued_at_changed_by_the_client(client, kp):
     challenge = start(client)
     text = sign_in_text(challenge, str(kp.pubkey()), issued_at="2030-01-01T00:00:00Z")
-    assert_refused(client, verify(client, payload(kp, text, challenge["nonce"])), "does not match")
+    assert_refused(client, verify(client, sign_in_body(kp, text, challenge["nonce"])), "does not match")
 
 
 @pytest.mark.django_db
 def test_wrong_domain_in_the_message(client, kp):
     challenge = start(client)
     text = sign_in_text(challenge, str(kp.pubkey()), domain="evil.example")
-    response = verify(client, payload(kp, text, challenge["nonce"]))
+    response = verify(client, sign_in_body(kp, text, challenge["nonce"]))
     assert_refused(client, response, "another website", 403)
 
 
 @pytest.mark.django_db
 def test_message_replayed_on_another_host(client, kp):
     challenge = start(client)
-    body = payload(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
+    body = sign_in_body(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
     response = verify(client, body, HTTP_HOST="localhost")
     assert_refused(client, response, "started on another address", 403)
 
@@ -213,7 +184,7 @@ def test_message_replayed_on_another_host(client, kp):
 @pytest.mark.django_db
 def test_wrong_address_claimed(client, kp):
     challenge = start(client)
-    body = payload(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
+    body = sign_in_body(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
     body["address"] = str(Keypair().pubkey())
     assert_refused(client, verify(client, body), "different account", 403)
 
@@ -222,7 +193,7 @@ def test_wrong_address_claimed(client, kp):
 def test_signed_by_another_key(client, kp):
     challenge = start(client)
     text = sign_in_text(challenge, str(kp.pubkey()))
-    body = payload(Keypair(), text, challenge["nonce"], address=str(kp.pubkey()))
+    body = sign_in_body(Keypair(), text, challenge["nonce"], address=str(kp.pubkey()))
     assert_refused(client, verify(client, body), "signature does not match", 403)
 
 
@@ -253,9 +224,9 @@ def test_signed_by_another_key(client, kp):
 def test_non_canonical_text(client, kp, mangle):
     challenge = start(client)
     text = mangle(sign_in_text(challenge, str(kp.pubkey())))
-    response = verify(client, payload(kp, text, challenge["nonce"]))
+    response = verify(client, sign_in_body(kp, text, challenge["nonce"]))
     assert response.status_code == 400, response.content
-    error = response.json()["error"]
+    error = response.json()["message"]
     assert "not a standard sign-in message" in error or "does not match" in error
     assert SESSION_KEY not in client.session
 
@@ -265,11 +236,11 @@ def test_non_canonical_text(client, kp, mangle):
 @pytest.mark.parametrize("garbage", ["not base64!", "QUJD\n", "QUJD=", "QUJ", ""])
 def test_garbage_base64(client, kp, field, garbage):
     challenge = start(client)
-    body = payload(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
+    body = sign_in_body(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
     body[field] = garbage
     response = verify(client, body)
     assert response.status_code == 400
-    assert "wallet" in response.json()["error"]
+    assert "wallet" in response.json()["message"]
     assert SESSION_KEY not in client.session
 
 
@@ -281,18 +252,18 @@ def test_malformed_requests(client, body):
     start(client)
     response = verify(client, body)
     assert response.status_code == 400
-    assert response.json()["error"].endswith(".")
+    assert response.json()["message"].endswith(".")
 
 
 @pytest.mark.django_db
 def test_oversized_body(client, kp):
     challenge = start(client)
-    body = payload(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
+    body = sign_in_body(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
     body["padding"] = "x" * (siws.MAX_BODY_BYTES + 1)
     assert_refused(client, verify(client, body), "too large")
     big = start(client)
     text = sign_in_text(big, str(kp.pubkey()), statement="x" * 3000)
-    assert_refused(client, verify(client, payload(kp, text, big["nonce"])), "too long")
+    assert_refused(client, verify(client, sign_in_body(kp, text, big["nonce"])), "too long")
 
 
 @pytest.mark.django_db
@@ -303,7 +274,7 @@ def test_missing_csrf_token(kp):
     token = client.cookies["csrftoken"].value
     response = client.post(CHALLENGE, "{}", content_type="application/json", HTTP_X_CSRFTOKEN=token)
     challenge = response.json()
-    body = payload(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
+    body = sign_in_body(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
     response = verify(client, body)
     assert response.status_code == 403
     assert SESSION_KEY not in client.session
@@ -316,10 +287,10 @@ def test_session_unchanged_after_refusal(client, kp):
     challenge = start(client)
     before = client.session.session_key
     text = sign_in_text(challenge, str(kp.pubkey()))
-    verify(client, payload(Keypair(), text, challenge["nonce"], address=str(kp.pubkey())))
+    verify(client, sign_in_body(Keypair(), text, challenge["nonce"], address=str(kp.pubkey())))
     assert client.session.session_key == before
     # …and the challenge is still usable by the real wallet.
-    assert verify(client, payload(kp, text, challenge["nonce"])).status_code == 200
+    assert verify(client, sign_in_body(kp, text, challenge["nonce"])).status_code == 200
 
 
 @pytest.mark.django_db
@@ -328,17 +299,6 @@ def test_sandbox_wallet_script_only_in_sandbox(client, settings):
     assert b"sandbox/wallet.js" not in client.get("/").content
     settings.SANDBOX = True
     assert b"sandbox/wallet.js" in client.get("/").content
-
-
-def test_parse_round_trips():
-    fields = siws.SignInFields(
-        domain="example.com",
-        address=str(Keypair().pubkey()),
-        uri="https://example.com/",
-        nonce="abcdef1234",
-        resources=("https://a.example/", "https://b.example/"),
-    )
-    assert siws.parse_message(siws.format_message(fields)) == fields
 
 
 # --- Concurrent replays: exactly one sign-in wins ---
@@ -351,7 +311,7 @@ def replay_concurrently(live_server, count: int = 8) -> list[int]:
     challenge = http.post(live_server.url + CHALLENGE, json={}, headers=headers, timeout=10).json()
     kp = Keypair()
     text = sign_in_text(challenge, str(kp.pubkey()))
-    body = payload(kp, text, challenge["nonce"])
+    body = sign_in_body(kp, text, challenge["nonce"])
     cookies = http.cookies.get_dict()
     barrier = threading.Barrier(count)
     statuses: list[int] = []

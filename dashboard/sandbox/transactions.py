@@ -7,7 +7,6 @@ message paid by the user with two compute-budget instructions and one DCA `close
 from __future__ import annotations
 
 import base64
-import binascii
 from dataclasses import dataclass
 
 from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
@@ -19,7 +18,9 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 
+from dashboard import encoding
 from dashboard.sandbox import keys
+from dashboard.transactions import MAX_TX_BYTES
 
 CLOSE_DCA_DATA = bytes.fromhex("16072162a8b722f3")
 COMPUTE_UNIT_LIMIT = 88_662
@@ -92,8 +93,8 @@ class SignedCheck:
 def parse_signed(signed_b64: str) -> VersionedTransaction:
     """Decode a base64 wire transaction strictly (no trailing bytes)."""
     try:
-        raw = base64.b64decode(signed_b64, validate=True)
-    except (binascii.Error, ValueError):
+        raw = encoding.decode_base64(signed_b64, MAX_TX_BYTES)
+    except encoding.Undecodable:
         raise MalformedTransaction("signedTransaction is not valid base64") from None
     try:
         tx = VersionedTransaction.from_bytes(raw)

@@ -7,10 +7,12 @@ from django import template
 from django.urls import reverse
 from django.utils.html import format_html
 
+from dashboard import encoding
 from dashboard.orders import OrderView
 from dashboard.tokens import Token
 
 register = template.Library()
+register.filter("short_address", encoding.short_address)  # {{ address|short_address }}: "EPjF…Dt1v"
 
 _KEY = "ORDER-KEY"  # stands in for the order key in a URL reversed once per name
 

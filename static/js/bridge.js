@@ -1,10 +1,15 @@
-// Wallet bridge: finds Solana wallets (Wallet Standard), signs in (SIWS), signs transactions.
-// Server data comes from data-* attributes on <body>; see docs in wallet-bridge.md.
-// Other modules (orders.js) take signTransaction from this one; the page loads each module once.
+// Wallet bridge: finds wallets (Wallet Standard), signs in (SIWS), signs transactions, reads the
+// JSON answers (views.answer). Server data: data-* attributes on <body> (templates/base.html).
+// orders.js imports from it; the page loads each module once.
 const d = document.body.dataset;
 const KEY = 'dca.wallet';
 const ICON = /^data:image\/(svg\+xml|webp|png|gif);base64,/;
-const NEEDS = ['standard:connect', 'standard:events', 'solana:signTransaction'];
+const WAIT_SECONDS = 60; // a cancel attempt lives 75 s
+const NEEDS = {
+  'standard:connect': 'connecting to websites',
+  'standard:events': 'telling websites when you switch accounts',
+  'solana:signTransaction': 'signing transactions',
+};
 const $ = (s) => document.querySelector(s);
 const list = $('[data-wallets]');
 const status = $('[data-status]');
@@ -12,9 +17,11 @@ const connectButton = $('[data-connect]');
 const wallets = [];
 let shown = false;
 let busy = false;
-let active = null; // {wallet, account}: the very WalletAccount the wallet returned
+let active = null; // {wallet, account}: the WalletAccount the wallet returned
 let waiting = null;
 let missing = false;
+const reasons = new Map(); // wallet -> why it cannot be used, or ''
+
 
 const el = (tag, props = {}, ...kids) => {
   const e = Object.assign(document.createElement(tag), props);
@@ -23,37 +30,60 @@ const el = (tag, props = {}, ...kids) => {
 };
 const plain = (message) => Object.assign(new Error(message), { plain: true });
 const b64 = (bytes) => btoa(String.fromCharCode(...bytes));
-const usable = (w) =>
-  NEEDS.every((f) => w.features?.[f]) && w.chains?.some((c) => c.startsWith('solana:'));
+
+function unusable(w) {
+  const f = w.features || {};
+  const lacking = Object.keys(NEEDS).filter((name) => !f[name]).map((name) => NEEDS[name]);
+  if (!f['solana:signIn'] && !f['solana:signMessage']) lacking.push('signing in to websites');
+  if (!w.chains?.some((c) => c.startsWith('solana:'))) lacking.push('Solana');
+  return lacking.length ? `${w.name} cannot be used here: it does not support ${lacking.join(', ')}.` : '';
+}
+
+export function isRejection(error) {
+  return error?.code === 4001 || /reject|declin|denied|cancel/i.test(String(error?.message || error));
+}
+
+function inTime(promise, message) {
+  let timer;
+  const late = new Promise((_, fail) => { timer = setTimeout(() => fail(plain(message)), WAIT_SECONDS * 1000); });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+// POST an object (as JSON) or a form; always resolves to an answer of the one shape.
+export async function send(url, body, noAnswer = 'The dashboard did not answer. Check your connection and try again.') {
+  const form = body instanceof URLSearchParams;
+  let r;
+  try {
+    r = await fetch(url, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'X-CSRFToken': d.csrf, ...(form ? {} : { 'Content-Type': 'application/json' }) },
+      body: form ? body : JSON.stringify(body || {}),
+    });
+    const data = await r.json();
+    if (data && typeof data.state === 'string') return data;
+  } catch { /* none, or not JSON */ }
+  if ([401, 403].includes(r?.status)) {
+    return { state: 'signed_out', message: 'This page is out of date or you were signed out. Reload the page and sign in again.', next: 'sign_in' };
+  }
+  return { state: 'unknown', message: noAnswer, next: null };
+}
 
 function say(...parts) {
   if (status) status.replaceChildren(...parts.map((p) => (typeof p === 'string' ? el('p', {}, p) : p)));
 }
 
 function explain(e) {
-  const m = String(e?.message || e);
-  if (e?.plain) return m;
-  if (e?.code === 4001 || /reject|declin|denied|cancel/i.test(m))
-    return 'You declined the request in your wallet, so you are still signed out.';
-  return `Your wallet could not sign in (${m}). Try again, or try another wallet.`;
+  if (e?.plain) return String(e.message);
+  if (isRejection(e)) return 'You declined the request in your wallet, so you are still signed out.';
+  return `Your wallet could not sign in (${String(e?.message || e)}). Try again, or try another wallet.`;
 }
 
 async function post(url, body) {
-  const r = await fetch(url, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', 'X-CSRFToken': d.csrf },
-    body: JSON.stringify(body || {}),
-  });
-  const data = await r.json().catch(() => ({}));
-  if (!r.ok) {
-    throw plain(
-      data.error ||
-        (r.status === 403
-          ? 'This page is out of date. Reload it and try again.'
-          : 'The server could not complete the sign-in. Try again in a moment.'),
-    );
-  }
-  return data;
+  const { state, message, next, ...payload } = await send(
+    url, body, 'The server could not complete the sign-in. Try again in a moment.');
+  if (state === 'refused' || state === 'signed_out' || state === 'unknown') throw plain(message);
+  return payload;
 }
 
 function noWallet() {
@@ -74,6 +104,7 @@ function render() {
   if (!list || !shown) return;
   list.parentElement.hidden = !wallets.length;
   list.replaceChildren(...wallets.map((w) => {
+    if (reasons.get(w)) return el('li', { className: 'wallet-unusable' }, reasons.get(w));
     const b = el('button', { type: 'button', className: 'wallet-button', disabled: busy });
     if (ICON.test(w.icon || '')) b.append(el('img', { src: w.icon, alt: '', width: 28, height: 28 }));
     b.append(w.name);
@@ -90,23 +121,22 @@ async function signIn(w) {
   busy = true;
   render();
   const f = w.features;
+  const slow = `${w.name} did not answer within ${WAIT_SECONDS} seconds. You are still signed out — try again.`;
   try {
     let out, nonce;
     say(`Approve the sign-in in ${w.name}…`);
     if (f['solana:signIn']) {
       const input = await post(d.challengeUrl);
       nonce = input.nonce;
-      [out] = await f['solana:signIn'].signIn(input);
-    } else if (f['solana:signMessage']) {
-      const [account] = (await f['standard:connect'].connect()).accounts;
+      [out] = await inTime(f['solana:signIn'].signIn(input), slow);
+    } else {
+      const [account] = (await inTime(f['standard:connect'].connect(), slow)).accounts;
       if (!account) throw plain('Your wallet did not share an account. Unlock it and try again.');
       const ch = await post(d.challengeUrl, { address: account.address });
       nonce = ch.nonce;
-      const message = new TextEncoder().encode(ch.message);
-      [out] = await f['solana:signMessage'].signMessage({ account, message });
+      const message = new TextEncoder().encode(ch.text);
+      [out] = await inTime(f['solana:signMessage'].signMessage({ account, message }), slow);
       out = { ...out, account };
-    } else {
-      throw plain(`${w.name} cannot sign in to websites. Try another wallet.`);
     }
     say('Checking your signature…');
     await post(d.verifyUrl, {
@@ -129,14 +159,14 @@ async function signIn(w) {
 
 async function signOut() {
   localStorage.removeItem(KEY);
-  await post(d.signOutUrl).catch(() => {});
+  await send(d.signOutUrl);
   location.reload();
 }
 
 // Connect again (silently if the wallet allows) to the account this session signed in with.
 async function reconnect(silent) {
   const name = localStorage.getItem(KEY);
-  const w = wallets.find((x) => x.name === name) ||
+  const w = wallets.find((x) => x.name === name && !reasons.get(x)) ||
     (await new Promise((res) => { waiting = { name, res }; setTimeout(res, 3000); }));
   if (!w) throw plain('Your wallet was not found. Unlock it, reload the page and sign in again.');
   const connect = (o) => w.features['standard:connect'].connect(o).then((r) => r.accounts, () => []);
@@ -148,12 +178,26 @@ async function reconnect(silent) {
   return (active = { wallet: w, account });
 }
 
-/** Sign a serialized transaction with the signed-in wallet; resolves to the signed bytes. */
+// 'legacy' or 0: the byte after the compact-u16 count of 64-byte signatures.
+function version(bytes) {
+  let count = 0, at = 0, b;
+  do { b = bytes[at]; count |= (b & 0x7f) << (7 * at++); } while (b & 0x80 && at < 3);
+  const first = bytes[at + 64 * count];
+  return first & 0x80 ? first & 0x7f : 'legacy';
+}
+
+// Resolves to the signed bytes; rejects in plain words (`plain`) on a version or a wallet timeout.
 export async function signTransaction(bytes) {
   const { wallet, account } = active || (await reconnect(false));
-  const [out] = await wallet.features['solana:signTransaction'].signTransaction({
-    account, transaction: bytes, chain: 'solana:mainnet',
-  });
+  const feature = wallet.features['solana:signTransaction'];
+  const v = version(bytes);
+  if (!(feature.supportedTransactionVersions || ['legacy']).includes(v)) {
+    throw plain(`${wallet.name} cannot sign ${v === 'legacy' ? v : `version ${v}`} transactions. Nothing was sent — try another wallet.`);
+  }
+  const [out] = await inTime(
+    feature.signTransaction({ account, transaction: bytes, chain: 'solana:mainnet' }),
+    `Your wallet did not answer within ${WAIT_SECONDS} seconds. Nothing was sent.`,
+  );
   return out.signedTransaction;
 }
 
@@ -169,16 +213,19 @@ function watch(w) {
   if (!active) reconnect(true).catch(() => {});
 }
 
+// As the Wallet Standard's reference: unregister removes only what this call added.
 function register(...ws) {
-  for (const w of ws) {
-    if (!usable(w) || wallets.includes(w)) continue;
+  const added = ws.filter((w, i) => w && !wallets.includes(w) && ws.indexOf(w) === i);
+  for (const w of added) {
     wallets.push(w);
+    reasons.set(w, unusable(w));
+    if (reasons.get(w)) continue;
     if (waiting?.name === w.name) waiting.res(w);
     watch(w);
   }
   render();
   return () => {
-    for (const w of ws) if (wallets.includes(w)) wallets.splice(wallets.indexOf(w), 1);
+    for (const w of added) if (wallets.includes(w)) wallets.splice(wallets.indexOf(w), 1);
     render();
   };
 }

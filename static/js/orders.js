@@ -2,13 +2,12 @@
 // (server-issued transaction -> wallet signature -> server relays it once).
 // The rule for every step: after a swap, focus lands on what changed and the message about it is
 // in view; a control that no longer does what it says is disabled or hidden.
-import { signTransaction } from './bridge.js';
+import { isRejection, send, signTransaction } from './bridge.js';
 
 const body = document.body;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const fromB64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 const toB64 = (bytes) => btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(''));
-const DECLINED = /reject|declin|cancel|denied/i;
 
 function refreshOrders() {
   if (window.htmx) window.htmx.trigger(body, 'orders-changed');
@@ -92,26 +91,17 @@ document.addEventListener('click', (event) => {
 
 // --- talking to the server -----------------------------------------------------------------------
 
-async function post(url, form) {
-  try {
-    const response = await fetch(url, {
-      method: 'POST',
-      credentials: 'same-origin',
-      headers: { 'X-CSRFToken': body.dataset.csrf },
-      body: form,
-    });
-    return await response.json();
-  } catch {
-    return { state: 'unknown', message: 'The dashboard did not answer. Check your connection, then look at the list before trying again.' };
-  }
-}
+// Every answer has the one shape {state, message, next, ...}; bridge.js's `send` makes one of a
+// lost or non-JSON answer too (a 403 page: the session ended).
+const post = (url, form) => send(url, form || new URLSearchParams(),
+  'The dashboard did not answer. Check your connection, then look at the list before trying again.');
 
 // What an answer asks of the page next: "retry" (a fresh try can work), "refresh" (the list is
-// out of date: this order is closed or not yours), or "" (nothing more to do here).
+// out of date: this order is closed, or not one of this wallet's), "wait", "sign_in" or "".
+// An order found already closed makes the list out of date whatever else the answer offers.
 function nextStep(answer) {
-  if (answer.next) return answer.next;
-  if (/list will refresh|refresh the list|not one of your active orders|already (closed|cancelled)/i.test(answer.message || '')) return 'refresh';
-  return answer.retry ? 'retry' : '';
+  if (/already (closed|cancelled)/i.test(answer.message || '')) return 'refresh';
+  return answer.next || '';
 }
 
 // --- messages ----------------------------------------------------------------------------------
@@ -196,11 +186,13 @@ async function cancel(button) {
   try {
     signed = await signTransaction(fromB64(start.transaction));
   } catch (error) {
-    await post(start.decline_url);
-    const declined = error?.code === 4001 || DECLINED.test(String(error?.message));
-    say(status, declined
-      ? 'You declined in your wallet, so nothing was sent. Your order keeps running.'
-      : `Your wallet could not sign (${error?.message}). Nothing was sent.`, 'error');
+    // Nothing was signed, or what was signed is dropped: the attempt ends (a wallet that never
+    // answered leaves it to expire, unused).
+    if (!error?.plain) await post(start.decline_url);
+    let words = `Your wallet could not sign (${error?.message}). Nothing was sent.`;
+    if (isRejection(error)) words = 'You declined in your wallet, so nothing was sent. Your order keeps running.';
+    else if (error?.plain) words = error.message;
+    say(status, words, 'error');
     idle(box, false);
     return;
   }

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from solders.keypair import Keypair
 
+from dashboard.encoding import short_address
+
 WALLET_JS = Path(__file__).with_name("wallet.js")
 # The sandbox wallet's signing core: one implementation for the sandbox wallet and the test wallet.
 WALLET_CORE_JS = Path(__file__).parents[2] / "dashboard" / "sandbox" / "static" / "sandbox" / "wallet-core.js"
@@ -65,18 +67,20 @@ class TestWallet:
 
     @property
     def short(self) -> str:
-        return f"{self.address[:4]}…{self.address[-4:]}"
+        return short_address(self.address)
 
 
 @pytest.fixture
 def install_wallet(page) -> Callable[..., TestWallet]:
-    """`install_wallet(name=, sign_in=, decline=, mode=, keypair=, tamper=)` injects the sandbox
-    wallet's core and the test wallet (wallet.js) into `page` (before any page script) and
+    """`install_wallet(name=, sign_in=, decline=, mode=, keypair=, ...)` injects the sandbox
+    wallet's signing core and the test wallet (wallet.js) into `page` (before any page script) and
     returns the TestWallet. sign_in=False leaves out `solana:signIn` (the bridge falls back to
-    signMessage); decline=True (or mode="decline") makes every signing call throw "User rejected
-    the request."; mode="never" never answers, mode="hold" waits for `__testWallet.answer(bool)`.
+    signMessage); decline=True (or mode="decline") makes every signing call throw code 4001 with
+    `decline_message` ("User rejected the request."); mode="hold" waits for
+    `__testWallet.answer(bool)`; hang=True (or mode="never") never answers a signing call.
     tamper="blockhash" changes the blockhash before signing a transaction; tamper="wrongKey"
-    signs it with the other key."""
+    signs it with the other key. without=(feature, ...) leaves features out; versions=[...] sets
+    the supportedTransactionVersions of solana:signTransaction (default ['legacy', 0])."""
 
     def install(
         *,
@@ -84,8 +88,12 @@ def install_wallet(page) -> Callable[..., TestWallet]:
         sign_in: bool = True,
         decline: bool = False,
         mode: str = "approve",
+        decline_message: str = "",
         keypair: Keypair | None = None,
         tamper: str = "",
+        hang: bool = False,
+        without: tuple[str, ...] = (),
+        versions: list | None = None,
     ) -> TestWallet:
         wallet = TestWallet(name=name, keypair=keypair or Keypair(), other=Keypair())
         options = {
@@ -93,7 +101,11 @@ def install_wallet(page) -> Callable[..., TestWallet]:
             "signIn": sign_in,
             "decline": decline,
             "mode": mode,
+            "declineMessage": decline_message,
             "tamper": tamper,
+            "hang": hang,
+            "without": list(without),
+            "versions": versions,
             "accounts": [wallet_account(wallet.keypair), wallet_account(wallet.other)],
         }
         page.add_init_script(f"window.__testWallet = {json.dumps(options)};")

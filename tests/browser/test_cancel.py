@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.contrib.sessions.models import Session
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -29,10 +30,10 @@ SUCCESS = (
 )
 
 
-def expect_refusals_logged(page) -> None:
-    """The browser logs the server's 409 refusal as a failed load; that one is expected here."""
-    assert any("409 (Conflict)" in text for text, _url in page.errors)
-    page.errors[:] = [(text, url) for text, url in page.errors if "409 (Conflict)" not in text]
+def expect_refusals_logged(page, status: str = "409 (Conflict)") -> None:
+    """The browser logs the server's refusal (an HTTP error) as a failed load; that one is expected here."""
+    assert any(status in text for text, _url in page.errors), page.errors
+    page.errors[:] = [(text, url) for text, url in page.errors if status not in text]
 
 
 def open_confirmation(page, live_server, wallet, key=None):
@@ -242,7 +243,7 @@ def test_misbehaving_wallet_is_refused_and_nothing_relayed(page, live_server, in
     expect(confirm.locator(".cancel-status")).to_contain_text(words)
     assert control.count_calls("execute") == 0
     assert control.get_order(key)["status"] == "active"
-    expect_refusals_logged(page)
+    expect_refusals_logged(page, "400 (Bad Request)")
 
 
 def test_execute_times_out_then_is_reconciled(page, live_server, install_wallet, settings):
@@ -370,3 +371,52 @@ def test_recent_cancels_settle_a_lost_answer(page, live_server, install_wallet):
     expect(panel.get_by_role("button", name="Check now")).to_have_count(0)
     expect(page.locator(f'#active-panel [data-order="{key}"]')).to_have_count(0)  # the list follows
     assert CancelAttempt.objects.get(order_key=key).state == CancelAttempt.State.SUCCEEDED
+
+
+def test_a_refusal_is_known_by_its_code_alone(page, live_server, install_wallet):
+    wallet = install_wallet(decline_message="Nope.")  # code 4001, none of the usual words
+    key, confirm = open_confirmation(page, live_server, wallet)
+    page.evaluate("window.__testWallet.decline = true")
+    confirm.get_by_role("button", name="Confirm cancel").click()
+    expect(confirm.locator(".cancel-status")).to_contain_text("You declined in your wallet, so nothing was sent")
+    assert control.count_calls("execute") == 0
+    assert control.get_order(key)["status"] == "active"
+
+
+def test_a_wallet_that_never_answers_is_given_up_on(page, live_server, install_wallet):
+    wallet = install_wallet()
+    key, confirm = open_confirmation(page, live_server, wallet)
+    page.evaluate("window.__testWallet.hang = true")
+    page.clock.install()
+    button = confirm.get_by_role("button", name="Confirm cancel")
+    button.click()
+    expect(confirm.locator(".cancel-status")).to_contain_text("Approve in your wallet")
+    page.evaluate("window.__testWallet.asked('signTransaction')")  # the bridge's wait has begun
+    page.clock.fast_forward("01:01")
+    expect(confirm.locator(".cancel-status")).to_contain_text(
+        "Your wallet did not answer within 60 seconds. Nothing was sent."
+    )
+    expect(button).to_be_enabled()  # the trader can start again
+    assert control.count_calls("execute") == 0
+    assert control.get_order(key)["status"] == "active"
+
+
+@pytest.mark.parametrize(
+    ("how", "words"),
+    [
+        ("session", "You were signed out — sign in again."),  # the dashboard's JSON answer
+        ("csrf", "This page is out of date or you were signed out. Reload the page and sign in again."),  # a 403 page
+    ],
+)
+def test_a_session_that_ended_is_said_plainly(page, live_server, install_wallet, how, words):
+    wallet = install_wallet()
+    key, confirm = open_confirmation(page, live_server, wallet)
+    if how == "session":
+        Session.objects.all().delete()
+    else:
+        page.context.clear_cookies(name="csrftoken")
+    confirm.get_by_role("button", name="Confirm cancel").click()
+    expect(confirm.locator(".cancel-status")).to_contain_text(words)
+    expect_refusals_logged(page, "403 (Forbidden)")
+    assert control.count_calls("cancelOrder") == 0
+    assert control.get_order(key)["status"] == "active"

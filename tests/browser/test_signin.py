@@ -11,22 +11,18 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import expect
 from solders.hash import Hash
-from solders.message import Message, to_bytes_versioned
+from solders.message import Message, MessageV0, to_bytes_versioned
 from solders.null_signer import NullSigner
 from solders.pubkey import Pubkey
 from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
+from dashboard.encoding import short_address
+from tests.browser.flows import sign_in
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SANDBOX_WALLET = "Sandbox wallet — simulated, no real funds"
-
-
-def sign_in(page, live_server, wallet_name: str) -> None:
-    page.goto(live_server.url + "/")
-    page.get_by_role("button", name="Connect wallet").click()
-    page.get_by_role("button", name=wallet_name).click()
-    page.wait_for_url(live_server.url + "/orders/")
 
 
 def expect_signed_in(page, live_server, short: str) -> None:
@@ -148,7 +144,7 @@ def test_sandbox_wallet_signs_in(page, live_server):
     sheet.get_by_role("button", name="Approve").click()
     page.wait_for_url(live_server.url + "/orders/")
     user = User.objects.get()
-    expect_signed_in(page, live_server, f"{user.username[:4]}…{user.username[-4:]}")
+    expect_signed_in(page, live_server, short_address(user.username))
     # Every transaction is shown on the sheet too, in words, before it is signed.
     payer = Pubkey.from_string(user.username)
     ix = transfer(TransferParams(from_pubkey=payer, to_pubkey=Pubkey.new_unique(), lamports=1))
@@ -221,3 +217,104 @@ def test_screenshots(page, live_server, install_wallet, tmp_path):
     page.wait_for_url(live_server.url + "/orders/")
     expect_signed_in(page, live_server, wallet.short)
     page.screenshot(path=out / "home-signed-in.png", full_page=True)
+
+
+# --- the bridge's own rules ------------------------------------------------------------------------
+
+
+def test_a_wallet_lacking_a_feature_is_listed_with_what_it_lacks(page, live_server, install_wallet):
+    install_wallet(without=("solana:signTransaction", "standard:events"))
+    page.goto(live_server.url + "/")
+    page.get_by_role("button", name="Connect wallet").click()
+    expect(page.locator("[data-wallets]")).to_contain_text(
+        "Test Wallet cannot be used here: it does not support telling websites when you switch accounts, "
+        "signing transactions."
+    )
+    expect(page.get_by_role("button", name="Test Wallet")).to_have_count(0)
+
+
+def test_a_wallet_that_cannot_sign_in_is_listed_as_such(page, live_server, install_wallet):
+    install_wallet(sign_in=False, without=("solana:signMessage",))
+    page.goto(live_server.url + "/")
+    page.get_by_role("button", name="Connect wallet").click()
+    expect(page.locator("[data-wallets]")).to_contain_text("it does not support signing in to websites")
+
+
+UNREGISTER = """() => {
+    const wallet = (name) => ({
+        version: '1.0.0', name, icon: '', chains: ['solana:mainnet'], accounts: [],
+        features: { 'standard:connect': {}, 'standard:events': { on: () => () => {} },
+                    'solana:signTransaction': {}, 'solana:signMessage': {} },
+    });
+    const [a, b] = [wallet('Wallet A'), wallet('Wallet B')];
+    let unregister;
+    const register = (...ws) => window.dispatchEvent(new CustomEvent('wallet-standard:register-wallet',
+        { detail: ({ register }) => { unregister = register(...ws); } }));
+    register(a);        // the first call adds A
+    register(a, b);     // the second adds only B: A was there already
+    unregister();       // so it removes B, and leaves A
+}"""
+
+
+def test_unregister_removes_only_what_that_call_added(page, live_server):
+    page.goto(live_server.url + "/")
+    page.get_by_role("button", name="Connect wallet").click()
+    page.evaluate(UNREGISTER)
+    expect(page.get_by_role("button", name="Wallet A")).to_be_visible()
+    expect(page.get_by_role("button", name="Wallet B")).to_have_count(0)
+
+
+def test_a_wallet_that_never_answers_the_sign_in_is_given_up_on(page, live_server, install_wallet):
+    wallet = install_wallet(hang=True)
+    page.clock.install()
+    page.goto(live_server.url + "/")
+    page.get_by_role("button", name="Connect wallet").click()
+    page.get_by_role("button", name=wallet.name).click()
+    expect(page.get_by_role("status")).to_contain_text(f"Approve the sign-in in {wallet.name}")
+    page.evaluate("window.__testWallet.asked('signIn')")  # the bridge's wait has begun
+    page.clock.fast_forward("01:01")
+    expect(page.get_by_role("status")).to_contain_text(
+        f"{wallet.name} did not answer within 60 seconds. You are still signed out — try again."
+    )
+    expect(page.get_by_role("button", name=wallet.name)).to_be_enabled()
+    expect_signed_out(page)
+
+
+def test_a_stale_page_says_so_plainly(page, live_server, install_wallet):
+    """A 403 page instead of a JSON answer (here: the CSRF cookie is gone)."""
+    wallet = install_wallet()
+    page.goto(live_server.url + "/")
+    page.context.clear_cookies(name="csrftoken")
+    page.get_by_role("button", name="Connect wallet").click()
+    page.get_by_role("button", name=wallet.name).click()
+    expect(page.get_by_role("status")).to_contain_text(
+        "This page is out of date or you were signed out. Reload the page and sign in again."
+    )
+    assert any("403 (Forbidden)" in text for text, _url in page.errors)
+    page.errors.clear()
+    assert not User.objects.exists()
+
+
+SIGN_V0_WITH_BRIDGE = """async (b64) => {
+    const { signTransaction } = await import('/static/js/bridge.js');
+    try {
+        await signTransaction(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
+        return 'signed';
+    } catch (error) {
+        return error.message;
+    }
+}"""
+
+
+def test_the_transaction_version_is_checked_before_asking_the_wallet(page, live_server, install_wallet):
+    wallet = install_wallet(versions=["legacy"])
+    sign_in(page, live_server, wallet.name)
+    payer = wallet.keypair.pubkey()
+    ix = transfer(TransferParams(from_pubkey=payer, to_pubkey=Pubkey.new_unique(), lamports=1))
+    v0 = MessageV0.try_compile(payer, [ix], [], Hash.new_unique())
+    unsigned = base64.b64encode(bytes(VersionedTransaction(v0, [NullSigner(payer)]))).decode()
+    answer = page.evaluate(SIGN_V0_WITH_BRIDGE, unsigned)
+    words = "cannot sign version 0 transactions. Nothing was sent — try another wallet."
+    assert answer == f"{wallet.name} {words}"
+    assert "signTransaction" not in page.evaluate("window.__testWallet.calls")
+    assert_bridge_signs_for(page, payer)  # a legacy one it can

@@ -1,12 +1,16 @@
 // The browser tests' wallet: the sandbox wallet's own signing core (wallet-core.js, injected just
 // before this file) with test-only ways of answering instead of an approval sheet. Injected with
 // Playwright's add_init_script after an init script that sets
-//   window.__testWallet = {name, signIn, mode, tamper, accounts: [{address, publicKey, pkcs8}, …]}
-// (publicKey and pkcs8 base64). Modes (changeable at any time through window.__testWallet.mode):
-//   "approve" (default) answers yes at once; "decline" answers no ("User rejected the request.");
-//   "never" never answers, like a wallet popup left open; "hold" waits until the test calls
-//   __testWallet.answer(true|false).
+//   window.__testWallet = {name, signIn, mode, decline, declineMessage, hang, tamper, without,
+//                          versions, accounts: [{address, publicKey, pkcs8}, …]}
+// (publicKey and pkcs8 base64). Modes (changeable at any time through window.__testWallet):
+//   mode "approve" (default) answers yes at once; mode "decline" (or decline: true) answers no
+//   (code 4001, "User rejected the request." or declineMessage); mode "never" (or hang: true)
+//   never answers, like a wallet popup left open; mode "hold" waits until the test calls
+//   __testWallet.answer(true|false). without: [features] leaves them out; versions sets
+//   solana:signTransaction's supportedTransactionVersions (default ['legacy', 0]).
 // Also: __testWallet.calls (every call, e.g. "connect(silent)", "signTransaction"),
+// __testWallet.asked(name) (resolves once the wallet was asked for `name`),
 // __testWallet.requests (what each approval showed: {kind, title, lines}),
 // __testWallet.switchAccount(), __testWallet.disconnect(), and
 // __testWallet.tamper = "blockhash" | "wrongKey" to misbehave when signing a transaction.
@@ -19,6 +23,11 @@
   const calls = [];
   const requests = [];
   const waiting = [];
+  const waiters = [];
+  const record = (name) => {
+    calls.push(name);
+    waiters.filter((w) => w.name === name).forEach((w) => w.resolve());
+  };
 
   const accounts = async () => Promise.all((opts.accounts || []).map(async (a) => {
     const key = await crypto.subtle.importKey('pkcs8', fromB64(a.pkcs8), { name: 'Ed25519' }, false, ['sign']);
@@ -31,7 +40,10 @@
 
   function approve(request) {
     requests.push({ kind: request.kind, title: request.title, lines: request.lines, detail: request.detail || '' });
-    const mode = opts.decline ? 'decline' : opts.mode || 'approve';
+    const mode = opts.hang ? 'never' : opts.decline ? 'decline' : opts.mode || 'approve';
+    if (mode === 'decline' && opts.declineMessage) {
+      return Promise.reject(Object.assign(new Error(opts.declineMessage), { code: 4001 }));
+    }
     if (mode === 'decline') return Promise.resolve(false);
     if (mode === 'never') return new Promise(() => {});
     if (mode === 'hold') return new Promise((resolve) => waiting.push(resolve));
@@ -56,12 +68,15 @@
     approve,
     transform,
     signIn: opts.signIn !== false,
-    record: (name) => calls.push(name),
+    versions: opts.versions || undefined,
+    without: opts.without || [],
+    record,
   });
 
   Object.assign(opts, {
     calls,
     requests,
+    asked: (name) => (calls.includes(name) ? Promise.resolve() : new Promise((resolve) => waiters.push({ name, resolve }))),
     answer(approved) { for (const resolve of waiting.splice(0)) resolve(approved); },
     switchAccount: made.switchAccount,
     disconnect: made.disconnect,

@@ -167,11 +167,14 @@
    * options: {
    *   name, icon,
    *   accounts: () => Promise<[{address, publicKey: Uint8Array, sign: (bytes) => Promise<Uint8Array>}]>,
-   *   approve: (request) => Promise<boolean>   // false (or a throw) declines; may never settle
+   *   approve: (request) => Promise<boolean>   // false declines (code 4001); a throw is the wallet's
+   *                                             // own error, passed on; it may never settle
    *   signIn: true|false                        // offer solana:signIn (default true)
    *   transform: async (tx, reading, account) => ({tx, signer})  // tests only: misbehave
    *   remember: {get: () => bool, set: (bool) => void}  // whether the site is connected
    *   record: (name) => void                    // tests: every call, e.g. 'connect(silent)'
+   *   versions: ['legacy', 0]                   // supportedTransactionVersions
+   *   without: [feature names]                  // tests: features left out
    * }
    * request: {kind: 'signIn'|'signMessage'|'signTransaction', title, lines: [string], detail?, account}
    */
@@ -206,13 +209,7 @@
       return entry;
     };
     async function ask(request) {
-      let approved = false;
-      try {
-        approved = await options.approve(request);
-      } catch {
-        approved = false;
-      }
-      if (!approved) throw rejected();
+      if (!(await options.approve(request))) throw rejected();
     }
     const site = () => location.host;
 
@@ -260,7 +257,7 @@
       },
       'solana:signTransaction': {
         version: '1.0.0',
-        supportedTransactionVersions: ['legacy', 0],
+        supportedTransactionVersions: options.versions || ['legacy', 0],
         signTransaction: (...inputs) => Promise.all(inputs.map(async ({ account, transaction }) => {
           record('signTransaction');
           await load();
@@ -303,6 +300,8 @@
         })),
       };
     }
+
+    for (const name of options.without || []) delete features[name];
 
     const wallet = Object.freeze({
       version: '1.0.0',

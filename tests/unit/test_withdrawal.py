@@ -41,7 +41,7 @@ from dashboard.withdrawal import (
     check_withdrawal,
 )
 
-FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "jupiter-dca-v2-cancel-transaction.json").read_text())
+FIXTURE = json.loads((Path(__file__).parent.parent / "fixtures" / "jupiter-dca-v2-cancel-transaction.json").read_text())
 CEILING = 200_000  # lamports, the default DASHBOARD_MAX_PRIORITY_FEE_LAMPORTS
 MEMO = Pubkey.from_string("MemoSq4gqABAXKb96qnH2TcNFzQpPmDrJFjwUX7P4ta")
 JUPITER_LEND = Pubkey.from_string("jup3YeL8QhtSx1e253b2FDvsMNC87fDrgQZivbrndc9")

@@ -435,6 +435,26 @@ def test_refund_leaves_out_zero_parts() -> None:
     assert view.last_buy is None
 
 
+def test_what_the_trader_reads_once_cancelled_agrees_with_what_comes_back() -> None:
+    all_three = describe(make_order(), {}, now=at(2))
+    assert (all_three.refund_count, all_three.cancelled_text) == (
+        3,
+        "Order cancelled. 50 USDC not yet spent, 0.54 SOL bought so far and about 0.002 SOL of account rent "
+        "are back in your wallet.",
+    )
+    two = describe(make_order(raw_out_withdrawn=540_000_000), {}, now=at(2))
+    assert (two.refund_count, two.cancelled_text) == (
+        2,
+        "Order cancelled. 50 USDC not yet spent and about 0.002 SOL of account rent are back in your wallet.",
+    )
+    rent = describe(make_order(raw_in_used=150_000_000, raw_out_withdrawn=540_000_000), {}, now=at(2))
+    assert (rent.refund_text, rent.refund_count, rent.cancelled_text) == (
+        "About 0.002 SOL of account rent",
+        1,
+        "Order cancelled. About 0.002 SOL of account rent is back in your wallet.",
+    )
+
+
 def test_remaining_never_negative() -> None:
     view = describe(make_order(raw_in_used=120_000_000, raw_in_withdrawn=40_000_000), {}, now=at(2))
     assert view.remaining.text == "0 USDC"

@@ -1,0 +1,110 @@
+"""Recurring API v1: the pure parsers, on the drift the real API shows (no server, no database)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard import recurring, upstream
+
+SOL = "So11111111111111111111111111111111111111112"
+USDC = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
+
+
+def raw_order(**changes):
+    order = {
+        "orderKey": "5T3NGmbD8R59UWEaRaDq79r7fDxDUNidze3CVT94vrUb",
+        "userPubkey": "5dMXLJ8GYQxcHe2fjpttVkEpRrxcajRXZqJHCiCbWS4H",
+        "inputMint": USDC,
+        "outputMint": SOL,
+        "inDeposited": "100",
+        "rawInDeposited": "100000000",
+        "inUsed": "50",
+        "rawInUsed": "50000000",
+        "inWithdrawn": "0",
+        "rawInWithdrawn": "0",
+        "inAmountPerCycle": "50",
+        "rawInAmountPerCycle": "50000000",
+        "outReceived": "0.29",
+        "rawOutReceived": "290000000",
+        "outWithdrawn": "0",
+        "rawOutWithdrawn": "0",
+        "cycleFrequency": "86400",
+        "openTx": "abc",
+        "closeTx": "",
+        "userClosed": False,
+        "createdAt": "2025-01-02T03:04:05Z",
+        "updatedAt": "2025-01-02T03:04:05.123Z",
+        "trades": [],
+    }
+    order.update(changes)
+    return order
+
+
+@pytest.mark.parametrize("frequency", ["3600", 3600])
+def test_cycle_frequency_as_string_or_number(frequency):
+    assert recurring.parse_order(raw_order(cycleFrequency=frequency), "active").cycle_frequency == 3600
+
+
+@pytest.mark.parametrize("close_tx", ["", None])
+def test_close_tx_empty_or_null(close_tx):
+    assert recurring.parse_order(raw_order(closeTx=close_tx), "active").close_tx == ""
+
+
+def test_timestamps_with_and_without_milliseconds():
+    order = recurring.parse_order(raw_order(), "active")
+    assert order.created_at.isoformat() == "2025-01-02T03:04:05+00:00"
+    assert order.updated_at.isoformat() == "2025-01-02T03:04:05.123000+00:00"
+
+
+def test_flat_and_nested_list_shapes():
+    flat = recurring.parse_orders_page({"totalPages": 3, "page": 2, "time": [raw_order()]}, "active", "time")
+    nested = recurring.parse_orders_page(
+        {"time": {"orders": [raw_order()], "totalPages": 3, "page": 2}}, "active", "time"
+    )
+    assert (flat.page, flat.total_pages, len(flat.orders)) == (2, 3, 1)
+    assert (nested.page, nested.total_pages, len(nested.orders)) == (2, 3, 1)
+    assert flat.orders == nested.orders
+
+
+def test_garbage_order_list_is_refused():
+    with pytest.raises(ValueError):
+        recurring.parse_orders_page({"time": "nope"}, "active", "time")
+    with pytest.raises(ValueError):
+        recurring.parse_orders_page([1, 2], "active", "time")
+
+
+def test_cancel_answer_launched_shape_and_draft_fallback():
+    launched = recurring.parse_cancel({"requestId": "r-1", "transaction": "AQID"})
+    draft = recurring.parse_cancel({"id": "r-2", "tx": "AQID"})
+    assert (launched.request_id, launched.transaction) == ("r-1", b"\x01\x02\x03")
+    assert (draft.request_id, draft.transaction) == ("r-2", b"\x01\x02\x03")
+    with pytest.raises(upstream.JupiterBadResponse):
+        recurring.parse_cancel({"requestId": "r-3", "transaction": "not base64!"})
+    with pytest.raises(upstream.JupiterBadResponse):
+        recurring.parse_cancel({"transaction": "AQID"})
+
+
+def test_floats_are_never_money():
+    order = recurring.parse_order(raw_order(inDeposited=100.1), "active")
+    assert order.in_deposited is None
+    assert order.raw_in_deposited == 100_000_000
+
+
+def test_a_float_frequency_is_read_as_whole_seconds():
+    assert recurring.parse_order(raw_order(cycleFrequency=3600.0), "active").cycle_frequency == 3600
+
+
+@pytest.mark.parametrize("changes", [{"orderKey": ""}, {"cycleFrequency": None}, {"trades": "nope"}])
+def test_an_order_missing_what_defines_it_is_refused(changes):
+    with pytest.raises(ValueError):
+        recurring.parse_order(raw_order(**changes), "active")
+
+
+def test_an_empty_page_without_paging_fields():
+    page = recurring.parse_orders_page({"page": 3}, "history", "time")
+    assert (page.orders, page.page, page.total_pages) == ((), 3, 3)
+
+
+def test_a_cancel_answer_that_is_not_an_object_is_a_bad_response():
+    with pytest.raises(upstream.JupiterBadResponse):
+        recurring.parse_cancel(["requestId", "transaction"])
