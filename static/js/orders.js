@@ -178,7 +178,7 @@ async function cancel(button) {
   say(status, 'Preparing the cancel transaction…');
   const start = await post(button.dataset.cancelStart);
   if (!start.transaction) {
-    finish(box, start);
+    finish(box, start, false);
     return;
   }
   say(status, 'Approve in your wallet…', 'pending');
@@ -204,10 +204,11 @@ async function cancel(button) {
     await sleep(5000);
     result = await post(start.status_url);
   }
-  finish(box, result);
+  finish(box, result, true);
 }
 
-function finish(box, result) {
+// The end of a cancel, `signed` or not (a start refused, or lost, leaves nothing on its way).
+function finish(box, result, signed) {
   const { status } = controls(box);
   const next = nextStep(result);
   if (window.htmx) window.htmx.trigger(body, 'cancel-finished');
@@ -224,7 +225,7 @@ function finish(box, result) {
     refreshOrders();
     return;
   }
-  if (result.state === 'pending' || result.state === 'sending' || result.state === 'unknown') {
+  if (signed && ['pending', 'sending', 'unknown'].includes(result.state)) {
     // Sent, outcome not known yet: nothing to retry or take back; the cancel requests list keeps
     // checking it.
     say(status, result.message, 'pending', result.explorer_url);

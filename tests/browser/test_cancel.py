@@ -179,6 +179,20 @@ def test_the_list_refreshes_after_an_already_closed_refusal(page, live_server, i
     expect_refusals_logged(page)
 
 
+def test_a_lost_answer_before_signing_leaves_both_choices(page, live_server, install_wallet):
+    wallet = install_wallet()
+    key, confirm = open_confirmation(page, live_server, wallet)
+    page.route("**/cancel/start", lambda route: route.abort())  # the connection drops
+    confirm.get_by_role("button", name="Confirm cancel").click()
+    expect(confirm.locator(".cancel-status")).to_contain_text("The dashboard did not answer")
+    expect(confirm.get_by_role("button", name="Confirm cancel")).to_be_enabled()  # nothing was signed
+    expect(confirm.get_by_role("button", name="Keep this order")).to_be_visible()
+    page.unroute("**/cancel/start")
+    page.errors[:] = [(text, url) for text, url in page.errors if "ERR_FAILED" not in text]
+    assert control.count_calls("cancelOrder") == 0
+    assert control.get_order(key)["status"] == "active"
+
+
 # --- 6: no explorer link for a transaction that never landed -------------------------------------
 
 
