@@ -51,7 +51,7 @@ def main() -> int:
     try:
         setup_django(tmp)
         # Imported after django.setup(): they import the dashboard's models.
-        from bench import cancel_path, load, panel, weight
+        from bench import cancel_path, dca, load, panel, weight
         from bench.server import Server, migrate
 
         server_db = f"sqlite:///{tmp / 'server.sqlite3'}"
@@ -70,6 +70,7 @@ def main() -> int:
         steps = [
             ("orders panel", lambda: run_panel(panel, start_panel_server)),
             ("calls per visit", lambda: [panel.measure_visits(start_panel_server)]),
+            ("Jupiter DCA v2 beside v1; repeat visits", lambda: run_dca(dca, start_panel_server)),
             (
                 "load and page weight",
                 lambda: run_load(
@@ -125,6 +126,16 @@ def run_panel(panel, start_server) -> list:
             f"{server.sandbox_url}/sandbox/recurring/v1", f"{server.sandbox_url}/sandbox/tokens/v2", wallets
         )
     return [table, fetching]
+
+
+def run_dca(dca, start_server) -> list:
+    with start_server() as server:
+        return [
+            dca.measure_cold_both(server),
+            dca.measure_repeat_visit(
+                f"{server.sandbox_url}/sandbox/recurring/v1", f"{server.sandbox_url}/sandbox/tokens/v2", server
+            ),
+        ]
 
 
 def run_load(load, weight, server, skipped: list[str]) -> list:

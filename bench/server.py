@@ -33,6 +33,7 @@ def server_env(database_url: str, upstream: str = "") -> dict[str, str]:
     if upstream:  # the sandbox served by its own gunicorn, as Jupiter is its own service
         env["JUPITER_API_URL"] = f"{upstream}/sandbox/recurring/v1"
         env["JUPITER_TOKENS_URL"] = f"{upstream}/sandbox/tokens/v2"
+        env["JUPITER_TRIGGER_API_URL"] = f"{upstream}/sandbox/trigger/v2"
     return env
 
 

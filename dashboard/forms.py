@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django import forms
 
-from dashboard import siws
+from dashboard import dca_auth, siws, trigger
+from dashboard.encoding import Undecodable, decode_base64
 from dashboard.transactions import MAX_TX_BYTES
 
 
@@ -85,3 +86,58 @@ class SignedTransactionForm(forms.Form):
         for errors in self.errors.values():
             return errors[0]
         return "The signed transaction could not be read. Nothing was sent."
+
+
+class DcaForm(forms.Form):
+    """Connecting to Jupiter's DCA: what the bridge sends (JSON)."""
+
+    type = forms.ChoiceField(
+        choices=[(kind, kind) for kind in trigger.CHALLENGE_TYPES],
+        error_messages={
+            "required": "The request did not say what your wallet can sign. Please try again.",
+            "invalid_choice": "The request did not say what your wallet can sign. Please try again.",
+        },
+    )
+
+    def first_error(self) -> str:
+        for errors in self.errors.values():
+            return errors[0]
+        return "The wallet's answer could not be read. Nothing was sent to Jupiter."
+
+
+class DcaVerifyForm(DcaForm):
+    """The wallet's answer to Jupiter's challenge, strictly base64-encoded by the bridge: the
+    signed text and its signature, or the signed (never sent) memo transaction."""
+
+    signedMessage = forms.CharField(required=False, max_length=2 * dca_auth.MAX_SIGNED_MESSAGE_BYTES, strip=False)
+    signature = forms.CharField(required=False, max_length=128, strip=False)
+    signedTransaction = forms.CharField(required=False, max_length=2 * MAX_TX_BYTES, strip=False)
+
+    def _decode(self, name: str, max_bytes: int, what: str) -> bytes:
+        text = self.cleaned_data.get(name, "")
+        if not text:
+            return b""
+        try:
+            return decode_base64(text, max_bytes)
+        except Undecodable as exc:
+            problem = "is missing or too large" if exc.too_large else "was garbled on the way"
+            raise forms.ValidationError(f"The {what} {problem}. Nothing was sent to Jupiter.") from None
+
+    def clean_signedMessage(self) -> bytes:
+        return self._decode("signedMessage", dca_auth.MAX_SIGNED_MESSAGE_BYTES, "signed message")
+
+    def clean_signature(self) -> bytes:
+        return self._decode("signature", dca_auth.SIGNATURE_BYTES, "signature")
+
+    def clean_signedTransaction(self) -> bytes:
+        return self._decode("signedTransaction", MAX_TX_BYTES, "signed transaction")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.errors:
+            return data
+        if data.get("type") == trigger.MESSAGE and not (data.get("signedMessage") and data.get("signature")):
+            raise forms.ValidationError("The wallet did not return its signature. Nothing was sent to Jupiter.")
+        if data.get("type") == trigger.TRANSACTION and not data.get("signedTransaction"):
+            raise forms.ValidationError("The wallet did not return the signed message. Nothing was sent to Jupiter.")
+        return data

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.sessions.models import Session
 from django.db import models
 from django.utils import timezone
 
@@ -34,8 +35,14 @@ class SignInChallenge(models.Model):
 class TrackedOrder(models.Model):
     """Every order seen upstream, with its last snapshot, so pages survive an upstream outage."""
 
+    class System(models.TextChoices):
+        RECURRING = "v1", "Recurring v1"
+        DCA = "v2", "DCA v2"
+
     wallet = models.CharField(max_length=64)
+    # The v1 order key (base58), or the v2 order id (a UUID): they never collide.
     order_key = models.CharField(max_length=64)
+    system = models.CharField(max_length=2, choices=System.choices, default=System.RECURRING)
     status = models.CharField(max_length=16)  # "active" or "history"
     first_seen = models.DateTimeField(auto_now_add=True)
     last_seen = models.DateTimeField()
@@ -98,3 +105,31 @@ class CancelAttempt(models.Model):
         if not self.signature or self.state not in (self.State.SUCCEEDED, self.State.PENDING, self.State.SENDING):
             return ""
         return settings.EXPLORER_TX_URL.format(self.signature)
+
+
+class DcaConnection(models.Model):
+    """One signed-in browser session's connection to Jupiter's DCA (Trigger API v2).
+
+    Holds the challenge Jupiter issued for this session (until the wallet's signature is checked
+    and it is used once) and then the wallet's token. The token lives only here, on the server:
+    never in a cookie, a page, a JSON answer or a log line. The row belongs to the session: it is
+    deleted with it (sign-out flushes the session; expired sessions are deleted by
+    `clearsessions`; a new sign-in gets a new session), is unreachable once the session expires,
+    and the token is dropped at its own expiry or on Jupiter's first 401, whichever comes first.
+    """
+
+    session = models.OneToOneField(Session, on_delete=models.CASCADE, related_name="+")
+    wallet = models.CharField(max_length=64)
+    challenge_type = models.CharField(max_length=16, blank=True)  # "message" or "transaction"
+    challenge = models.TextField(blank=True)  # the exact text, or the memo message bytes in base64
+    challenge_issued_at = models.DateTimeField(null=True, blank=True)
+    token = models.TextField(blank=True)
+    token_expires_at = models.DateTimeField(null=True, blank=True)
+    connected_at = models.DateTimeField(null=True, blank=True)  # the last successful connect
+    ended = models.CharField(max_length=16, blank=True)  # "expired" or "refused": why the token went
+
+    def __repr__(self) -> str:
+        return f"<DcaConnection {self.wallet} {'connected' if self.token else 'not connected'}>"
+
+    def __str__(self) -> str:
+        return f"DCA connection of {self.wallet}"

@@ -23,6 +23,7 @@ from dashboard.transactions import MAX_TX_BYTES
 from dashboard.upstream import JupiterBadResponse, to_datetime, to_decimal, to_int, to_text
 
 PAGE_WORKERS = 20  # concurrent page fetches after page 1 (the rate limiter paces them)
+MAX_EXPECTED_PAGES = 50  # at most this many pages are asked for before page 1 says how many there are
 
 
 @dataclass(frozen=True)
@@ -195,14 +196,27 @@ def parse_cancel(data: Any) -> CancelTransaction:
     return CancelTransaction(request_id=request_id, transaction=raw)
 
 
-def fetch_pages(get_page: Callable[[int], OrdersPage]) -> list[OrdersPage]:
-    """Page 1 first, then the remaining pages concurrently (bounded), returned in order."""
-    first = get_page(1)
-    rest = range(2, first.total_pages + 1)
-    if not rest:
-        return [first]
-    with ThreadPoolExecutor(max_workers=min(PAGE_WORKERS, len(rest))) as pool:
-        return [first, *pool.map(get_page, rest)]
+def fetch_pages(get_page: Callable[[int], OrdersPage], expected: int = 1) -> list[OrdersPage]:
+    """Every page, returned in order. Page 1 first, then the remaining pages concurrently
+    (bounded) — or, when `expected` (the page count last seen) is more than 1, pages 1 to
+    `expected` all at once: pages beyond what page 1 now reports are dropped, and any it
+    reports beyond `expected` are fetched after it."""
+    expected = max(1, min(expected, MAX_EXPECTED_PAGES))
+    if expected == 1:
+        first = get_page(1)
+        rest = range(2, first.total_pages + 1)
+        if not rest:
+            return [first]
+        with ThreadPoolExecutor(max_workers=min(PAGE_WORKERS, len(rest))) as pool:
+            return [first, *pool.map(get_page, rest)]
+    with ThreadPoolExecutor(max_workers=min(PAGE_WORKERS, expected)) as pool:
+        asked = [pool.submit(get_page, number) for number in range(1, expected + 1)]
+        first = asked[0].result()
+        pages = [first, *(future.result() for future in asked[1 : first.total_pages])]
+        more = range(expected + 1, first.total_pages + 1)
+        if more:
+            pages += pool.map(get_page, more)
+    return pages
 
 
 # --- calls --------------------------------------------------------------------------------------

@@ -202,7 +202,7 @@ class Issued:
 
 def cancellable(wallet: str, order_key: str) -> TrackedOrder:
     """The wallet's active order as last seen; refused (no upstream call) otherwise."""
-    tracked = TrackedOrder.objects.filter(wallet=wallet, order_key=order_key).first()
+    tracked = TrackedOrder.objects.filter(wallet=wallet, order_key=order_key, system="v1").first()
     if tracked is None or tracked.status != "active":
         raise CancelRefused(
             "This order is not one of your active orders. Refresh the list and try again.",

@@ -285,6 +285,11 @@ JUPITER_TOKENS_URL = env_url(
     "JUPITER_TOKENS_URL",
     f"http://127.0.0.1:{SANDBOX_PORT}/sandbox/tokens/v2" if SANDBOX else "https://api.jup.ag/tokens/v2",
 )
+# Trigger API v2 (Jupiter's newer DCA orders); the same API key and outbound budget apply.
+JUPITER_TRIGGER_API_URL = env_url(
+    "JUPITER_TRIGGER_API_URL",
+    f"http://127.0.0.1:{SANDBOX_PORT}/sandbox/trigger/v2" if SANDBOX else "https://api.jup.ag/trigger/v2",
+)
 JUPITER_API_KEY = os.environ.get("JUPITER_API_KEY", "").strip()
 # The most a cancel or refund transaction may pay in priority fees (compute-unit price × limit),
 # checked on what Jupiter issues and on what the wallet signed. 200,000 lamports = 0.0002 SOL,

@@ -4,6 +4,11 @@ Pages of `getRecurringOrders` are cached per (wallet, status, page) in the share
 cache for a short time, with one upstream fetch per key at a time. Every order
 seen is recorded (`TrackedOrder`), so when Jupiter fails or rate-limits, the
 dashboard shows the last known data with its age instead of an error.
+
+Jupiter's newer DCA orders (Trigger API v2) are listed the same way — the whole list per
+(wallet, list) cached, single-flight, recorded, last-known on failure — and `list_board` fetches
+the v1 pages and the v2 list concurrently: a failure of one never hides the other. The number
+of v1 pages a list had is remembered, so a repeat visit asks for all of them at once.
 """
 
 from __future__ import annotations
@@ -12,17 +17,20 @@ import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timezone as dt_timezone
+from typing import Any, TypeVar
 
 from django.core.cache import cache
 from django.db import connections
 from django.utils import timezone as dj_timezone
 
-from dashboard import budget, recurring, tokens, upstream
+from dashboard import budget, recurring, tokens, trigger, upstream
 from dashboard.models import TrackedOrder
-from dashboard.orders import OrderView
+from dashboard.orders import OrderView, describe_dca
 from dashboard.orders import describe as describe_order
 
 logger = logging.getLogger(__name__)
@@ -31,17 +39,52 @@ STATUSES = ("active", "history")
 PAGE_TTL = 30  # seconds an order-list page stays fresh
 LOCK_TTL = 30  # seconds a fetch may hold the single-flight lock
 WAIT_FOR_OTHER = 12.0  # seconds a request waits for another's fetch of the same page
+PAGES_SEEN_TTL = 7 * 24 * 3600  # how long the page count of a wallet's list is remembered
+RETIRED_STATUSES = (404, 410)  # every v1 call answering these: Jupiter switched the v1 API off
+V1, V2 = TrackedOrder.System.RECURRING.value, TrackedOrder.System.DCA.value
+
+T = TypeVar("T")
+AnyOrder = recurring.Order | trigger.DcaOrder
 
 
 @dataclass(frozen=True)
 class Listing:
-    orders: list[recurring.Order]
+    orders: list[Any]  # recurring.Order (system "v1") or trigger.DcaOrder (system "v2")
     as_of: datetime | None  # when the data left Jupiter
     problem: str = ""  # plain words when this is last-known data, or nothing could be loaded
+    system: str = V1
+    retired: bool = False  # v1 only: Jupiter answers 404/410, the v1 API is switched off
+    needs_connect: bool = False  # v2 only: no token, or Jupiter refused it (the wallet must sign again)
+    unreadable: int = 0  # v2 only: orders Jupiter sent that we could not read
 
     @property
     def stale(self) -> bool:
         return bool(self.problem)
+
+
+@dataclass(frozen=True)
+class Board:
+    """Both lists of one kind ("active" or "history"): Recurring v1 and DCA v2."""
+
+    v1: Listing
+    v2: Listing
+
+    @property
+    def orders(self) -> list[Any]:
+        """Every order of both, newest first."""
+        return sorted([*self.v1.orders, *self.v2.orders], key=lambda o: o.created_at, reverse=True)
+
+    @property
+    def live(self) -> bool:
+        """Nothing on either side is last-known data because of a failure (a v2 list this session
+        cannot read yet is not a failure: it shows what was last seen, and the offer to connect)."""
+        return not self.v1.stale and not self.v2.stale
+
+    @property
+    def as_of(self) -> datetime | None:
+        """When the oldest of the data fetched for this board left Jupiter."""
+        moments = [x.as_of for x in (self.v1, self.v2) if x.as_of is not None and not x.needs_connect]
+        return min(moments, default=None)
 
 
 def _counter(kind: str, wallet: str, status: str) -> str:
@@ -65,21 +108,33 @@ def _page_key(wallet: str, status: str, page: int) -> str:
     return f"orders:{wallet}:{_version(wallet, status)}:{status}:{page}"
 
 
-def panel_key(wallet: str, status: str) -> str:
-    """Where the rendered list fragment is kept; a new key whenever its pages change."""
-    counters = [_counter("orders", wallet, status), _counter("panel", wallet, status)]
+def _dca_key(wallet: str, status: str) -> str:
+    version = cache.get_or_set(_counter("dca", wallet, status), 1, None)
+    return f"dca:{wallet}:{version}:{status}"
+
+
+def _pages_seen_key(wallet: str, status: str) -> str:
+    return f"pages-seen:{wallet}:{status}"
+
+
+def panel_key(wallet: str, status: str, dca_state: str = "offer") -> str:
+    """Where the rendered list fragment is kept; a new key whenever its pages change. Sessions
+    see another fragment depending on their connection to Jupiter's DCA ("connected", "offer",
+    "ended": `dca_auth.Access.state`)."""
+    counters = [_counter(kind, wallet, status) for kind in ("orders", "panel", "dca")]
     versions = cache.get_many(counters)
-    pages, edits = (versions.get(counter, 1) for counter in counters)
-    return f"panel:{wallet}:{status}:{pages}:{edits}"
+    pages, edits, dca = (versions.get(counter, 1) for counter in counters)
+    return f"panel:{wallet}:{status}:{pages}:{edits}:{dca}:{dca_state}"
 
 
 def cached_panel(key: str) -> bytes | None:
     return cache.get(key)
 
 
-def store_panel(key: str, listing: Listing, content: bytes) -> None:
+def store_panel(key: str, listing: Listing | Board, content: bytes) -> None:
     """Keep a rendered list of live data for as long as the pages it shows stay fresh."""
-    if listing.stale or listing.as_of is None:
+    live = listing.live if isinstance(listing, Board) else not listing.stale
+    if not live or listing.as_of is None:
         return
     remaining = PAGE_TTL - (time.time() - listing.as_of.timestamp())
     if remaining >= 1:
@@ -87,14 +142,20 @@ def store_panel(key: str, listing: Listing, content: bytes) -> None:
 
 
 def invalidate(wallet: str) -> None:
-    """Forget every cached page of this wallet."""
+    """Forget every cached page of this wallet (both systems)."""
     for status in STATUSES:
         expire(wallet, status)
+        expire_dca(wallet, status)
 
 
 def expire(wallet: str, status: str) -> None:
-    """Forget the cached pages of one of this wallet's lists."""
+    """Forget the cached pages of one of this wallet's v1 lists."""
     _bump("orders", wallet, status)
+
+
+def expire_dca(wallet: str, status: str) -> None:
+    """Forget the cached v2 list of this wallet ("active" or "history")."""
+    _bump("dca", wallet, status)
 
 
 def forget(wallet: str, order_key: str) -> None:
@@ -115,10 +176,9 @@ def forget(wallet: str, order_key: str) -> None:
     TrackedOrder.objects.filter(wallet=wallet, order_key=order_key).update(status="closed")
 
 
-def cached_page(wallet: str, status: str, page: int) -> recurring.OrdersPage:
-    """One page, from the shared cache when fresh; one upstream call per key at a time.
-    A page fetched from Jupiter is recorded at once (in the fetching thread)."""
-    key = _page_key(wallet, status, page)
+def single_flight(key: str, fetch: Callable[[], T], recorded: Callable[[T], None]) -> T:
+    """The value at `key` in the shared cache when fresh; otherwise one `fetch()` per key at a
+    time (others wait for it), stored for PAGE_TTL and then `recorded` (in the fetching thread)."""
     deadline = time.monotonic() + WAIT_FOR_OTHER
     while True:
         hit = cache.get(key)
@@ -126,90 +186,184 @@ def cached_page(wallet: str, status: str, page: int) -> recurring.OrdersPage:
             return hit
         if cache.add(f"{key}:lock", 1, LOCK_TTL):
             try:
-                # Another fetch may have stored the page between our look and our lock.
+                # Another fetch may have stored it between our look and our lock.
                 hit = cache.get(key)
                 if hit is not None:
                     return hit
-                fresh = recurring.get_orders(wallet, status, page)
+                fresh = fetch()
                 cache.set(key, fresh, PAGE_TTL)
             finally:
                 cache.delete(f"{key}:lock")
-            record(wallet, status, fresh)
+            recorded(fresh)
             return fresh
         if time.monotonic() > deadline:
             # The other fetch is taking too long; ask ourselves rather than fail.
-            return recurring.get_orders(wallet, status, page)
+            return fetch()
         time.sleep(0.02)
 
 
-def list_orders(wallet: str, status: str) -> Listing:
-    """The wallet's orders in one list ("active" or "history"), live or last-known."""
-    caller = threading.current_thread()
+def cached_page(wallet: str, status: str, page: int) -> recurring.OrdersPage:
+    """One page, from the shared cache when fresh; one upstream call per key at a time.
+    A page fetched from Jupiter is recorded at once (in the fetching thread)."""
+    return single_flight(
+        _page_key(wallet, status, page),
+        lambda: recurring.get_orders(wallet, status, page),
+        lambda fresh: record(wallet, status, fresh),
+    )
 
+
+def in_own_thread(work: Callable[..., T]) -> Callable[..., T]:
+    """`work` for a pool thread: its list calls are charged to the request's requesters (pool
+    threads start without the request's context), and it closes the thread's own database
+    connection when done."""
+    caller = threading.current_thread()
     charged = budget.requesters()
 
-    def get_page(number: int) -> recurring.OrdersPage:
+    def run(*args: Any) -> T:
         try:
-            with budget.charged_to(*charged):  # pool threads start without the request's context
-                return cached_page(wallet, status, number)
+            with budget.charged_to(*charged):
+                return work(*args)
         finally:
             if threading.current_thread() is not caller:
-                connections.close_all()  # a pool thread's own database connection
+                connections.close_all()
 
+    return run
+
+
+def list_orders(wallet: str, status: str) -> Listing:
+    """The wallet's v1 orders in one list ("active" or "history"), live or last-known. All the
+    pages the list had last time are asked for at once."""
+    seen_key = _pages_seen_key(wallet, status)
+    expected = cache.get(seen_key) or 1
+    get_page = in_own_thread(lambda number: cached_page(wallet, status, number))
     try:
-        pages = recurring.fetch_pages(get_page)
+        pages = recurring.fetch_pages(get_page, expected=expected)
     except upstream.JupiterError as exc:
+        if exc.status in RETIRED_STATUSES:
+            logger.info("recurring v1 answers %s: listed as switched off", exc.status)
+            return Listing(orders=[], as_of=None, retired=True)
         return last_known(wallet, status, exc.user_message)
+    if pages[0].total_pages != expected:
+        cache.set(seen_key, pages[0].total_pages, PAGES_SEEN_TTL)
     orders = [order for page in pages for order in page.orders]
     as_of = datetime.fromtimestamp(min(page.fetched_at for page in pages), tz=dt_timezone.utc)
     if status == "active":
-        retire(wallet, orders, as_of)
+        retire(wallet, [o.order_key for o in orders], as_of, V1)
     return Listing(orders=orders, as_of=as_of)
+
+
+def cached_dca(wallet: str, status: str, token: str) -> trigger.DcaListing:
+    """The whole v2 list, from the shared cache when fresh; one upstream fetch at a time."""
+    return single_flight(
+        _dca_key(wallet, status),
+        lambda: trigger.list_orders(token, status),
+        lambda fresh: record_dca(wallet, status, fresh),
+    )
+
+
+def list_dca(wallet: str, status: str, token: str | None) -> Listing:
+    """The wallet's v2 orders in one list ("active" or "history"): live with a token, else (or
+    when Jupiter fails or refuses the token) as last seen."""
+    if not token:
+        return dataclasses.replace(last_known(wallet, status, "", V2), needs_connect=True)
+    try:
+        listing = cached_dca(wallet, status, token)
+    except upstream.JupiterUnauthorized as exc:
+        return dataclasses.replace(last_known(wallet, status, exc.user_message, V2), needs_connect=True)
+    except upstream.JupiterError as exc:
+        return last_known(wallet, status, exc.user_message, V2)
+    orders = [order for order in listing.orders if order.user in ("", wallet)]
+    as_of = datetime.fromtimestamp(listing.fetched_at, tz=dt_timezone.utc)
+    if status == "active":
+        retire(wallet, [o.id for o in orders], as_of, V2)
+    return Listing(orders=orders, as_of=as_of, system=V2, unreadable=listing.unreadable)
+
+
+def list_board(wallet: str, status: str, token: str | None) -> Board:
+    """Both systems' orders of one list, the v1 pages and the v2 list fetched at the same time."""
+    if not token:  # nothing to fetch for v2: its last-known orders come from the database
+        return Board(list_orders(wallet, status), list_dca(wallet, status, None))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        v2 = pool.submit(in_own_thread(list_dca), wallet, status, token)
+        v1 = list_orders(wallet, status)
+        return Board(v1, v2.result())
+
+
+def last_known_board(wallet: str, status: str, problem: str, connected: bool) -> Board:
+    """Both lists as last seen, without calling Jupiter (`problem` says why); the v2 list of a
+    session that is not connected is marked so, as `list_board` does."""
+    v2 = last_known(wallet, status, problem if connected else "", V2)
+    return Board(last_known(wallet, status, problem), v2 if connected else dataclasses.replace(v2, needs_connect=True))
 
 
 def record(wallet: str, status: str, page: recurring.OrdersPage) -> None:
     """Remember the orders of a page just read from Jupiter, as their last-known state."""
     seen = datetime.fromtimestamp(page.fetched_at, tz=dt_timezone.utc)
+    _record(wallet, status, seen, V1, [(o.order_key, o.raw) for o in page.orders if o.user in ("", wallet)])
+
+
+def record_dca(wallet: str, status: str, listing: trigger.DcaListing) -> None:
+    seen = datetime.fromtimestamp(listing.fetched_at, tz=dt_timezone.utc)
+    _record(wallet, status, seen, V2, [(o.id, o.raw) for o in listing.orders if o.user in ("", wallet)])
+
+
+def _record(wallet: str, status: str, seen: datetime, system: str, snapshots: list[tuple[str, dict]]) -> None:
     TrackedOrder.objects.bulk_create(
         [
-            TrackedOrder(wallet=wallet, order_key=o.order_key, status=status, last_seen=seen, snapshot=o.raw)
-            for o in page.orders
-            if o.user in ("", wallet)
+            TrackedOrder(wallet=wallet, order_key=key, system=system, status=status, last_seen=seen, snapshot=raw)
+            for key, raw in snapshots
         ],
         update_conflicts=True,
         unique_fields=["wallet", "order_key"],
-        update_fields=["status", "last_seen", "snapshot"],
+        update_fields=["system", "status", "last_seen", "snapshot"],
     )
 
 
-def retire(wallet: str, active: list[recurring.Order], seen: datetime) -> None:
+def retire(wallet: str, active: list[str], seen: datetime, system: str = V1) -> None:
     """Orders tracked as active that this listing no longer shows have left the active list."""
-    marker = f"retired:{wallet}:{seen.timestamp()}"
+    marker = f"retired:{system}:{wallet}:{seen.timestamp()}"
     if cache.add(marker, 1, PAGE_TTL * 2):  # once per listing, not on every cached view
-        TrackedOrder.objects.filter(wallet=wallet, status="active", last_seen__lt=seen).exclude(
-            order_key__in=[o.order_key for o in active]
+        TrackedOrder.objects.filter(wallet=wallet, system=system, status="active", last_seen__lt=seen).exclude(
+            order_key__in=active
         ).update(status="closed")
 
 
-def last_known(wallet: str, status: str, problem: str) -> Listing:
-    """The orders of one list as last seen, with `problem` saying why they are not live."""
-    tracked = list(TrackedOrder.objects.filter(wallet=wallet, status=status).order_by("-last_seen"))
+def parse_snapshot(row: TrackedOrder) -> AnyOrder:
+    """A tracked order's last snapshot as the dataclass of its system; ValueError if unreadable."""
+    listed = "active" if row.status == "active" else "history"
+    try:
+        if row.system == V2:
+            return trigger.parse_order(row.snapshot, listed)
+        return recurring.parse_order(row.snapshot, listed)
+    except (TypeError, KeyError) as exc:
+        raise ValueError(str(exc)) from None
+
+
+def last_known(wallet: str, status: str, problem: str, system: str = V1) -> Listing:
+    """The orders of one list as last seen, with `problem` saying why they are not live ("": no
+    fetch was tried)."""
+    tracked = list(TrackedOrder.objects.filter(wallet=wallet, system=system, status=status).order_by("-last_seen"))
     orders = []
     for row in tracked:
         try:
-            orders.append(recurring.parse_order(row.snapshot, status))
-        except (ValueError, TypeError, KeyError):
+            orders.append(parse_snapshot(row))
+        except ValueError:
             logger.warning("unreadable snapshot of order %s", row.order_key)
     orders.sort(key=lambda o: o.created_at, reverse=True)
     as_of = max((row.last_seen for row in tracked), default=None)
-    return Listing(orders=orders, as_of=as_of, problem=problem)
+    return Listing(orders=orders, as_of=as_of, problem=problem, system=system)
 
 
-def describe(orders: list[recurring.Order]) -> list[OrderView]:
-    """The trader-facing figures of these orders, with token symbols and decimals."""
-    known = tokens.get_tokens({m for o in orders for m in (o.input_mint, o.output_mint)})
+def describe(orders: list[AnyOrder]) -> list[OrderView]:
+    """The trader-facing figures of these orders (either system), with token symbols and decimals."""
+    mints = {m for o in orders for m in (o.input_mint, o.output_mint)}
+    mints |= {o.trigger_mint for o in orders if isinstance(o, trigger.DcaOrder) and o.trigger_mint}
+    known = tokens.get_tokens(mints)
     now = dj_timezone.now()
-    return [describe_order(order, known, now) for order in orders]
+    return [
+        describe_dca(order, known, now) if isinstance(order, trigger.DcaOrder) else describe_order(order, known, now)
+        for order in orders
+    ]
 
 
 def has_closed_orders(wallet: str) -> bool:
@@ -218,9 +372,9 @@ def has_closed_orders(wallet: str) -> bool:
 
 
 def tracked_orders(wallet: str, order_keys: list[str]) -> dict[str, recurring.Order]:
-    """These orders of this wallet as last seen, in any list; unknown or unreadable ones left out."""
+    """These v1 orders of this wallet as last seen, in any list; unknown or unreadable ones left out."""
     found = {}
-    for row in TrackedOrder.objects.filter(wallet=wallet, order_key__in=order_keys):
+    for row in TrackedOrder.objects.filter(wallet=wallet, order_key__in=order_keys, system=V1):
         try:
             found[row.order_key] = recurring.parse_order(
                 row.snapshot, "active" if row.status == "active" else "history"
@@ -230,13 +384,16 @@ def tracked_orders(wallet: str, order_keys: list[str]) -> dict[str, recurring.Or
     return found
 
 
-def tracked_order(wallet: str, order_key: str, *, any_status: bool = False) -> recurring.Order | None:
-    """This wallet's order as last seen in its active list (or in any list), or None."""
+def tracked_order(wallet: str, order_key: str, *, any_status: bool = False, system: str | None = V1) -> AnyOrder | None:
+    """This wallet's order as last seen in its active list (or in any list), or None. `system`:
+    only an order of that system ("v1" by default: what the v1 cancel can act on), None for either."""
     rows = TrackedOrder.objects.filter(wallet=wallet, order_key=order_key)
+    if system is not None:
+        rows = rows.filter(system=system)
     row = rows.first() if any_status else rows.filter(status="active").first()
     if row is None:
         return None
     try:
-        return recurring.parse_order(row.snapshot, "active" if row.status == "active" else "history")
-    except (ValueError, TypeError, KeyError):
+        return parse_snapshot(row)
+    except ValueError:
         return None

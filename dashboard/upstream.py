@@ -93,6 +93,14 @@ class JupiterRejected(JupiterError):
     default_user_message = "Jupiter refused this request."
 
 
+class JupiterUnauthorized(JupiterRejected):
+    """A call made with a wallet's token (Trigger API v2) was refused: the token expired or was
+    revoked (401), or belongs to another wallet (403 "must match authenticated user"). The wallet
+    must sign Jupiter's challenge again; nothing else can help."""
+
+    default_user_message = "Your connection to Jupiter's DCA has ended. Connect again to see those orders."
+
+
 # --- HTTP ---------------------------------------------------------------------------------------
 
 
@@ -145,6 +153,12 @@ def upstream_message(response: requests.Response) -> str:
     return text[:200]
 
 
+def with_token(response: requests.Response) -> bool:
+    """Whether the request carried a wallet's token (only Trigger API v2 order calls do)."""
+    request = getattr(response, "request", None)
+    return request is not None and "Authorization" in request.headers
+
+
 def error_for(response: requests.Response) -> JupiterError:
     """The error for an HTTP error answer. A 429 or 5xx keeps its class's words whatever the
     message says (its text is no reliable account of what happened); a known message otherwise
@@ -159,6 +173,10 @@ def error_for(response: requests.Response) -> JupiterError:
     kind, words = known_message(message)
     if kind is not None:
         return kind(words, **details)
+    if with_token(response) and (
+        status == 401 or (status == 403 and "must match authenticated user" in message.lower())
+    ):
+        return JupiterUnauthorized(**details)
     if status == 429:
         return JupiterRateLimited(retryable=True, **details)
     if status >= 500:

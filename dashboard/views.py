@@ -28,8 +28,8 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 from django_ratelimit.decorators import ratelimit
 
-from dashboard import budget, limits, relay, siws, tracking
-from dashboard.forms import SignedTransactionForm, SignInChallengeForm, SignInVerifyForm
+from dashboard import budget, dca_auth, limits, relay, siws, tracking, trigger
+from dashboard.forms import DcaForm, DcaVerifyForm, SignedTransactionForm, SignInChallengeForm, SignInVerifyForm
 from dashboard.middleware import mark_signed_in
 from dashboard.models import CancelAttempt
 from dashboard.orders import ACCOUNT_RENT_WORDS, fill_columns, fill_rows, total_value
@@ -274,11 +274,13 @@ def lists_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
     return ratelimit(group="lists", key="ip", rate="dashboard.limits.lists_rate", block=False)(view)
 
 
-def listing_for(request: HttpRequest, status: str) -> tracking.Listing:
-    """The wallet's list, live or last-known; last-known only once the request is over the limit."""
+def board_for(request: HttpRequest, status: str, access: dca_auth.Access) -> tracking.Board:
+    """Both systems' lists (v2 only with the session's token), live or last-known; last-known
+    only once the request is over the limit."""
+    wallet = request.user.username
     if getattr(request, "limited", False):
-        return tracking.last_known(request.user.username, status, LISTS_LIMITED)
-    return tracking.list_orders(request.user.username, status)
+        return tracking.last_known_board(wallet, status, LISTS_LIMITED, access.connected)
+    return tracking.list_board(wallet, status, access.token or None)
 
 
 @wallet_required
@@ -296,32 +298,51 @@ def orders_history(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def orders_panel(request: HtmxHttpRequest, status: str, template: str) -> HttpResponse:
-    """One list of the wallet's orders. The htmx fragment of live data is kept rendered while
-    its pages are fresh, so repeat views cost neither upstream calls nor template work."""
+    """One list of the wallet's orders, Recurring v1 and DCA v2 together. The htmx fragment of
+    live data is kept rendered while its pages are fresh, so repeat views cost neither upstream
+    calls nor template work."""
     wallet = request.user.username
-    key = tracking.panel_key(wallet, status)
+    access = dca_auth.access(request.session.session_key, wallet)
+    key = tracking.panel_key(wallet, status, access.state)
     if request.htmx and (cached := tracking.cached_panel(key)) is not None:
         return HttpResponse(cached)
-    listing = listing_for(request, status)
-    views = tracking.describe(listing.orders)
-    context = {
-        "listing": listing,
-        "orders": views,
-        "totals": total_value(views),
-        "has_closed": status == "active" and not views and tracking.has_closed_orders(wallet),
-    }
+    board = board_for(request, status, access)
+    access = dca_access_after(request, board, access)
     limited = getattr(request, "limited", False) and not request.htmx  # htmx shows a 200's body only
+    context = board_context(board, access)
+    # "No active orders" rather than "none yet" once this wallet was seen with closed ones.
+    context["has_closed"] = status == "active" and not context["orders"] and tracking.has_closed_orders(wallet)
     response = render_panel(request, template, context, status=429 if limited else 200)
     if request.htmx:
-        response.add_post_render_callback(lambda r: tracking.store_panel(key, listing, r.content))
+        response.add_post_render_callback(lambda r: tracking.store_panel(key, board, r.content))
     return response
+
+
+def dca_access_after(request: HttpRequest, board: tracking.Board, access: dca_auth.Access) -> dca_auth.Access:
+    """When Jupiter refused the session's token, forget it: the page asks for the signature again."""
+    if access.connected and board.v2.needs_connect:
+        dca_auth.end(request.session.session_key)
+        return dca_auth.Access("ended")
+    return access
+
+
+def board_context(board: tracking.Board, access: dca_auth.Access) -> dict[str, Any]:
+    """What the list templates read. The token itself never enters a template context."""
+    views = tracking.describe(board.orders)
+    return {
+        "listing": board.v1,
+        "dca": board.v2,
+        "dca_state": access.state,
+        "orders": views,
+        "totals": total_value(views),
+    }
 
 
 @wallet_required
 @vary_on_headers("HX-Request")
 def order_fills(request: HtmxHttpRequest, order_key: str) -> TemplateResponse:
-    """Every fill of one of the wallet's orders, as last seen (no upstream call)."""
-    order = tracking.tracked_order(request.user.username, order_key, any_status=True)
+    """Every fill of one of the wallet's orders (either system), as last seen (no upstream call)."""
+    order = tracking.tracked_order(request.user.username, order_key, any_status=True, system=None)
     context = {"o": tracking.describe([order])[0] if order else None}
     return render_panel(request, "orders/fills.html", context)
 
@@ -330,16 +351,25 @@ def order_fills(request: HtmxHttpRequest, order_key: str) -> TemplateResponse:
 @lists_limited
 def orders_export(request: HtmxHttpRequest) -> HttpResponse:
     wallet = request.user.username
-    listings = [listing_for(request, status) for status in ("active", "history")]
-    unknown = next((listing for listing in listings if listing.problem and not listing.as_of), None)
+    access = dca_auth.access(request.session.session_key, wallet)
+    boards = [board_for(request, status, access) for status in tracking.STATUSES]
+    for board in boards:
+        access = dca_access_after(request, board, access)
+    # v2 lists this session cannot read (not connected, or Jupiter refused the token) add what was
+    # last seen of them, if anything; the others must be known.
+    listings = [listing for board in boards for listing in (board.v1, board.v2)]
+    unknown = next(
+        (listing for listing in listings if listing.problem and not listing.as_of and not listing.needs_connect),
+        None,
+    )
     if unknown is not None:  # nothing known about one of the lists: an export would be incomplete
         return TemplateResponse(request, "orders/export_unavailable.html", {"listing": unknown}, status=503)
-    views = tracking.describe([o for listing in listings for o in listing.orders])
+    views = tracking.describe([o for board in boards for o in board.orders])
     rows = fill_rows(views)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     stamp = timezone.now().strftime("%Y-%m-%d")
     name = f"dca-fills-{wallet[:8]}-{stamp}"
-    stale = [listing for listing in listings if listing.problem]
+    stale = [listing for listing in listings if listing.problem and listing.as_of]
     if stale:  # last-known fills: the file says so in its name and in its first line
         as_of = min(listing.as_of for listing in stale)
         name += f"-last-known-as-of-{as_of:%Y-%m-%d-%H%M}-UTC"
@@ -359,6 +389,69 @@ def export_note(as_of: datetime, problem: str) -> str:
         f"# Last-known fills as of {as_of.astimezone(dt_timezone.utc):%Y-%m-%d %H:%M} UTC. {problem} "
         "Fills after that time are missing: download again later for a complete file."
     )
+
+
+# --- connecting to Jupiter's DCA (JSON endpoints used by static/js/connect.js) ---
+
+CONNECT_STATUS = {"invalid": 400, "signed_out": 403, "conflict": 409, "upstream": 502}
+
+
+def connect_refusal(refused: dca_auth.ConnectRefused) -> JsonResponse:
+    """Nothing was sent to Jupiter (or Jupiter refused); the message says why, `next` what helps."""
+    next_step = "sign_in" if refused.reason == "signed_out" else "retry" if refused.retry else None
+    return answer("refused", refused.message, next_step=next_step, status=CONNECT_STATUS[refused.reason])
+
+
+@require_POST
+@wallet_required_json
+@ratelimit(group="dca-connect", key="ip", rate="dashboard.limits.sign_in_rate", block=False)
+@ratelimit(group="dca-connect", key="dashboard.limits.wallet_key", rate="dashboard.limits.sign_in_rate", block=False)
+def dca_challenge(request: HtmxHttpRequest) -> JsonResponse:
+    """Jupiter's challenge for the session's wallet, checked and kept for this session; the bridge
+    has the wallet sign exactly this (`challenge`: the text, or `transaction`: the memo transaction)."""
+    if getattr(request, "limited", False):
+        return slow_down()
+    data = _json_body(request)
+    form = DcaForm(data)
+    if data is None or not form.is_valid():
+        return connect_refusal(dca_auth.ConnectRefused(form.first_error()))
+    try:
+        challenge = dca_auth.issue(request.session.session_key, request.user.username, form.cleaned_data["type"])
+    except dca_auth.ConnectRefused as refused:
+        return connect_refusal(refused)
+    words = "Approve the message from Jupiter in your wallet. It is free and sends nothing."
+    if challenge.type == trigger.MESSAGE:
+        return answer("challenge", words, type=challenge.type, challenge=challenge.message)
+    return answer("challenge", words, type=challenge.type, transaction=base64.b64encode(challenge.transaction).decode())
+
+
+@require_POST
+@wallet_required_json
+@ratelimit(group="dca-connect", key="ip", rate="dashboard.limits.sign_in_rate", block=False)
+@ratelimit(group="dca-connect", key="dashboard.limits.wallet_key", rate="dashboard.limits.sign_in_rate", block=False)
+def dca_verify(request: HtmxHttpRequest) -> JsonResponse:
+    """Check the wallet's signature of this session's challenge, then get and keep the token
+    (server-side only: the answer says when it ends, never what it is)."""
+    if getattr(request, "limited", False):
+        return slow_down()
+    data = _json_body(request)
+    form = DcaVerifyForm(data)
+    if data is None or not form.is_valid():
+        return connect_refusal(dca_auth.ConnectRefused(form.first_error()))
+    signed = form.cleaned_data
+    try:
+        expires = dca_auth.connect(
+            request.session.session_key,
+            request.user.username,
+            kind=signed["type"],
+            signed_message=signed["signedMessage"],
+            signature=signed["signature"],
+            signed_transaction=signed["signedTransaction"],
+        )
+    except dca_auth.ConnectRefused as refused:
+        return connect_refusal(refused)
+    words = f"Connected to Jupiter's DCA until {expires:%H:%M} UTC. Loading your DCA orders…"
+    return answer("connected", words, next_step="refresh")
 
 
 # --- cancelling an order (the confirmation, and JSON endpoints used by static/js/orders.js) ---

@@ -50,7 +50,8 @@ def test_the_page_shell_costs_no_upstream_call(trader):
     assert response.status_code == 200
     assert response.template_name == "orders/page.html"
     assert 'hx-get="/orders/active"' in response.text
-    assert "newer DCA system" in response.text  # orders made on jup.ag's new system are not listed
+    assert "only v1 orders" not in response.text.lower() and "newer DCA system" not in response.text  # issue 12
+    assert "js/connect.js" in response.text
     assert list_calls() == 0
     assert "no-store" in response.headers["Cache-Control"]
 
@@ -183,7 +184,9 @@ def test_export_csv_has_every_fill_of_every_order(trader, wallet):
         "price (in_token per 1 out_token)",
         "signature",
         "order",
+        "system",
     ]
+    assert {r["system"] for r in rows} == {"Recurring v1"}
     for row in rows:  # numeric columns are plain numbers a spreadsheet reads as numbers
         for column in ("in_amount", "out_amount", "fee_amount", "price (in_token per 1 out_token)"):
             float(row[column])

@@ -1,6 +1,6 @@
 // Wallet bridge: finds wallets (Wallet Standard), signs in (SIWS), signs transactions, reads the
 // JSON answers (views.answer). Server data: data-* attributes on <body> (templates/base.html).
-// orders.js imports from it; the page loads each module once.
+// orders.js and connect.js import from it; the page loads each module once.
 const d = document.body.dataset;
 const KEY = 'dca.wallet';
 const ICON = /^data:image\/(svg\+xml|webp|png|gif);base64,/;
@@ -199,6 +199,17 @@ export async function signTransaction(bytes) {
     `Your wallet did not answer within ${WAIT_SECONDS} seconds. Nothing was sent.`,
   );
   return out.signedTransaction;
+}
+
+export async function signMessage(message) {
+  const { wallet, account } = active || (await reconnect(false));
+  const feature = wallet.features['solana:signMessage'];
+  if (!feature) throw Object.assign(plain(''), { unsupported: true });
+  const [out] = await inTime(
+    feature.signMessage({ account, message }),
+    `Your wallet did not answer within ${WAIT_SECONDS} seconds. Nothing was sent.`,
+  );
+  return out;
 }
 
 // A signed-in page follows the wallet: another account or a disconnect ends the session.

@@ -595,6 +595,7 @@ def test_fill_rows_sorted_by_date() -> None:
             "price (in_token per 1 out_token)": "172.413793103",  # 50 / 0.29
             "signature": "sig1",
             "order": "ORDER1",
+            "system": "Recurring v1",
         },
         {
             "date (UTC)": "2025-01-01T12:00:00Z",
@@ -608,6 +609,7 @@ def test_fill_rows_sorted_by_date() -> None:
             "price (in_token per 1 out_token)": "0.00580046403712",  # 0.5 / 86.2
             "signature": "sell1",
             "order": "ORDER2",
+            "system": "Recurring v1",
         },
         {
             "date (UTC)": "2025-01-02T00:00:40Z",
@@ -621,6 +623,7 @@ def test_fill_rows_sorted_by_date() -> None:
             "price (in_token per 1 out_token)": "200",
             "signature": "sig2",
             "order": "ORDER1",
+            "system": "Recurring v1",
         },
     ]
     assert tuple(rows[0]) == orders.FILL_COLUMNS

@@ -1,0 +1,286 @@
+"""Connecting a signed-in session to Jupiter's DCA (Trigger API v2): one signature a day.
+
+Reading v2 orders needs a token Jupiter gives for the wallet's signature over its challenge.
+The server does every step that matters, in this order:
+
+1. `issue`: ask Jupiter's `/auth/challenge` for the *session's* wallet, check what came back
+   (the documented text; or, for wallets that can only sign transactions, a memo-only
+   transaction whose only signer and fee payer is the wallet), and store it for this session.
+2. The bridge has the wallet sign it (`solana:signMessage`, or `solana:signTransaction` without
+   sending) and posts the signature back.
+3. `connect`: before any call to Jupiter, check that the signature is the session wallet's over
+   exactly the challenge stored for this session less than 5 minutes ago (the transaction
+   unchanged); use the challenge up atomically; only then call `/auth/verify`. Anything else is
+   refused with a plain sentence and no upstream call.
+4. The token is kept with the session (`models.DcaConnection`): never sent to the browser, never
+   logged; it ends at sign-out, at session end or at its own expiry (or Jupiter's first 401),
+   whichever comes first.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from solders.message import to_bytes_versioned
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+
+from dashboard import transactions, trigger, upstream
+from dashboard.models import DcaConnection
+
+logger = logging.getLogger(__name__)
+
+CHALLENGE_LIFETIME = timedelta(minutes=5)  # Jupiter's; a challenge older than this is not sent
+CHALLENGE_PREFIX = "Sign this message to authenticate with Jupiter Trigger Order API: "
+MAX_CHALLENGE_CHARS = 512
+MAX_SIGNED_MESSAGE_BYTES = 1024
+SIGNATURE_BYTES = 64
+MEMO_PROGRAMS = frozenset(
+    {
+        Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr"),  # SPL Memo v2
+        Pubkey.from_string("Memo1UhkJRfHyvLMcVucJwxXeuD728EqVDDwQDxFMNo"),  # SPL Memo v1
+    }
+)
+
+START_AGAIN = "Please press “Connect” again."
+NOT_CHECKED = "Nothing was sent to Jupiter."
+
+
+class ConnectRefused(Exception):
+    """A refused connect; `message` is shown to the trader as is. `reason`: "invalid" (what the
+    browser sent is not acceptable), "conflict" (no fresh, unused challenge of this session),
+    "upstream" (Jupiter failed, refused, or sent something we cannot vouch for) or "signed_out"."""
+
+    def __init__(self, message: str, *, reason: str = "invalid", retry: bool = True) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+        self.retry = retry
+
+
+@dataclass(frozen=True)
+class Pending:
+    """The challenge stored for a session: what the wallet must sign, and when it was fetched."""
+
+    wallet: str
+    type: str  # trigger.MESSAGE or trigger.TRANSACTION
+    signed_bytes: bytes  # the text's UTF-8 bytes, or the memo transaction's message bytes
+    issued_at: datetime
+
+
+@dataclass(frozen=True)
+class Access:
+    """What a session may do with Jupiter's DCA right now.
+
+    state: "connected" (a token that has not expired), "offer" (never connected in this session)
+    or "ended" (the token expired or Jupiter refused it: ask again)."""
+
+    state: str
+    token: str = field(default="", repr=False)
+    expires_at: datetime | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self.state == "connected"
+
+
+# --- checks (pure: no database, no network) -------------------------------------------------------
+
+
+def check_challenge_text(text: str) -> str:
+    """Jupiter's challenge text, as documented: its fixed prefix, one short printable line."""
+    if (
+        not text.startswith(CHALLENGE_PREFIX)
+        or len(text) > MAX_CHALLENGE_CHARS
+        or len(text) == len(CHALLENGE_PREFIX)
+        or not text.isprintable()
+    ):
+        raise ConnectRefused(
+            "Jupiter sent a sign-in message we did not expect, so we did not show it to your wallet. "
+            "Please try again later.",
+            reason="upstream",
+            retry=False,
+        )
+    return text
+
+
+def check_memo_transaction(raw: bytes, wallet: str) -> bytes:
+    """A challenge transaction: memo instructions only, the wallet its fee payer and only signer,
+    no address tables. Returns the exact message bytes the wallet signs."""
+    refused = ConnectRefused(
+        "Jupiter sent a sign-in transaction that does more than carry a note, so we did not show it "
+        "to your wallet. Nothing was signed.",
+        reason="upstream",
+        retry=False,
+    )
+    try:
+        tx = transactions.parse_transaction(raw)
+        reading = transactions.read_message(tx.message)
+    except (transactions.InvalidTransaction, ValueError):
+        raise refused from None
+    owner = Pubkey.from_string(wallet)
+    if reading.fee_payer != owner or reading.signers != (owner,) or reading.lookups or not reading.instructions:
+        raise refused
+    for ix in reading.instructions:
+        if ix.program not in MEMO_PROGRAMS or any(address != wallet for address, _, _ in ix.accounts):
+            raise refused
+    return to_bytes_versioned(tx.message)
+
+
+def _check_fresh(pending: Pending | None, wallet: str, kind: str, now: datetime) -> Pending:
+    if pending is None or not pending.signed_bytes or pending.issued_at is None:
+        raise ConnectRefused(f"No connect request is waiting for your signature. {START_AGAIN}", reason="conflict")
+    if pending.wallet != wallet:
+        raise ConnectRefused(f"That connect request was for another wallet. {START_AGAIN}", reason="conflict")
+    if pending.type != kind:
+        raise ConnectRefused(f"Your wallet answered a different kind of request than we asked for. {START_AGAIN}")
+    if now - pending.issued_at >= CHALLENGE_LIFETIME or now < pending.issued_at:
+        raise ConnectRefused(f"Jupiter's message expired (it lasts 5 minutes). {START_AGAIN}", reason="conflict")
+    return pending
+
+
+def check_signed_message(
+    pending: Pending | None, wallet: str, signed_message: bytes, signature: bytes, now: datetime
+) -> Signature:
+    """The wallet's signature over exactly the text fetched for this session < 5 minutes ago."""
+    pending = _check_fresh(pending, wallet, trigger.MESSAGE, now)
+    if signed_message != pending.signed_bytes:
+        raise ConnectRefused(f"Your wallet signed a different message than Jupiter's. {NOT_CHECKED} {START_AGAIN}")
+    if len(signature) != SIGNATURE_BYTES:
+        raise ConnectRefused(f"Your wallet's signature is not readable. {NOT_CHECKED} {START_AGAIN}")
+    signed = Signature.from_bytes(signature)
+    if not signed.verify(Pubkey.from_string(wallet), pending.signed_bytes):
+        raise ConnectRefused(
+            f"That signature is not your signed-in wallet's signature of Jupiter's message. {NOT_CHECKED} {START_AGAIN}"
+        )
+    return signed
+
+
+def check_signed_transaction(pending: Pending | None, wallet: str, signed: bytes, now: datetime) -> bytes:
+    """The memo challenge transaction fetched for this session < 5 minutes ago, unchanged, signed
+    by the wallet (its only signer). Returns the exact bytes to hand to Jupiter (never sent on chain)."""
+    pending = _check_fresh(pending, wallet, trigger.TRANSACTION, now)
+    try:
+        tx = transactions.parse_transaction(signed)
+    except transactions.InvalidTransaction as exc:
+        raise ConnectRefused(f"{exc.message} {START_AGAIN}") from None
+    message = to_bytes_versioned(tx.message)
+    if message != pending.signed_bytes:
+        raise ConnectRefused(
+            f"Your wallet changed Jupiter's sign-in transaction before signing it. {NOT_CHECKED} {START_AGAIN}"
+        )
+    check_memo_transaction(signed, wallet)  # the same message: still memo-only, the wallet alone
+    if len(tx.signatures) != 1 or not tx.signatures[0].verify(Pubkey.from_string(wallet), message):
+        raise ConnectRefused(f"That transaction is not signed by your signed-in wallet. {NOT_CHECKED} {START_AGAIN}")
+    return signed
+
+
+# --- the session's connection ----------------------------------------------------------------------
+
+
+def pending_of(row: DcaConnection | None) -> Pending | None:
+    if row is None or not row.challenge or row.challenge_issued_at is None:
+        return None
+    text = row.challenge
+    signed_bytes = text.encode() if row.challenge_type == trigger.MESSAGE else base64.b64decode(text)
+    return Pending(row.wallet, row.challenge_type, signed_bytes, row.challenge_issued_at)
+
+
+def issue(session_key: str, wallet: str, kind: str) -> trigger.Challenge:
+    """Fetch and check Jupiter's challenge for the session's wallet, and store it for this session
+    (replacing any earlier one)."""
+    if kind not in trigger.CHALLENGE_TYPES:
+        raise ConnectRefused(f"Unknown kind of request. {START_AGAIN}")
+    try:
+        challenge = trigger.request_challenge(wallet, kind)
+    except upstream.JupiterError as exc:
+        raise ConnectRefused(exc.user_message, reason="upstream", retry=exc.retryable) from None
+    if kind == trigger.MESSAGE:
+        stored = check_challenge_text(challenge.message)
+    else:
+        stored = base64.b64encode(check_memo_transaction(challenge.transaction, wallet)).decode()
+    fields = {
+        "wallet": wallet,
+        "challenge_type": kind,
+        "challenge": stored,
+        "challenge_issued_at": timezone.now(),
+    }
+    try:
+        with transaction.atomic():
+            updated = DcaConnection.objects.filter(session_id=session_key).update(**fields)
+            if not updated:
+                DcaConnection.objects.create(session_id=session_key, **fields)
+    except IntegrityError:
+        # The session is gone (signed out in another tab), or another request created the row.
+        if not DcaConnection.objects.filter(session_id=session_key).update(**fields):
+            raise ConnectRefused("You are signed out. Please sign in again.", reason="signed_out") from None
+    return challenge
+
+
+def connect(
+    session_key: str,
+    wallet: str,
+    *,
+    kind: str,
+    signed_message: bytes = b"",
+    signature: bytes = b"",
+    signed_transaction: bytes = b"",
+) -> datetime:
+    """Check the wallet's answer against this session's challenge, use the challenge up, get the
+    token from Jupiter and keep it with the session; when it expires."""
+    now = timezone.now()
+    row = DcaConnection.objects.filter(session_id=session_key).first()
+    pending = pending_of(row)
+    if kind == trigger.MESSAGE:
+        answer = {"signature": str(check_signed_message(pending, wallet, signed_message, signature, now))}
+    elif kind == trigger.TRANSACTION:
+        answer = {"signed_transaction": check_signed_transaction(pending, wallet, signed_transaction, now)}
+    else:
+        raise ConnectRefused(f"Unknown kind of request. {START_AGAIN}")
+    assert row is not None and pending is not None  # the checks above refuse otherwise
+    # Use the challenge up before calling Jupiter: a double click or a replay gets nowhere.
+    used = DcaConnection.objects.filter(
+        pk=row.pk, challenge=row.challenge, challenge_issued_at=pending.issued_at
+    ).update(challenge="", challenge_type="", challenge_issued_at=None)
+    if not used:
+        raise ConnectRefused(f"This signature was already used. {START_AGAIN}", reason="conflict")
+    try:
+        token = trigger.verify(wallet, **answer)
+    except upstream.JupiterError as exc:
+        logger.info("dca connect refused by jupiter: status=%s", exc.status)
+        raise ConnectRefused(
+            f"Jupiter did not accept the signature: {exc.user_message}", reason="upstream", retry=True
+        ) from None
+    kept = DcaConnection.objects.filter(pk=row.pk, wallet=wallet).update(
+        token=token.value, token_expires_at=token.expires_at, connected_at=now, ended=""
+    )
+    if not kept:
+        raise ConnectRefused("You signed out meanwhile. Please sign in again.", reason="signed_out", retry=False)
+    logger.info("dca connected: wallet=%s expires=%s", wallet, token.expires_at.isoformat())
+    return token.expires_at
+
+
+def access(session_key: str | None, wallet: str) -> Access:
+    """This session's access to the wallet's v2 orders; an expired token is dropped here."""
+    row = DcaConnection.objects.filter(session_id=session_key, wallet=wallet).first() if session_key else None
+    if row is None:
+        return Access("offer")
+    if row.token and row.token_expires_at and row.token_expires_at > timezone.now():
+        return Access("connected", token=row.token, expires_at=row.token_expires_at)
+    if row.token:
+        end(session_key, "expired")
+        return Access("ended")
+    return Access("ended" if row.ended else "offer")
+
+
+def end(session_key: str | None, reason: str = "refused") -> None:
+    """Forget the session's token (Jupiter refused it, or it expired); the page asks again."""
+    if session_key:
+        DcaConnection.objects.filter(session_id=session_key).exclude(token="").update(
+            token="", token_expires_at=None, ended=reason
+        )

@@ -1,0 +1,475 @@
+"""Connecting to Jupiter's DCA and the lists with v2 orders, through the views, against the
+sandbox over real HTTP (its call log says which upstream calls were made)."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import logging
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from solders.keypair import Keypair
+from solders.message import to_bytes_versioned
+from solders.transaction import VersionedTransaction
+
+from dashboard import dca_auth, tracking
+from dashboard.models import DcaConnection, TrackedOrder
+from dashboard.sandbox import control, trigger_seed
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sandbox_upstream")]
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+ACTIVE_V2 = ("depositing", "active", "price-band", "earn", "token-2022", "executing", "withdrawing")
+PAST_V2 = ("completed", "cancelled", "deposit-failed")
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@pytest.fixture
+def keypair() -> Keypair:
+    return Keypair()
+
+
+@pytest.fixture
+def wallet(keypair) -> str:
+    return str(keypair.pubkey())
+
+
+@pytest.fixture
+def trader(client, wallet):
+    client.force_login(get_user_model().objects.create_user(username=wallet))
+    return client
+
+
+def challenge(trader, kind: str = "message"):
+    return trader.post("/orders/dca/challenge", {"type": kind}, content_type="application/json")
+
+
+def verify(trader, **answer):
+    return trader.post("/orders/dca/verify", answer, content_type="application/json")
+
+
+def connect(trader, keypair) -> dict:
+    text = challenge(trader).json()["challenge"].encode()
+    answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(keypair.sign_message(text))))
+    assert answer.status_code == 200, answer.content
+    return answer.json()
+
+
+def v2_id(wallet: str, name: str) -> str:
+    return trigger_seed.order_id(wallet, name)
+
+
+def stored_token(trader) -> str:
+    return DcaConnection.objects.get(session_id=trader.session.session_key).token
+
+
+# --- connecting ----------------------------------------------------------------------------------
+
+
+def test_connect_with_one_signature_then_both_kinds_are_listed(trader, keypair, wallet):
+    v1_keys = control.seed_wallet(wallet, active=2, history=1)
+    before = trader.get("/orders/active", **HTMX)
+    assert "Show your newer Jupiter DCA orders" in before.text
+    assert 'data-system="v2"' not in before.text
+    assert control.count_calls("dca-list") == 0  # nothing is asked of Jupiter's DCA before connecting
+
+    answer = connect(trader, keypair)
+    assert answer["state"] == "connected" and answer["next"] == "refresh" and "token" not in answer
+    assert control.count_calls("dca-challenge") == 1 and control.count_calls("dca-verify") == 1
+
+    panel = trader.get("/orders/active", **HTMX)
+    for key in v1_keys[:2]:
+        assert f'data-order="{key}" data-system="v1"' in panel.text
+    for name in ACTIVE_V2:
+        assert f'data-order="{v2_id(wallet, name)}" data-system="v2"' in panel.text
+    assert "Show your newer Jupiter DCA orders" not in panel.text
+    views = {v.order_key: v for v in panel.context_data["orders"]}
+    assert views[v2_id(wallet, "executing")].status_words == "Buying now"
+    assert views[v2_id(wallet, "depositing")].status_words == "Starting"
+    assert "Cancelling — the refund still needs your approval" in panel.text
+    assert "Only buys while SOL is between $50 and $1,000" in panel.text
+    assert "Earn While You Wait is on" in panel.text
+    assert "Round 2 failed after 3 attempts and was moved to the next interval; it was filled later" in panel.text
+    assert "Jupiter's own schedule" in panel.text
+    assert control.count_calls("dca-list") == 1
+    # v1 and v2 orders are tracked apart, so each system's cancel only ever sees its own orders.
+    assert TrackedOrder.objects.filter(wallet=wallet, system="v2", status="active").count() == 7
+    assert TrackedOrder.objects.filter(wallet=wallet, system="v1", status="active").count() == 2
+
+
+def test_hardware_wallets_connect_with_the_memo_transaction_never_sent(trader, keypair, wallet):
+    issued = challenge(trader, "transaction").json()
+    tx = VersionedTransaction.from_bytes(base64.b64decode(issued["transaction"]))
+    signed = VersionedTransaction.populate(tx.message, [keypair.sign_message(to_bytes_versioned(tx.message))])
+    answer = verify(trader, type="transaction", signedTransaction=b64(bytes(signed)))
+    assert answer.status_code == 200, answer.content
+    assert stored_token(trader)
+
+
+def refused_without_upstream_call(answer, words: str, status: int = 400) -> None:
+    assert answer.status_code == status, answer.content
+    assert answer.json()["state"] == "refused"
+    assert words in answer.json()["message"]
+    assert control.count_calls("dca-verify") == 0
+
+
+def test_another_wallets_signature_is_refused_without_asking_jupiter(trader):
+    text = challenge(trader).json()["challenge"].encode()
+    stranger = Keypair()
+    answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(stranger.sign_message(text))))
+    refused_without_upstream_call(answer, "not your signed-in wallet's signature")
+
+
+def test_a_different_text_is_refused_without_asking_jupiter(trader, keypair):
+    challenge(trader)
+    text = (dca_auth.CHALLENGE_PREFIX + "a-nonce-of-our-own").encode()
+    answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(keypair.sign_message(text))))
+    refused_without_upstream_call(answer, "different message")
+
+
+def test_a_signature_over_something_else_is_refused_without_asking_jupiter(trader, keypair):
+    text = challenge(trader).json()["challenge"].encode()
+    other = keypair.sign_message(b"localhost wants you to sign in with your Solana account")
+    answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(other)))
+    refused_without_upstream_call(answer, "not your signed-in wallet's signature")
+
+
+def test_a_stale_challenge_is_refused_without_asking_jupiter(trader, keypair):
+    text = challenge(trader).json()["challenge"].encode()
+    DcaConnection.objects.update(challenge_issued_at=timezone.now() - timedelta(minutes=5, seconds=1))
+    answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(keypair.sign_message(text))))
+    refused_without_upstream_call(answer, "expired", 409)
+
+
+def test_a_challenge_of_another_session_is_refused_without_asking_jupiter(trader, keypair, wallet):
+    from django.test import Client
+
+    other = Client()
+    other.force_login(get_user_model().objects.get(username=wallet))  # the same wallet, another browser
+    text = challenge(other).json()["challenge"].encode()
+    answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(keypair.sign_message(text))))
+    refused_without_upstream_call(answer, "No connect request is waiting", 409)
+
+
+def test_a_signature_is_used_once(trader, keypair):
+    text = challenge(trader).json()["challenge"].encode()
+    answer = {"type": "message", "signedMessage": b64(text), "signature": b64(bytes(keypair.sign_message(text)))}
+    assert verify(trader, **answer).status_code == 200
+    again = verify(trader, **answer)
+    assert again.status_code == 409 and "Connect" in again.json()["message"] and again.json()["next"] == "retry"
+    assert control.count_calls("dca-verify") == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"type": "message"},
+        {"type": "message", "signedMessage": "not base64!", "signature": "AAAA"},
+        {"type": "sms", "signedMessage": "AAAA", "signature": "AAAA"},
+        {"type": "transaction", "signedTransaction": "A" * 5000},
+    ],
+)
+def test_unreadable_answers_are_refused_plainly(trader, body):
+    challenge(trader)
+    answer = verify(trader, **body)
+    assert answer.status_code == 400
+    assert answer.json()["message"]
+    assert control.count_calls("dca-verify") == 0
+
+
+def test_signed_out_visitors_cannot_connect(client):
+    answer = client.post("/orders/dca/challenge", {"type": "message"}, content_type="application/json")
+    assert answer.status_code == 403 and answer.json()["next"] == "sign_in"
+    assert control.count_calls("dca-challenge") == 0
+
+
+# --- the token's life ----------------------------------------------------------------------------
+
+
+def test_the_token_ends_at_sign_out(trader, keypair):
+    connect(trader, keypair)
+    assert DcaConnection.objects.exclude(token="").count() == 1
+    trader.post("/sign-out")
+    assert DcaConnection.objects.count() == 0
+
+
+def test_the_token_ends_with_the_session(trader, keypair):
+    from django.contrib.sessions.models import Session
+
+    connect(trader, keypair)
+    Session.objects.filter(expire_date__gt=timezone.now()).update(expire_date=timezone.now() - timedelta(seconds=1))
+    from django.core.management import call_command
+
+    call_command("clearsessions")
+    assert DcaConnection.objects.count() == 0
+
+
+def test_at_its_own_expiry_the_page_asks_again_without_calling_jupiter(trader, keypair, wallet):
+    connect(trader, keypair)
+    trader.get("/orders/active", **HTMX)
+    calls = control.count_calls("dca-list")
+    DcaConnection.objects.update(token_expires_at=timezone.now() - timedelta(seconds=1))
+    tracking.expire_dca(wallet, "active")
+    panel = trader.get("/orders/active", **HTMX)
+    assert "Your connection to Jupiter's DCA has ended" in panel.text
+    assert "Connect again" in panel.text
+    assert f'data-order="{v2_id(wallet, "active")}"' in panel.text  # the list stays, as last seen
+    assert control.count_calls("dca-list") == calls
+    assert DcaConnection.objects.get().token == ""  # dropped at once
+
+
+def test_a_401_asks_again_without_losing_the_list(trader, keypair, wallet):
+    control.seed_wallet(wallet, active=1, history=0)
+    connect(trader, keypair)
+    trader.get("/orders/active", **HTMX)
+    control.expire_dca_tokens()
+    tracking.expire_dca(wallet, "active")
+    panel = trader.get("/orders/active", **HTMX)
+    assert panel.status_code == 200
+    assert "Connect again" in panel.text
+    assert f'data-order="{v2_id(wallet, "price-band")}"' in panel.text
+    assert panel.text.count('data-system="v1"') == 1
+    assert DcaConnection.objects.get().token == ""
+    connect(trader, keypair)  # one more signature and the list is live again
+    assert "Connect again" not in trader.get("/orders/active", **HTMX).text
+
+
+def test_the_token_never_reaches_the_browser_or_the_logs(trader, keypair, wallet, caplog):
+    caplog.set_level(logging.DEBUG)
+    control.seed_wallet(wallet, active=2, history=2)
+    responses = [challenge(trader)]
+    text = responses[0].json()["challenge"].encode()
+    responses.append(
+        verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(keypair.sign_message(text))))
+    )
+    token = stored_token(trader)
+    assert token.count(".") == 2
+    responses += [
+        trader.get("/orders/"),
+        trader.get("/orders/active", **HTMX),
+        trader.get("/orders/active"),
+        trader.get("/orders/history", **HTMX),
+        trader.get(f"/orders/{v2_id(wallet, 'active')}/fills", **HTMX),
+        trader.get("/orders/export.csv"),
+    ]
+    control.expire_dca_tokens()
+    tracking.invalidate(wallet)
+    responses.append(trader.get("/orders/active", **HTMX))  # the 401 path
+    for response in responses:
+        assert token not in response.content.decode(), response
+        assert all(token not in value for value in response.headers.values())
+        assert all(token not in morsel.value for morsel in response.cookies.values())
+    assert all(token not in morsel.value for morsel in trader.cookies.values())
+    assert all(token not in str(value) for value in trader.session.values())
+    # Our own log lines (the sandbox, playing Jupiter, is another service: its lines are not ours).
+    ours = [r for r in caplog.records if not r.name.startswith("dashboard.sandbox")]
+    assert ours
+    assert all(token not in r.getMessage() and token not in str(r.args) for r in ours)
+
+
+# --- failures on one side never hide the other -----------------------------------------------------
+
+
+def test_v2_down_lists_v1_and_says_why(trader, keypair, wallet):
+    keys = control.seed_wallet(wallet, active=2, history=0)
+    connect(trader, keypair)
+    control.inject_fault("dca-list", "502", times=20)
+    panel = trader.get("/orders/active", **HTMX)
+    assert panel.status_code == 200
+    assert all(f'data-order="{k}"' in panel.text for k in keys)
+    assert "Your Jupiter DCA orders could not be loaded — Jupiter is not answering right now" in panel.text
+
+
+def test_v2_down_after_a_visit_shows_the_last_known_v2_orders(trader, keypair, wallet):
+    connect(trader, keypair)
+    trader.get("/orders/active", **HTMX)
+    control.inject_fault("dca-list", "500", times=20)
+    tracking.expire_dca(wallet, "active")
+    panel = trader.get("/orders/active", **HTMX)
+    assert "Your Jupiter DCA orders: showing what we last saw" in panel.text
+    assert f'data-order="{v2_id(wallet, "earn")}"' in panel.text
+
+
+def test_v1_down_still_lists_v2(trader, keypair, wallet):
+    connect(trader, keypair)
+    control.inject_fault("getRecurringOrders", "502", times=20)
+    panel = trader.get("/orders/active", **HTMX)
+    assert "Jupiter is not answering right now" in panel.text
+    assert panel.text.count('data-system="v2"') == 7
+
+
+@pytest.mark.parametrize("status", [404, 410])
+def test_v1_switched_off_lists_v2_with_one_calm_sentence(trader, keypair, wallet, status):
+    control.seed_wallet(wallet, active=2, history=1)
+    control.switch_off_v1(status)
+    connect(trader, keypair)
+    panel = trader.get("/orders/active", **HTMX)
+    assert panel.status_code == 200
+    assert panel.text.count('data-system="v2"') == 7 and 'data-system="v1"' not in panel.text
+    assert "switched off its older recurring-order system" in panel.text
+    assert 'role="alert"' not in panel.text and "status stale" not in panel.text
+    history = trader.get("/orders/history", **HTMX)
+    assert history.text.count('data-system="v2"') == 3
+    export = trader.get("/orders/export.csv")
+    assert export.status_code == 200
+    assert {row["system"] for row in csv.DictReader(io.StringIO(export.content.decode()))} == {"DCA v2"}
+
+
+def test_v1_switched_off_and_not_connected_offers_to_connect(trader, wallet):
+    control.switch_off_v1(410)
+    panel = trader.get("/orders/active", **HTMX)
+    assert "switched off its older recurring-order system" in panel.text
+    assert "Show your newer Jupiter DCA orders" in panel.text
+
+
+# --- history and CSV -----------------------------------------------------------------------------
+
+
+def test_history_and_csv_include_v2_orders_and_fills(trader, keypair, wallet):
+    v1_keys = control.seed_wallet(wallet, active=1, history=2)
+    connect(trader, keypair)
+    history = trader.get("/orders/history", **HTMX)
+    for name in PAST_V2:
+        assert f'data-order="{v2_id(wallet, name)}" data-system="v2"' in history.text
+    for key in v1_keys[1:]:
+        assert f'data-order="{key}" data-system="v1"' in history.text
+    assert "The deposit failed; nothing was bought" in history.text
+
+    rows = list(csv.DictReader(io.StringIO(trader.get("/orders/export.csv").content.decode())))
+    v2_rows = [r for r in rows if r["system"] == "DCA v2"]
+    v2_fills = [
+        e
+        for name in (*ACTIVE_V2, *PAST_V2)
+        for e in control.get_dca_order(v2_id(wallet, name))["events"]
+        if e["type"] == "fill" and e["state"] == "success"
+    ]
+    assert {r["signature"] for r in v2_rows} == {e["txSignature"] for e in v2_fills}
+    assert {r["system"] for r in rows} == {"DCA v2", "Recurring v1"}
+
+
+def test_v2_fills_open_from_the_card(trader, keypair, wallet):
+    connect(trader, keypair)
+    trader.get("/orders/active", **HTMX)
+    fills = trader.get(f"/orders/{v2_id(wallet, 'active')}/fills", **HTMX)
+    assert fills.status_code == 200
+    assert fills.text.count('class="event buy"') == 3  # the three filled rounds
+    assert fills.text.count('class="event deposit"') == 1
+    assert 'class="event round"' in fills.text  # round 2 failed three times and was moved
+    events = fills.context_data["o"].events
+    assert fills.text.count("View on Solscan") == sum(1 for e in events if e.tx_url)
+
+
+def test_a_v2_order_is_never_handed_to_the_v1_cancel(trader, keypair, wallet):
+    connect(trader, keypair)
+    trader.get("/orders/active", **HTMX)
+    order_id = v2_id(wallet, "active")
+    answer = trader.post(f"/orders/{order_id}/cancel/start")
+    assert answer.status_code == 404
+    assert control.count_calls("cancelOrder") == 0
+
+
+def test_the_rendered_panel_is_kept_per_connection_state(trader, keypair, wallet):
+    from django.test import Client
+
+    other = Client()  # the same wallet in another browser, never connected
+    other.force_login(get_user_model().objects.get(username=wallet))
+    connect(trader, keypair)
+    assert 'data-system="v2"' in trader.get("/orders/active", **HTMX).text
+    assert "Show your newer Jupiter DCA orders" in other.get("/orders/active", **HTMX).text
+    DcaConnection.objects.filter(session_id=trader.session.session_key).update(
+        token_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert "has ended" in trader.get("/orders/active", **HTMX).text
+    assert "has ended" not in other.get("/orders/active", **HTMX).text
+
+
+def test_past_the_list_limit_both_systems_show_what_was_last_seen(trader, keypair, wallet, settings):
+    keys = control.seed_wallet(wallet, active=1, history=0)
+    connect(trader, keypair)
+    settings.RATELIMIT_LISTS = "1/d"  # a long period: no window boundary during the test
+    trader.get("/orders/active", **HTMX)
+    calls = control.count_calls("dca-list"), control.count_calls("getRecurringOrders")
+    limited = trader.get("/orders/active")  # over the limit: no htmx, no rendered-panel cache
+    assert limited.status_code == 429
+    assert (control.count_calls("dca-list"), control.count_calls("getRecurringOrders")) == calls
+    assert f'data-order="{keys[0]}"' in limited.text
+    assert limited.text.count('data-system="v2"') == 7
+    assert "You refreshed your orders very often" in limited.text
+
+
+def test_jupiter_refusing_the_signature_is_said_plainly_and_nothing_is_kept(trader, keypair):
+    control.set_dca_challenge_lifetime(0)  # Jupiter has forgotten its challenge; ours is fresh
+    text = challenge(trader).json()["challenge"].encode()
+    answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(keypair.sign_message(text))))
+    assert answer.status_code == 502
+    assert answer.json()["message"].startswith("Jupiter did not accept the signature")
+    assert answer.json()["next"] == "retry"
+    assert control.count_calls("dca-verify") == 1
+    assert stored_token(trader) == ""
+
+
+def test_jupiter_down_when_asked_for_a_challenge(trader):
+    control.inject_fault("dca-challenge", "502", times=5)
+    answer = challenge(trader)
+    assert answer.status_code == 502
+    assert "Jupiter is not answering" in answer.json()["message"]
+    assert not DcaConnection.objects.exists()
+
+
+def test_a_challenge_without_its_signature_still_offers_to_connect(trader):
+    challenge(trader)
+    assert "Show your newer Jupiter DCA orders" in trader.get("/orders/active", **HTMX).text
+
+
+def test_a_session_that_is_gone_cannot_keep_a_challenge(wallet):
+    with pytest.raises(dca_auth.ConnectRefused) as refused:
+        dca_auth.issue("no-such-session", wallet, "message")
+    assert refused.value.reason == "signed_out"
+    assert not DcaConnection.objects.exists()
+
+
+def test_unknown_kinds_and_missing_sessions_are_refused_or_ignored(trader, wallet):
+    with pytest.raises(dca_auth.ConnectRefused):
+        dca_auth.issue(trader.session.session_key, wallet, "sms")
+    with pytest.raises(dca_auth.ConnectRefused):
+        dca_auth.connect(trader.session.session_key, wallet, kind="sms")
+    dca_auth.end(None)  # no session: nothing to end
+    assert dca_auth.access(None, wallet).state == "offer"
+    assert control.count_calls("dca-challenge") == 0
+
+
+def test_two_submissions_of_one_signature_reach_jupiter_once(trader, keypair, wallet):
+    import threading
+
+    from django.db import connections
+
+    text = challenge(trader).json()["challenge"].encode()
+    body = {"signed_message": text, "signature": bytes(keypair.sign_message(text))}
+    session_key = trader.session.session_key
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def submit() -> None:
+        try:
+            barrier.wait(timeout=10)
+            dca_auth.connect(session_key, wallet, kind="message", **body)
+            outcomes.append("connected")
+        except dca_auth.ConnectRefused as refused:
+            outcomes.append(refused.reason)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["conflict", "connected"]
+    assert control.count_calls("dca-verify") == 1

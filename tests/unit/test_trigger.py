@@ -1,0 +1,133 @@
+"""dashboard/trigger.py's answer parsing: pure, every shape Jupiter might send (beta API)."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from dashboard import trigger
+from dashboard.upstream import JupiterBadResponse
+
+NOW = datetime(2026, 7, 20, 12, 0, tzinfo=timezone.utc)
+ORDER = {
+    "id": "019f0530-36a7-77da-a38f-ed9414bb996b",
+    "inputMint": "A",
+    "outputMint": "B",
+    "createdAt": "2026-07-01T00:00:00Z",
+}
+
+
+def jwt(payload: bytes) -> str:
+    return f"eyJhbGciOiJIUzI1NiJ9.{base64.urlsafe_b64encode(payload).rstrip(b'=').decode()}.c2ln"
+
+
+def test_the_message_challenge():
+    text = "Sign this message to authenticate with Jupiter Trigger Order API: abc"
+    assert trigger.parse_challenge({"type": "message", "challenge": text}, "message").message == text
+
+
+def test_the_transaction_challenge():
+    raw = bytes(range(40))
+    assert trigger.parse_challenge({"transaction": base64.b64encode(raw).decode()}, "transaction").transaction == raw
+
+
+@pytest.mark.parametrize(
+    ("data", "kind"),
+    [
+        ([], "message"),
+        ({"challenge": ""}, "message"),
+        ({"challenge": 5}, "message"),
+        ({"transaction": "not base64!"}, "transaction"),
+        ({"transaction": ""}, "transaction"),
+        ({"challenge": "text only"}, "transaction"),
+    ],
+)
+def test_unreadable_challenges(data, kind):
+    with pytest.raises(JupiterBadResponse):
+        trigger.parse_challenge(data, kind)
+
+
+def test_tokens():
+    exp = int((NOW + timedelta(hours=3)).timestamp())
+    token = trigger.parse_token({"token": jwt(f'{{"exp": {exp}}}'.encode())}, NOW)
+    assert token.expires_at == NOW + timedelta(hours=3)
+    for data in ({}, {"token": ""}, {"token": 42}, "eyJ"):
+        with pytest.raises(JupiterBadResponse):
+            trigger.parse_token(data, NOW)
+    # A claim that cannot be a date falls back to the documented 24 hours.
+    assert trigger.token_expiry(jwt(b'{"exp": 99999999999999999}'), NOW) == NOW + timedelta(hours=24)
+    assert trigger.token_expiry(jwt(b"[1, 2]"), NOW) == NOW + timedelta(hours=24)
+
+
+def test_cancel_answers():
+    tx = base64.b64encode(b"\x01" * 10).decode()
+    issued = trigger.parse_cancel(
+        {"requestId": "r", "transaction": tx, "refundAmount": "90", "roundsRemaining": 2}, "o"
+    )
+    assert (issued.order_id, issued.request_id, issued.refund_amount, issued.rounds_remaining) == ("o", "r", 90, 2)
+    assert issued.transaction == b"\x01" * 10
+    for data in (None, {"transaction": tx}, {"requestId": "r"}, {"requestId": "r", "transaction": "%%%"}):
+        with pytest.raises(JupiterBadResponse):
+            trigger.parse_cancel(data, "o")
+
+
+def test_confirm_answers():
+    assert trigger.parse_confirmed({"id": "x", "txSignature": "sig"}, "o") == trigger.CancelConfirmed("x", "sig")
+    assert trigger.parse_confirmed({"txSignature": "sig"}, "o").order_id == "o"
+    for data in ({}, {"txSignature": ""}, ["sig"]):
+        with pytest.raises(JupiterBadResponse):
+            trigger.parse_confirmed(data, "o")
+
+
+def test_one_order_answers():
+    assert trigger.parse_order_answer({**ORDER, "state": "executing"}).listed == "active"
+    assert trigger.parse_order_answer({"order": {**ORDER, "state": "cancelled"}}).listed == "history"
+    assert trigger.parse_order_answer({**ORDER, "state": "something_new"}).listed == "history"
+    for data in ({"id": "x"}, [ORDER], None):
+        with pytest.raises(JupiterBadResponse):
+            trigger.parse_order_answer(data)
+
+
+def test_pages():
+    with pytest.raises(ValueError):
+        trigger.parse_page({"orders": {"0": ORDER}}, "active")
+    with pytest.raises(ValueError):
+        trigger.parse_page("[]", "active")
+    empty = trigger.parse_page({}, "active")
+    assert empty.orders == () and empty.total == 0
+    # A total smaller than what came is not believed.
+    page = trigger.parse_page({"orders": [ORDER], "pagination": {"total": 0, "offset": 200}}, "history")
+    assert page.total == 201 and page.offset == 200
+
+
+@pytest.mark.parametrize(
+    ("value", "usd"),
+    [
+        (50, Decimal(50)),
+        (0.1, Decimal("0.1")),
+        ("182.35", Decimal("182.35")),
+        (float("inf"), None),
+        (float("nan"), None),
+        ("Infinity", None),
+        ("cheap", None),
+        (True, None),
+        (None, None),
+    ],
+)
+def test_usd_figures(value, usd):
+    assert trigger.to_usd(value) == usd
+
+
+def test_unknown_field_values_as_text():
+    assert trigger.plain({"b": [1, 2]}) == '{"b": [1, 2]}'
+    assert trigger.plain(object()) == "?"
+
+
+def test_requests_that_cannot_be_made():
+    with pytest.raises(ValueError):
+        trigger.request_challenge("wallet", "sms")
+    with pytest.raises(ValueError):
+        trigger.verify("wallet")
