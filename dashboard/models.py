@@ -109,7 +109,11 @@ class CancelAttempt(models.Model):
 
     @property
     def explorer_url(self) -> str:
-        return settings.EXPLORER_TX_URL.format(self.signature) if self.signature else ""
+        """A link only for a transaction that landed, or may have (sending, still confirming):
+        a failed, expired or declined one never reached the chain, so there is nothing to see."""
+        if not self.signature or self.state not in (self.State.SUCCEEDED, self.State.PENDING, self.State.SENDING):
+            return ""
+        return settings.EXPLORER_TX_URL.format(self.signature)
 
 
 class DcaConnection(models.Model):

@@ -4,7 +4,9 @@ Money is `Decimal` (human units) or `int` (base units), never float. Amounts com
 base units and the token's decimals; Jupiter's decimal strings are used only where the
 decimals are unknown. What the API does not provide is derived here, as its reference
 says: number of cycles, cycles done, remaining input, average price, the estimated next
-cycle, and the history status (cancelled when `userClosed`, else completed).
+cycle and the last one, the history status (cancelled when `userClosed`, else completed),
+the order's timeline of events, and what it is worth at today's price (USD prices from the
+Tokens API, on the `Token`s passed in).
 
 Jupiter's newer DCA orders (Trigger API v2, `dashboard.trigger.DcaOrder`) are described into the
 same `OrderView` by `describe_dca`, with Jupiter's own fields where it has them: its schedule
@@ -31,12 +33,16 @@ from dashboard.trigger import DcaEvent, DcaOrder
 _CONTEXT = Context(prec=60, rounding=ROUND_HALF_UP)
 _ZERO = Decimal(0)
 
-MAX_DECIMALS_SHOWN = 6  # amounts >= 1
+MAX_DECIMALS_SHOWN = 6  # amounts >= 1, and never more than their significant digits allow
+SIGNIFICANT_DIGITS_LARGE = 6  # amounts and prices >= 1: "12.0781 JUP", "11,754,757 BONK"
 SIGNIFICANT_DIGITS_SHOWN = 4  # amounts < 1, and prices < 1
+STABLE_DECIMALS = 2  # stablecoin amounts >= 1 and stablecoin prices >= 1: "1,234.57 USDC"
+CSV_PRICE_DIGITS = 12  # significant digits of the CSV's price column
 
 FILL_ACTION = "fill"
+PRICE_COLUMN = "price (in_token per 1 out_token)"
 FILL_COLUMNS = (
-    "date",
+    "date (UTC)",
     "pair",
     "in_amount",
     "in_token",
@@ -44,11 +50,15 @@ FILL_COLUMNS = (
     "out_token",
     "fee_amount",
     "fee_token",
-    "rate",
+    PRICE_COLUMN,
     "signature",
     "order",
     "system",
 )
+USD_COLUMN = "value_usd_at_fill"  # added only when the upstream gives a fill's USD value
+
+# What closing a v1 order's accounts gives back besides tokens: the rent Solana holds for them.
+ACCOUNT_RENT_WORDS = "about 0.002 SOL of account rent"
 SYSTEM_NAMES = {"v1": "Recurring v1", "v2": "DCA v2"}  # the CSV's "system" column
 
 
@@ -87,14 +97,40 @@ def _round_significant(value: Decimal, digits: int, max_places: int | None = Non
     return _round_places(value, places)
 
 
-def _display(value: Decimal, decimals: int | None) -> str:
+def _whole_digits(value: Decimal) -> int:
+    """Digits before the point of |value| >= 1: 1 for 9.99, 3 for 123.4."""
+    return abs(value).adjusted() + 1
+
+
+def _display(value: Decimal, decimals: int | None, stable: bool = False) -> str:
     """The amount rule of `Amount.text`, without the symbol."""
     if value.is_zero():
         return "0"
     if abs(value) >= 1:
-        places = MAX_DECIMALS_SHOWN if decimals is None else min(MAX_DECIMALS_SHOWN, decimals)
+        places = max(0, SIGNIFICANT_DIGITS_LARGE - _whole_digits(value))
+        places = min(places, STABLE_DECIMALS if stable else MAX_DECIMALS_SHOWN)
+        if decimals is not None:
+            places = min(places, decimals)
         return _grouped(_round_places(value, places))
     return _grouped(_round_significant(value, SIGNIFICANT_DIGITS_SHOWN, decimals))
+
+
+def usd_text(value: Decimal) -> str:
+    """US dollars for people: "$1,234.56", "$0.50", "<$0.01" (a tiny non-zero value), "−$3.10"."""
+    rounded = _round_places(abs(value), 2)
+    if rounded.is_zero() and not value.is_zero():
+        return "<$0.01"
+    whole, _, cents = format(rounded, "f").partition(".")
+    sign = "−" if value < 0 and not rounded.is_zero() else ""
+    return f"{sign}${int(whole):,}.{cents}"
+
+
+def percent_text(value: Decimal) -> str:
+    """A signed percentage with one decimal: "+8.2%", "−12.5%", "0.0%"."""
+    rounded = _round_places(value, 1)
+    if rounded.is_zero():
+        return "0.0%"
+    return f"{'+' if rounded > 0 else '−'}{format(abs(rounded), 'f')}%"
 
 
 # --- amounts -------------------------------------------------------------------------------------
@@ -104,14 +140,18 @@ def _display(value: Decimal, decimals: int | None) -> str:
 class Amount:
     """A quantity of one token in human units.
 
-    `text` (what a trader reads), e.g. "1,234.5 USDC", "0.0125 SOL", "12,345,678 BONK":
+    `text` (what a trader reads), e.g. "1,234.5 USDC", "0.0125 SOL", "11,754,757 BONK":
     - never scientific notation; trailing zeros stripped ("50 USDC", "0.5 SOL"); zero is "0 SOL";
     - thousands separators in the whole part;
-    - amounts >= 1 show at most 6 decimals (fewer if the token has fewer), rounded half up:
-      "1.2345675 SOL" reads "1.234568 SOL", "123,456,789,012.34567 BONK" keeps all 5 decimals;
+    - amounts >= 1 show 6 significant digits, and every digit of the whole part (so no decimals
+      from 1,000,000 up), at most 6 decimals and never more than the token has, rounded half up:
+      "1.2345675 SOL" reads "1.23457 SOL", "12.078143 JUP" reads "12.0781 JUP",
+      "11,754,756.77802 BONK" reads "11,754,757 BONK"; stablecoins at most 2 decimals
+      ("1,234.57 USDC");
     - amounts < 1 show up to 4 significant digits, never more decimals than the token has:
       "0.123456789 SOL" reads "0.1235 SOL", 1 lamport reads "0.000000001 SOL".
 
+    `exact` (the tooltip): every digit, grouped, with the symbol ("11,754,756.77802 BONK").
     `number` (for CSV): the full-precision value up to the token's decimals, plain digits with
     "." and no thousands separator, trailing zeros stripped ("1234.5", "0.000000001").
     """
@@ -121,7 +161,23 @@ class Amount:
 
     @property
     def text(self) -> str:
-        return f"{_display(self.value, self.token.decimals)} {self.token.symbol}"
+        return f"{_display(self.value, self.token.decimals, is_stable(self.token))} {self.token.symbol}"
+
+    @property
+    def exact(self) -> str:
+        return f"{_grouped(Decimal(self.number))} {self.token.symbol}"
+
+    @property
+    def is_rounded(self) -> bool:
+        """True when `text` hides digits that `exact` shows."""
+        return self.text != self.exact
+
+    @property
+    def usd(self) -> Decimal | None:
+        """Worth in USD at the token's current price; None when that price is unknown."""
+        if self.token.usd_price is None:
+            return None
+        return _CONTEXT.multiply(self.value, self.token.usd_price)
 
     @property
     def number(self) -> str:
@@ -200,16 +256,36 @@ def is_stable(token: Token) -> bool:
     return symbol in ("USDC", "USDT") or symbol.startswith("USD")
 
 
+def _fixed(value: Decimal) -> str:
+    """Grouped digits keeping trailing zeros ("172.40", "0.8040"): prices line up in a column."""
+    whole, dot, fraction = format(value, "f").partition(".")
+    return f"{int(whole):,}{dot}{fraction}"
+
+
 def _price_number(value: Decimal, in_stable: bool) -> str:
-    """Stablecoin quotes: 2 decimals when >= 1 ("172.40"); others at most 4 decimals, stripped.
-    Below 1, both show 4 significant digits ("0.00002345")."""
+    """A price with the same precision for every price of its size, trailing zeros kept:
+    in a stablecoin, 2 decimals from 1 up ("172.40"); otherwise 6 significant digits from 1 up
+    ("333.333", "8,100,000"); below 1, 4 significant digits ("0.8040", "0.00002425")."""
     if value < 1:
-        return _grouped(_round_significant(value, SIGNIFICANT_DIGITS_SHOWN))
+        return _fixed(_round_significant(value, SIGNIFICANT_DIGITS_SHOWN))
     if in_stable:
-        rounded = _round_places(value, 2)
-        whole, _, fraction = format(rounded, "f").partition(".")
-        return f"{int(whole):,}.{fraction}"
-    return _grouped(_round_places(value, 4))
+        return _fixed(_round_places(value, STABLE_DECIMALS))
+    return _fixed(_round_places(value, max(0, SIGNIFICANT_DIGITS_LARGE - _whole_digits(value))))
+
+
+def _output_is_base(spent: Token, received: Token) -> bool:
+    """Whether a pair's price is quoted per 1 output token: with a stablecoin on exactly one side
+    the other token is priced in it, whichever way the order goes; otherwise 1 <output> in <input>."""
+    return not (is_stable(received) and not is_stable(spent))
+
+
+def _quote_sides(spent: Token, received: Token) -> tuple[Token, Token]:
+    """(base, quote) of a pair's price (see `_output_is_base`)."""
+    return (received, spent) if _output_is_base(spent, received) else (spent, received)
+
+
+def _quote_number(ratio: Decimal, base: Token, quote: Token) -> str:
+    return _price_number(ratio, is_stable(quote) and not is_stable(base))
 
 
 def price_text(spent: Amount, received: Amount) -> str:
@@ -221,15 +297,120 @@ def price_text(spent: Amount, received: Amount) -> str:
     """
     if received.value <= 0 or spent.value <= 0:
         return ""
-    if is_stable(spent.token) and not is_stable(received.token):
-        base, quote = received, spent
-    elif is_stable(received.token) and not is_stable(spent.token):
-        base, quote = spent, received
-    else:
-        base, quote = received, spent
+    base, quote = (received, spent) if _output_is_base(spent.token, received.token) else (spent, received)
     ratio = _CONTEXT.divide(quote.value, base.value)
-    number = _price_number(ratio, is_stable(quote.token) and not is_stable(base.token))
-    return f"1 {base.token.symbol} ≈ {number} {quote.token.symbol}"
+    return f"1 {base.token.symbol} ≈ {_quote_number(ratio, base.token, quote.token)} {quote.token.symbol}"
+
+
+def price_now_text(input_token: Token, output_token: Token) -> str:
+    """Today's price of the pair, quoted like `price_text` ("162.30 USDC" for 1 SOL); empty when
+    either USD price is unknown."""
+    base, quote = _quote_sides(input_token, output_token)
+    if base.usd_price is None or quote.usd_price is None:
+        return ""
+    ratio = _CONTEXT.divide(base.usd_price, quote.usd_price)
+    return f"{_quote_number(ratio, base, quote)} {quote.symbol}"
+
+
+def price_number(spent: Amount, received: Amount) -> str:
+    """Input paid per 1 output token, as a plain number for the CSV (12 significant digits)."""
+    if received.value <= 0 or spent.value <= 0:
+        return ""
+    ratio = _CONTEXT.divide(spent.value, received.value)
+    return _plain(_round_significant(ratio, CSV_PRICE_DIGITS))
+
+
+# --- value at today's price --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ValueNow:
+    """What was spent and what was bought, both at today's USD prices.
+
+    `spent_usd` is the input already swapped, `worth_usd` the output bought with it; each is
+    None when its token's price is unknown. Nothing here is a price of the past: the gain says
+    whether buying over time beat keeping what was spent, valued today.
+    """
+
+    spent_usd: Decimal | None
+    worth_usd: Decimal | None
+
+    @property
+    def known(self) -> bool:
+        return self.spent_usd is not None and self.worth_usd is not None
+
+    @property
+    def gain_usd(self) -> Decimal | None:
+        if self.spent_usd is None or self.worth_usd is None:
+            return None
+        return _CONTEXT.subtract(self.worth_usd, self.spent_usd)
+
+    @property
+    def gain_percent(self) -> Decimal | None:
+        gain = self.gain_usd
+        if gain is None or self.spent_usd is None or self.spent_usd <= 0:
+            return None
+        return _CONTEXT.divide(_CONTEXT.multiply(gain, Decimal(100)), self.spent_usd)
+
+    @property
+    def spent_text(self) -> str:
+        return usd_text(self.spent_usd) if self.spent_usd is not None else "price unknown"
+
+    @property
+    def worth_text(self) -> str:
+        return usd_text(self.worth_usd) if self.worth_usd is not None else "price unknown"
+
+    @property
+    def direction(self) -> str:
+        """ "gain", "loss" or "even" (for the words and the colour); "" when unknown."""
+        gain = self.gain_usd
+        if gain is None:
+            return ""
+        rounded = _round_places(gain, 2)
+        return "gain" if rounded > 0 else "loss" if rounded < 0 else "even"
+
+    @property
+    def gain_text(self) -> str:
+        """ "+$12.34 (+8.2%)", "−$3.10 (−2.1%)", "$0.00"; "price unknown" when it cannot be said."""
+        gain = self.gain_usd
+        if gain is None:
+            return "price unknown"
+        money = usd_text(gain)
+        if gain > 0 and not money.startswith("<"):
+            money = "+" + money
+        percent = self.gain_percent
+        return money if percent is None else f"{money} ({percent_text(percent)})"
+
+
+def value_now(spent: Amount | None, received: Amount | None) -> ValueNow:
+    return ValueNow(
+        spent_usd=spent.usd if spent is not None else None,
+        worth_usd=received.usd if received is not None else None,
+    )
+
+
+@dataclass(frozen=True)
+class Totals:
+    """The value at today's price of several orders: only those whose prices are known are added
+    up; `unknown` counts the others, which the page names rather than guesses."""
+
+    value: ValueNow
+    counted: int
+    unknown: int
+
+
+def total_value(views: Iterable[OrderView]) -> Totals:
+    spent = worth = _ZERO
+    counted = unknown = 0
+    for view in views:
+        if view.value is None or not view.value.known:
+            unknown += 1
+            continue
+        assert view.value.spent_usd is not None and view.value.worth_usd is not None
+        spent = _CONTEXT.add(spent, view.value.spent_usd)
+        worth = _CONTEXT.add(worth, view.value.worth_usd)
+        counted += 1
+    return Totals(value=ValueNow(spent, worth) if counted else ValueNow(None, None), counted=counted, unknown=unknown)
 
 
 # --- views -----------------------------------------------------------------------------------------
@@ -254,6 +435,7 @@ class FillView:
     rate: str  # price_text(spent, received)
     tx_id: str
     explorer_url: str  # "" without a signature
+    usd_value: Decimal | None = None  # the fill's USD value at fill time, only when upstream gives it
 
 
 def describe_fill(fill: Fill, input_token: Token, output_token: Token, tokens: dict[str, Token]) -> FillView:
@@ -270,6 +452,21 @@ def describe_fill(fill: Fill, input_token: Token, output_token: Token, tokens: d
         tx_id=fill.tx_id,
         explorer_url=_tx_url(fill.tx_id),
     )
+
+
+@dataclass(frozen=True)
+class OrderEvent:
+    """One line of an order's timeline: created, a deposit, a buy, the cancel, what came back.
+
+    Built from v1's `getRecurringOrders` here; any other source (v2 `events`) can make these too.
+    `tx_url` is None for an event without a transaction we can link to."""
+
+    kind: str  # "created", "deposit", "buy", "withdrawal", "cancelled", "completed", "refund", or upstream's word
+    when: datetime | None
+    words: str  # "Bought 0.29 SOL for 50 USDC"
+    tx_url: str | None = None
+    rate: str = ""  # buys: "1 SOL ≈ 172.41 USDC"
+    fee: Amount | None = None  # buys: Jupiter's fee, taken from what was bought
 
 
 @dataclass(frozen=True)
@@ -313,8 +510,14 @@ class OrderView:
     open_tx_url: str
     close_tx_url: str  # "" when there is no closing transaction
     fills: tuple[FillView, ...]  # newest first
-    refund_text: str  # "45 USDC and 0.12 SOL", "nothing"
-    refund_count: int  # how many tokens come back: 0, 1 or 2 (for "comes"/"come", "is"/"are")
+    refund_text: str  # "45 USDC not yet spent, 0.12 SOL bought so far and about 0.002 SOL of account rent"
+    refund_count: int  # how many things come back (for "is"/"are")
+    # Added for the trader's questions; defaults so other sources (v2) can leave them out.
+    value: ValueNow | None = None  # spent and bought at today's price
+    price_now: str = ""  # today's price in the average price's terms: "162.30 USDC"
+    last_buy: datetime | None = None  # an estimate, active time-based orders only
+    events: tuple[OrderEvent, ...] = ()  # newest first
+    cycles_left: int = 0
     # Jupiter's newer DCA orders (Trigger API v2); v1 orders keep these defaults.
     system: str = "v1"  # "v1" Recurring API, "v2" Trigger API v2 DCA
     state: str = ""  # v2: Jupiter's state as sent ("active", "withdrawing", … or one we do not know)
@@ -327,6 +530,10 @@ class OrderView:
     @property
     def is_active(self) -> bool:
         return self.status == "active"
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == "history" and self.status_words.startswith("Cancelled")
 
     @property
     def cancelled_text(self) -> str:
@@ -370,15 +577,115 @@ def _next_cycle(order: Order, fills: list[Fill], remaining: Amount | None, now: 
     return due
 
 
+def _cycles_left(
+    order: Order, remaining: Amount | None, per_cycle: Amount | None, cycles_total: int, cycles_done: int
+) -> int:
+    """Buys still to come: ceil(remaining / per cycle) when both are known, else total − done."""
+    if order.status == "history":
+        return 0
+    if remaining is not None and per_cycle is not None and per_cycle.value > 0:
+        ratio = _CONTEXT.divide(remaining.value, per_cycle.value)
+        return max(int(ratio.to_integral_value(rounding=ROUND_CEILING)), 0)
+    return max(cycles_total - cycles_done, 0)
+
+
+def _last_buy(order: Order, next_cycle: datetime | None, cycles_left: int) -> datetime | None:
+    """The estimated last buy of a time-based order: the next one plus a cycle per buy after it."""
+    if next_cycle is None or cycles_left <= 0 or order.cycle_frequency <= 0 or order.recurring_type != "time":
+        return None
+    return next_cycle + timedelta(seconds=order.cycle_frequency) * (cycles_left - 1)
+
+
+def _join(parts: list[str]) -> str:
+    """ "a", "a and b", "a, b and c"."""
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
 def _refund_parts(remaining: Amount | None, unwithdrawn: Amount | None, input_: Token, output: Token) -> list[str]:
-    """What a cancel sends back: remaining input and output not yet withdrawn; zero parts left out."""
+    """What a cancel sends back: the deposit not yet spent, the tokens bought that the order still
+    holds, and the account rent; zero parts left out. Joined, the start of a sentence:
+    "200 USDC not yet spent, 0.59 SOL bought so far and about 0.002 SOL of account rent"."""
     parts = []
-    for part, token in ((remaining, input_), (unwithdrawn, output)):
-        if part is None:
-            parts.append(f"the remaining {token.symbol}")
-        elif not part.is_zero:
-            parts.append(part.text)
+    if remaining is None:
+        parts.append(f"the {input_.symbol} not yet spent")
+    elif not remaining.is_zero:
+        parts.append(f"{remaining.text} not yet spent")
+    if unwithdrawn is None:
+        parts.append(f"the {output.symbol} bought so far")
+    elif not unwithdrawn.is_zero:
+        parts.append(f"{unwithdrawn.text} bought so far")
+    parts.append(ACCOUNT_RENT_WORDS)
     return parts
+
+
+def _sentence_start(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _created_words(deposited: Amount | None, schedule: str) -> str:
+    if deposited is None:
+        return f"Order created: {schedule}"
+    return f"Order created: {deposited.text} deposited, {schedule}"
+
+
+def _other_event(trade: Fill, input_token: Token, output_token: Token, tokens: dict[str, Token]) -> OrderEvent:
+    """A `trades[]` item that is not a fill ("Deposit", "Withdraw", …), in plain words."""
+    action = trade.action.strip()
+    lowered = action.lower()
+    moved = [
+        a.text
+        for a in (
+            amount(trade.raw_in, trade.in_amount, input_token),
+            amount(trade.raw_out, trade.out_amount, output_token),
+        )
+        if a is not None and not a.is_zero
+    ]
+    if "deposit" in lowered:
+        kind, words = "deposit", "Deposited"
+    elif "withdraw" in lowered:
+        kind, words = "withdrawal", "Sent to your wallet"
+    else:
+        kind, words = lowered or "other", action or "Other event"
+    if moved:
+        words = f"{words}: {_join(moved)}"
+    return OrderEvent(kind=kind, when=trade.confirmed_at, words=words, tx_url=_tx_url(trade.tx_id) or None)
+
+
+def _events(
+    order: Order,
+    fills: list[FillView],
+    others: list[OrderEvent],
+    deposited: Amount | None,
+    withdrawn_in: Amount | None,
+    withdrawn_out: Amount | None,
+    schedule: str,
+) -> tuple[OrderEvent, ...]:
+    """The v1 order's timeline, newest first: created, deposits, buys, the close and what came back."""
+    timeline = [
+        OrderEvent("created", order.created_at, _created_words(deposited, schedule), _tx_url(order.open_tx) or None)
+    ]
+    timeline += others
+    for fill in reversed(fills):
+        words = f"Bought {fill.received.text} for {fill.spent.text}"
+        timeline.append(
+            OrderEvent("buy", fill.confirmed_at, words, fill.explorer_url or None, rate=fill.rate, fee=fill.fee)
+        )
+    if order.status == "history":
+        close_url = _tx_url(order.close_tx) or None
+        if order.user_closed:
+            timeline.append(OrderEvent("cancelled", order.updated_at, "Cancelled by you", close_url))
+        else:
+            timeline.append(OrderEvent("completed", order.updated_at, "Completed: every buy done", close_url))
+        back = []
+        if withdrawn_in is not None and not withdrawn_in.is_zero:
+            back.append(f"{withdrawn_in.text} not spent")
+        if withdrawn_out is not None and not withdrawn_out.is_zero:
+            back.append(f"{withdrawn_out.text} bought")
+        if back:
+            timeline.append(OrderEvent("refund", order.updated_at, f"In your wallet: {_join(back)}", close_url))
+    order_of = {id(event): n for n, event in enumerate(timeline)}
+    far_past = datetime.min.replace(tzinfo=timezone.utc)
+    return tuple(sorted(timeline, key=lambda e: (e.when or far_past, order_of[id(e)]), reverse=True))
 
 
 def _average_price(fills: list[FillView], spent: Amount | None, received: Amount | None) -> str:
@@ -411,6 +718,7 @@ def describe(order: Order, tokens: dict[str, Token], now: datetime) -> OrderView
     refund = _refund_parts(remaining, unwithdrawn_out, input_token, output_token)
 
     fills = [f for f in order.fills if _is_fill(f)]
+    others = [_other_event(f, input_token, output_token, tokens) for f in order.fills if not _is_fill(f)]
     fill_views = sorted(
         (describe_fill(f, input_token, output_token, tokens) for f in fills),
         key=lambda v: v.confirmed_at,
@@ -424,6 +732,9 @@ def describe(order: Order, tokens: dict[str, Token], now: datetime) -> OrderView
     if history:
         status_words = "Cancelled by you" if order.user_closed else "Completed"
     what = per_cycle.text if per_cycle is not None else f"an unknown amount of {input_token.symbol}"
+    schedule = f"{what} {frequency}"
+    next_cycle = _next_cycle(order, fills, remaining, now)
+    cycles_left = _cycles_left(order, remaining, per_cycle, cycles_total, cycles_done)
 
     return OrderView(
         order_key=order.order_key,
@@ -434,7 +745,7 @@ def describe(order: Order, tokens: dict[str, Token], now: datetime) -> OrderView
         pair=f"{input_token.symbol} → {output_token.symbol}",
         per_cycle=per_cycle,
         frequency=frequency,
-        schedule=f"{what} {frequency}",
+        schedule=schedule,
         cycles_total=cycles_total,
         cycles_done=cycles_done,
         percent=_percent(spent, deposited),
@@ -446,15 +757,20 @@ def describe(order: Order, tokens: dict[str, Token], now: datetime) -> OrderView
         withdrawn_out=withdrawn_out,
         unwithdrawn_out=unwithdrawn_out,
         average_price=_average_price(fill_views, spent, received),
-        next_cycle=_next_cycle(order, fills, remaining, now),
+        next_cycle=next_cycle,
         created_at=order.created_at,
         closed_at=order.updated_at if history else None,
         order_url=settings.EXPLORER_ACCOUNT_URL.format(order.order_key),
         open_tx_url=_tx_url(order.open_tx),
         close_tx_url=_tx_url(order.close_tx),
         fills=tuple(fill_views),
-        refund_text=" and ".join(refund) or "nothing",
+        refund_text=_sentence_start(_join(refund)),
         refund_count=len(refund),
+        value=value_now(spent, received),
+        price_now=price_now_text(input_token, output_token),
+        last_buy=_last_buy(order, next_cycle, cycles_left),
+        events=_events(order, fill_views, others, deposited, withdrawn_in, withdrawn_out, schedule),
+        cycles_left=cycles_left,
     )
 
 
@@ -484,8 +800,9 @@ def dca_state_words(state: str) -> str:
     return "Jupiter did not say what state this order is in"
 
 
-def usd_text(value: Decimal) -> str:
-    """Dollars as traders read them: "$50", "$1,000", "$182.35", "$0.0001234"."""
+def usd_price_text(value: Decimal) -> str:
+    """A dollar price or yield as traders read it: "$50", "$1,000", "$182.35", "$0.0001234"
+    (amounts of money held or gained read with cents: `usd_text`)."""
     sign, value = ("-", -value) if value < 0 else ("", value)
     if value.is_zero():
         return "$0"
@@ -509,11 +826,11 @@ def price_band(order: DcaOrder, tokens: dict[str, Token]) -> str:
         output = token_for(order.output_mint, tokens)
         watched = token_for(order.input_mint, tokens).symbol if is_stable(output) else output.symbol
     if low is not None and high is not None:
-        return f"Only buys while {watched} is between {usd_text(low)} and {usd_text(high)}"
+        return f"Only buys while {watched} is between {usd_price_text(low)} and {usd_price_text(high)}"
     if low is not None:
-        return f"Only buys while {watched} is at or above {usd_text(low)}"
+        return f"Only buys while {watched} is at or above {usd_price_text(low)}"
     if high is not None:
-        return f"Only buys while {watched} is at or below {usd_text(high)}"
+        return f"Only buys while {watched} is at or below {usd_price_text(high)}"
     return f"Only buys when {watched}'s price meets Jupiter's condition (Jupiter did not say which)"
 
 
@@ -523,7 +840,7 @@ def earn_words(order: DcaOrder) -> str:
         return ""
     words = "Earn While You Wait is on: the deposit waiting to be spent earns Jupiter Lend yield"
     if order.jl_yield_usd is not None:
-        return f"{words} — {usd_text(order.jl_yield_usd)} so far"
+        return f"{words} — {usd_price_text(order.jl_yield_usd)} so far"
     return f"{words} (no yield reported yet)"
 
 
@@ -603,6 +920,42 @@ def _last_tx(order: DcaOrder, kind: str) -> str:
     return done[-1].tx_signature if done else ""
 
 
+def _dca_events(
+    order: DcaOrder,
+    fills: list[FillView],
+    rounds: tuple[RoundView, ...],
+    deposited: Amount | None,
+    schedule: str,
+    input_token: Token,
+) -> tuple[OrderEvent, ...]:
+    """A v2 order's timeline from its `events`, newest first: created, the deposit, every buy,
+    rounds that did not fill as planned, the cancel and the refund (each with its transaction)."""
+    timeline = [OrderEvent("created", order.created_at, _created_words(deposited, schedule))]
+    for event in order.events:
+        if event.state != SUCCESS or event.type == "fill":
+            continue  # buys come from `fills`; failed or unusual events from `rounds`
+        moved = amount(event.raw_in, None, input_token)
+        tx_url = _tx_url(event.tx_signature) or None
+        if event.type == "deposit":
+            words = f"Deposited {moved.text}" if moved is not None else "Deposited"
+            timeline.append(OrderEvent("deposit", event.at, words, tx_url))
+        elif event.type == "withdrawal":
+            words = f"Refund: {moved.text} back in your wallet" if moved is not None else "Refund sent to your wallet"
+            timeline.append(OrderEvent("refund", event.at, words, tx_url))
+        elif event.type == "cancelled":
+            timeline.append(OrderEvent("cancelled", event.at, "Cancelled", tx_url))
+    if order.state == "completed":
+        timeline.append(OrderEvent("completed", order.updated_at, "Completed: every buy done"))
+    for fill in reversed(fills):
+        words = f"Bought {fill.received.text} for {fill.spent.text}"
+        timeline.append(OrderEvent("buy", fill.confirmed_at, words, fill.explorer_url or None, rate=fill.rate))
+    for round_ in rounds:
+        timeline.append(OrderEvent("round", round_.at, round_.words, round_.explorer_url or None))
+    order_of = {id(event): n for n, event in enumerate(timeline)}
+    far_past = datetime.min.replace(tzinfo=timezone.utc)
+    return tuple(sorted(timeline, key=lambda e: (e.when or far_past, order_of[id(e)]), reverse=True))
+
+
 def describe_dca(order: DcaOrder, tokens: dict[str, Token], now: datetime) -> OrderView:
     """The figures for one v2 order, in the same `OrderView` as a v1 order. `now` must be aware."""
     input_token = token_for(order.input_mint, tokens)
@@ -648,6 +1001,13 @@ def describe_dca(order: DcaOrder, tokens: dict[str, Token], now: datetime) -> Or
 
     frequency = frequency_words(order.interval_seconds or 0)
     what = per_cycle.text if per_cycle is not None else f"an unknown amount of {input_token.symbol}"
+    schedule = f"{what} {frequency}"
+    rounds = describe_rounds(order)
+    next_fill_at = order.next_fill_at if order.state in DCA_SCHEDULED_STATES else None
+    cycles_left = max(cycles_total - cycles_done, 0) if next_fill_at is not None else 0
+    last_buy = None
+    if next_fill_at is not None and cycles_left > 0 and order.interval_seconds and order.order_type == "time_based":
+        last_buy = next_fill_at + timedelta(seconds=order.interval_seconds) * (cycles_left - 1)
     extra = order.extra
     if order.order_type not in KNOWN_ORDER_TYPES:
         extra = (("orderType", order.order_type), *extra)
@@ -660,7 +1020,7 @@ def describe_dca(order: DcaOrder, tokens: dict[str, Token], now: datetime) -> Or
         pair=f"{input_token.symbol} → {output_token.symbol}",
         per_cycle=per_cycle,
         frequency=frequency,
-        schedule=f"{what} {frequency}",
+        schedule=schedule,
         cycles_total=cycles_total,
         cycles_done=cycles_done,
         percent=percent,
@@ -679,14 +1039,19 @@ def describe_dca(order: DcaOrder, tokens: dict[str, Token], now: datetime) -> Or
         open_tx_url=_tx_url(_last_tx(order, "deposit")),
         close_tx_url=_tx_url(_last_tx(order, "withdrawal")),
         fills=tuple(fills),
-        refund_text=" and ".join(refund) or "nothing",
+        refund_text=_sentence_start(_join(refund)),
         refund_count=len(refund),
+        value=value_now(spent, received),
+        price_now=price_now_text(input_token, output_token),
+        last_buy=last_buy,  # an estimate from Jupiter's next round and the rounds left
+        events=_dca_events(order, fills, rounds, deposited, schedule, input_token),
+        cycles_left=cycles_left,
         system="v2",
         state=order.state,
-        next_fill_at=order.next_fill_at if order.state in DCA_SCHEDULED_STATES else None,
+        next_fill_at=next_fill_at,
         price_band=price_band(order, tokens),
         earn=earn_words(order),
-        rounds=describe_rounds(order),
+        rounds=rounds,
         extra=extra,
     )
 
@@ -701,14 +1066,24 @@ def _cell(text: str) -> str:
     return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
 
 
+def fill_columns(views: Iterable[OrderView]) -> tuple[str, ...]:
+    """`FILL_COLUMNS`, plus the USD value at fill time when the upstream gave one for any fill."""
+    if any(fill.usd_value is not None for view in views for fill in view.fills):
+        return (*FILL_COLUMNS, USD_COLUMN)
+    return FILL_COLUMNS
+
+
 def fill_rows(views: Iterable[OrderView]) -> list[dict[str, str]]:
-    """One row per fill (columns `FILL_COLUMNS`), oldest first; dates ISO 8601 in UTC."""
+    """One row per fill (columns `fill_columns(views)`), oldest first; dates ISO 8601 in UTC;
+    amounts and the price as plain numbers (the units are in the token columns and the header)."""
+    views = list(views)
+    with_usd = USD_COLUMN in fill_columns(views)
     rows: list[tuple[datetime, str, dict[str, str]]] = []
     for view in views:
         for fill in view.fills:
             when = fill.confirmed_at.astimezone(timezone.utc)
             row = {
-                "date": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "date (UTC)": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "pair": view.pair,
                 "in_amount": fill.spent.number,
                 "in_token": fill.spent.token.symbol,
@@ -716,32 +1091,44 @@ def fill_rows(views: Iterable[OrderView]) -> list[dict[str, str]]:
                 "out_token": fill.received.token.symbol,
                 "fee_amount": fill.fee.number if fill.fee is not None else "",
                 "fee_token": fill.fee.token.symbol if fill.fee is not None else "",
-                "rate": fill.rate,
+                PRICE_COLUMN: price_number(fill.spent, fill.received),
                 "signature": fill.tx_id,
                 "order": view.order_key,
                 "system": SYSTEM_NAMES.get(view.system, view.system),
             }
+            if with_usd:
+                row[USD_COLUMN] = _plain(fill.usd_value) if fill.usd_value is not None else ""
             rows.append((when, fill.tx_id, {key: _cell(value) for key, value in row.items()}))
     rows.sort(key=lambda item: (item[0], item[1]))
     return [row for _, _, row in rows]
 
 
 __all__ = [
+    "ACCOUNT_RENT_WORDS",
     "FILL_COLUMNS",
     "Amount",
     "FillView",
+    "OrderEvent",
     "OrderView",
     "RoundView",
+    "Totals",
+    "ValueNow",
     "amount",
     "dca_state_words",
     "describe",
     "describe_dca",
     "describe_fill",
+    "fill_columns",
     "fill_rows",
     "frequency_words",
     "is_stable",
+    "percent_text",
     "price_band",
+    "price_now_text",
     "price_text",
     "token_for",
+    "total_value",
+    "usd_price_text",
     "usd_text",
+    "value_now",
 ]

@@ -49,7 +49,9 @@ A = CancelAttempt.State
 
 EXPIRED = upstream.TRANSACTION_EXPIRED  # the same words whether we or Jupiter noticed
 STILL_CONFIRMING = "Still confirming — don't send it again. We are checking the order's status."
-NOT_CANCELLED = "Jupiter could not cancel the order. Nothing changed — check the explorer link, then try again."
+NOT_CANCELLED = (
+    "Jupiter could not cancel the order, so nothing changed: your order is still active. Try again in a minute."
+)
 ALREADY_CANCELLED = "This order is already cancelled (by another cancel request), so this one was not sent."
 NOT_NEEDED = "Not sent: the order was already cancelled by another cancel request."
 IN_FLIGHT = (

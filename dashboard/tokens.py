@@ -1,14 +1,17 @@
-"""Jupiter's Tokens API: symbol, name, decimals and logo of a mint, cached for hours.
+"""Jupiter's Tokens API: symbol, name, decimals and logo of a mint (cached for hours), and its
+current USD price (`usdPrice`, cached for a minute).
 
 Falls back to a built-in table of well-known mints, then to the mint's short form, so pages read
-well when the API is unavailable.
+well when the API is unavailable; a price that cannot be had is `None` ("price unknown"), never
+a guess.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -19,8 +22,11 @@ from dashboard.encoding import short_address
 
 logger = logging.getLogger(__name__)
 
-TOKEN_CACHE_SECONDS = 6 * 3600
+TOKEN_CACHE_SECONDS = 6 * 3600  # metadata: symbols, decimals and logos change rarely
+PRICE_CACHE_SECONDS = 60  # prices: "today's price" may be a minute old, no more
 MAX_TOKENS_PER_CALL = 100
+MAX_USD_PRICE = Decimal(10) ** 12  # anything above is not a token price we can believe
+NO_PRICE = ""  # cached for a mint whose price is unknown, so it is not asked again at once
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,7 @@ class Token:
     name: str
     decimals: int | None
     icon: str = ""  # only ever an https: URL, else empty
+    usd_price: Decimal | None = None  # USD for one whole token, as of the last minute; None: unknown
 
 
 # Well-known mints, so pages read well when the tokens API is unavailable.
@@ -61,7 +68,11 @@ def fetch_tokens(mints: Iterable[str]) -> dict[str, Token]:
     for start in range(0, len(wanted), MAX_TOKENS_PER_CALL):
         chunk = wanted[start : start + MAX_TOKENS_PER_CALL]
         data = upstream.call(
-            "GET", f"{settings.JUPITER_TOKENS_URL}/search", "tokens", params={"query": ",".join(chunk)}
+            "GET",
+            f"{settings.JUPITER_TOKENS_URL}/search",
+            "tokens",
+            exact_numbers=True,
+            params={"query": ",".join(chunk)},
         )
         if not isinstance(data, list):
             raise upstream.JupiterBadResponse(upstream_message="tokens answer is not a list")
@@ -83,23 +94,63 @@ def parse_token(item: Any) -> Token | None:
         name=upstream.to_text(item.get("name"))[:64],
         decimals=decimals if isinstance(decimals, int) and 0 <= decimals <= 18 else None,
         icon=icon if icon.startswith("https://") else "",
+        usd_price=parse_price(item.get("usdPrice")),
     )
 
 
+def parse_price(value: Any) -> Decimal | None:
+    """`usdPrice` as an exact Decimal (the JSON number's own digits), or None when it is absent,
+    not a number, not positive or absurdly large. Never a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal, str)):
+        return None
+    price = upstream.to_decimal(value)
+    if price is None or not 0 < price < MAX_USD_PRICE:
+        return None
+    return price
+
+
+def _meta_key(mint: str) -> str:
+    return f"token-meta:{mint}"
+
+
+def _price_key(mint: str) -> str:
+    return f"token-price:{mint}"
+
+
 def get_tokens(mints: Iterable[str]) -> dict[str, Token]:
-    """Token metadata for these mints: cached for hours, built-in table as the fallback."""
+    """Tokens for these mints with their current USD price (None when unknown).
+
+    Metadata is cached for hours (built-in table as the fallback), prices for a minute; one call
+    to the Tokens API fetches whatever is missing of either. A failed call leaves prices unknown
+    for a minute rather than asking again on every page.
+    """
     wanted = set(mints)
-    cached = cache.get_many([f"token:{m}" for m in wanted])
-    tokens = {key.removeprefix("token:"): value for key, value in cached.items()}
-    missing = wanted - tokens.keys()
+    cached = cache.get_many([key for m in wanted for key in (_meta_key(m), _price_key(m))])
+    tokens = {m: cached[_meta_key(m)] for m in wanted if _meta_key(m) in cached}
+    prices: dict[str, Decimal | None] = {m: cached[_price_key(m)] or None for m in wanted if _price_key(m) in cached}
+    missing = (wanted - tokens.keys()) | (wanted - prices.keys())
     if missing:
         try:
             fetched = fetch_tokens(missing)
         except upstream.JupiterError as exc:
-            logger.warning("token metadata unavailable: %s", exc)
+            logger.warning("token metadata and prices unavailable: %s", exc)
             fetched = {}
-        cache.set_many({f"token:{m}": t for m, t in fetched.items()}, TOKEN_CACHE_SECONDS)
+        cache.set_many({_meta_key(m): replace(t, usd_price=None) for m, t in fetched.items()}, TOKEN_CACHE_SECONDS)
+        # Mints the API did not describe (or could not, just now) read from the fallback for a
+        # minute, then are asked again.
+        fallback = {m: _fallback(m) for m in wanted - tokens.keys() - fetched.keys()}
+        cache.set_many({_meta_key(m): t for m, t in fallback.items()}, PRICE_CACHE_SECONDS)
+        new_prices = {m: fetched[m].usd_price if m in fetched else None for m in wanted - prices.keys()}
+        cache.set_many(
+            {_price_key(m): NO_PRICE if price is None else price for m, price in new_prices.items()},
+            PRICE_CACHE_SECONDS,
+        )
         tokens.update(fetched)
-    for mint in wanted - tokens.keys():
-        tokens[mint] = KNOWN_TOKENS.get(mint) or Token(mint, short_address(mint), "", None)
-    return tokens
+        tokens.update(fallback)
+        prices.update(new_prices)
+    return {mint: replace(token, usd_price=prices.get(mint)) for mint, token in tokens.items()}
+
+
+def _fallback(mint: str) -> Token:
+    """The built-in table's token, else the mint's short form with unknown decimals."""
+    return KNOWN_TOKENS.get(mint) or Token(mint, short_address(mint), "", None)

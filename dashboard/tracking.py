@@ -366,6 +366,23 @@ def describe(orders: list[AnyOrder]) -> list[OrderView]:
     ]
 
 
+def has_closed_orders(wallet: str) -> bool:
+    """Whether any order of this wallet was seen closed (completed or cancelled) — no upstream call."""
+    return TrackedOrder.objects.filter(wallet=wallet).exclude(status="active").exists()
+
+
+def tracked_orders(wallet: str, order_keys: list[str]) -> dict[str, AnyOrder]:
+    """These orders of this wallet (either system) as last seen, in any list; unknown or
+    unreadable ones left out."""
+    found = {}
+    for row in TrackedOrder.objects.filter(wallet=wallet, order_key__in=order_keys):
+        try:
+            found[row.order_key] = parse_snapshot(row)
+        except ValueError:
+            logger.warning("unreadable snapshot of order %s", row.order_key)
+    return found
+
+
 def tracked_order(wallet: str, order_key: str, *, any_status: bool = False, system: str | None = V1) -> AnyOrder | None:
     """This wallet's order as last seen in its active list (or in any list), or None. `system`:
     only an order of that system ("v1" by default: what the v1 cancel can act on), None for either."""

@@ -235,8 +235,9 @@ class Session:
         self.http.mount("http://", adapter)
         self.http.mount("https://", adapter)
 
-    def call(self, method: str, url: str, endpoint: str, **kwargs: Any) -> Any:
-        """One call, with the shared guards, logging and errors mapped; the parsed JSON answer."""
+    def call(self, method: str, url: str, endpoint: str, *, exact_numbers: bool = False, **kwargs: Any) -> Any:
+        """One call, with the shared guards, logging and errors mapped; the parsed JSON answer.
+        `exact_numbers` reads JSON numbers with a fraction as `Decimal` (prices), never float."""
         waited = 0.0
         while True:
             guard(endpoint)
@@ -282,7 +283,7 @@ class Session:
                 logger.warning("jupiter %s error: %s", endpoint, error)
                 raise error
             try:
-                return response.json()
+                return response.json(parse_float=Decimal) if exact_numbers else response.json()
             except ValueError:
                 raise JupiterBadResponse(
                     status=response.status_code,
@@ -341,9 +342,9 @@ def session() -> Session:
         return _sessions[key]
 
 
-def call(method: str, url: str, endpoint: str, **kwargs: Any) -> Any:
+def call(method: str, url: str, endpoint: str, *, exact_numbers: bool = False, **kwargs: Any) -> Any:
     """Call Jupiter through the shared session (see `Session.call`)."""
-    return session().call(method, url, endpoint, **kwargs)
+    return session().call(method, url, endpoint, exact_numbers=exact_numbers, **kwargs)
 
 
 # --- reading JSON -------------------------------------------------------------------------------

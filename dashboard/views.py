@@ -33,7 +33,7 @@ from dashboard import budget, dca_auth, limits, relay, siws, tracking, trigger
 from dashboard.forms import DcaForm, DcaVerifyForm, SignedTransactionForm, SignInChallengeForm, SignInVerifyForm
 from dashboard.middleware import mark_signed_in
 from dashboard.models import CancelAttempt
-from dashboard.orders import FILL_COLUMNS, fill_rows
+from dashboard.orders import ACCOUNT_RENT_WORDS, fill_columns, fill_rows, total_value
 
 logger = logging.getLogger(__name__)
 
@@ -311,7 +311,10 @@ def orders_panel(request: HtmxHttpRequest, status: str, template: str) -> HttpRe
     board = board_for(request, status, access)
     access = dca_access_after(request, board, access)
     limited = getattr(request, "limited", False) and not request.htmx  # htmx shows a 200's body only
-    response = render_panel(request, template, board_context(board, access), status=429 if limited else 200)
+    context = board_context(board, access)
+    # "No active orders" rather than "none yet" once this wallet was seen with closed ones.
+    context["has_closed"] = status == "active" and not context["orders"] and tracking.has_closed_orders(wallet)
+    response = render_panel(request, template, context, status=429 if limited else 200)
     if request.htmx:
         response.add_post_render_callback(lambda r: tracking.store_panel(key, board, r.content))
     return response
@@ -327,11 +330,13 @@ def dca_access_after(request: HttpRequest, board: tracking.Board, access: dca_au
 
 def board_context(board: tracking.Board, access: dca_auth.Access) -> dict[str, Any]:
     """What the list templates read. The token itself never enters a template context."""
+    views = tracking.describe(board.orders)
     return {
         "listing": board.v1,
         "dca": board.v2,
         "dca_state": access.state,
-        "orders": tracking.describe(board.orders),
+        "orders": views,
+        "totals": total_value(views),
     }
 
 
@@ -361,7 +366,8 @@ def orders_export(request: HtmxHttpRequest) -> HttpResponse:
     )
     if unknown is not None:  # nothing known about one of the lists: an export would be incomplete
         return TemplateResponse(request, "orders/export_unavailable.html", {"listing": unknown}, status=503)
-    rows = fill_rows(tracking.describe([o for board in boards for o in board.orders]))
+    views = tracking.describe([o for board in boards for o in board.orders])
+    rows = fill_rows(views)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     stamp = timezone.now().strftime("%Y-%m-%d")
     name = f"dca-fills-{wallet[:8]}-{stamp}"
@@ -370,9 +376,10 @@ def orders_export(request: HtmxHttpRequest) -> HttpResponse:
         as_of = min(listing.as_of for listing in stale)
         name += f"-last-known-as-of-{as_of:%Y-%m-%d-%H%M}-UTC"
     response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    response.write("\ufeff")  # a UTF-8 byte order mark: spreadsheets then read "→" and symbols right
     if stale:
         csv.writer(response).writerow([export_note(as_of, stale[0].problem)])
-    writer = csv.DictWriter(response, fieldnames=FILL_COLUMNS)
+    writer = csv.DictWriter(response, fieldnames=fill_columns(views))
     writer.writeheader()
     writer.writerows(rows)
     return response
@@ -458,7 +465,7 @@ def cancel_confirm(request: HtmxHttpRequest, order_key: str) -> TemplateResponse
     before any call to Jupiter (for a v2 order: that it is final from the moment of confirming)."""
     order = tracking.tracked_order(request.user.username, order_key, system=None)
     view = tracking.describe([order])[0] if order else None
-    context: dict[str, Any] = {"o": view}
+    context: dict[str, Any] = {"o": view, "rent_words": ACCOUNT_RENT_WORDS}
     if view is not None and view.system == "v2":
         base, most = relay.refund_fee_lamports()
         context |= {
@@ -575,11 +582,20 @@ def cancel_status(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
 @wallet_required
 @vary_on_headers("HX-Request")
 def cancel_attempts(request: HtmxHttpRequest) -> TemplateResponse:
-    """The wallet's recent cancel requests as recorded (a GET never calls Jupiter). While one is
-    still confirming, the panel asks `settle_cancels` to settle it."""
-    attempts = list(CancelAttempt.objects.filter(wallet=request.user.username)[:10])
+    """The wallet's recent cancel requests as recorded (a GET never calls Jupiter), grouped by
+    order (the order of its latest attempt first), each named by its pair and schedule. While one
+    is still confirming, the panel asks `settle_cancels` to settle it."""
+    wallet = request.user.username
+    attempts = list(CancelAttempt.objects.filter(wallet=wallet)[:10])
     unsettled = any(a.state in (CancelAttempt.State.PENDING, CancelAttempt.State.SENDING) for a in attempts)
-    return render_panel(request, "orders/attempts.html", {"attempts": attempts, "unsettled": unsettled})
+    keys = list(dict.fromkeys(a.order_key for a in attempts))
+    known = tracking.tracked_orders(wallet, keys)
+    views = {v.order_key: v for v in tracking.describe(list(known.values()))}
+    groups = [
+        {"order_key": key, "order": views.get(key), "attempts": [a for a in attempts if a.order_key == key]}
+        for key in keys
+    ]
+    return render_panel(request, "orders/attempts.html", {"groups": groups, "unsettled": unsettled})
 
 
 @require_POST

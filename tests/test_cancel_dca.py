@@ -25,6 +25,7 @@ from dashboard.models import CancelAttempt, DcaConnection, TrackedOrder
 from dashboard.sandbox import control, trigger_seed
 from dashboard.sandbox.trigger_transactions import HARMFUL_MODES
 
+CANCELLED = "Order cancelled. 350 USDC not yet spent and about 0.002 SOL of account rent are back in your wallet."
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sandbox_upstream")]
 
 A = CancelAttempt.State
@@ -96,8 +97,9 @@ def test_the_confirmation_says_it_is_final_and_what_comes_back_before_any_call(t
     text = " ".join(page.content.decode().split())
     assert "Jupiter stops this order as soon as you confirm, even if you then decline in your wallet" in text
     assert "the refund needs one approval" in text
-    assert "The remaining 7 buys (50 USDC every day) stop." in text
-    assert "<strong>350 USDC</strong> comes back to your wallet" in text
+    assert "Cancel this USDC → SOL DCA order (50 USDC every day)?" in text
+    assert "The remaining 7 buys stop." in text
+    assert '<strong><span class="amount">350 USDC</span></strong> comes back to your wallet' in text
     assert "bought so far is already in your wallet" in text
     assert "network fee of about 0.000015 SOL (never more than 0.000215 SOL)" in text
     assert control.count_calls() == before  # reading it costs Jupiter nothing
@@ -116,7 +118,7 @@ def test_the_whole_cancel_confirms_once_and_the_order_leaves_the_list(trader, wa
     assert control.get_dca_order(key)["state"] == "withdrawing"  # stopped by the first call
     answer = submit(trader, started, sign_own_slot(started["transaction"], keypair)).json()
     assert answer["state"] == "succeeded", answer
-    assert answer["message"] == "Order cancelled. 350 USDC is back in your wallet."
+    assert answer["message"] == CANCELLED
     (issued,) = control.dca_withdrawals(key)
     assert issued["confirmed"]
     assert answer["explorer_url"].endswith(issued["txSignature"])
@@ -128,7 +130,7 @@ def test_the_whole_cancel_confirms_once_and_the_order_leaves_the_list(trader, wa
     assert control.count_calls("dca-confirm") == 1
     # the recent cancel requests and the CSV include it
     attempts = trader.get("/orders/cancels", **HTMX).content.decode()
-    assert "Jupiter DCA" in attempts and "350 USDC is back in your wallet" in attempts
+    assert "Jupiter DCA" in attempts and "350 USDC not yet spent" in attempts
     export = trader.get("/orders/export.csv").content.decode()
     rows = [row for row in csv.DictReader(io.StringIO(export)) if row["order"] == key]
     assert rows and {row["system"] for row in rows} == {"DCA v2"}
@@ -267,7 +269,7 @@ def test_a_refund_jupiter_no_longer_has_offers_a_fresh_one(trader, wallet, keypa
     assert answer["state"] == "failed"
     assert answer["message"] == upstream.DCA_NOT_IN_CACHE
     assert answer["next"] == "finish"
-    assert answer["explorer_url"]  # recorded; the page shows no link for it (it never landed)
+    assert answer["explorer_url"] == ""  # it never landed: nothing to see on an explorer
 
 
 def test_an_order_already_cancelled_elsewhere_is_read_not_guessed(trader, wallet, keypair):

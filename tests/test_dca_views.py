@@ -359,7 +359,11 @@ def test_v2_fills_open_from_the_card(trader, keypair, wallet):
     trader.get("/orders/active", **HTMX)
     fills = trader.get(f"/orders/{v2_id(wallet, 'active')}/fills", **HTMX)
     assert fills.status_code == 200
-    assert fills.text.count("View on Solscan") == 3
+    assert fills.text.count('class="event buy"') == 3  # the three filled rounds
+    assert fills.text.count('class="event deposit"') == 1
+    assert 'class="event round"' in fills.text  # round 2 failed three times and was moved
+    events = fills.context_data["o"].events
+    assert fills.text.count("View on Solscan") == sum(1 for e in events if e.tx_url)
 
 
 def test_a_v2_order_is_never_handed_to_the_v1_cancel(trader, keypair, wallet):

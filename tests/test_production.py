@@ -27,7 +27,7 @@ import pytest
 import requests
 from solders.keypair import Keypair
 
-from tests.browser.conftest import REPORT_CSP, WALLET_JS, wallet_account
+from tests.browser.conftest import REPORT_CSP, WALLET_CORE_JS, WALLET_JS, wallet_account
 from tests.servers import Gunicorn, Server, clean_env, migrate
 
 pytestmark = pytest.mark.production
@@ -216,6 +216,7 @@ def test_a_trader_signs_in_and_cancels_an_order(production, upstream, browser):
     options = {"name": "Test Wallet", "signIn": True, "decline": False, "tamper": ""}
     options["accounts"] = [wallet_account(keypair), wallet_account(Keypair())]
     page.add_init_script(f"window.__testWallet = {json.dumps(options)};")
+    page.add_init_script(path=str(WALLET_CORE_JS))
     page.add_init_script(path=str(WALLET_JS))
     try:
         page.goto(f"{production.url}/")

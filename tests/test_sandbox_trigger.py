@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import threading
 import time
 from datetime import datetime, timedelta
@@ -1281,6 +1282,19 @@ WALLET_SCRIPT = """
 async ({ api }) => {
   let wallet;
   addEventListener('wallet-standard:register-wallet', (e) => e.detail({ register: (w) => { wallet = w; } }));
+  // The wallet's signing core (a classic script) first, then the wallet. Its approval sheet is
+  // answered "Approve" as soon as it shows, and every sheet's words are kept.
+  await new Promise((resolve, reject) => document.head.append(Object.assign(
+    document.createElement('script'), { src: '/static/sandbox/wallet-core.js', onload: resolve, onerror: reject })));
+  const sheets = [];
+  new MutationObserver(() => {
+    const sheet = document.querySelector('dialog.sandbox-sheet[open]');
+    if (sheet && !sheet.dataset.seen) {
+      sheet.dataset.seen = '1';
+      sheets.push(sheet.textContent);
+      sheet.querySelector('.sheet-button.primary').click();
+    }
+  }).observe(document.body, { childList: true, subtree: true });
   await import('/static/sandbox/wallet.js');
   const [account] = (await wallet.features['standard:connect'].connect()).accounts;
   const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
@@ -1324,7 +1338,7 @@ async ({ api }) => {
   const confirmed = await call(`/orders/dca/confirm-cancel/${order.id}`,
     { signedTransaction: await signTx(issued.transaction), cancelRequestId: issued.requestId }, token);
   return { address: account.address, verified: verified.status, memoVerified: memoVerified.status,
-           orderId: order.id, confirmed };
+           orderId: order.id, confirmed, sheets };
 }
 """
 
@@ -1366,6 +1380,12 @@ def test_the_sandbox_wallet_signs_v2_challenges_and_withdrawals(api):
     assert order["userPubkey"] == result["address"]
     assert order["state"] == "cancelled"
     assert order["events"][0]["txSignature"] == result["confirmed"]["body"]["txSignature"]
+    # Each signature was asked for on the sandbox wallet's approval sheet, in words.
+    message, memo, withdrawal = result["sheets"]
+    assert "Sign a message from Jupiter" in message and "authenticate with Jupiter" in message
+    assert "Approve a transaction" in memo and "Memo" in memo
+    assert re.search(r"Move \d+ base units of a token", withdrawal)
+    assert "Network fee ≈ 0.000015 SOL" in withdrawal  # three signatures
 
 
 def test_the_seed_command_can_seed_v2_orders(capsys):

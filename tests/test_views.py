@@ -104,7 +104,8 @@ def test_history_on_demand(trader, wallet):
     assert "View on Solscan" not in response.text  # fills load when the trader opens them
     fills = trader.get(f"/orders/{views[0].order_key}/fills", **HTMX)
     assert fills.template_name == "orders/fills.html#panel"
-    assert fills.text.count("View on Solscan") == len(views[0].fills)
+    assert fills.text.count("View on Solscan") == sum(1 for e in views[0].events if e.tx_url)
+    assert fills.text.count('class="event buy"') == len(views[0].fills)
     assert list_calls() == 1  # from what was already seen: no upstream call
 
 
@@ -122,6 +123,18 @@ def test_empty_wallet(trader, wallet):
     assert "No recurring orders yet" in response.text
 
 
+def test_no_active_orders_but_a_history_is_not_called_no_orders_yet(trader, wallet):
+    keys = control.seed_wallet(wallet, active=1, history=0)
+    trader.get("/orders/active", **HTMX)
+    TrackedOrder.objects.filter(order_key=keys[0]).update(status="closed")  # what a cancel records
+    control.seed_wallet(wallet, active=0, history=1)
+    cache.clear()
+    response = trader.get("/orders/active", **HTMX)
+    assert "No active orders." in response.text
+    assert "No recurring orders yet" not in response.text
+    assert list_calls() == 2  # the history itself was not fetched to say so
+
+
 @pytest.mark.parametrize("fault", ["500", "429", "nonjson"])
 def test_upstream_failure_shows_last_known_data_with_its_age(trader, wallet, fault):
     keys = control.seed_wallet(wallet, active=2, history=0)
@@ -131,7 +144,7 @@ def test_upstream_failure_shows_last_known_data_with_its_age(trader, wallet, fau
     control.inject_fault("getRecurringOrders", fault, times=20)
     response = trader.get("/orders/active", **HTMX)
     assert response.status_code == 200
-    assert "as of 2\xa0minutes ago" in response.text
+    assert "Showing what we last saw 2\xa0minutes ago" in response.text
     assert all(f'data-order="{k}"' in response.text for k in keys)
 
 
@@ -149,7 +162,8 @@ def test_export_csv_has_every_fill_of_every_order(trader, wallet):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
-    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert response.content.startswith("\ufeff".encode())  # a BOM: spreadsheets read UTF-8 right
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
     fills = [
         trade
         for order in (control.get_order(k) for k in keys)
@@ -159,7 +173,7 @@ def test_export_csv_has_every_fill_of_every_order(trader, wallet):
     assert len(rows) == len(fills)
     assert {r["signature"] for r in rows} == {t["txId"] for t in fills}
     assert list(rows[0]) == [
-        "date",
+        "date (UTC)",
         "pair",
         "in_amount",
         "in_token",
@@ -167,12 +181,16 @@ def test_export_csv_has_every_fill_of_every_order(trader, wallet):
         "out_token",
         "fee_amount",
         "fee_token",
-        "rate",
+        "price (in_token per 1 out_token)",
         "signature",
         "order",
         "system",
     ]
     assert {r["system"] for r in rows} == {"Recurring v1"}
+    for row in rows:  # numeric columns are plain numbers a spreadsheet reads as numbers
+        for column in ("in_amount", "out_amount", "fee_amount", "price (in_token per 1 out_token)"):
+            float(row[column])
+            assert "," not in row[column] and " " not in row[column]
 
 
 def test_export_during_an_outage_says_it_holds_last_known_fills(trader, wallet):
@@ -186,7 +204,7 @@ def test_export_during_an_outage_says_it_holds_last_known_fills(trader, wallet):
     disposition = response["Content-Disposition"]
     assert disposition.startswith(f'attachment; filename="dca-fills-{wallet[:8]}-')
     assert "-last-known-as-of-" in disposition
-    note, *lines = response.content.decode().splitlines()
+    note, *lines = response.content.decode("utf-8-sig").splitlines()
     assert note.startswith("# Last-known fills as of ")
     assert "Jupiter is not answering right now" in note
     assert "Fills after that time are missing" in note
@@ -199,7 +217,7 @@ def test_live_export_has_no_note(trader, wallet):
     control.seed_wallet(wallet, active=1, history=1)
     response = trader.get("/orders/export.csv")
     assert "last-known" not in response["Content-Disposition"]
-    assert response.content.decode().startswith("date,pair,")
+    assert response.content.decode("utf-8-sig").startswith("date (UTC),pair,")
 
 
 def signed_in(wallet: str) -> Client:
@@ -229,7 +247,7 @@ def test_list_views_past_the_limit_show_last_known_without_calling_jupiter(walle
     assert f'data-order="{keys[2]}"' in panel.text
     export = client.get("/orders/export.csv", REMOTE_ADDR=unique_address())
     assert export.status_code == 200
-    note = next(csv.reader(io.StringIO(export.content.decode())))
+    note = next(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
     assert note[0].startswith("# Last-known fills as of ")
     assert "refreshed your orders very often" in note[0]
     assert list_calls() == before
@@ -255,7 +273,13 @@ def test_cancel_confirmation_says_what_comes_back(trader, wallet):
     text = response.text
     assert "Confirm cancel" in text
     assert "cannot be undone or paused" in text
-    assert response.context_data["o"].refund_text in text
+    o = response.context_data["o"]
+    assert (
+        f'<strong><span class="amount">{o.remaining.text}</span></strong> of your deposit that was not spent yet'
+        in text
+    )
+    assert "About 0.002 SOL of account rent" in text
+    assert o.order_key in text and o.schedule in text
 
 
 def test_cancel_confirmation_for_someone_elses_order(trader, wallet):
@@ -293,7 +317,7 @@ def test_card_links_match_the_url_conf(trader, wallet):
     with_fills = [v.order_key for v in response.context_data["orders"] if v.fills]
     assert with_fills  # the seeded wallet has orders part-way through
     for key in (v.order_key for v in response.context_data["orders"]):
-        assert f'href="{reverse("cancel_confirm", args=[key])}"' in response.text
+        assert f'action="{reverse("cancel_confirm", args=[key])}"' in response.text  # works without JS
     for key in with_fills:
         assert f'hx-get="{reverse("order_fills", args=[key])}"' in response.text
 

@@ -67,11 +67,12 @@ def to_raw(amount: Decimal, mint: str) -> int:
     return int(amount.scaleb(tokens.get_token(mint).decimals).to_integral_value(rounding=ROUND_DOWN))
 
 
-def swap_output(raw_in: int, plan: Plan, rng: random.Random) -> int:
-    """Gross base units of output for `raw_in` of input at catalogue prices, ±3 % of market noise."""
+def swap_output(raw_in: int, plan: Plan, rng: random.Random, drift: Decimal = Decimal(0)) -> int:
+    """Gross base units of output for `raw_in` of input at catalogue prices, ±3 % of market noise;
+    `drift` moves the output token's price away from today's (0.1: it cost 10 % more then)."""
     src, dst = tokens.get_token(plan.input_mint), tokens.get_token(plan.output_mint)
     noise = Decimal(1) + Decimal(rng.randint(-300, 300)) / Decimal(10_000)
-    value = Decimal(raw_in).scaleb(-src.decimals) * src.usd_price / dst.usd_price * noise
+    value = Decimal(raw_in).scaleb(-src.decimals) * src.usd_price / (dst.usd_price * (1 + drift)) * noise
     return int(value.scaleb(dst.decimals).to_integral_value(rounding=ROUND_DOWN))
 
 
@@ -89,10 +90,14 @@ def iso(moment: datetime, millis: bool) -> str:
 def make_fills(
     wallet: str, salt: str, plan: Plan, per_cycle_raw: int, times: list[datetime], millis: bool, rng: random.Random
 ) -> list[dict]:
-    """Fill records (oldest first) for the given fill times."""
+    """Fill records (oldest first) for the given fill times. The output token's price drifts
+    towards today's catalogue price (by up to ±15 % for the oldest fill), so orders show real
+    gains and losses at today's price."""
+    trend = Decimal(rng.randint(-150, 150)) / Decimal(1000)
     fills = []
     for n, moment in enumerate(times):
-        gross = swap_output(per_cycle_raw, plan, rng)
+        age = Decimal(len(times) - n) / Decimal(len(times))  # 1 for the oldest fill, 1/len for the newest
+        gross = swap_output(per_cycle_raw, plan, rng, trend * age)
         fee = gross * FEE_BPS // 10_000
         fills.append(
             {

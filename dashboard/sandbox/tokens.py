@@ -38,7 +38,8 @@ class Token:
             "symbol": self.symbol,
             "icon": None,
             "decimals": self.decimals,
-            # Upstream sends a JSON number; the sandbox keeps it exact by sending a short decimal.
+            # Upstream sends a JSON number with many digits (e.g. 162.30418745); a float's repr
+            # gives back exactly the catalogue's digits, which the dashboard reads as a Decimal.
             "usdPrice": float(self.usd_price),
             "tokenProgram": self.token_program,
         }
@@ -47,15 +48,15 @@ class Token:
 TOKENS: dict[str, Token] = {
     t.mint: t
     for t in (
-        Token(SOL, "Wrapped SOL", "SOL", 9, Decimal("150.25")),
-        Token(USDC, "USD Coin", "USDC", 6, Decimal("1.0001")),
-        Token(USDT, "USDT", "USDT", 6, Decimal("0.9998")),
-        Token(JUP, "Jupiter", "JUP", 6, Decimal("0.82")),
-        Token(BONK, "Bonk", "Bonk", 5, Decimal("0.00002134")),
-        Token(MSOL, "Marinade staked SOL (mSOL)", "mSOL", 9, Decimal("187.40")),
-        Token(JITOSOL, "Jito Staked SOL", "JitoSOL", 9, Decimal("181.95")),
-        Token(WIF, "dogwifhat", "$WIF", 6, Decimal("1.57")),
-        Token(PYUSD, "PayPal USD", "PYUSD", 6, Decimal("0.9999"), SPL_2022_PROGRAM),
+        Token(SOL, "Wrapped SOL", "SOL", 9, Decimal("150.2541187355")),
+        Token(USDC, "USD Coin", "USDC", 6, Decimal("0.99982341")),
+        Token(USDT, "USDT", "USDT", 6, Decimal("1.00012087")),
+        Token(JUP, "Jupiter", "JUP", 6, Decimal("0.8213304712")),
+        Token(BONK, "Bonk", "Bonk", 5, Decimal("0.0000213417802")),
+        Token(MSOL, "Marinade staked SOL (mSOL)", "mSOL", 9, Decimal("187.4022317541")),
+        Token(JITOSOL, "Jito Staked SOL", "JitoSOL", 9, Decimal("181.9547712301")),
+        Token(WIF, "dogwifhat", "$WIF", 6, Decimal("1.5707931284")),
+        Token(PYUSD, "PayPal USD", "PYUSD", 6, Decimal("0.99991203"), SPL_2022_PROGRAM),
     )
 }
 

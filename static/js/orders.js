@@ -1,146 +1,169 @@
-// The orders page: refresh the active list while the tab is visible, and the cancel flow
-// (server-issued transaction -> wallet signature -> server relays it once).
+// The orders page: list refreshes and the cancel flow (issued transaction -> wallet -> relayed
+// once). After every swap the focus lands on what changed, its message in view; a control that
+// no longer does what it says is disabled or hidden.
 import { isRejection, send, signTransaction } from './bridge.js';
 
 const body = document.body;
+const htmx = () => window.htmx;
+const $ = (id) => document.getElementById(id);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const fromB64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 const toB64 = (bytes) => btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(''));
-
-function refreshOrders() {
-  if (window.htmx) window.htmx.trigger(body, 'orders-changed');
-}
-
-const panel = document.getElementById('active-panel');
-if (panel && window.htmx) {
-  const seconds = Number(panel.dataset.refreshSeconds) || 60;
-  setInterval(() => {
-    // Never while a cancel confirmation is open or a refund is being finished: the refresh would replace it.
-    if (document.visibilityState === 'visible' && !document.querySelector('.confirm, [data-busy]')) {
-      window.htmx.trigger(body, 'refresh-orders');
-    }
-  }, seconds * 1000);
-}
-
-// Every answer has the one shape {state, message, next, ...}; bridge.js's `send` makes one of a
-// lost or non-JSON answer too (a 403 page: the session ended).
+const refreshOrders = () => htmx()?.trigger(body, 'orders-changed');
 const post = (url, form) => send(url, form || new URLSearchParams(),
   'The dashboard did not answer. Check your connection, then look at the list before trying again.');
 
-function say(element, text, kind, link) {
-  element.textContent = text;
-  element.classList.remove('success', 'error', 'pending');
-  if (kind) element.classList.add(kind);
+function focusOn(el) {
+  if (!el) return;
+  if (!el.matches('a[href], button, summary, [tabindex]')) el.tabIndex = -1;
+  el.focus({ preventScroll: true });
+  el.scrollIntoView({ block: 'nearest' });
+}
+
+const panel = $('active-panel');
+if (panel && htmx()) {
+  setInterval(() => {
+    if (document.visibilityState === 'visible' && !panel.querySelector('.confirm, [data-busy]')) htmx().trigger(body, 'refresh-orders');
+  }, (Number(panel.dataset.refreshSeconds) || 60) * 1000);
+}
+
+// A refreshed list keeps open timelines and the focus.
+let place = null;
+body.addEventListener('htmx:beforeSwap', ({ detail: { target } }) => {
+  if (target?.id?.startsWith('cancel-')) target.dataset.closed = target.innerHTML; // for "Keep"
+  if (target !== panel) return;
+  const focused = document.activeElement;
+  place = {
+    open: [...panel.querySelectorAll('details[open]')].map((d) => d.closest('[data-order]')?.dataset.order),
+    order: panel.contains(focused) ? focused.closest('[data-order]')?.dataset.order : null,
+    text: focused?.textContent.trim(),
+  };
+});
+
+body.addEventListener('htmx:afterSettle', ({ detail: { target } }) => {
+  const card = (key) => key && panel.querySelector(`[data-order="${CSS.escape(key)}"]`);
+  if (target?.id?.startsWith('cancel-')) {
+    clearOutcome();
+    focusOn(target.querySelector('.confirm, [role="alert"]'));
+  } else if (target === panel && place) {
+    const { open, order, text } = place;
+    place = null;
+    for (const key of open) { const d = card(key)?.querySelector('details'); if (d) d.open = true; }
+    const c = card(order);
+    if (c && !panel.contains(document.activeElement)) {
+      focusOn([...c.querySelectorAll('a[href], button, summary')].find((el) => el.textContent.trim() === text) || c);
+    }
+  }
+});
+
+document.addEventListener('click', (event) => {
+  const keep = event.target.closest('[data-keep]');
+  const actions = keep?.closest('.actions');
+  if (!actions?.dataset.closed) return;
+  event.preventDefault();
+  actions.innerHTML = actions.dataset.closed;
+  delete actions.dataset.closed;
+  htmx()?.process(actions);
+  focusOn(actions.querySelector('button'));
+});
+
+function say(el, text, kind, link, name) {
+  el.replaceChildren();
+  el.classList.remove('success', 'error', 'pending');
+  if (kind) el.classList.add(kind);
+  if (name) el.append(Object.assign(document.createElement('strong'), { className: 'order-name', textContent: name }));
+  el.append(text || '');
   if (link) {
-    const a = document.createElement('a');
-    a.href = link;
-    a.rel = 'noopener noreferrer';
-    a.target = '_blank';
+    const a = Object.assign(document.createElement('a'), { href: link, rel: 'noopener noreferrer', target: '_blank' });
     a.textContent = `View the transaction on ${body.dataset.explorer || 'the explorer'}`;
-    element.append(' ', a);
+    el.append(' ', a);
   }
 }
 
-// The list is out of date (the order is closed, stopped, or Jupiter's DCA must be connected again):
-// say why above the list, which refreshes (the last-known orders stay listed meanwhile).
-function announceAndRefresh(status, result) {
-  say(document.getElementById('cancel-outcome') || status, result.message, 'error');
-  refreshOrders();
+function clearOutcome() {
+  if ($('cancel-outcome')) say($('cancel-outcome'), '');
 }
 
-// A Jupiter DCA (v2) order is stopped as soon as Jupiter issues its refund: from then on only
-// "Finish the refund" makes sense (a fresh refund transaction, checked again).
-function finishable(box, button, words) {
-  button.hidden = false;
-  button.disabled = false;
-  button.textContent = words || 'Finish the refund';
-  const keep = box.querySelector('a.secondary');
-  if (keep) keep.hidden = true;
+function announce(box, status, text, kind, link) {
+  const outcome = $('cancel-outcome');
+  if (!outcome) return say(status, text, kind, link);
+  say(outcome, text, kind, link, box.dataset.orderName);
+  focusOn(outcome);
+  outcome.scrollIntoView({ block: 'center' });
+}
+
+// A box is a confirmation (.confirm) or a stopped DCA order's card (.finish, no Keep button).
+const parts = (box) => [box.querySelector('[data-cancel-start]'), box.querySelector('[data-keep]') || {}, box.querySelector('.cancel-status')];
+
+function busy(box) {
+  const [confirm, keep, status] = parts(box);
+  confirm.dataset.label ||= confirm.textContent;
+  confirm.disabled = keep.hidden = true;
+  confirm.textContent = confirm.dataset.label;
+  box.dataset.busy = '1';
+  focusOn(status);
+}
+
+// A Jupiter DCA (v2) order is stopped once its refund was issued: only "Finish the refund" is left.
+function idle(box, retry) {
+  const [confirm, keep, status] = parts(box);
+  const stopped = Boolean(box.dataset.stopped);
+  confirm.disabled = confirm.hidden = false;
+  keep.hidden = stopped;
+  confirm.textContent = stopped ? 'Finish the refund' : retry ? 'Try again' : confirm.dataset.label;
+  delete box.dataset.busy;
+  focusOn(status);
 }
 
 async function cancel(button) {
   const box = button.closest('.confirm, .finish');
-  const status = box.querySelector('.cancel-status');
-  box.dataset.busy = '1';
-  try {
-    await run(box, button, status);
-  } finally {
-    delete box.dataset.busy;
-  }
-}
-
-async function run(box, button, status) {
-  button.disabled = true;
+  const status = parts(box)[2];
+  clearOutcome();
+  busy(box);
   say(status, 'Preparing the cancel transaction…');
   const start = await post(button.dataset.cancelStart);
-  if (!start.transaction) {
-    if (start.next === 'refresh' || start.next === 'connect') {
-      announceAndRefresh(status, start);
-      return;
-    }
-    say(status, start.message, start.next === 'wait' ? 'pending' : 'error');
-    button.disabled = false;
-    if (start.next === 'retry') button.textContent = 'Try again';
-    return;
-  }
-  const stopped = start.system === 'v2';
-  if (stopped) finishable(box, button);
-  button.disabled = true;
-  say(status, stopped ? start.message : 'Approve in your wallet…');
+  if (!start.transaction) return finish(box, start, false);
+  if (start.system === 'v2') box.dataset.stopped = '1';
+  say(status, start.system === 'v2' ? start.message : 'Approve in your wallet…', 'pending');
   let signed;
   try {
     signed = await signTransaction(fromB64(start.transaction));
   } catch (error) {
-    // Nothing was signed, or what was signed is dropped: the attempt ends (a wallet that never
-    // answered leaves it to expire, unused). A v2 order stays stopped: the answer says so.
     const declined = error?.plain ? null : await post(start.decline_url);
-    let words = `Your wallet could not sign (${error && error.message}). Nothing was sent.`;
-    if (error?.plain) words = error.message;
-    else if (stopped && declined?.message) words = declined.message;
-    else if (isRejection(error)) words = 'You declined in your wallet, so nothing was sent. Your order keeps running.';
-    say(status, words, 'error');
-    if (stopped) finishable(box, button);
-    else button.disabled = false;
-    return;
+    say(status, box.dataset.stopped && declined?.message ? declined.message
+      : isRejection(error) ? 'You declined in your wallet, so nothing was sent. Your order keeps running.'
+        : error?.plain ? error.message : `Your wallet could not sign (${error?.message}). Nothing was sent.`, 'error');
+    return idle(box, false);
   }
-  button.hidden = true; // signed: from here on there is nothing left to press
-  say(status, stopped ? 'Sending the refund…' : 'Sending…');
+  button.hidden = true; // signed: nothing can be taken back
+  say(status, 'Sending… this cannot be taken back now.', 'pending');
   let result = await post(start.submit_url, new URLSearchParams({ signed_transaction: toB64(signed) }));
-  for (let tries = 0; (result.state === 'pending' || result.state === 'sending') && tries < 24; tries++) {
-    say(status, result.message || 'Still confirming — don’t send it again.', 'pending', result.explorer_url);
+  for (let tries = 0; ['pending', 'sending'].includes(result.state) && tries < 24; tries++) {
+    say(status, result.message, 'pending', result.explorer_url);
     await sleep(5000);
     result = await post(start.status_url);
   }
-  if (result.next === 'connect' || result.next === 'refresh') {
-    announceAndRefresh(status, result);
-    return;
-  }
-  if (result.state === 'refused') {
-    // Nothing happened: keep the message beside the order, with a fresh try where it can help.
-    say(status, result.message, 'error');
-    if (result.next === 'finish') finishable(box, button);
-    if (result.next === 'retry') {
-      button.hidden = false;
-      button.disabled = false;
-      button.textContent = 'Try again';
-    }
-    return;
-  }
-  if (result.state === 'succeeded') {
-    // The order leaves the list: say so above it, where the message stays visible.
-    say(document.getElementById('cancel-outcome') || status, result.message, 'success', result.explorer_url);
+  finish(box, result, true);
+}
+
+// An order found already closed makes the list out of date, whatever `next` says.
+function finish(box, result, signed) {
+  const status = parts(box)[2];
+  const next = /already (closed|cancelled)/i.test(result.message) ? 'refresh' : result.next;
+  htmx()?.trigger(body, 'cancel-finished');
+  if (result.state === 'succeeded' || next === 'refresh' || next === 'connect') { // the list changes
+    delete box.dataset.busy;
+    parts(box)[0].disabled = true;
+    announce(box, status, result.message, result.state === 'succeeded' ? 'success' : 'error', result.explorer_url);
     refreshOrders();
-    return;
+  } else if (signed && ['pending', 'sending', 'unknown'].includes(result.state)) {
+    say(status, result.message, 'pending', result.explorer_url);
+    delete box.dataset.busy;
+    focusOn(status);
+  } else { // nothing reached the chain: no explorer link
+    say(status, result.message, 'error');
+    idle(box, next === 'retry');
   }
-  // Failed or still unknown: keep the answer beside the order, with what to do next (no explorer
-  // link for a transaction that never landed).
-  const failed = result.state === 'failed';
-  say(status, result.message, failed ? 'error' : 'pending', failed ? '' : result.explorer_url);
-  button.hidden = !failed;
-  button.disabled = false;
-  if (window.htmx) window.htmx.trigger(body, 'cancel-finished');
-  if (result.next === 'retry') button.textContent = 'Try again';
-  if (result.next === 'finish') finishable(box, button);
 }
 
 document.addEventListener('click', (event) => {

@@ -16,6 +16,8 @@ from solders.keypair import Keypair
 from dashboard.encoding import short_address
 
 WALLET_JS = Path(__file__).with_name("wallet.js")
+# The sandbox wallet's signing core: one implementation for the sandbox wallet and the test wallet.
+WALLET_CORE_JS = Path(__file__).parents[2] / "dashboard" / "sandbox" / "static" / "sandbox" / "wallet-core.js"
 # DER prefix of a PKCS#8 Ed25519 private key; the 32-byte seed follows.
 PKCS8_ED25519_PREFIX = bytes.fromhex("302e020100300506032b657004220420")
 REPORT_CSP = """
@@ -70,20 +72,22 @@ class TestWallet:
 
 @pytest.fixture
 def install_wallet(page) -> Callable[..., TestWallet]:
-    """`install_wallet(name=, sign_in=, decline=, keypair=, ...)` injects wallet.js into `page`
-    (before any page script) and returns the TestWallet. sign_in=False leaves out
-    `solana:signIn` (the bridge falls back to signMessage); decline=True makes every
-    signing call throw code 4001 with `decline_message` ("User rejected the request.").
+    """`install_wallet(name=, sign_in=, decline=, mode=, keypair=, ...)` injects the sandbox
+    wallet's signing core and the test wallet (wallet.js) into `page` (before any page script) and
+    returns the TestWallet. sign_in=False leaves out `solana:signIn` (the bridge falls back to
+    signMessage); decline=True (or mode="decline") makes every signing call throw code 4001 with
+    `decline_message` ("User rejected the request."); mode="hold" waits for
+    `__testWallet.answer(bool)`; hang=True (or mode="never") never answers a signing call.
     tamper="blockhash" changes the blockhash before signing a transaction; tamper="wrongKey"
-    signs it with the other key. Test-only modes: hang=True never answers a signing call;
-    without=(feature, ...) leaves features out; versions=[...] sets the
-    supportedTransactionVersions of solana:signTransaction (default ['legacy', 0])."""
+    signs it with the other key. without=(feature, ...) leaves features out; versions=[...] sets
+    the supportedTransactionVersions of solana:signTransaction (default ['legacy', 0])."""
 
     def install(
         *,
         name: str = "Test Wallet",
         sign_in: bool = True,
         decline: bool = False,
+        mode: str = "approve",
         decline_message: str = "",
         keypair: Keypair | None = None,
         tamper: str = "",
@@ -96,6 +100,7 @@ def install_wallet(page) -> Callable[..., TestWallet]:
             "name": name,
             "signIn": sign_in,
             "decline": decline,
+            "mode": mode,
             "declineMessage": decline_message,
             "tamper": tamper,
             "hang": hang,
@@ -104,6 +109,7 @@ def install_wallet(page) -> Callable[..., TestWallet]:
             "accounts": [wallet_account(wallet.keypair), wallet_account(wallet.other)],
         }
         page.add_init_script(f"window.__testWallet = {json.dumps(options)};")
+        page.add_init_script(path=WALLET_CORE_JS)
         page.add_init_script(path=WALLET_JS)
         return wallet
 

@@ -56,8 +56,8 @@ def test_connect_once_and_both_kinds_are_listed_with_their_figures(page, live_se
     expect(active.locator("dd").nth(0)).to_have_text("150 USDC")
     expect(active.locator("dd").nth(1)).to_have_text("350 USDC")
     expect(active).to_contain_text("Round 2 failed after 3 attempts and was moved to the next interval")
-    active.get_by_text("3 fills").click()
-    expect(active.locator("tbody tr")).to_have_count(3)
+    active.get_by_text("Timeline of this order (3 buys)").click()
+    expect(active.locator("tbody tr.buy")).to_have_count(3)  # and the deposit, the moved round, the creation
     expect(v2_card(page, wallet.address, "earn")).to_contain_text("Earn While You Wait is on")
     expect(v2_card(page, wallet.address, "executing")).to_contain_text("Buying now")
     expect(v2_card(page, wallet.address, "depositing")).to_contain_text("Starting")

@@ -124,18 +124,85 @@ def test_only_a_legacy_provider(page, live_server, settings):
     expect(page.get_by_role("status")).to_contain_text("update it to its latest version")
 
 
+def sandbox_sheet(page, title: str):
+    """The sandbox wallet's approval sheet, open, with this title."""
+    sheet = page.get_by_role("dialog", name=title)
+    expect(sheet).to_be_visible()
+    expect(sheet).to_contain_text("Sandbox wallet — simulated, no real funds")
+    return sheet
+
+
 def test_sandbox_wallet_signs_in(page, live_server):
     page.goto(live_server.url + "/")
     page.get_by_role("button", name="Connect wallet").click()
     button = page.get_by_role("button", name=SANDBOX_WALLET)
     expect(button).to_be_visible()
     button.click()
+    host = live_server.url.removeprefix("http://")
+    sheet = sandbox_sheet(page, f"Sign in to {host}")
+    expect(sheet).to_contain_text("It sends nothing and costs nothing")
+    sheet.get_by_role("button", name="Approve").click()
     page.wait_for_url(live_server.url + "/orders/")
     user = User.objects.get()
     expect_signed_in(page, live_server, short_address(user.username))
-    assert_bridge_signs_for(page, Pubkey.from_string(user.username))
+    # Every transaction is shown on the sheet too, in words, before it is signed.
+    payer = Pubkey.from_string(user.username)
+    ix = transfer(TransferParams(from_pubkey=payer, to_pubkey=Pubkey.new_unique(), lamports=1))
+    unsigned = bytes(
+        VersionedTransaction(Message.new_with_blockhash([ix], payer, Hash.new_unique()), [NullSigner(payer)])
+    )
+    # Not awaited here: the wallet waits for the trader's answer on the sheet.
+    page.evaluate(f"() => {{ window.__signed = ({SIGN_WITH_BRIDGE})('{base64.b64encode(unsigned).decode()}'); }}")
+    sheet = sandbox_sheet(page, "Approve a transaction")
+    expect(sheet).to_contain_text("Run program 1111…1111")
+    expect(sheet).to_contain_text("Network fee ≈ 0.000005 SOL")
+    sheet.get_by_role("button", name="Approve").click()
+    tx = VersionedTransaction.from_bytes(base64.b64decode(page.evaluate("window.__signed")))
+    assert tx.signatures[0].verify(payer, to_bytes_versioned(tx.message))
     page.get_by_role("button", name="Sign out").click()
     expect_signed_out(page)
+
+
+def test_sandbox_wallet_decline(page, live_server):
+    page.goto(live_server.url + "/")
+    page.get_by_role("button", name="Connect wallet").click()
+    page.get_by_role("button", name=SANDBOX_WALLET).click()
+    sheet = sandbox_sheet(page, f"Sign in to {live_server.url.removeprefix('http://')}")
+    sheet.get_by_role("button", name="Decline").click()
+    expect(sheet).to_have_count(0)
+    expect(page.get_by_role("status")).to_contain_text("You declined the request in your wallet")
+    expect_signed_out(page)
+    assert not User.objects.exists()
+
+
+def test_sandbox_wallet_signs_a_message_after_showing_it(page, live_server):
+    """`solana:signMessage` (used by the sign-in fallback and Jupiter's v2 login) shows the text."""
+    page.goto(live_server.url + "/")
+    page.evaluate(
+        """() => new Promise((resolve) => dispatchEvent(new CustomEvent('wallet-standard:app-ready', {detail: {
+            register: (w) => { if (w.name.startsWith('Sandbox')) window.__sandbox = w; resolve(); }}})))"""
+    )
+    page.evaluate(
+        """() => { window.__answer = (async () => {
+            const w = window.__sandbox;
+            const [account] = (await w.features['standard:connect'].connect()).accounts;
+            const message = new TextEncoder().encode(
+                'Sign this message to authenticate with Jupiter Trigger Order API: abc123');
+            const [out] = await w.features['solana:signMessage'].signMessage({account, message});
+            return {address: account.address, signature: btoa(String.fromCharCode(...out.signature))};
+        })(); }"""
+    )
+    sheet = sandbox_sheet(page, "Sign a message from Jupiter")
+    expect(sheet).to_contain_text("authenticate with Jupiter Trigger Order API: abc123")
+    sheet.get_by_role("button", name="Approve").click()
+    answer = page.evaluate("window.__answer")
+    from solders.signature import Signature
+
+    signature = Signature.from_bytes(base64.b64decode(answer["signature"]))
+    assert signature.verify(
+        Pubkey.from_string(answer["address"]),
+        b"Sign this message to authenticate with Jupiter Trigger Order API: abc123",
+    )
 
 
 def test_screenshots(page, live_server, install_wallet, tmp_path):

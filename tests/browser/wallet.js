@@ -1,147 +1,86 @@
-// A Wallet Standard test wallet, injected with Playwright's add_init_script after an
-// init script that sets window.__testWallet = {name, signIn, decline, accounts: [{address,
-// publicKey (base64), pkcs8 (base64)}, …]}. Signing uses WebCrypto Ed25519.
-// Controls for tests: __testWallet.switchAccount(), __testWallet.disconnect(), __testWallet.calls,
-// __testWallet.asked(name) (resolves once the wallet was asked for `name`, e.g. 'signIn'),
-// and __testWallet.tamper = 'blockhash' | 'wrongKey' to misbehave when signing a transaction.
-// Test-only modes (options): decline (every signing call throws code 4001 with declineMessage),
-// hang (signing calls never answer), without: [feature names] (left out), versions (the
-// supportedTransactionVersions of solana:signTransaction; default ['legacy', 0]).
+// The browser tests' wallet: the sandbox wallet's own signing core (wallet-core.js, injected just
+// before this file) with test-only ways of answering instead of an approval sheet. Injected with
+// Playwright's add_init_script after an init script that sets
+//   window.__testWallet = {name, signIn, mode, decline, declineMessage, hang, tamper, without,
+//                          versions, accounts: [{address, publicKey, pkcs8}, …]}
+// (publicKey and pkcs8 base64). Modes (changeable at any time through window.__testWallet):
+//   mode "approve" (default) answers yes at once; mode "decline" (or decline: true) answers no
+//   (code 4001, "User rejected the request." or declineMessage); mode "never" (or hang: true)
+//   never answers, like a wallet popup left open; mode "hold" waits until the test calls
+//   __testWallet.answer(true|false). without: [features] leaves them out; versions sets
+//   solana:signTransaction's supportedTransactionVersions (default ['legacy', 0]).
+// Also: __testWallet.calls (every call, e.g. "connect(silent)", "signTransaction"),
+// __testWallet.asked(name) (resolves once the wallet was asked for `name`),
+// __testWallet.requests (what each approval showed: {kind, title, lines}),
+// __testWallet.switchAccount(), __testWallet.disconnect(), and
+// __testWallet.tamper = "blockhash" | "wrongKey" to misbehave when signing a transaction.
 (() => {
   const opts = window.__testWallet || {};
-  const CHAIN = 'solana:mainnet';
+  const core = window.SandboxWalletCore;
+  const fromB64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
   const ICON = 'data:image/svg+xml;base64,' + btoa(
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 8 8"><circle cx="4" cy="4" r="4" fill="#0a7"/></svg>');
-  const fromB64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
   const calls = [];
+  const requests = [];
+  const waiting = [];
   const waiters = [];
   const record = (name) => {
     calls.push(name);
     waiters.filter((w) => w.name === name).forEach((w) => w.resolve());
   };
-  const listeners = new Set();
-  const accounts = (opts.accounts || []).map((a) => Object.freeze({
-    address: a.address, publicKey: fromB64(a.publicKey), chains: [CHAIN],
-    features: ['solana:signMessage', 'solana:signTransaction'], pkcs8: a.pkcs8,
-  }));
-  let current = 0;
-  let connected = false;
-  const emit = () => listeners.forEach((l) => l({ accounts: wallet.accounts }));
-  const reject = async () => {
-    if (opts.hang) await new Promise(() => {}); // a wallet that never answers
-    if (opts.decline) throw Object.assign(new Error(opts.declineMessage || 'User rejected the request.'), { code: 4001 });
-  };
-  const sign = async (acct, bytes) => {
-    const key = await crypto.subtle.importKey('pkcs8', fromB64(acct.pkcs8), { name: 'Ed25519' }, false, ['sign']);
-    return new Uint8Array(await crypto.subtle.sign('Ed25519', key, bytes));
-  };
-  const siwsText = (i) => {
-    let t = `${i.domain} wants you to sign in with your Solana account:\n${i.address}`;
-    if (i.statement) t += `\n\n${i.statement}`;
-    const f = [['URI', 'uri'], ['Version', 'version'], ['Chain ID', 'chainId'], ['Nonce', 'nonce'],
-      ['Issued At', 'issuedAt'], ['Expiration Time', 'expirationTime']]
-      .filter(([, k]) => i[k]).map(([label, k]) => `${label}: ${i[k]}`);
-    return f.length ? `${t}\n\n${f.join('\n')}` : t;
-  };
-  const compactU16 = (b, at) => {
-    let v = 0;
-    for (let i = 0; i < 3; i++) {
-      v |= (b[at + i] & 0x7f) << (7 * i);
-      if (!(b[at + i] & 0x80)) return [v, i + 1];
-    }
-    throw new Error('Malformed transaction.');
-  };
 
-  const features = {
-    'standard:connect': {
-      version: '1.0.0',
-      async connect({ silent } = {}) {
-        record(silent ? 'connect(silent)' : 'connect');
-        connected = true;
-        return { accounts: wallet.accounts };
-      },
-    },
-    'standard:disconnect': { version: '1.0.0', async disconnect() { connected = false; emit(); } },
-    'standard:events': {
-      version: '1.0.0',
-      on(event, listener) {
-        if (event !== 'change') return () => {};
-        listeners.add(listener);
-        return () => listeners.delete(listener);
-      },
-    },
-    'solana:signMessage': {
-      version: '1.0.0',
-      signMessage: (...inputs) => Promise.all(inputs.map(async ({ account, message }) => {
-        record('signMessage');
-        await reject();
-        if (!accounts.includes(account)) throw new Error('Unknown account object.');
-        return { signedMessage: message, signature: await sign(account, message) };
-      })),
-    },
-    'solana:signTransaction': {
-      version: '1.0.0',
-      supportedTransactionVersions: opts.versions || ['legacy', 0],
-      signTransaction: (...inputs) => Promise.all(inputs.map(async ({ account, transaction }) => {
-        record('signTransaction');
-        await reject();
-        if (!accounts.includes(account)) throw new Error('Unknown account object.');
-        const [count, len] = compactU16(transaction, 0);
-        const message = transaction.subarray(len + 64 * count);
-        let p = (message[0] & 0x80 ? 1 : 0);
-        const required = message[p];
-        p += 3;
-        const [keys, klen] = compactU16(message, p);
-        p += klen;
-        for (let i = 0; i < Math.min(required, keys, count); i++) {
-          if (message.subarray(p + 32 * i, p + 32 * i + 32).every((b, j) => b === account.publicKey[j])) {
-            const out = transaction.slice();
-            // Misbehaving wallets, for tests: change the blockhash, or sign with another key.
-            if (opts.tamper === 'blockhash') out[len + 64 * count + p + 32 * keys] ^= 0xff;
-            const signer = opts.tamper === 'wrongKey' ? accounts[(current + 1) % accounts.length] : account;
-            out.set(await sign(signer, out.subarray(len + 64 * count)), len + 64 * i);
-            return { signedTransaction: out };
-          }
-        }
-        throw new Error('Not a signer of this transaction.');
-      })),
-    },
-  };
-  if (opts.signIn !== false) {
-    features['solana:signIn'] = {
-      version: '1.0.0',
-      signIn: (...inputs) => Promise.all(inputs.map(async (input = {}) => {
-        record('signIn');
-        await reject();
-        connected = true;
-        const account = accounts[current];
-        const text = siwsText({ ...input, domain: input.domain || location.host, address: account.address });
-        const signedMessage = new TextEncoder().encode(text);
-        return { account, signedMessage, signature: await sign(account, signedMessage) };
-      })),
+  const accounts = async () => Promise.all((opts.accounts || []).map(async (a) => {
+    const key = await crypto.subtle.importKey('pkcs8', fromB64(a.pkcs8), { name: 'Ed25519' }, false, ['sign']);
+    return {
+      address: a.address,
+      publicKey: fromB64(a.publicKey),
+      sign: async (bytes) => new Uint8Array(await crypto.subtle.sign('Ed25519', key, bytes)),
     };
+  }));
+
+  function approve(request) {
+    requests.push({ kind: request.kind, title: request.title, lines: request.lines, detail: request.detail || '' });
+    const mode = opts.hang ? 'never' : opts.decline ? 'decline' : opts.mode || 'approve';
+    if (mode === 'decline' && opts.declineMessage) {
+      return Promise.reject(Object.assign(new Error(opts.declineMessage), { code: 4001 }));
+    }
+    if (mode === 'decline') return Promise.resolve(false);
+    if (mode === 'never') return new Promise(() => {});
+    if (mode === 'hold') return new Promise((resolve) => waiting.push(resolve));
+    return Promise.resolve(true);
   }
 
-  for (const name of opts.without || []) delete features[name];
+  // Misbehaving wallets: change the blockhash before signing, or sign with the other account.
+  async function transform(tx, reading, entry, all) {
+    if (opts.tamper === 'blockhash') {
+      const out = tx.slice();
+      out[reading.messageAt + reading.blockhashAt] ^= 0xff;
+      return { tx: out, signer: entry };
+    }
+    if (opts.tamper === 'wrongKey') return { tx, signer: all[(all.indexOf(entry) + 1) % all.length] };
+    return { tx, signer: entry };
+  }
 
-  const wallet = Object.freeze({
-    version: '1.0.0',
+  const made = core.createWallet({
     name: opts.name || 'Test Wallet',
     icon: ICON,
-    chains: [CHAIN],
-    features,
-    get accounts() { return connected && accounts[current] ? [accounts[current]] : []; },
+    accounts,
+    approve,
+    transform,
+    signIn: opts.signIn !== false,
+    versions: opts.versions || undefined,
+    without: opts.without || [],
+    record,
   });
 
   Object.assign(opts, {
     calls,
+    requests,
     asked: (name) => (calls.includes(name) ? Promise.resolve() : new Promise((resolve) => waiters.push({ name, resolve }))),
-    switchAccount() { current = (current + 1) % accounts.length; emit(); },
-    disconnect() { connected = false; emit(); },
+    answer(approved) { for (const resolve of waiting.splice(0)) resolve(approved); },
+    switchAccount: made.switchAccount,
+    disconnect: made.disconnect,
   });
   window.__testWallet = opts;
-
-  const callback = ({ register }) => register(wallet);
-  window.dispatchEvent(new CustomEvent('wallet-standard:register-wallet', { detail: callback }));
-  window.addEventListener('wallet-standard:app-ready', ({ detail }) => callback(detail));
+  core.register(made.wallet);
 })();

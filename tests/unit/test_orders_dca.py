@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from dashboard import orders, trigger
-from dashboard.orders import describe_dca, fill_rows, usd_text
+from dashboard.orders import describe_dca, fill_rows, usd_price_text
 from dashboard.tokens import Token
 
 SPEC = json.loads((Path(__file__).parents[1] / "fixtures" / "jupiter-dca-v2-orders.json").read_text())
@@ -73,7 +73,8 @@ def test_spec_order_with_one_fill_reads_like_a_v1_order():
         "/32hAuVdZ57y5TUEx4vdV75zJyTqoCVqAby4eiayrmUW1TCuwoAvPRBcnhPMLN1YpfCp4Rc6HiLXKsi3NF5iWVcrn"
     )
     assert v.order_url == "https://solscan.io/account/66xK9AE6oFpGAyn9eCWE3LtYwUZKkeUxbfjFSNmFnkBo"
-    assert v.refund_text == "10 USDC"  # bought SOL is already in the wallet
+    # Bought SOL is already in the wallet; the refund closes the vault's token account (its rent too).
+    assert v.refund_text == "10 USDC not yet spent and about 0.002 SOL of account rent"
     assert v.rounds == () and v.extra == ()
     assert v.price_band == "" and v.earn == ""
 
@@ -156,7 +157,7 @@ def test_withdrawing_order_still_holds_its_deposit_until_the_refund_is_approved(
     v = view(data)
     assert v.is_active
     assert v.remaining.text == "10 USDC"
-    assert v.refund_text == "10 USDC"
+    assert v.refund_text == "10 USDC not yet spent and about 0.002 SOL of account rent"
     assert v.next_fill_at is None
 
 
@@ -331,8 +332,8 @@ def test_events_are_sorted_oldest_first_whatever_order_jupiter_sends():
         ("1234567.891", "$1,234,567.89"),
     ],
 )
-def test_usd_text(value, text):
-    assert usd_text(Decimal(value)) == text
+def test_usd_price_text(value, text):
+    assert usd_price_text(Decimal(value)) == text
 
 
 def test_price_band_with_one_bound_or_none():
@@ -366,7 +367,7 @@ def test_csv_rows_say_which_system():
     rows = fill_rows([view(spec_order())])
     assert rows == [
         {
-            "date": "2026-06-26T18:42:11Z",
+            "date (UTC)": "2026-06-26T18:42:11Z",
             "pair": "USDC → SOL",
             "in_amount": "10",
             "in_token": "USDC",
@@ -374,9 +375,40 @@ def test_csv_rows_say_which_system():
             "out_token": "SOL",
             "fee_amount": "",
             "fee_token": "",
-            "rate": "1 SOL ≈ 72.68 USDC",
+            "price (in_token per 1 out_token)": "72.680144807",  # 10 / 0.137589159
             "signature": "HuNMpjFkTjVrCYMN6gTPWV9ay3GSxTxM7sZj4WNzjvzQoe4J5CR71MnTpuMKH9rtkDoDCTWu6rYRM12oR9cpbb4",
             "order": "019f053d-3f0c-70ad-bb5e-76d633291f80",
             "system": "DCA v2",
         }
     ]
+
+
+# --- the trader's questions, for v2 too: timeline, value at today's price, the last buy ----------
+
+
+def test_v2_events_feed_the_same_timeline():
+    v = view(spec_order())
+    assert [(e.kind, e.words) for e in v.events] == [
+        ("buy", "Bought 0.1376 SOL for 10 USDC"),
+        ("deposit", "Deposited 20 USDC"),
+        ("created", "Order created: 20 USDC deposited, 10 USDC every hour"),
+    ]
+    buy, deposit, created = v.events
+    assert buy.tx_url == v.fills[0].explorer_url and buy.rate == "1 SOL ≈ 72.68 USDC"
+    assert deposit.tx_url == v.open_tx_url
+    assert created.tx_url is None  # v2 has no opening transaction of its own
+
+
+def test_v2_value_at_todays_price_and_last_buy():
+    priced = {
+        **TOKENS,
+        USDC_MINT: Token(USDC_MINT, "USDC", "USD Coin", 6, usd_price=Decimal("1")),
+        SOL_MINT: Token(SOL_MINT, "SOL", "Wrapped SOL", 9, usd_price=Decimal("80")),
+    }
+    v = view(spec_order(), tokens=priced)
+    # 0.137589159 SOL × $80 = $11.00713272; spent 10 USDC × $1: +$1.00713272 (+10.07 %).
+    assert v.value.worth_usd == Decimal("11.00713272")
+    assert v.value.gain_text == "+$1.01 (+10.1%)"
+    assert v.price_now == "80.00 USDC"
+    # 1 of 2 rounds left: Jupiter's next round is the last one.
+    assert (v.cycles_left, v.last_buy) == (1, v.next_fill_at)

@@ -24,7 +24,7 @@ from dashboard import upstream
         ("Withdrawal transaction not found in cache. Please initiate cancel again.", None, "Finish the refund"),
         ("DCA order not in cancellation state", None, "not waiting for its refund"),
         ("No remaining funds to withdraw", None, "Nothing is left in this order to refund"),
-        ("Invalid withdrawal transaction: Transaction signers modified", None, "did not accept your wallet's signature"),
+        ("Invalid withdrawal transaction: Transaction signers modified", None, "did not accept your wallet"),
     ],
 )
 def test_known_messages_have_plain_words(jupiter_says, kind, words):

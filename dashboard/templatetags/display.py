@@ -1,0 +1,67 @@
+"""How figures and times appear in the page: amounts with their full precision in a tooltip,
+and times the browser rewrites into the trader's own time zone (static/js/times.js)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+
+from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.timesince import timesince
+
+from dashboard.orders import Amount
+
+register = template.Library()
+
+# The server writes UTC; times.js replaces the text with the browser's zone and names it.
+_FORMATS = {
+    "datetime": "{day} %b %Y, %H:%M UTC",
+    "date": "{day} %b %Y",
+    "time": "%H:%M:%S UTC",
+    "clock": "%H:%M UTC",
+}
+
+
+@register.simple_tag
+def amount(value: Amount | None, missing: str = "—") -> str:
+    """`<span class="amount">1.23457 SOL</span>`, with every digit in a tooltip when rounded."""
+    if value is None:
+        return missing
+    if value.is_rounded:
+        return format_html('<span class="amount" title="{}">{}</span>', value.exact, value.text)
+    return format_html('<span class="amount">{}</span>', value.text)
+
+
+@register.simple_tag
+def when(moment: datetime | None, style: str = "datetime") -> str:
+    """`<time datetime="2026-12-03T13:05:00Z" data-format="datetime">3 Dec 2026, 13:05 UTC</time>`;
+    styles "datetime", "date", "time" (with seconds) and "clock" (hours and minutes)."""
+    if moment is None:
+        return ""
+    utc = moment.astimezone(dt_timezone.utc)
+    return format_html(
+        '<time datetime="{}" data-format="{}">{}</time>',
+        utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        style,
+        utc.strftime(_FORMATS[style].format(day=utc.day)),
+    )
+
+
+@register.simple_tag
+def when_cell(moment: datetime | None) -> str:
+    """A table cell's time on two short lines, date then clock (narrow columns on phones)."""
+    if moment is None:
+        return ""
+    return format_html("{}{}", when(moment, "date"), when(moment, "clock"))
+
+
+@register.filter
+def ago(moment: datetime | None) -> str:
+    """ "just now" under a minute, else "2 minutes ago", "3 hours, 5 minutes ago"."""
+    if moment is None:
+        return ""
+    if timezone.now() - moment < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(moment)} ago"
