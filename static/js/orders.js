@@ -92,25 +92,22 @@ function announce(box, status, text, kind, link) {
   outcome.scrollIntoView({ block: 'center' });
 }
 
-// A box is a confirmation (.confirm) or a stopped DCA order's card (.finish, no Keep button).
 const parts = (box) => [box.querySelector('[data-cancel-start]'), box.querySelector('[data-keep]') || {}, box.querySelector('.cancel-status')];
 
 function busy(box) {
   const [confirm, keep, status] = parts(box);
-  confirm.dataset.label ||= confirm.textContent;
   confirm.disabled = keep.hidden = true;
-  confirm.textContent = confirm.dataset.label;
-  box.dataset.busy = '1';
+  confirm.textContent = box.dataset.stopped ? 'Finish the refund' : 'Confirm cancel';
+  box.dataset.busy = 1;
   focusOn(status);
 }
 
-// A Jupiter DCA (v2) order is stopped once its refund was issued: only "Finish the refund" is left.
+// A stopped DCA (v2) order only offers a fresh refund.
 function idle(box, retry) {
   const [confirm, keep, status] = parts(box);
-  const stopped = Boolean(box.dataset.stopped);
+  const stopped = keep.hidden = !!box.dataset.stopped;
   confirm.disabled = confirm.hidden = false;
-  keep.hidden = stopped;
-  confirm.textContent = stopped ? 'Finish the refund' : retry ? 'Try again' : confirm.dataset.label;
+  confirm.textContent = stopped ? 'Finish the refund' : retry ? 'Try again' : 'Confirm cancel';
   delete box.dataset.busy;
   focusOn(status);
 }
@@ -123,16 +120,15 @@ async function cancel(button) {
   say(status, 'Preparing the cancel transaction…');
   const start = await post(button.dataset.cancelStart);
   if (!start.transaction) return finish(box, start, false);
-  if (start.system === 'v2') box.dataset.stopped = '1';
+  if (start.system === 'v2') box.dataset.stopped = 1;
   say(status, start.system === 'v2' ? start.message : 'Approve in your wallet…', 'pending');
   let signed;
   try {
     signed = await signTransaction(fromB64(start.transaction));
   } catch (error) {
-    const declined = error?.plain ? null : await post(start.decline_url);
-    say(status, box.dataset.stopped && declined?.message ? declined.message
-      : isRejection(error) ? 'You declined in your wallet, so nothing was sent. Your order keeps running.'
-        : error?.plain ? error.message : `Your wallet could not sign (${error?.message}). Nothing was sent.`, 'error');
+    const declined = error?.plain || await post(start.decline_url);
+    say(status, isRejection(error) ? declined.message
+      : error?.plain ? error.message : `Your wallet could not sign (${error?.message}). Nothing was sent.`, 'error');
     return idle(box, false);
   }
   button.hidden = true; // signed: nothing can be taken back
@@ -151,7 +147,7 @@ function finish(box, result, signed) {
   const status = parts(box)[2];
   const next = /already (closed|cancelled)/i.test(result.message) ? 'refresh' : result.next;
   htmx()?.trigger(body, 'cancel-finished');
-  if (result.state === 'succeeded' || next === 'refresh' || next === 'connect') { // the list changes
+  if (result.state === 'succeeded' || next === 'refresh' || next === 'connect') {
     delete box.dataset.busy;
     parts(box)[0].disabled = true;
     announce(box, status, result.message, result.state === 'succeeded' ? 'success' : 'error', result.explorer_url);
