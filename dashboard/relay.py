@@ -29,7 +29,7 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 
-from dashboard import recurring, tracking, transactions, trigger, upstream, withdrawal
+from dashboard import recurring, tokens, tracking, transactions, trigger, upstream, withdrawal
 from dashboard.models import ATTEMPT_LIFETIME, CancelAttempt, TrackedOrder
 from dashboard.transactions import COMPUTE_BUDGET, MAX_TX_BYTES, read_message
 
@@ -591,6 +591,7 @@ def start_dca(wallet: str, order_key: str, token: str | None, cancelled_text: st
                 vault=order.vault,
                 input_mint=order.input_mint,
                 refund_amount=issued.refund_amount or 0,
+                input_token_program=input_token_program(order.input_mint),
             ),
             max_priority_fee_lamports=settings.MAX_PRIORITY_FEE_LAMPORTS,
         )
@@ -626,6 +627,12 @@ def start_dca(wallet: str, order_key: str, token: str | None, cancelled_text: st
         cancelled_text=cancelled_text,
     )
     return Issued(attempt=attempt, transaction=issued.transaction)
+
+
+def input_token_program(mint: str) -> str | None:
+    """The mint's token program as the Tokens API names it (cached), so the refund must use that
+    one; None when unknown (the check then reads it from the transaction)."""
+    return tokens.get_tokens([mint]).get(mint, tokens.Token(mint, "", "", None)).token_program or None
 
 
 def submit_dca(attempt: CancelAttempt, raw: bytes, token: str | None) -> CancelAttempt:
