@@ -1,6 +1,6 @@
-"""How the dashboard reads and writes values at its edges: strict base64, the short form of an
-address. Pure functions (no Django, no solders), shared by every module that needs them, so
-each caller words its own refusal for its own reader.
+"""How the dashboard reads and writes values at its edges: strict base64, the nesting depth of a
+JSON text, the short form of an address. Pure functions (no Django, no solders), shared by every
+module that needs them, so each caller words its own refusal for its own reader.
 """
 
 from __future__ import annotations
@@ -37,3 +37,26 @@ def decode_base64(text: object, max_bytes: int) -> bytes:
 def short_address(address: str) -> str:
     """`EPjF…Dt1v`: the first and last four characters of a Solana address (mint, wallet, order)."""
     return f"{address[:4]}…{address[-4:]}" if len(address) > 10 else address
+
+
+def nesting_depth(raw: bytes) -> int:
+    """How deeply the arrays and objects of a JSON text nest (brackets inside strings aside),
+    read without recursion so that `"[" * 5000` cannot exhaust the stack."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # closing quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b"]}":
+            depth -= 1
+    return deepest

@@ -257,6 +257,7 @@ if TRUST_PROXY:
     USE_X_FORWARDED_HOST = True
     # Rate limits count the address the proxy saw (the last X-Forwarded-For entry).
     RATELIMIT_IP_META_KEY = "dashboard.limits.client_address"
+CSRF_FAILURE_VIEW = "dashboard.views.csrf_failure"
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
 # Content-Security-Policy: no inline script or style anywhere.

@@ -22,6 +22,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
+from django.views import csrf
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
@@ -29,7 +30,7 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 from django_ratelimit.decorators import ratelimit
 
-from dashboard import budget, dca_auth, limits, relay, siws, tracking, trigger
+from dashboard import budget, dca_auth, encoding, limits, relay, siws, tracking, trigger
 from dashboard.forms import DcaForm, DcaVerifyForm, SignedTransactionForm, SignInChallengeForm, SignInVerifyForm
 from dashboard.middleware import mark_signed_in
 from dashboard.models import CancelAttempt
@@ -103,6 +104,20 @@ def slow_down() -> JsonResponse:
     return response
 
 
+STALE_PAGE = (
+    "This page is out of date (you may have signed in again in another tab). "
+    "Reload the page and try again. Nothing was sent."
+)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: the bridge's requests (they carry X-CSRFToken) get the one JSON shape
+    saying the page is stale, not an HTML page it would read as "signed out"; forms get Django's."""
+    if "X-CSRFToken" in request.headers:
+        return answer("refused", STALE_PAGE, next_step="reload", status=403)
+    return csrf.csrf_failure(request, reason)
+
+
 # --- Sign-In With Solana ---
 
 
@@ -114,29 +129,6 @@ CLEANUP_SECONDS = 3600  # expired sessions and challenges are deleted at most th
 MAX_JSON_DEPTH = 4  # the sign-in bodies are flat objects
 
 
-def nesting_depth(raw: bytes) -> int:
-    """How deeply the arrays and objects of a JSON text nest (brackets inside strings aside),
-    read without recursion so that `"[" * 5000` cannot exhaust the stack."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for byte in raw:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:  # closing quote
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in b"[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif byte in b"]}":
-            depth -= 1
-    return deepest
-
-
 def _json_body(request: HttpRequest) -> dict | None:
     """The request's JSON object, or None when it is too large, too deep or not a JSON object."""
     try:
@@ -145,7 +137,7 @@ def _json_body(request: HttpRequest) -> dict | None:
         return None
     if declared > siws.MAX_BODY_BYTES or len(request.body) > siws.MAX_BODY_BYTES:
         return None
-    if nesting_depth(request.body) > MAX_JSON_DEPTH:
+    if encoding.nesting_depth(request.body) > MAX_JSON_DEPTH:
         return None
     try:
         data = json.loads(request.body or b"{}")
@@ -452,8 +444,9 @@ def dca_verify(request: HtmxHttpRequest) -> JsonResponse:
         )
     except dca_auth.ConnectRefused as refused:
         return connect_refusal(refused)
-    words = f"Connected to Jupiter's DCA until {expires:%H:%M} UTC. Loading your DCA orders…"
-    return answer("connected", words, next_step="refresh")
+    hours = int((expires - timezone.now()).total_seconds() // 3600)
+    lasting = f"for the next {hours} hours" if hours > 1 else "for less than two hours"
+    return answer("connected", f"Connected to Jupiter's DCA {lasting}. Loading your DCA orders…", next_step="refresh")
 
 
 # --- cancelling an order (the confirmation, and JSON endpoints used by static/js/orders.js) ---

@@ -721,3 +721,21 @@ def test_call_log_records_every_request_and_reset_clears_it(client):
     assert control.count_calls() == 0
     assert control.knobs().latency_ms == 0
     assert get_orders(client).status_code == 200
+
+
+@pytest.mark.django_db
+def test_control_refuses_garbage_plainly_and_other_sites(client):
+    """No 500 for a body nested too deeply or a number too large; another site's page cannot drive it."""
+    deep = client.post("/sandbox/control", "[" * 100_000, content_type="application/json")
+    assert deep.status_code == 400
+    huge = client.post("/sandbox/control", '{"action": "expiry", "seconds": 1e999}', content_type="application/json")
+    assert huge.status_code == 400
+    assert "wrong type or size" in huge.json()["error"]
+
+    def reset_from(site: str) -> int:
+        headers = {"Sec-Fetch-Site": site}
+        return client.post("/sandbox/control", {"action": "reset"}, "application/json", headers=headers).status_code
+
+    assert reset_from("cross-site") == 403
+    assert reset_from("same-site") == 403
+    assert reset_from("same-origin") == 200

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from solders.message import to_bytes_versioned
 
+from dashboard import encoding
 from dashboard.sandbox import control, keys, orders, seed, tokens, transactions
 from dashboard.sandbox.models import CancelRequest
 
@@ -85,8 +86,13 @@ def gateway_fault(kind: str) -> HttpResponse:
 # --- request parsing -------------------------------------------------------------------------
 
 
+MAX_JSON_DEPTH = 8  # every body the sandbox reads is a flat object
+
+
 def json_object(request: HttpRequest) -> dict | None:
-    """The request body as a JSON object, or None when it is not one."""
+    """The request body as a JSON object, or None when it is not one (or nests too deeply to be one)."""
+    if encoding.nesting_depth(request.body) > MAX_JSON_DEPTH:
+        return None
     try:
         body = json.loads(request.body)
     except (ValueError, UnicodeDecodeError):
@@ -388,6 +394,9 @@ def control_view(request: HttpRequest) -> HttpResponse:
     "dca_order"|"dca_state"|"dca_withdrawal"|"dca_token_lifetime"|"dca_challenge_lifetime"|"dca_expire_tokens", ...}."""
     if request.method != "POST":
         return method_not_allowed(("POST",))
+    if request.headers.get("Sec-Fetch-Site") in ("cross-site", "same-site"):
+        # Exempt from CSRF for curl and tests, but never driven by another site's page.
+        return JsonResponse({"ok": False, "error": "the sandbox control answers this site and curl only"}, status=403)
     body = json_object(request)
     if body is None:
         return control_error("expected a JSON object")
@@ -395,8 +404,8 @@ def control_view(request: HttpRequest) -> HttpResponse:
         result = run_control_action(body)
     except KeyError as exc:
         return control_error(f"missing field {exc.args[0]!r}")
-    except (ValueError, TypeError) as exc:
-        return control_error(str(exc))
+    except (ValueError, TypeError, OverflowError) as exc:
+        return control_error(f"a field has the wrong type or size ({type(exc).__name__}: {str(exc)[:80]})")
     return JsonResponse({"ok": True, **result})
 
 

@@ -45,3 +45,9 @@ def test_the_size_limit_is_exact():
 )
 def test_short_address(address, short):
     assert encoding.short_address(address) == short
+
+
+def test_nesting_depth_ignores_brackets_inside_strings():
+    assert encoding.nesting_depth(b'{"address": "[[[[{{{{\\"[[["}') == 1
+    assert encoding.nesting_depth(b'{"a": [1, {"b": [[]]}]}') == 5
+    assert encoding.nesting_depth(b"[" * 5000) == 5000
