@@ -70,6 +70,10 @@ class CancelAttempt(models.Model):
 
     wallet = models.CharField(max_length=64, db_index=True)
     order_key = models.CharField(max_length=64)
+    # "v1": a Recurring API cancel (request_id: cancelOrder's requestId, relayed with execute);
+    # "v2": a Trigger API v2 DCA refund (request_id: the cancel's requestId, relayed with
+    # confirm-cancel). In both, `message` holds the exact message bytes the wallet was asked to sign.
+    system = models.CharField(max_length=2, choices=TrackedOrder.System.choices, default=TrackedOrder.System.RECURRING)
     request_id = models.CharField(max_length=128)
     message = models.BinaryField()
     issued_at = models.DateTimeField()
@@ -95,6 +99,11 @@ class CancelAttempt(models.Model):
         if self.outcome:
             return self.outcome
         if self.state == self.State.ISSUED and timezone.now() - self.issued_at > ATTEMPT_LIFETIME:
+            if self.system == TrackedOrder.System.DCA:
+                return (
+                    "The refund expired before the wallet approved it. "
+                    "Jupiter has stopped the order; finish the refund from its card."
+                )
             return "Expired before the wallet approved it. Nothing was sent."
         return self.get_state_display()
 

@@ -1,5 +1,10 @@
 """Cancelling an order: check what Jupiter issues, check what the wallet signed, relay once.
 
+Both systems share one lifecycle (`CancelAttempt`, claimed atomically, finished field by field,
+settled by re-reading): Recurring v1 relays the signed cancel with `execute`; Jupiter's DCA
+(Trigger API v2) has already stopped the order when it issues the refund (withdrawal) transaction,
+which is checked by `dashboard.withdrawal` and relayed with `confirm-cancel`.
+
 The server only ever forwards a transaction it issued for this wallet's order,
 signed by this wallet, while still fresh — and claims the attempt in the database
 before relaying, so double clicks, retries, several workers or several servers
@@ -24,7 +29,7 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 
-from dashboard import recurring, tracking, transactions, upstream
+from dashboard import recurring, tokens, tracking, transactions, trigger, upstream, withdrawal
 from dashboard.models import ATTEMPT_LIFETIME, CancelAttempt, TrackedOrder
 from dashboard.transactions import COMPUTE_BUDGET, MAX_TX_BYTES, read_message
 
@@ -62,6 +67,28 @@ NOT_FOUND = (
     "The cancel can no longer land, and Jupiter lists this order neither as active nor in your history. "
     "Nothing more will be sent; refresh the list to see where it stands."
 )
+# Jupiter's DCA (Trigger API v2): the order stops when the refund is issued; only the refund is left.
+V1, V2 = TrackedOrder.System.RECURRING, TrackedOrder.System.DCA
+BASE_FEE_LAMPORTS = 5000  # per signature; the wallet pays for all three of a refund's signatures
+REFUND_SIGNATURES = 3
+STOPPED = "Cancelling — the refund still needs your approval."
+DECLINED = "You declined in your wallet, so nothing was sent. Your order keeps running."
+V2_DECLINED = (
+    "You declined in your wallet. Jupiter has already stopped this order, so no more buys happen, "
+    "but the refund still needs your approval: press “Finish the refund” when you are ready."
+)
+STOPPED_WAITING = "Jupiter has already stopped this order (no more buys); its refund waits in your list."
+V2_NEVER_LANDED = (
+    "The refund did not go through and can no longer land. Jupiter has stopped this order: "
+    "press “Finish the refund” for a fresh refund transaction."
+)
+V2_NOT_FOUND = "This is not one of your Jupiter DCA orders, or it is already gone. The list will refresh."
+V2_CONNECT = (
+    "Your connection to Jupiter's DCA has ended. Connect again with the button above your orders "
+    "(your list stays), then try again. Nothing was sent."
+)
+V2_IN_FLIGHT = "A refund for this order is still being confirmed — don't send it again. See Recent cancel requests."
+UNAUTHORIZED = "Unauthorized"  # upstream_status of an attempt Jupiter refused for the session's token
 SENT = (A.SENDING,)  # what a relay's answer may settle
 UNSETTLED = (A.PENDING, A.SENDING)  # what re-reading the order may settle
 
@@ -70,9 +97,11 @@ class CancelRefused(Exception):
     """A cancel step refused with a message a trader understands. Nothing was relayed.
 
     `reason`: "invalid" (what the browser sent does not check out), "not_found" (no such order or
-    attempt for this wallet), "conflict" (already used, sent, closed or expired) or "upstream"
-    (Jupiter failed, or offered something we cannot vouch for). `next_step`: "retry" when a fresh
-    attempt may succeed, "refresh" when the list is out of date, else None.
+    attempt for this wallet), "conflict" (already used, sent, closed or expired), "disconnected"
+    (Jupiter's DCA needs the wallet's signature again) or "upstream" (Jupiter failed, or offered
+    something we cannot vouch for). `next_step`: "retry" when a fresh attempt may succeed,
+    "finish" when a v2 order is stopped and a fresh refund may succeed, "refresh" when the list is
+    out of date, "connect" when the session must connect to Jupiter's DCA again, else None.
     """
 
     def __init__(self, message: str, *, reason: str, next_step: str | None = None) -> None:
@@ -212,9 +241,12 @@ def cancellable(wallet: str, order_key: str) -> TrackedOrder:
     return tracked
 
 
-def start(wallet: str, order_key: str, cancelled_text: str = "") -> Issued:
+def start(wallet: str, order_key: str, cancelled_text: str = "", token: str | None = None) -> Issued:
     """Ask Jupiter for the cancel transaction, check it, and record the attempt (`cancelled_text`
-    is what the trader will read if it goes through; see `orders.OrderView.cancelled_text`)."""
+    is what the trader will read if it goes through; see `orders.OrderView.cancelled_text`).
+    An order of Jupiter's DCA (v2) goes to `start_dca` with the session's `token`."""
+    if TrackedOrder.objects.filter(wallet=wallet, order_key=order_key, system=V2).exists():
+        return start_dca(wallet, order_key, token, cancelled_text)
     cancellable(wallet, order_key)
     try:
         issued = recurring.cancel_order(wallet, order_key)
@@ -248,8 +280,9 @@ def find(wallet: str, attempt_id: int) -> CancelAttempt:
     return attempt
 
 
-def submit(wallet: str, attempt_id: int, signed_base64: str) -> CancelAttempt:
-    """Check the signed transaction and relay it to Jupiter exactly once."""
+def submit(wallet: str, attempt_id: int, signed_base64: str, token: str | None = None) -> CancelAttempt:
+    """Check the signed transaction and relay it to Jupiter exactly once (a v2 refund with the
+    session's `token`)."""
     attempt = find(wallet, attempt_id)
     if attempt.state != A.ISSUED:
         raise CancelRefused(
@@ -259,8 +292,10 @@ def submit(wallet: str, attempt_id: int, signed_base64: str) -> CancelAttempt:
         CancelAttempt.objects.filter(pk=attempt.pk, state=A.ISSUED).update(
             state=A.EXPIRED, finished_at=timezone.now(), outcome=EXPIRED
         )
-        raise CancelRefused(EXPIRED, reason="conflict", next_step="retry")
+        raise CancelRefused(EXPIRED, reason="conflict", next_step="finish" if attempt.system == V2 else "retry")
     raw = decode_base64(signed_base64)
+    if attempt.system == V2:
+        return submit_dca(attempt, raw, token)
     tx = parse_transaction(raw)
     check_signed(bytes(attempt.message), tx, wallet)
     claim(attempt, str(tx.signatures[0]))
@@ -323,6 +358,9 @@ def succeed(
     closes the order's other open attempts."""
     with transaction.atomic():
         tracking.forget(attempt.wallet, attempt.order_key)
+        if attempt.system == V2:
+            for status in tracking.STATUSES:
+                tracking.expire_dca(attempt.wallet, status)
         settled = finish(
             attempt,
             A.SUCCEEDED,
@@ -336,21 +374,21 @@ def succeed(
 
 
 def decline(wallet: str, attempt_id: int) -> CancelAttempt:
-    """The trader declined in the wallet: the attempt ends, nothing was signed or sent."""
+    """The trader declined in the wallet: the attempt ends, nothing was signed or sent (a v2 order
+    stays stopped, waiting for its refund)."""
     attempt = find(wallet, attempt_id)
+    declined = V2_DECLINED if attempt.system == V2 else DECLINED
     CancelAttempt.objects.filter(pk=attempt.pk, state=A.ISSUED).update(
-        state=A.FAILED,
-        finished_at=timezone.now(),
-        outcome="You declined in your wallet, so nothing was sent. Your order keeps running.",
+        state=A.FAILED, finished_at=timezone.now(), outcome=declined
     )
     attempt.refresh_from_db()
     return attempt
 
 
-def reconcile(wallet: str, attempt_id: int) -> CancelAttempt:
+def reconcile(wallet: str, attempt_id: int, token: str | None = None) -> CancelAttempt:
     """Where one attempt stands, after settling the wallet's unsettled attempts (`settle`)."""
     find(wallet, attempt_id)
-    settle(wallet)
+    settle(wallet, token)
     return find(wallet, attempt_id)
 
 
@@ -360,9 +398,25 @@ def unsettled(wallet: str, now: datetime) -> list[CancelAttempt]:
     return list(CancelAttempt.objects.filter(Q(state=A.PENDING) | stuck, wallet=wallet))
 
 
-def settle(wallet: str) -> int:
+def settle(wallet: str, token: str | None = None) -> int:
     """Settle the wallet's unsettled attempts by re-reading its orders, never by sending again;
-    how many ended.
+    how many ended. v1 attempts: `settle_recurring`; v2 attempts: `settle_dca`, one read of the
+    order each with the session's `token` (without one they stay pending).
+    """
+    now = timezone.now()
+    attempts = unsettled(wallet, now)
+    if not attempts or not cache.add(f"settle:{wallet}", 1, RECHECK_SECONDS):
+        return 0
+    recurring_attempts = [a for a in attempts if a.system != V2]
+    ended = settle_recurring(wallet, recurring_attempts, now) if recurring_attempts else 0
+    for attempt in attempts:
+        if attempt.system == V2 and settle_dca(attempt, token, now).state not in UNSETTLED:
+            ended += 1
+    return ended
+
+
+def settle_recurring(wallet: str, attempts: list[CancelAttempt], now: datetime) -> int:
+    """Settle v1 attempts by re-reading the wallet's v1 lists.
 
     The history list is read once for all of them, and the active list once more when one is
     past its blockhash lifetime; at most once per wallet every RECHECK_SECONDS, however often
@@ -371,10 +425,6 @@ def settle(wallet: str) -> int:
     landed, and in neither list means it cannot be found. Every attempt ends in one of these
     states; while Jupiter cannot be read it stays pending.
     """
-    now = timezone.now()
-    attempts = unsettled(wallet, now)
-    if not attempts or not cache.add(f"settle:{wallet}", 1, RECHECK_SECONDS):
-        return 0
     tracking.expire(wallet, "history")
     history = tracking.list_orders(wallet, "history")
     if history.stale:
@@ -431,6 +481,21 @@ def finish(
     return current
 
 
+def next_step(attempt: CancelAttempt) -> str | None:
+    """What the trader can do about this attempt now: "connect" (Jupiter's DCA refused the
+    session's token), "finish" (a v2 order is stopped and waits for a fresh refund), "retry" (a
+    v1 order is still active), "wait" (the outcome is not known yet), else None."""
+    if attempt.state in UNSETTLED:
+        return "wait"
+    if attempt.system == V2 and attempt.state == A.FAILED and attempt.upstream_status == UNAUTHORIZED:
+        return "connect"
+    if attempt.system == V2 and attempt.outcome == V2_NOT_FOUND:
+        return "refresh"
+    if retry_helps(attempt):
+        return "finish" if attempt.system == V2 else "retry"
+    return None
+
+
 def retry_helps(attempt: CancelAttempt) -> bool:
     """Whether a fresh attempt could succeed: this one failed or expired, and the order is
     still one of the wallet's active orders as last seen."""
@@ -442,3 +507,197 @@ def retry_helps(attempt: CancelAttempt) -> bool:
 
 def success_text(attempt: CancelAttempt) -> str:
     return attempt.cancelled_text or "Order cancelled."
+
+
+# --- Jupiter's DCA (Trigger API v2): stop, check the refund, confirm it once -------------------
+
+
+def refund_fee_lamports() -> tuple[int, int]:
+    """What the wallet pays for a refund transaction, in lamports: (without a priority fee, at
+    most). The wallet pays all three signatures; the priority fee never passes the ceiling."""
+    base = BASE_FEE_LAMPORTS * REFUND_SIGNATURES
+    return base, base + settings.MAX_PRIORITY_FEE_LAMPORTS
+
+
+def stoppable(wallet: str, order_key: str) -> trigger.DcaOrder:
+    """The wallet's active v2 order as last seen; refused (no upstream call) otherwise, or while
+    one of its refunds is still being confirmed."""
+    row = TrackedOrder.objects.filter(wallet=wallet, order_key=order_key, system=V2, status="active").first()
+    order = None
+    if row is not None:
+        try:
+            order = tracking.parse_snapshot(row)
+        except ValueError:
+            order = None
+    if not isinstance(order, trigger.DcaOrder):
+        raise CancelRefused(
+            "This order is not one of your active orders. Refresh the list and try again.",
+            reason="not_found",
+            next_step="refresh",
+        )
+    if CancelAttempt.objects.filter(wallet=wallet, order_key=order_key, state__in=UNSETTLED).exists():
+        raise CancelRefused(V2_IN_FLIGHT, reason="conflict", next_step="wait")
+    return order
+
+
+def mark_stopped(wallet: str, order_key: str) -> None:
+    """Jupiter has stopped the order (it is `withdrawing` now and never goes back): the lists are
+    read again, and the last-known copy says so too."""
+    row = TrackedOrder.objects.filter(wallet=wallet, order_key=order_key, system=V2).first()
+    if row is not None and isinstance(row.snapshot, dict) and row.snapshot.get("state") != "withdrawing":
+        row.snapshot = {**row.snapshot, "state": "withdrawing", "displayState": "pending_withdraw"}
+        row.save(update_fields=["snapshot"])
+    for status in tracking.STATUSES:
+        tracking.expire_dca(wallet, status)
+
+
+def start_dca(wallet: str, order_key: str, token: str | None, cancelled_text: str = "") -> Issued:
+    """Stop the order and get its refund transaction (`POST /orders/dca/cancel/{id}`; called for an
+    order already `withdrawing`, a fresh one), check the refund before the wallet sees it, and
+    record the attempt. A refund we cannot verify is recorded as refused and logged with
+    Jupiter's request ids and the reason (never the token)."""
+    order = stoppable(wallet, order_key)
+    if not token:
+        raise CancelRefused(V2_CONNECT, reason="disconnected", next_step="connect")
+    try:
+        issued = trigger.cancel(token, order_key)
+    except upstream.JupiterUnauthorized:
+        raise CancelRefused(V2_CONNECT, reason="disconnected", next_step="connect") from None
+    except upstream.OrderNotFound:
+        tracking.invalidate(wallet)
+        raise CancelRefused(V2_NOT_FOUND, reason="not_found", next_step="refresh") from None
+    except upstream.JupiterError as exc:
+        # The order may be stopped even so (a lost answer): the lists are read again, and a fresh
+        # try asks for a fresh refund, which is safe.
+        if isinstance(exc, upstream.JupiterUnavailable):
+            mark_stopped(wallet, order_key)
+        busy = exc.user_message == upstream.DCA_EXECUTING
+        retry = busy or exc.retryable or isinstance(exc, (upstream.JupiterUnavailable, upstream.JupiterRateLimited))
+        gone = exc.user_message in (upstream.DCA_NOT_NOW, upstream.DCA_NOTHING_LEFT)
+        if gone:
+            tracking.invalidate(wallet)
+        next_step = "retry" if retry else "refresh" if gone else None
+        raise CancelRefused(exc.user_message, reason="upstream", next_step=next_step) from None
+    gateway = upstream.last_gateway_request_id()
+    mark_stopped(wallet, order_key)
+    now = timezone.now()
+    try:
+        if order.user not in ("", wallet):
+            raise withdrawal.WithdrawalRefused(withdrawal.UNVERIFIED, reason="the order's userPubkey is another wallet")
+        message = withdrawal.check_withdrawal(
+            issued.transaction,
+            withdrawal.RefundOrder(
+                wallet=wallet,
+                vault=order.vault,
+                input_mint=order.input_mint,
+                refund_amount=issued.refund_amount or 0,
+                input_token_program=input_token_program(order.input_mint),
+            ),
+            max_priority_fee_lamports=settings.MAX_PRIORITY_FEE_LAMPORTS,
+        )
+    except withdrawal.WithdrawalRefused as refused:
+        logger.warning(
+            "refused the refund transaction of DCA order %s (cancel request %s, gateway request id %s): %s",
+            order_key,
+            issued.request_id,
+            gateway,
+            refused.reason,
+        )
+        CancelAttempt.objects.create(
+            wallet=wallet,
+            order_key=order_key,
+            system=V2,
+            request_id=issued.request_id,
+            message=b"",
+            issued_at=now,
+            state=A.REFUSED,
+            finished_at=now,
+            outcome=f"{refused.message} {STOPPED_WAITING}",
+            error=refused.reason[:2000],
+            cancelled_text=cancelled_text,
+        )
+        raise CancelRefused(f"{refused.message} {STOPPED_WAITING}", reason="upstream", next_step="refresh") from None
+    attempt = CancelAttempt.objects.create(
+        wallet=wallet,
+        order_key=order_key,
+        system=V2,
+        request_id=issued.request_id,
+        message=message,
+        issued_at=now,
+        cancelled_text=cancelled_text,
+    )
+    return Issued(attempt=attempt, transaction=issued.transaction)
+
+
+def input_token_program(mint: str) -> str | None:
+    """The mint's token program as the Tokens API names it (cached), so the refund must use that
+    one; None when unknown (the check then reads it from the transaction)."""
+    return tokens.get_tokens([mint]).get(mint, tokens.Token(mint, "", "", None)).token_program or None
+
+
+def submit_dca(attempt: CancelAttempt, raw: bytes, token: str | None) -> CancelAttempt:
+    """Check the signed refund (the wallet's own signature over exactly the issued message, the
+    fee within the ceiling) and confirm it with Jupiter once. A lost answer leaves the attempt
+    pending, settled by `settle_dca`; a refusal leaves the order stopped, with "finish" to get a
+    fresh refund."""
+    if not token:
+        raise CancelRefused(V2_CONNECT, reason="disconnected", next_step="connect")
+    try:
+        checked = withdrawal.check_signed_withdrawal(
+            bytes(attempt.message), raw, attempt.wallet, max_priority_fee_lamports=settings.MAX_PRIORITY_FEE_LAMPORTS
+        )
+    except withdrawal.WithdrawalRefused as refused:
+        logger.info("refused a signed refund for cancel attempt %s: %s", attempt.pk, refused.reason)
+        raise CancelRefused(refused.message, reason="invalid") from None
+    # check_withdrawal made the wallet the fee payer: its signature is the first.
+    claim(attempt, str(VersionedTransaction.from_bytes(checked).signatures[0]))
+    try:
+        confirmed = trigger.confirm_cancel(token, attempt.order_key, checked, attempt.request_id)
+    except (upstream.JupiterUnavailable, upstream.JupiterBadResponse) as exc:
+        return finish(attempt, A.PENDING, STILL_CONFIRMING, expected=SENT, error=str(exc))
+    except upstream.JupiterUnauthorized as exc:
+        # Refused for the token before Jupiter looked at the refund: nothing landed.
+        return finish(attempt, A.FAILED, V2_CONNECT, expected=SENT, error=str(exc), upstream_status=UNAUTHORIZED)
+    except upstream.OrderNotFound as exc:
+        tracking.invalidate(attempt.wallet)
+        return finish(attempt, A.FAILED, V2_NOT_FOUND, expected=SENT, error=str(exc))
+    except upstream.JupiterError as exc:
+        if exc.user_message == upstream.DCA_NOT_CANCELLING:
+            # Cancelled meanwhile (another confirm, or jup.ag), or never stopped: read the order.
+            pending = finish(attempt, A.PENDING, STILL_CONFIRMING, expected=SENT, error=str(exc))
+            return settle_dca(pending, token, timezone.now())
+        return finish(attempt, A.FAILED, exc.user_message, expected=SENT, error=str(exc))
+    return succeed(attempt, confirmed.tx_signature, "Confirmed", expected=SENT)
+
+
+def refund_signature(order: trigger.DcaOrder) -> str:
+    """The signature of the order's successful withdrawal (refund), the latest if several."""
+    refunds = [e for e in order.events if e.type == "withdrawal" and e.state == "success" and e.tx_signature]
+    return refunds[-1].tx_signature if refunds else ""
+
+
+def settle_dca(attempt: CancelAttempt, token: str | None, now: datetime) -> CancelAttempt:
+    """Settle one v2 attempt by reading its order (`GET /orders/history/dca/{id}`), never by
+    confirming again: `cancelled` → done, with the signature of its withdrawal; `withdrawing` → once
+    the refund transaction has expired it can no longer land ("finish" offers a fresh one);
+    completed or failed → it ended on its own. Without a token, or while Jupiter cannot be read,
+    it stays pending."""
+    if not token:
+        return attempt
+    late = now - attempt.issued_at > BLOCKHASH_LIFETIME
+    try:
+        order = trigger.get_order(token, attempt.order_key)
+    except upstream.OrderNotFound:
+        if not late:
+            return attempt
+        return finish(attempt, A.FAILED, NOT_FOUND, expected=UNSETTLED, upstream_status="Reconciled")
+    except upstream.JupiterError:
+        return attempt
+    if order.state == "cancelled":
+        signature = refund_signature(order) or attempt.signature
+        return succeed(attempt, signature, "Reconciled", expected=UNSETTLED)
+    if order.state in trigger.PAST_STATES:
+        return finish(attempt, A.FAILED, ENDED_ON_ITS_OWN, expected=UNSETTLED, upstream_status="Reconciled")
+    if not late:
+        return attempt
+    return finish(attempt, A.FAILED, V2_NEVER_LANDED, expected=UNSETTLED, upstream_status="Reconciled")

@@ -37,6 +37,7 @@ class Token:
     decimals: int | None
     icon: str = ""  # only ever an https: URL, else empty
     usd_price: Decimal | None = None  # USD for one whole token, as of the last minute; None: unknown
+    token_program: str = ""  # the mint's owner program (SPL Token or Token-2022) when the API says
 
 
 # Well-known mints, so pages read well when the tokens API is unavailable.
@@ -95,6 +96,7 @@ def parse_token(item: Any) -> Token | None:
         decimals=decimals if isinstance(decimals, int) and 0 <= decimals <= 18 else None,
         icon=icon if icon.startswith("https://") else "",
         usd_price=parse_price(item.get("usdPrice")),
+        token_program=upstream.to_text(item.get("tokenProgram"))[:64],
     )
 
 

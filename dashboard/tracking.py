@@ -371,15 +371,14 @@ def has_closed_orders(wallet: str) -> bool:
     return TrackedOrder.objects.filter(wallet=wallet).exclude(status="active").exists()
 
 
-def tracked_orders(wallet: str, order_keys: list[str]) -> dict[str, recurring.Order]:
-    """These v1 orders of this wallet as last seen, in any list; unknown or unreadable ones left out."""
+def tracked_orders(wallet: str, order_keys: list[str]) -> dict[str, AnyOrder]:
+    """These orders of this wallet (either system) as last seen, in any list; unknown or
+    unreadable ones left out."""
     found = {}
-    for row in TrackedOrder.objects.filter(wallet=wallet, order_key__in=order_keys, system=V1):
+    for row in TrackedOrder.objects.filter(wallet=wallet, order_key__in=order_keys):
         try:
-            found[row.order_key] = recurring.parse_order(
-                row.snapshot, "active" if row.status == "active" else "history"
-            )
-        except (ValueError, TypeError, KeyError):
+            found[row.order_key] = parse_snapshot(row)
+        except ValueError:
             logger.warning("unreadable snapshot of order %s", row.order_key)
     return found
 

@@ -110,7 +110,32 @@ TRANSACTION_EXPIRED = "That took too long and the transaction expired — try ag
 # HTTP error (`error_for`) or reports a failure inside a 200 answer (`plain_words`, e.g. execute's
 # `status: "Failed"`). Rows: (words Jupiter's message contains, the error class that decides over
 # the HTTP status or None to let the status decide, the sentence a trader reads). First match wins.
+# Trigger API v2 (DCA) cancel answers: a buy is running; the refund transaction Jupiter cached is
+# gone (expired, or unknown); the order is not waiting for its refund (cancelled already, or never
+# stopped) — relay.py re-reads the order then; nothing left to refund; a changed signed refund.
+DCA_EXECUTING = "A buy is running right now; try again in a minute. Nothing was stopped or signed."
+DCA_NOT_IN_CACHE = (
+    "Jupiter no longer has that refund transaction (it expired). Nothing was sent; "
+    "press “Finish the refund” for a fresh one."
+)
+DCA_NOT_CANCELLING = "Jupiter says this order is not waiting for its refund any more; we are re-reading it."
+DCA_NOT_NOW = (
+    "Jupiter cannot cancel this order in its current state (it is still starting, or has already ended). "
+    "Nothing was stopped or signed; the list will refresh."
+)
+DCA_NOTHING_LEFT = "Nothing is left in this order to refund, so there is nothing to cancel."
+DCA_SIGNATURE_REFUSED = (
+    "Jupiter did not accept your wallet's signature of the refund. Nothing was sent; "
+    "press “Finish the refund” to try with a fresh transaction."
+)
+
 KNOWN_MESSAGES: tuple[tuple[str, type[JupiterError] | None, str], ...] = (
+    ("in 'executing' state", None, DCA_EXECUTING),
+    ("cannot cancel dca order in", None, DCA_NOT_NOW),
+    ("withdrawal transaction not found in cache", None, DCA_NOT_IN_CACHE),
+    ("not in cancellation state", None, DCA_NOT_CANCELLING),
+    ("no remaining funds", None, DCA_NOTHING_LEFT),
+    ("invalid withdrawal transaction", None, DCA_SIGNATURE_REFUSED),
     ("failed to fill whole buffer", OrderNotFound, OrderNotFound.default_user_message),
     (
         "insufficient funds",
@@ -233,6 +258,7 @@ class Session:
                 raise JupiterUnavailable(upstream_message=type(exc).__name__) from None
             budget.after_call(endpoint, response.status_code < 500)
             gateway_id = response.headers.get("x-api-gateway-request-id", "")
+            _last.gateway_request_id = gateway_id
             logger.info(
                 "jupiter %s status=%s latency_ms=%.0f gateway_request_id=%s",
                 endpoint,
@@ -292,6 +318,15 @@ def rate_limit_delay(response: requests.Response) -> float | None:
     except ValueError:
         return None
     return max(delay, 0.05)
+
+
+_last = threading.local()
+
+
+def last_gateway_request_id() -> str:
+    """Jupiter's `x-api-gateway-request-id` of the last answer this thread received ("" if none),
+    for log lines about what that answer contained."""
+    return getattr(_last, "gateway_request_id", "")
 
 
 _sessions: dict[tuple[str, float], Session] = {}

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from datetime import timezone as dt_timezone
+from decimal import Decimal
 from functools import wraps
 from typing import Any
 
@@ -75,7 +76,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
 # --- the JSON answers static/js/bridge.js reads (sign-in, and orders.js's cancel steps through it) ---
 #
 # One shape: {"state": what happened, "message": plain words for the trader, "next": what the trader
-# can do now ("retry", "refresh", "sign_in", "wait" or null), ...payload}. HTTP statuses: 200 done;
+# can do now ("retry", "refresh", "sign_in", "wait", "finish" — a stopped DCA v2 order waits for a fresh
+# refund — "connect" — connect to Jupiter's DCA again — or null), ...payload}. HTTP statuses: 200 done;
 # 400 what was sent is not acceptable; 403 not allowed (the session ended: "next": "sign_in", or a
 # sign-in proof for another site or key); 404 not found for this wallet — another wallet's order or
 # cancel attempt gets the very answer a made-up one gets, so ids reveal nothing; 409 a conflict
@@ -452,27 +454,55 @@ def dca_verify(request: HtmxHttpRequest) -> JsonResponse:
 
 @wallet_required
 def cancel_confirm(request: HtmxHttpRequest, order_key: str) -> TemplateResponse:
-    """What cancelling this order does, in plain words, with the button that starts it."""
-    order = tracking.tracked_order(request.user.username, order_key)
-    context = {"o": tracking.describe([order])[0] if order else None, "rent_words": ACCOUNT_RENT_WORDS}
+    """What cancelling this order does, in plain words, with the button that starts it — said
+    before any call to Jupiter (for a v2 order: that it is final from the moment of confirming)."""
+    order = tracking.tracked_order(request.user.username, order_key, system=None)
+    view = tracking.describe([order])[0] if order else None
+    context: dict[str, Any] = {"o": view, "rent_words": ACCOUNT_RENT_WORDS}
+    if view is not None and view.system == "v2":
+        base, most = relay.refund_fee_lamports()
+        context |= {
+            "rounds_left": max(view.cycles_total - view.cycles_done, 0),
+            "fee_sol": lamports_in_sol(base),
+            "fee_most_sol": lamports_in_sol(most),
+            "dca_state": dca_auth.access(request.session.session_key, request.user.username).state,
+        }
     return render_panel(request, "orders/cancel_confirm.html", context)
 
 
-REFUSAL_STATUS = {"invalid": 400, "not_found": 404, "conflict": 409, "upstream": 502}
+def lamports_in_sol(lamports: int) -> str:
+    return f"{(Decimal(lamports) / relay.LAMPORTS_PER_SOL).normalize():f}"
 
 
-def refusal(refused: relay.CancelRefused) -> JsonResponse:
-    """Nothing was relayed; the message says why, `next` whether a fresh try or the list can help."""
+REFUSAL_STATUS = {"invalid": 400, "disconnected": 403, "not_found": 404, "conflict": 409, "upstream": 502}
+
+
+def refusal(refused: relay.CancelRefused, request: HttpRequest | None = None) -> JsonResponse:
+    """Nothing was relayed; the message says why, `next` whether a fresh try or the list can help.
+    When Jupiter's DCA refused the session's token, the token is forgotten (connect again)."""
+    if refused.reason == "disconnected" and request is not None:
+        dca_auth.end(request.session.session_key)
     return answer("refused", refused.message, next_step=refused.next_step, status=REFUSAL_STATUS[refused.reason])
 
 
-def cancel_answer(attempt: CancelAttempt) -> JsonResponse:
+def cancel_answer(attempt: CancelAttempt, request: HttpRequest | None = None) -> JsonResponse:
     """Where an attempt stands (its state), in plain words, and what the trader can do now."""
-    unsettled = attempt.state in (CancelAttempt.State.SENDING, CancelAttempt.State.PENDING)
-    next_step = "retry" if relay.retry_helps(attempt) else "wait" if unsettled else None
+    next_step = relay.next_step(attempt)
+    if next_step == "connect" and request is not None:
+        dca_auth.end(request.session.session_key)
     return answer(
-        attempt.state, attempt.outcome, next_step=next_step, attempt=attempt.pk, explorer_url=attempt.explorer_url
+        attempt.state,
+        attempt.outcome,
+        next_step=next_step,
+        attempt=attempt.pk,
+        system=attempt.system,
+        explorer_url=attempt.explorer_url,
     )
+
+
+def dca_token(request: HttpRequest) -> str | None:
+    """The session's Jupiter DCA token for the server's own calls (never sent to the browser)."""
+    return dca_auth.access(request.session.session_key, request.user.username).token or None
 
 
 @require_POST
@@ -483,16 +513,20 @@ def cancel_start(request: HtmxHttpRequest, order_key: str) -> JsonResponse:
     if getattr(request, "limited", False):
         return slow_down()
     wallet = request.user.username
-    order = tracking.tracked_order(wallet, order_key)
+    order = tracking.tracked_order(wallet, order_key, system=None)
     cancelled_text = tracking.describe([order])[0].cancelled_text if order else ""
     try:
-        issued = relay.start(wallet, order_key, cancelled_text)
+        issued = relay.start(wallet, order_key, cancelled_text, dca_token(request))
     except relay.CancelRefused as refused:
-        return refusal(refused)
+        return refusal(refused, request)
+    stopped = issued.attempt.system == relay.V2
     return answer(
         CancelAttempt.State.ISSUED,
-        "Approve the cancel in your wallet.",
+        "Jupiter has stopped this order. Approve the refund in your wallet."
+        if stopped
+        else "Approve the cancel in your wallet.",
         attempt=issued.attempt.pk,
+        system=issued.attempt.system,
         transaction=base64.b64encode(issued.transaction).decode(),
         submit_url=reverse("cancel_submit", args=[issued.attempt.pk]),
         decline_url=reverse("cancel_decline", args=[issued.attempt.pk]),
@@ -511,10 +545,12 @@ def cancel_submit(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
     if not form.is_valid():
         return refusal(relay.CancelRefused(form.first_error(), reason="invalid"))
     try:
-        attempt = relay.submit(request.user.username, attempt_id, form.cleaned_data["signed_transaction"])
+        attempt = relay.submit(
+            request.user.username, attempt_id, form.cleaned_data["signed_transaction"], dca_token(request)
+        )
     except relay.CancelRefused as refused:
-        return refusal(refused)
-    return cancel_answer(attempt)
+        return refusal(refused, request)
+    return cancel_answer(attempt, request)
 
 
 @require_POST
@@ -531,7 +567,7 @@ def cancel_decline(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
 def cancel_status(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
     """Where a relayed cancel stands; settles a pending one by re-reading the order."""
     try:
-        return cancel_answer(relay.reconcile(request.user.username, attempt_id))
+        return cancel_answer(relay.reconcile(request.user.username, attempt_id, dca_token(request)), request)
     except relay.CancelRefused as refused:
         return refusal(refused)
 
@@ -560,7 +596,7 @@ def cancel_attempts(request: HtmxHttpRequest) -> TemplateResponse:
 @vary_on_headers("HX-Request")
 def settle_cancels(request: HtmxHttpRequest) -> HttpResponse:
     """Settle the wallet's cancels whose answer was lost, by re-reading its orders; then the list."""
-    settled = relay.settle(request.user.username)
+    settled = relay.settle(request.user.username, dca_token(request))
     if not request.htmx:
         return redirect("cancel_attempts")
     response = cancel_attempts(request)

@@ -371,8 +371,10 @@ def test_a_v2_order_is_never_handed_to_the_v1_cancel(trader, keypair, wallet):
     trader.get("/orders/active", **HTMX)
     order_id = v2_id(wallet, "active")
     answer = trader.post(f"/orders/{order_id}/cancel/start")
-    assert answer.status_code == 404
+    assert answer.status_code == 200
+    assert answer.json()["system"] == "v2"  # Jupiter's DCA cancel (tests/test_cancel_dca.py), never v1's
     assert control.count_calls("cancelOrder") == 0
+    assert control.count_calls("dca-cancel") == 1
 
 
 def test_the_rendered_panel_is_kept_per_connection_state(trader, keypair, wallet):

@@ -23,7 +23,7 @@ function focusOn(el) {
 const panel = $('active-panel');
 if (panel && htmx()) {
   setInterval(() => {
-    if (document.visibilityState === 'visible' && !panel.querySelector('.confirm')) htmx().trigger(body, 'refresh-orders');
+    if (document.visibilityState === 'visible' && !panel.querySelector('.confirm, [data-busy]')) htmx().trigger(body, 'refresh-orders');
   }, (Number(panel.dataset.refreshSeconds) || 60) * 1000);
 }
 
@@ -92,37 +92,42 @@ function announce(box, status, text, kind, link) {
   outcome.scrollIntoView({ block: 'center' });
 }
 
-const parts = (box) => [box.querySelector('[data-cancel-start]'), box.querySelector('[data-keep]'), box.querySelector('.cancel-status')];
+const parts = (box) => [box.querySelector('[data-cancel-start]'), box.querySelector('[data-keep]') || {}, box.querySelector('.cancel-status')];
 
 function busy(box) {
   const [confirm, keep, status] = parts(box);
   confirm.disabled = keep.hidden = true;
-  confirm.textContent = 'Confirm cancel';
+  confirm.textContent = box.dataset.stopped ? 'Finish the refund' : 'Confirm cancel';
+  box.dataset.busy = 1;
   focusOn(status);
 }
 
+// A stopped DCA (v2) order only offers a fresh refund.
 function idle(box, retry) {
   const [confirm, keep, status] = parts(box);
-  confirm.disabled = confirm.hidden = keep.hidden = false;
-  confirm.textContent = retry ? 'Try again' : 'Confirm cancel';
+  const stopped = keep.hidden = !!box.dataset.stopped;
+  confirm.disabled = confirm.hidden = false;
+  confirm.textContent = stopped ? 'Finish the refund' : retry ? 'Try again' : 'Confirm cancel';
+  delete box.dataset.busy;
   focusOn(status);
 }
 
 async function cancel(button) {
-  const box = button.closest('.confirm');
+  const box = button.closest('.confirm, .finish');
   const status = parts(box)[2];
   clearOutcome();
   busy(box);
   say(status, 'Preparing the cancel transaction…');
   const start = await post(button.dataset.cancelStart);
   if (!start.transaction) return finish(box, start, false);
-  say(status, 'Approve in your wallet…', 'pending');
+  if (start.system === 'v2') box.dataset.stopped = 1;
+  say(status, start.system === 'v2' ? start.message : 'Approve in your wallet…', 'pending');
   let signed;
   try {
     signed = await signTransaction(fromB64(start.transaction));
   } catch (error) {
-    if (!error?.plain) await post(start.decline_url);
-    say(status, isRejection(error) ? 'You declined in your wallet, so nothing was sent. Your order keeps running.'
+    const declined = error?.plain || await post(start.decline_url);
+    say(status, isRejection(error) ? declined.message
       : error?.plain ? error.message : `Your wallet could not sign (${error?.message}). Nothing was sent.`, 'error');
     return idle(box, false);
   }
@@ -142,12 +147,14 @@ function finish(box, result, signed) {
   const status = parts(box)[2];
   const next = /already (closed|cancelled)/i.test(result.message) ? 'refresh' : result.next;
   htmx()?.trigger(body, 'cancel-finished');
-  if (result.state === 'succeeded' || next === 'refresh') {
+  if (result.state === 'succeeded' || next === 'refresh' || next === 'connect') {
+    delete box.dataset.busy;
     parts(box)[0].disabled = true;
     announce(box, status, result.message, result.state === 'succeeded' ? 'success' : 'error', result.explorer_url);
     refreshOrders();
   } else if (signed && ['pending', 'sending', 'unknown'].includes(result.state)) {
     say(status, result.message, 'pending', result.explorer_url);
+    delete box.dataset.busy;
     focusOn(status);
   } else { // nothing reached the chain: no explorer link
     say(status, result.message, 'error');

@@ -10,6 +10,7 @@ from django.contrib.sessions.models import Session
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from dashboard import views
 from dashboard.models import CancelAttempt
 from dashboard.sandbox import control
 from dashboard.sandbox.models import SandboxOrder
@@ -419,7 +420,7 @@ def test_a_wallet_that_never_answers_is_given_up_on(page, live_server, install_w
     ("how", "words"),
     [
         ("session", "You were signed out — sign in again."),  # the dashboard's JSON answer
-        ("csrf", "This page is out of date or you were signed out. Reload the page and sign in again."),  # a 403 page
+        ("csrf", views.STALE_PAGE),  # views.csrf_failure's JSON answer
     ],
 )
 def test_a_session_that_ended_is_said_plainly(page, live_server, install_wallet, how, words):

@@ -17,6 +17,7 @@ from solders.pubkey import Pubkey
 from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
+from dashboard import views
 from dashboard.encoding import short_address
 from tests.browser.flows import sign_in
 
@@ -281,15 +282,13 @@ def test_a_wallet_that_never_answers_the_sign_in_is_given_up_on(page, live_serve
 
 
 def test_a_stale_page_says_so_plainly(page, live_server, install_wallet):
-    """A 403 page instead of a JSON answer (here: the CSRF cookie is gone)."""
+    """The CSRF cookie is gone: the 403 answers in the JSON shape (views.csrf_failure), saying the page is stale."""
     wallet = install_wallet()
     page.goto(live_server.url + "/")
     page.context.clear_cookies(name="csrftoken")
     page.get_by_role("button", name="Connect wallet").click()
     page.get_by_role("button", name=wallet.name).click()
-    expect(page.get_by_role("status")).to_contain_text(
-        "This page is out of date or you were signed out. Reload the page and sign in again."
-    )
+    expect(page.get_by_role("status")).to_contain_text(views.STALE_PAGE)
     assert any("403 (Forbidden)" in text for text, _url in page.errors)
     page.errors.clear()
     assert not User.objects.exists()

@@ -31,3 +31,11 @@ def test_parse_price_is_strict(value, price):
     parsed = tokens.parse_price(value)
     assert parsed == price
     assert parsed is None or isinstance(parsed, Decimal)
+
+
+def test_the_token_program_is_read_when_the_api_names_it():
+    token_2022 = "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb"
+    named = tokens.parse_token({"id": "mint", "symbol": "X", "decimals": 6, "tokenProgram": token_2022})
+    assert named is not None and named.token_program == token_2022
+    unnamed = tokens.parse_token({"id": "mint", "symbol": "X", "decimals": 6})
+    assert unnamed is not None and unnamed.token_program == ""

@@ -18,6 +18,13 @@ from dashboard import upstream
         ("Transaction expired", None, "expired"),
         ("Transaction has already been processed", None, "already closed"),
         ("Too many requests", None, "too many requests"),
+        # Trigger API v2 (DCA) cancel answers, word for word as Jupiter documents them
+        ("Cannot cancel DCA order in 'executing' state", None, "A buy is running right now; try again in a minute"),
+        ("Cannot cancel DCA order in 'completed' state", None, "cannot cancel this order in its current state"),
+        ("Withdrawal transaction not found in cache. Please initiate cancel again.", None, "Finish the refund"),
+        ("DCA order not in cancellation state", None, "not waiting for its refund"),
+        ("No remaining funds to withdraw", None, "Nothing is left in this order to refund"),
+        ("Invalid withdrawal transaction: Transaction signers modified", None, "did not accept your wallet"),
     ],
 )
 def test_known_messages_have_plain_words(jupiter_says, kind, words):

@@ -1,0 +1,463 @@
+"""Cancelling a Jupiter DCA (Trigger API v2) order through the views, against the sandbox over
+real HTTP: the refund is checked before the wallet sees it, confirmed once, and lost answers are
+settled by reading the order (the sandbox's call log says which upstream calls were made)."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import logging
+import threading
+from datetime import timedelta
+
+import pytest
+import requests
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.utils import timezone
+from solders.keypair import Keypair
+from solders.message import to_bytes_versioned
+from solders.transaction import VersionedTransaction
+
+from dashboard import relay, trigger, upstream, withdrawal
+from dashboard.models import CancelAttempt, DcaConnection, TrackedOrder
+from dashboard.sandbox import control, trigger_seed
+from dashboard.sandbox.trigger_transactions import HARMFUL_MODES
+
+CANCELLED = "Order cancelled. 350 USDC not yet spent and about 0.002 SOL of account rent are back in your wallet."
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sandbox_upstream")]
+
+A = CancelAttempt.State
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@pytest.fixture
+def keypair() -> Keypair:
+    return Keypair()
+
+
+@pytest.fixture
+def wallet(keypair) -> str:
+    return str(keypair.pubkey())
+
+
+@pytest.fixture
+def trader(client, wallet, keypair):
+    """Signed in, connected to Jupiter's DCA with one signature, and the active list seen once."""
+    client.force_login(get_user_model().objects.create_user(username=wallet))
+    text = client.post("/orders/dca/challenge", {"type": "message"}, content_type="application/json").json()
+    raw = text["challenge"].encode()
+    answer = client.post(
+        "/orders/dca/verify",
+        {"type": "message", "signedMessage": b64(raw), "signature": b64(bytes(keypair.sign_message(raw)))},
+        content_type="application/json",
+    )
+    assert answer.status_code == 200, answer.content
+    assert client.get("/orders/active", **HTMX).status_code == 200
+    return client
+
+
+def order_id(wallet: str, name: str = "active") -> str:
+    return trigger_seed.order_id(wallet, name)
+
+
+def sign_own_slot(transaction_b64: str, keypair: Keypair, signer: Keypair | None = None) -> str:
+    """What `solana:signTransaction` returns for a multi-signer transaction: only the wallet's slot
+    filled (by `signer` instead, for a wallet signing with another key)."""
+    tx = VersionedTransaction.from_bytes(base64.b64decode(transaction_b64))
+    keys = list(tx.message.account_keys)
+    slots = list(tx.signatures)
+    slots[keys.index(keypair.pubkey())] = (signer or keypair).sign_message(to_bytes_versioned(tx.message))
+    return b64(bytes(VersionedTransaction.populate(tx.message, slots)))
+
+
+def start(trader, key: str):
+    return trader.post(f"/orders/{key}/cancel/start")
+
+
+def submit(trader, started: dict, signed: str):
+    return trader.post(started["submit_url"], {"signed_transaction": signed})
+
+
+def active_ids(trader) -> set[str]:
+    return {o.order_key for o in trader.get("/orders/active", **HTMX).context_data["orders"]}
+
+
+# --- the confirmation, before any call to Jupiter -------------------------------------------------
+
+
+def test_the_confirmation_says_it_is_final_and_what_comes_back_before_any_call(trader, wallet):
+    before = control.count_calls()
+    page = trader.get(f"/orders/{order_id(wallet)}/cancel", **HTMX)
+    text = " ".join(page.content.decode().split())
+    assert "Jupiter stops this order as soon as you confirm, even if you then decline in your wallet" in text
+    assert "the refund needs one approval" in text
+    assert "Cancel this USDC → SOL DCA order (50 USDC every day)?" in text
+    assert "The remaining 7 buys stop." in text
+    assert '<strong><span class="amount">350 USDC</span></strong> comes back to your wallet' in text
+    assert "bought so far is already in your wallet" in text
+    assert "network fee of about 0.000015 SOL (never more than 0.000215 SOL)" in text
+    assert control.count_calls() == before  # reading it costs Jupiter nothing
+
+
+# --- the whole cancel ----------------------------------------------------------------------------
+
+
+def test_the_whole_cancel_confirms_once_and_the_order_leaves_the_list(trader, wallet, keypair):
+    key = order_id(wallet)
+    response = start(trader, key)
+    assert response.status_code == 200, response.content
+    started = response.json()
+    assert started["system"] == "v2"
+    assert "Jupiter has stopped this order" in started["message"]
+    assert control.get_dca_order(key)["state"] == "withdrawing"  # stopped by the first call
+    answer = submit(trader, started, sign_own_slot(started["transaction"], keypair)).json()
+    assert answer["state"] == "succeeded", answer
+    assert answer["message"] == CANCELLED
+    (issued,) = control.dca_withdrawals(key)
+    assert issued["confirmed"]
+    assert answer["explorer_url"].endswith(issued["txSignature"])
+    assert control.count_calls("dca-confirm") == 1
+    assert control.get_dca_order(key)["state"] == "cancelled"
+    assert key not in active_ids(trader)
+    again = submit(trader, started, sign_own_slot(started["transaction"], keypair))
+    assert again.status_code == 409
+    assert control.count_calls("dca-confirm") == 1
+    # the recent cancel requests and the CSV include it
+    attempts = trader.get("/orders/cancels", **HTMX).content.decode()
+    assert "Jupiter DCA" in attempts and "350 USDC not yet spent" in attempts
+    export = trader.get("/orders/export.csv").content.decode()
+    rows = [row for row in csv.DictReader(io.StringIO(export)) if row["order"] == key]
+    assert rows and {row["system"] for row in rows} == {"DCA v2"}
+
+
+@pytest.mark.parametrize("mode", ["transfer_checked"])
+def test_a_good_transfer_checked_refund_goes_through(trader, wallet, keypair, mode):
+    control.set_dca_withdrawal_mode(mode)
+    started = start(trader, order_id(wallet, "token-2022")).json()
+    answer = submit(trader, started, sign_own_slot(started["transaction"], keypair)).json()
+    assert answer["state"] == "succeeded", answer
+
+
+# --- refusals before the wallet sees anything ------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", HARMFUL_MODES)
+def test_a_harmful_refund_is_refused_logged_and_never_offered(trader, wallet, mode, caplog):
+    control.set_dca_withdrawal_mode(mode)
+    key = order_id(wallet)
+    with caplog.at_level(logging.INFO):
+        response = start(trader, key)
+    assert response.status_code == 502
+    answer = response.json()
+    assert answer["message"] == f"{withdrawal.UNVERIFIED} {relay.STOPPED_WAITING}"
+    assert "transaction" not in answer
+    assert answer["next"] == "refresh"  # the order is stopped: the list shows it waiting for its refund
+    (attempt,) = CancelAttempt.objects.all()
+    assert attempt.state == A.REFUSED and attempt.system == "v2"
+    (issued,) = control.dca_withdrawals(key)
+    refusal = next(r for r in caplog.records if "refused the refund transaction" in r.getMessage())
+    assert issued["requestId"] in refusal.getMessage()
+    assert "gateway request id " in refusal.getMessage() and attempt.error in refusal.getMessage()
+    token = DcaConnection.objects.get().token
+    assert all(token not in r.getMessage() for r in caplog.records)
+    assert control.count_calls("dca-confirm") == 0
+
+
+def test_an_earn_while_you_wait_refund_is_refused_with_the_jup_ag_words(trader, wallet):
+    response = start(trader, order_id(wallet, "earn"))
+    assert response.status_code == 502
+    assert "you can finish the cancel on jup.ag" in response.json()["message"]
+
+
+def test_executing_is_a_plain_message_and_nothing_is_issued(trader, wallet):
+    key = order_id(wallet)
+    control.set_dca_state(key, "executing")
+    response = start(trader, key)
+    assert response.status_code == 502
+    assert response.json()["message"] == upstream.DCA_EXECUTING
+    assert response.json()["next"] == "retry"
+    assert CancelAttempt.objects.count() == 0
+
+
+def test_jupiter_not_knowing_the_order_refreshes_the_list(trader, wallet):
+    stranger = str(Keypair().pubkey())
+    trigger_seed.seed_wallet(stranger)
+    foreign = order_id(stranger)
+    row = TrackedOrder.objects.get(order_key=order_id(wallet))
+    TrackedOrder.objects.create(
+        wallet=wallet, order_key=foreign, system="v2", status="active", last_seen=row.last_seen, snapshot=row.snapshot
+    )
+    response = start(trader, foreign)
+    assert response.status_code == 404
+    assert response.json()["message"] == relay.V2_NOT_FOUND
+    assert response.json()["next"] == "refresh"
+    assert control.get_dca_order(foreign)["state"] == "active"
+
+
+def test_an_ended_connection_asks_to_connect_again_and_keeps_the_list(trader, wallet):
+    control.expire_dca_tokens()
+    response = start(trader, order_id(wallet))
+    assert response.status_code == 403
+    assert response.json()["next"] == "connect"
+    assert DcaConnection.objects.get().token == ""  # forgotten: the page offers to connect again
+    page = trader.get("/orders/active", **HTMX).content.decode()
+    assert "Connect again" in page and order_id(wallet) in page  # the last-known orders stay listed
+
+
+def test_not_one_of_the_wallets_active_orders_costs_no_call(trader, wallet):
+    trader.get("/orders/history", **HTMX)  # seen, but in the history
+    before = control.count_calls()
+    response = start(trader, order_id(wallet, "cancelled"))
+    assert response.status_code == 404
+    assert control.count_calls() == before
+
+
+# --- what the wallet signed -------------------------------------------------------------------------
+
+
+def test_a_changed_or_foreign_signature_is_refused_before_jupiter(trader, wallet, keypair):
+    started = start(trader, order_id(wallet)).json()
+    other = submit(trader, started, sign_own_slot(started["transaction"], keypair, signer=Keypair()))
+    assert other.status_code == 400
+    tx = VersionedTransaction.from_bytes(base64.b64decode(started["transaction"]))
+    slots = [keypair.sign_message(b"something else"), *list(tx.signatures)[1:]]
+    forged = submit(trader, started, b64(bytes(VersionedTransaction.populate(tx.message, slots))))
+    assert forged.status_code == 400
+    assert submit(trader, started, "not base64!").status_code == 400
+    assert control.count_calls("dca-confirm") == 0
+    assert CancelAttempt.objects.get(pk=started["attempt"]).state == A.ISSUED
+
+
+def test_a_stale_attempt_is_not_confirmed_and_offers_a_fresh_refund(trader, wallet, keypair):
+    started = start(trader, order_id(wallet)).json()
+    CancelAttempt.objects.filter(pk=started["attempt"]).update(issued_at=timezone.now() - timedelta(minutes=5))
+    response = submit(trader, started, sign_own_slot(started["transaction"], keypair))
+    assert response.status_code == 409
+    assert response.json()["next"] == "finish"
+    assert control.count_calls("dca-confirm") == 0
+
+
+# --- stopped but not refunded ------------------------------------------------------------------------
+
+
+def test_declining_leaves_it_stopped_and_finish_completes_it(trader, wallet, keypair):
+    key = order_id(wallet)
+    first = start(trader, key).json()
+    declined = trader.post(first["decline_url"]).json()
+    assert declined["state"] == "failed"
+    assert "the refund still needs your approval" in declined["message"]
+    assert declined["next"] == "finish"
+    page = trader.get("/orders/active", **HTMX).content.decode()
+    assert "Cancelling — the refund still needs your approval" in page and "Finish the refund" in page
+    second = start(trader, key).json()  # a fresh refund for the stopped order
+    assert second["attempt"] != first["attempt"]
+    answer = submit(trader, second, sign_own_slot(second["transaction"], keypair)).json()
+    assert answer["state"] == "succeeded"
+    assert [w["confirmed"] for w in control.dca_withdrawals(key)] == [False, True]
+
+
+def test_a_refund_jupiter_no_longer_has_offers_a_fresh_one(trader, wallet, keypair):
+    started = start(trader, order_id(wallet)).json()
+    control.set_expiry(0)
+    answer = submit(trader, started, sign_own_slot(started["transaction"], keypair)).json()
+    assert answer["state"] == "failed"
+    assert answer["message"] == upstream.DCA_NOT_IN_CACHE
+    assert answer["next"] == "finish"
+    assert answer["explorer_url"] == ""  # it never landed: nothing to see on an explorer
+
+
+def test_an_order_already_cancelled_elsewhere_is_read_not_guessed(trader, wallet, keypair):
+    key = order_id(wallet)
+    mine = start(trader, key).json()
+    # jup.ag in another tab: a refund of its own, confirmed first, not through us
+    token = DcaConnection.objects.get().token
+    elsewhere = trigger.cancel(token, key)
+    signed = base64.b64decode(sign_own_slot(b64(elsewhere.transaction), keypair))
+    landed = trigger.confirm_cancel(token, key, signed, elsewhere.request_id)
+    answer = submit(trader, mine, sign_own_slot(mine["transaction"], keypair)).json()
+    assert answer["state"] == "succeeded"  # Jupiter said "not in cancellation state"; the order says cancelled
+    assert answer["explorer_url"].endswith(landed.tx_signature)
+    assert control.count_calls("dca-order") == 1
+
+
+# --- lost answers ---------------------------------------------------------------------------------
+
+
+def test_a_lost_confirm_answer_is_pending_then_settled_from_the_order(trader, wallet, keypair, settings):
+    settings.JUPITER_TIMEOUT_SECONDS = 1.0
+    key = order_id(wallet)
+    started = start(trader, key).json()
+    control.inject_fault("dca-confirm", "timeout", seconds=2)
+    answer = submit(trader, started, sign_own_slot(started["transaction"], keypair)).json()
+    assert answer["state"] == "pending"
+    assert "don't send it again" in answer["message"]
+    status = trader.post(started["status_url"]).json()
+    assert status["state"] == "succeeded"
+    assert status["explorer_url"].endswith(control.dca_withdrawals(key)[0]["txSignature"])
+    assert control.count_calls("dca-confirm") == 1  # settled by reading the order, never by posting again
+    assert control.count_calls("dca-order") == 1
+
+
+def test_a_lost_answer_of_a_refund_that_never_landed_offers_finish_once_expired(trader, wallet, keypair, settings):
+    key = order_id(wallet)
+    started = start(trader, key).json()
+    control.inject_fault("dca-confirm", "502")
+    answer = submit(trader, started, sign_own_slot(started["transaction"], keypair)).json()
+    assert answer["state"] == "pending"
+    assert trader.post(started["status_url"]).json()["state"] == "pending"  # still withdrawing, not expired yet
+    CancelAttempt.objects.filter(pk=started["attempt"]).update(issued_at=timezone.now() - timedelta(minutes=5))
+    cache.delete(f"settle:{wallet}")
+    settled = trader.post(started["status_url"]).json()
+    assert settled["state"] == "failed"
+    assert settled["message"] == relay.V2_NEVER_LANDED
+    assert settled["next"] == "finish"
+    assert control.count_calls("dca-confirm") == 1
+
+
+# --- concurrency ------------------------------------------------------------------------------------
+
+
+def test_ten_concurrent_submissions_of_one_attempt_confirm_once(sandbox_upstream, trader, wallet, keypair):
+    started = start(trader, order_id(wallet)).json()
+    signed = sign_own_slot(started["transaction"], keypair)
+    session = requests.Session()
+    session.cookies.update({k: v.value for k, v in trader.cookies.items()})
+    token = trader.get("/orders/").cookies.get("csrftoken") or trader.cookies.get("csrftoken")
+    session.cookies.set("csrftoken", token.value)
+    barrier = threading.Barrier(10)
+    answers: list[int] = []
+
+    def post() -> None:
+        barrier.wait(timeout=10)
+        reply = session.post(
+            f"{sandbox_upstream.url}{started['submit_url']}",
+            data={"signed_transaction": signed},
+            headers={"X-CSRFToken": token.value, "Referer": sandbox_upstream.url},
+            timeout=30,
+        )
+        answers.append(reply.status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=40)
+    assert sorted(answers) == [200] + [409] * 9
+    assert control.count_calls("dca-confirm") == 1
+    assert CancelAttempt.objects.get(pk=started["attempt"]).state == A.SUCCEEDED
+
+
+def test_a_second_start_while_one_is_confirming_is_refused(trader, wallet, keypair, settings):
+    key = order_id(wallet)
+    started = start(trader, key).json()
+    control.inject_fault("dca-confirm", "502")
+    assert submit(trader, started, sign_own_slot(started["transaction"], keypair)).json()["state"] == "pending"
+    before = control.count_calls("dca-cancel")
+    again = start(trader, key)
+    assert again.status_code == 409 and again.json()["next"] == "wait"
+    assert control.count_calls("dca-cancel") == before
+
+
+# --- the rest of what Jupiter, the session or the order may answer ---------------------------------
+
+
+def lose_the_answer(trader, wallet, keypair) -> dict:
+    """A started and submitted refund whose confirm answer was lost (a 502): pending."""
+    started = start(trader, order_id(wallet)).json()
+    control.inject_fault("dca-confirm", "502")
+    assert submit(trader, started, sign_own_slot(started["transaction"], keypair)).json()["state"] == "pending"
+    return started
+
+
+def settle_now(trader, wallet, started: dict) -> dict:
+    cache.delete(f"settle:{wallet}")  # past the 10-second pause between two reads
+    return trader.post(started["status_url"]).json()
+
+
+def make_late(started: dict) -> None:
+    CancelAttempt.objects.filter(pk=started["attempt"]).update(issued_at=timezone.now() - timedelta(minutes=5))
+
+
+def test_without_a_connection_nothing_is_asked_of_jupiter(trader, wallet, keypair):
+    started = start(trader, order_id(wallet)).json()
+    DcaConnection.objects.update(token="", ended="expired")
+    before = control.count_calls()
+    refused = submit(trader, started, sign_own_slot(started["transaction"], keypair))
+    assert refused.status_code == 403 and refused.json()["next"] == "connect"
+    again = start(trader, order_id(wallet, "price-band"))
+    assert again.status_code == 403 and again.json()["next"] == "connect"
+    assert control.count_calls() == before
+
+
+def test_a_token_refused_at_confirm_asks_to_connect_again(trader, wallet, keypair):
+    started = start(trader, order_id(wallet)).json()
+    control.expire_dca_tokens()
+    answer = submit(trader, started, sign_own_slot(started["transaction"], keypair)).json()
+    assert answer["state"] == "failed" and answer["next"] == "connect"
+    assert DcaConnection.objects.get().token == ""
+    assert control.get_dca_order(order_id(wallet))["state"] == "withdrawing"
+
+
+def test_jupiter_not_answering_the_cancel_offers_a_fresh_try(trader, wallet):
+    control.inject_fault("dca-cancel", "502")
+    response = start(trader, order_id(wallet))
+    assert response.status_code == 502 and response.json()["next"] == "retry"
+    row = TrackedOrder.objects.get(order_key=order_id(wallet))
+    assert row.snapshot["state"] == "withdrawing"  # it may have stopped: the list says so until read again
+
+
+def test_an_order_that_has_ended_refreshes_the_list(trader, wallet):
+    control.set_dca_state(order_id(wallet), "completed")
+    response = start(trader, order_id(wallet))
+    assert response.status_code == 502
+    assert response.json()["message"] == upstream.DCA_NOT_NOW and response.json()["next"] == "refresh"
+
+
+def test_an_order_listed_for_another_wallet_is_never_offered(trader, wallet):
+    row = TrackedOrder.objects.get(order_key=order_id(wallet))
+    row.snapshot = {**row.snapshot, "userPubkey": str(Keypair().pubkey())}
+    row.save()
+    response = start(trader, order_id(wallet))
+    assert response.status_code == 502
+    assert response.json()["message"].startswith(withdrawal.UNVERIFIED)
+
+
+def test_an_order_gone_at_confirm_refreshes_the_list(trader, wallet, keypair):
+    from dashboard.sandbox.models import DcaOrder
+
+    started = start(trader, order_id(wallet)).json()
+    DcaOrder.objects.filter(order_id=order_id(wallet)).delete()
+    answer = submit(trader, started, sign_own_slot(started["transaction"], keypair)).json()
+    assert answer["state"] == "failed" and answer["message"] == relay.V2_NOT_FOUND and answer["next"] == "refresh"
+
+
+def test_settling_waits_without_a_token_or_an_answer(trader, wallet, keypair):
+    started = lose_the_answer(trader, wallet, keypair)
+    control.inject_fault("dca-order", "500", times=3)
+    assert settle_now(trader, wallet, started)["state"] == "pending"  # Jupiter not answering
+    DcaConnection.objects.update(token="", ended="expired")
+    before = control.count_calls("dca-order")
+    assert settle_now(trader, wallet, started)["state"] == "pending"  # cannot read v2 orders now
+    assert control.count_calls("dca-order") == before
+
+
+def test_settling_an_order_that_is_gone_or_ended(trader, wallet, keypair):
+    from dashboard.sandbox.models import DcaOrder
+
+    started = lose_the_answer(trader, wallet, keypair)
+    control.set_dca_state(order_id(wallet), "completed")
+    assert settle_now(trader, wallet, started)["message"] == relay.ENDED_ON_ITS_OWN
+
+    other = start(trader, order_id(wallet, "price-band")).json()
+    control.inject_fault("dca-confirm", "502")
+    assert submit(trader, other, sign_own_slot(other["transaction"], keypair)).json()["state"] == "pending"
+    DcaOrder.objects.filter(order_id=order_id(wallet, "price-band")).delete()
+    assert settle_now(trader, wallet, other)["state"] == "pending"  # not found, but it could still land
+    make_late(other)
+    assert settle_now(trader, wallet, other)["message"] == relay.NOT_FOUND
