@@ -461,3 +461,16 @@ def test_settling_an_order_that_is_gone_or_ended(trader, wallet, keypair):
     assert settle_now(trader, wallet, other)["state"] == "pending"  # not found, but it could still land
     make_late(other)
     assert settle_now(trader, wallet, other)["message"] == relay.NOT_FOUND
+
+
+def test_an_earn_while_you_wait_order_is_not_offered_a_cancel_that_would_strand_its_refund(trader, wallet):
+    """Its refund always carries Jupiter Lend instructions, which we cannot verify: offering Cancel
+    would let Jupiter stop the order and then leave the refund to jup.ag. Say so before any call."""
+    panel = trader.get("/orders/active", **HTMX).content.decode()
+    earn = order_id(wallet, "earn")
+    card = panel.split(f'data-order="{earn}"', 1)[1].split("</article>", 1)[0]
+    assert "we do not cancel it here" in card
+    assert f"/orders/{earn}/cancel" not in card
+    active = order_id(wallet, "active")
+    assert f"/orders/{active}/cancel" in panel  # the others keep their button
+    assert control.count_calls("dca-cancel") == 0
