@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
 from django.core.cache import cache
+from django.db import connections
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -50,3 +52,35 @@ def sandbox_upstream(live_server, settings):
     yield live_server
     control.reset()
     cache.clear()
+
+
+@pytest.fixture
+def at_once():
+    """`at_once(count, work)`: `work()` in `count` threads released together; their results, in
+    thread order (each thread closes its database connection; any exception fails the test)."""
+    return run_at_once
+
+
+def run_at_once(count: int, work) -> list:
+    """Run `work()` in `count` threads released together; their results, in thread order."""
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+    errors: list[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results[index] = work()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    assert not any(thread.is_alive() for thread in threads)
+    return results

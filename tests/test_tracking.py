@@ -6,13 +6,11 @@ Every assertion is about upstream calls (the sandbox's call log), never about el
 from __future__ import annotations
 
 import base64
-import threading
 import time
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.db import connections
 from solders.keypair import Keypair
 from solders.message import to_bytes_versioned
 from solders.transaction import VersionedTransaction
@@ -35,31 +33,6 @@ def list_calls() -> int:
 
 def keys(listing: tracking.Listing) -> list[str]:
     return [o.order_key for o in listing.orders]
-
-
-def run_at_once(count: int, work) -> list:
-    """Run `work()` in `count` threads released together; their results, in thread order."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-    errors: list[BaseException] = []
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = work()
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
-    assert not any(thread.is_alive() for thread in threads)
-    return results
 
 
 # --- cached per (wallet, status, page), shared ---------------------------------------------------
@@ -98,11 +71,11 @@ def test_pages_are_keyed_by_wallet_status_and_page():
     assert list_calls() == 4
 
 
-def test_the_cache_is_shared_between_requests_in_other_threads():
+def test_the_cache_is_shared_between_requests_in_other_threads(at_once):
     wallet, _ = new_wallet(active=12)
     tracking.list_orders(wallet, "active")
     assert list_calls() == 2
-    listings = run_at_once(4, lambda: tracking.list_orders(wallet, "active"))
+    listings = at_once(4, lambda: tracking.list_orders(wallet, "active"))
     assert {len(listing.orders) for listing in listings} == {12}
     assert list_calls() == 2
 
@@ -127,18 +100,18 @@ def test_a_page_is_fetched_again_once_its_time_is_up(monkeypatch):
 # --- single flight -------------------------------------------------------------------------------
 
 
-def test_one_upstream_call_for_many_requests_of_the_same_cold_page():
+def test_one_upstream_call_for_many_requests_of_the_same_cold_page(at_once):
     wallet, _ = new_wallet(active=5)
     control.set_latency(300)  # wide enough that every thread asks while the first fetch runs
-    pages = run_at_once(8, lambda: tracking.cached_page(wallet, "active", 1))
+    pages = at_once(8, lambda: tracking.cached_page(wallet, "active", 1))
     assert control.count_calls("getRecurringOrders") == 1
     assert {tuple(o.order_key for o in page.orders) for page in pages} == {tuple(o.order_key for o in pages[0].orders)}
 
 
-def test_one_upstream_call_per_page_when_many_requests_list_a_cold_wallet():
+def test_one_upstream_call_per_page_when_many_requests_list_a_cold_wallet(at_once):
     wallet, _ = new_wallet(active=30)
     control.set_latency(300)
-    listings = run_at_once(8, lambda: tracking.list_orders(wallet, "active"))
+    listings = at_once(8, lambda: tracking.list_orders(wallet, "active"))
     assert list_calls() == 3
     assert {len(listing.orders) for listing in listings} == {30}
     assert not any(listing.stale for listing in listings)

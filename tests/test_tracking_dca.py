@@ -8,7 +8,6 @@ import threading
 
 import pytest
 from django.core.cache import cache
-from django.db import connections
 from solders.keypair import Keypair
 
 from dashboard import recurring, tracking, trigger
@@ -16,30 +15,6 @@ from dashboard.models import TrackedOrder
 from dashboard.sandbox import control
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sandbox_upstream")]
-
-
-def run_at_once(count: int, work) -> list:
-    """`work()` in `count` threads released together; their results."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-    errors: list[BaseException] = []
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = work()
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
-    return results
 
 
 def connected_wallet() -> tuple[str, str]:
@@ -74,9 +49,9 @@ def test_v1_pages_and_the_v2_list_are_fetched_at_the_same_time(monkeypatch):
     assert [o.created_at for o in board.orders] == sorted((o.created_at for o in board.orders), reverse=True)
 
 
-def test_the_v2_list_is_cached_and_single_flight():
+def test_the_v2_list_is_cached_and_single_flight(at_once):
     wallet, token = connected_wallet()
-    listings = run_at_once(4, lambda: tracking.list_dca(wallet, "active", token))
+    listings = at_once(4, lambda: tracking.list_dca(wallet, "active", token))
     assert {len(listing.orders) for listing in listings} == {7}
     assert control.count_calls("dca-list") == 1
     tracking.list_dca(wallet, "active", token)
