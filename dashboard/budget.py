@@ -92,10 +92,6 @@ class LocalBudget:
         self._calls: deque[tuple[float, bool]] = deque()  # (monotonic time, is a list call)
         self._shares: dict[str, deque[float]] = {}  # list call times per requester
 
-    def take(self, window: float, capacity: int, list_capacity: int, is_list: bool, force: bool) -> float:
-        """0 when a slot was taken, else the seconds until one may free up."""
-        return self.try_take(window, capacity, list_capacity, is_list, force)[0]
-
     def try_take(
         self,
         window: float,
@@ -191,9 +187,6 @@ class RedisBudget:
     def __init__(self, connection: redis.Redis) -> None:
         self._take = connection.register_script(TAKE_SCRIPT)
         self._connection = connection
-
-    def take(self, window: float, capacity: int, list_capacity: int, is_list: bool, force: bool) -> float:
-        return self.try_take(window, capacity, list_capacity, is_list, force)[0]
 
     def try_take(
         self,

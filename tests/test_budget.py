@@ -206,7 +206,7 @@ def test_concurrent_takers_never_exceed_the_budget(guards, settings):
 
     def take() -> None:
         barrier.wait()
-        taken.append(budget.budget().take(WINDOW, capacity, list_capacity, False, False) == 0)
+        taken.append(budget.budget().try_take(WINDOW, capacity, list_capacity, False, False)[0] == 0)
 
     threads = [threading.Thread(target=take) for _ in range(25)]
     for t in threads:
@@ -219,8 +219,8 @@ def test_concurrent_takers_never_exceed_the_budget(guards, settings):
 
 def test_held_back_call_reports_when_a_slot_frees(guards):
     shared = budget.budget()
-    assert shared.take(WINDOW, 1, 1, True, False) == 0
-    wait = shared.take(WINDOW, 1, 1, True, False)
+    assert shared.try_take(WINDOW, 1, 1, True, False)[0] == 0
+    wait = shared.try_take(WINDOW, 1, 1, True, False)[0]
     assert 0 < wait <= WINDOW
 
 
@@ -228,9 +228,9 @@ def test_held_back_call_reports_when_a_slot_frees(guards):
 def test_redis_budget_is_shared_between_instances(guards, settings):
     other = budget.RedisBudget(redis.Redis.from_url(REDIS_URL))  # as another instance would hold it
     for _ in range(7):
-        assert other.take(WINDOW, CAPACITY, 7, True, False) == 0
-    assert budget.budget().take(WINDOW, CAPACITY, 7, True, False) > 0
-    assert budget.budget().take(WINDOW, CAPACITY, 7, False, False) == 0
+        assert other.try_take(WINDOW, CAPACITY, 7, True, False)[0] == 0
+    assert budget.budget().try_take(WINDOW, CAPACITY, 7, True, False)[0] > 0
+    assert budget.budget().try_take(WINDOW, CAPACITY, 7, False, False)[0] == 0
 
 
 def test_redis_outage_lets_calls_through(settings, caplog):
