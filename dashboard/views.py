@@ -31,10 +31,11 @@ from django_htmx.middleware import HtmxDetails
 from django_ratelimit.decorators import ratelimit
 
 from dashboard import budget, dca_auth, encoding, limits, relay, siws, tracking, trigger
+from dashboard.exports import fill_columns, fill_rows
 from dashboard.forms import DcaForm, DcaVerifyForm, SignedTransactionForm, SignInChallengeForm, SignInVerifyForm
 from dashboard.middleware import mark_signed_in
 from dashboard.models import CancelAttempt
-from dashboard.orders import ACCOUNT_RENT_WORDS, fill_columns, fill_rows, total_value
+from dashboard.orders import ACCOUNT_RENT_WORDS, total_value
 
 logger = logging.getLogger(__name__)
 

@@ -8,9 +8,11 @@ from decimal import Decimal
 
 import pytest
 
-from dashboard import orders
-from dashboard.orders import Amount, amount, describe, fill_rows, frequency_words, price_text
+from dashboard import exports, formatting, orders, recurring_view
+from dashboard.exports import fill_rows
+from dashboard.formatting import Amount, amount, frequency_words, price_text
 from dashboard.recurring import Fill, Order
+from dashboard.recurring_view import describe
 from dashboard.tokens import Token
 
 SOL_MINT = "So11111111111111111111111111111111111111112"
@@ -528,17 +530,17 @@ def test_token_metadata_from_the_tokens_dict() -> None:
 
 def test_token_without_symbol_gets_short_mint() -> None:
     nameless = Token(ODD_MINT, "", "", 3)
-    assert orders.token_for(ODD_MINT, {ODD_MINT: nameless}) == Token(ODD_MINT, "Tok3…1111", "", 3)
-    assert orders.token_for(SOL_MINT, {}) == SOL
+    assert formatting.token_for(ODD_MINT, {ODD_MINT: nameless}) == Token(ODD_MINT, "Tok3…1111", "", 3)
+    assert formatting.token_for(SOL_MINT, {}) == SOL
 
 
 def test_fee_in_another_known_token_or_output_token() -> None:
     in_usdc = make_fill(at(1), 50_000_000, 290_000_000, raw_fee=50_000, fee_mint=USDC_MINT)
     no_mint = make_fill(at(1), 50_000_000, 290_000_000, raw_fee=290_000, fee_mint="")
     stranger = make_fill(at(1), 50_000_000, 290_000_000, raw_fee=290_000, fee_mint="Strange1111111")
-    assert orders.describe_fill(in_usdc, USDC, SOL, {}).fee.text == "0.05 USDC"
-    assert orders.describe_fill(no_mint, USDC, SOL, {}).fee.text == "0.00029 SOL"
-    assert orders.describe_fill(stranger, USDC, SOL, {}).fee.text == "0.00029 SOL"
+    assert recurring_view.describe_fill(in_usdc, USDC, SOL, {}).fee.text == "0.05 USDC"
+    assert recurring_view.describe_fill(no_mint, USDC, SOL, {}).fee.text == "0.00029 SOL"
+    assert recurring_view.describe_fill(stranger, USDC, SOL, {}).fee.text == "0.00029 SOL"
 
 
 def test_sell_order_reads_in_the_stablecoin() -> None:
@@ -626,14 +628,14 @@ def test_fill_rows_sorted_by_date() -> None:
             "system": "Recurring v1",
         },
     ]
-    assert tuple(rows[0]) == orders.FILL_COLUMNS
-    assert orders.fill_columns([buy, sell]) == orders.FILL_COLUMNS  # v1 gives no USD value: no column
+    assert tuple(rows[0]) == exports.FILL_COLUMNS
+    assert exports.fill_columns([buy, sell]) == exports.FILL_COLUMNS  # v1 gives no USD value: no column
 
 
 def test_fill_rows_add_the_usd_value_only_when_upstream_gives_it() -> None:
     view = describe(make_order(), {}, now=at(3))
     with_usd = replace(view, fills=(replace(view.fills[0], usd_value=Decimal("50.0123")), view.fills[1]))
-    assert orders.fill_columns([with_usd]) == (*orders.FILL_COLUMNS, "value_usd_at_fill")
+    assert exports.fill_columns([with_usd]) == (*exports.FILL_COLUMNS, "value_usd_at_fill")
     rows = fill_rows([with_usd])
     assert [r["value_usd_at_fill"] for r in rows] == ["", "50.0123"]  # never invented for the other
 
@@ -768,22 +770,22 @@ def test_totals_add_up_known_orders_and_count_the_unknown() -> None:
     ],
 )
 def test_usd_text(value: str, text: str) -> None:
-    assert orders.usd_text(Decimal(value)) == text
+    assert formatting.usd_text(Decimal(value)) == text
 
 
 @pytest.mark.parametrize(
     ("value", "text"), [("8.2", "+8.2%"), ("-12.34", "−12.3%"), ("0.04", "0.0%"), ("-0.04", "0.0%"), ("100", "+100.0%")]
 )
 def test_percent_text(value: str, text: str) -> None:
-    assert orders.percent_text(Decimal(value)) == text
+    assert formatting.percent_text(Decimal(value)) == text
 
 
 def test_price_now_in_the_average_prices_terms() -> None:
     usdc, sol, jup = priced(USDC, "1"), priced(SOL, "162.3"), priced(JUP, "0.82")
-    assert orders.price_now_text(usdc, sol) == "162.30 USDC"  # buying SOL
-    assert orders.price_now_text(sol, usdc) == "162.30 USDC"  # selling SOL: still per SOL
-    assert orders.price_now_text(sol, jup) == "0.005052 SOL"  # 1 JUP in SOL: 0.82 / 162.3
-    assert orders.price_now_text(jup, priced(SOL, None)) == ""
+    assert formatting.price_now_text(usdc, sol) == "162.30 USDC"  # buying SOL
+    assert formatting.price_now_text(sol, usdc) == "162.30 USDC"  # selling SOL: still per SOL
+    assert formatting.price_now_text(sol, jup) == "0.005052 SOL"  # 1 JUP in SOL: 0.82 / 162.3
+    assert formatting.price_now_text(jup, priced(SOL, None)) == ""
 
 
 # --- when it ends ---------------------------------------------------------------------------------

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from dashboard import orders, trigger
-from dashboard.orders import describe_dca, fill_rows, usd_price_text
+from dashboard.dca_view import describe_dca
+from dashboard.exports import fill_rows
+from dashboard.formatting import usd_price_text
 from dashboard.tokens import Token
 
 SPEC = json.loads((Path(__file__).parents[1] / "fixtures" / "jupiter-dca-v2-orders.json").read_text())
