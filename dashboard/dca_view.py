@@ -7,36 +7,36 @@ band and the "Earn While You Wait" yield. Pure functions, no I/O.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR
 
 from django.conf import settings
 
 from dashboard.formatting import (
+    ZERO,
     Amount,
     amount,
     frequency_words,
     is_stable,
-    join_words,
     minus,
-    price_now_text,
     price_text,
-    sentence_start,
     token_for,
     usd_price_text,
     zero,
 )
+from dashboard.models import TrackedOrder
 from dashboard.orders import (
+    DcaFigures,
     FillView,
     OrderEvent,
     OrderView,
     RoundView,
-    average_price,
-    created_words,
+    buy_events,
+    created_event,
     percent_of,
-    refund_parts,
+    schedule_words,
+    timeline,
     tx_url,
-    value_now,
 )
 from dashboard.tokens import Token
 from dashboard.trigger import DcaEvent, DcaOrder
@@ -180,7 +180,7 @@ def _dca_events(
 ) -> tuple[OrderEvent, ...]:
     """A v2 order's timeline from its `events`, newest first: created, the deposit, every buy,
     rounds that did not fill as planned, the cancel and the refund (each with its transaction)."""
-    timeline = [OrderEvent("created", order.created_at, created_words(deposited, schedule))]
+    events = [created_event(order.created_at, deposited, schedule, "")]
     for event in order.events:
         if event.state != SUCCESS or event.type == "fill":
             continue  # buys come from `fills`; failed or unusual events from `rounds`
@@ -188,22 +188,31 @@ def _dca_events(
         link = tx_url(event.tx_signature) or None
         if event.type == "deposit":
             words = f"Deposited {moved.text}" if moved is not None else "Deposited"
-            timeline.append(OrderEvent("deposit", event.at, words, link))
+            events.append(OrderEvent("deposit", event.at, words, link))
         elif event.type == "withdrawal":
             words = f"Refund: {moved.text} back in your wallet" if moved is not None else "Refund sent to your wallet"
-            timeline.append(OrderEvent("refund", event.at, words, link))
+            events.append(OrderEvent("refund", event.at, words, link))
         elif event.type == "cancelled":
-            timeline.append(OrderEvent("cancelled", event.at, "Cancelled", link))
+            events.append(OrderEvent("cancelled", event.at, "Cancelled", link))
     if order.state == "completed":
-        timeline.append(OrderEvent("completed", order.updated_at, "Completed: every buy done"))
-    for fill in reversed(fills):
-        words = f"Bought {fill.received.text} for {fill.spent.text}"
-        timeline.append(OrderEvent("buy", fill.confirmed_at, words, fill.explorer_url or None, rate=fill.rate))
-    for round_ in rounds:
-        timeline.append(OrderEvent("round", round_.at, round_.words, round_.explorer_url or None))
-    order_of = {id(event): n for n, event in enumerate(timeline)}
-    far_past = datetime.min.replace(tzinfo=timezone.utc)
-    return tuple(sorted(timeline, key=lambda e: (e.when or far_past, order_of[id(e)]), reverse=True))
+        events.append(OrderEvent("completed", order.updated_at, "Completed: every buy done"))
+    events += buy_events(reversed(fills))
+    events += [OrderEvent("round", r.at, r.words, r.explorer_url or None) for r in rounds]
+    return timeline(events)
+
+
+def _withdrawn_in(order: DcaOrder, input_token: Token) -> Amount | None:
+    """What came back of the deposit. `inputAmountRemaining` is not zeroed after a cancel: what
+    came back is the refund's amount."""
+    refunds = [e for e in order.events if e.type == "withdrawal" and e.state == SUCCESS]
+    if refunds and any(e.raw_in is not None for e in refunds):
+        moved = (amount(e.raw_in, None, input_token) or zero(input_token) for e in refunds)
+        return Amount(sum((a.value for a in moved), ZERO), input_token)
+    if order.state == "cancelled":
+        return amount(order.raw_in_remaining, None, input_token)
+    if order.state == "completed":
+        return zero(input_token)
+    return None
 
 
 def describe_dca(order: DcaOrder, tokens: dict[str, Token], now: datetime) -> OrderView:
@@ -217,22 +226,9 @@ def describe_dca(order: DcaOrder, tokens: dict[str, Token], now: datetime) -> Or
     deposited = amount(order.raw_in_initial, None, input_token)
     spent = amount(order.raw_in_used, None, input_token)
     received = amount(order.raw_out_total, None, output_token)
-    # `inputAmountRemaining` is not zeroed after a cancel: what came back is the refund's amount.
-    refunds = [e for e in order.events if e.type == "withdrawal" and e.state == SUCCESS]
-    withdrawn_in = None
-    if refunds and any(e.raw_in is not None for e in refunds):
-        withdrawn_in = Amount(
-            sum((amount(e.raw_in, None, input_token) or zero(input_token)).value for e in refunds), input_token
-        )
-    elif order.state == "cancelled":
-        withdrawn_in = amount(order.raw_in_remaining, None, input_token)
-    elif order.state == "completed":
-        withdrawn_in = zero(input_token)
     remaining = zero(input_token) if closed else amount(order.raw_in_remaining, None, input_token)
     if remaining is None and not closed:
         remaining = minus(deposited, spent)
-
-    refund = refund_parts(remaining, zero(output_token), input_token, output_token)  # bought tokens are home
 
     fills = [
         describe_dca_fill(e, order.updated_at, input_token, output_token)
@@ -250,8 +246,6 @@ def describe_dca(order: DcaOrder, tokens: dict[str, Token], now: datetime) -> Or
         percent = percent_of(spent, deposited)
 
     frequency = frequency_words(order.interval_seconds or 0)
-    what = per_cycle.text if per_cycle is not None else f"an unknown amount of {input_token.symbol}"
-    schedule = f"{what} {frequency}"
     rounds = describe_rounds(order)
     next_fill_at = order.next_fill_at if order.state in DCA_SCHEDULED_STATES else None
     cycles_left = max(cycles_total - cycles_done, 0) if next_fill_at is not None else 0
@@ -261,46 +255,42 @@ def describe_dca(order: DcaOrder, tokens: dict[str, Token], now: datetime) -> Or
     extra = order.extra
     if order.order_type not in KNOWN_ORDER_TYPES:
         extra = (("orderType", order.order_type), *extra)
-    return OrderView(
-        order_key=order.id,
-        status="history" if history else "active",
-        status_words=dca_state_words(order.state),
-        input_token=input_token,
-        output_token=output_token,
-        pair=f"{input_token.symbol} → {output_token.symbol}",
-        per_cycle=per_cycle,
-        frequency=frequency,
-        schedule=schedule,
-        cycles_total=cycles_total,
-        cycles_done=cycles_done,
-        percent=percent,
-        deposited=deposited,
-        spent=spent,
-        remaining=remaining,
-        withdrawn_in=withdrawn_in,
-        received=received,
-        withdrawn_out=received,  # each round's output goes straight to the wallet
-        unwithdrawn_out=zero(output_token),
-        average_price=average_price(fills, spent, received),
-        next_cycle=None,  # Jupiter schedules v2 rounds itself: see next_fill_at
-        created_at=order.created_at,
-        closed_at=order.updated_at if history else None,
-        order_url=settings.EXPLORER_ACCOUNT_URL.format(order.vault) if order.vault else "",
-        open_tx_url=tx_url(_last_tx(order, "deposit")),
-        close_tx_url=tx_url(_last_tx(order, "withdrawal")),
-        fills=tuple(fills),
-        refund_text=sentence_start(join_words(refund)),
-        refund_count=len(refund),
-        value=value_now(spent, received),
-        price_now=price_now_text(input_token, output_token),
-        last_buy=last_buy,  # an estimate from Jupiter's next round and the rounds left
-        events=_dca_events(order, fills, rounds, deposited, schedule, input_token),
-        cycles_left=cycles_left,
-        system="v2",
+    dca = DcaFigures(
         state=order.state,
         next_fill_at=next_fill_at,
         price_band=price_band(order, tokens),
         earn=earn_words(order),
         rounds=rounds,
         extra=extra,
+    )
+    schedule = schedule_words(per_cycle, input_token, frequency)
+    return OrderView(
+        order_key=order.id,
+        system=TrackedOrder.System.DCA,
+        status="history" if history else "active",
+        status_words=dca_state_words(order.state),
+        input_token=input_token,
+        output_token=output_token,
+        per_cycle=per_cycle,
+        frequency=frequency,
+        cycles_total=cycles_total,
+        cycles_done=cycles_done,
+        cycles_left=cycles_left,
+        percent=percent,
+        deposited=deposited,
+        spent=spent,
+        remaining=remaining,
+        withdrawn_in=_withdrawn_in(order, input_token),
+        received=received,
+        withdrawn_out=received,  # each round's output goes straight to the wallet
+        unwithdrawn_out=zero(output_token),  # so a cancel gives back no bought tokens
+        created_at=order.created_at,
+        closed_at=order.updated_at if history else None,
+        order_url=settings.EXPLORER_ACCOUNT_URL.format(order.vault) if order.vault else "",
+        open_tx_url=tx_url(_last_tx(order, "deposit")),
+        close_tx_url=tx_url(_last_tx(order, "withdrawal")),
+        fills=tuple(fills),
+        events=_dca_events(order, fills, rounds, deposited, schedule, input_token),
+        last_buy=last_buy,  # an estimate from Jupiter's next round and the rounds left; next_cycle: dca.next_fill_at
+        dca=dca,
     )

@@ -26,7 +26,6 @@ FILL_COLUMNS = (
     "system",
 )
 USD_COLUMN = "value_usd_at_fill"  # added only when the upstream gives a fill's USD value
-SYSTEM_NAMES = {"v1": "Recurring v1", "v2": "DCA v2"}  # the CSV's "system" column
 
 
 def price_number(spent: Amount, received: Amount) -> str:
@@ -73,7 +72,7 @@ def fill_rows(views: Iterable[OrderView]) -> list[dict[str, str]]:
                 PRICE_COLUMN: price_number(fill.spent, fill.received),
                 "signature": fill.tx_id,
                 "order": view.order_key,
-                "system": SYSTEM_NAMES.get(view.system, view.system),
+                "system": view.system.label,  # "Recurring v1" or "DCA v2": the model's names
             }
             if with_usd:
                 row[USD_COLUMN] = plain(fill.usd_value) if fill.usd_value is not None else ""

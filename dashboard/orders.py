@@ -11,12 +11,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import ROUND_FLOOR, Decimal
+from functools import cached_property
 
 from django.conf import settings
 
-from dashboard.formatting import CONTEXT, ZERO, Amount, percent_text, price_text, round_places, usd_text
+from dashboard.formatting import (
+    CONTEXT,
+    ZERO,
+    Amount,
+    join_words,
+    percent_text,
+    price_now_text,
+    price_text,
+    round_places,
+    sentence_start,
+    usd_text,
+)
+from dashboard.models import TrackedOrder
 from dashboard.tokens import Token
 
 # What closing an order's accounts gives back besides tokens: the rent Solana holds for them.
@@ -105,7 +118,7 @@ def total_value(views: Iterable[OrderView]) -> Totals:
     spent = worth = ZERO
     counted = unknown = 0
     for view in views:
-        if view.value is None or not view.value.known:
+        if not view.value.known:
             unknown += 1
             continue
         assert view.value.spent_usd is not None and view.value.worth_usd is not None
@@ -161,21 +174,35 @@ class RoundView:
 
 
 @dataclass(frozen=True)
+class DcaFigures:
+    """What only a Jupiter DCA order (Trigger API v2) has: `OrderView.dca`, None for a v1 order."""
+
+    state: str  # Jupiter's state as sent ("active", "withdrawing", … or one we do not know)
+    next_fill_at: datetime | None  # Jupiter's own schedule (not our estimate)
+    price_band: str = ""  # "Only buys while SOL is between $50 and $1,000"
+    earn: str = ""  # the "Earn While You Wait" line, when it is on
+    rounds: tuple[RoundView, ...] = ()  # rounds that failed, were moved or are running, oldest first
+    extra: tuple[tuple[str, str], ...] = ()  # what Jupiter sent that we do not know, as plain text
+
+
+@dataclass(frozen=True)
 class OrderView:
-    """Everything a page shows about one order. Order-level amounts are None only when Jupiter
-    sent neither base units nor a decimal string for them."""
+    """Everything a page shows about one order, of either system. Order-level amounts are None
+    only when Jupiter sent neither base units nor a decimal string for them. What follows from
+    these fields alone (the pair, the schedule, the average price, today's value, what a cancel
+    gives back) is worked out once, on first read."""
 
     order_key: str
+    system: TrackedOrder.System
     status: str  # "active" or "history"
     status_words: str  # "Active", "Completed", "Cancelled by you"
     input_token: Token
     output_token: Token
-    pair: str  # "USDC → SOL"
     per_cycle: Amount | None
     frequency: str  # "every day"
-    schedule: str  # "50 USDC every day"
     cycles_total: int  # 0 when unknown
     cycles_done: int
+    cycles_left: int
     percent: int  # 0–100, share of the deposit already swapped, floored
     deposited: Amount | None
     spent: Amount | None
@@ -184,30 +211,55 @@ class OrderView:
     received: Amount | None
     withdrawn_out: Amount | None
     unwithdrawn_out: Amount | None  # received − withdrawn_out, never negative
-    average_price: str  # "" until something was received
-    next_cycle: datetime | None  # an estimate
     created_at: datetime
     closed_at: datetime | None  # history orders only
     order_url: str
     open_tx_url: str
     close_tx_url: str  # "" when there is no closing transaction
     fills: tuple[FillView, ...]  # newest first
-    refund_text: str  # "45 USDC not yet spent, 0.12 SOL bought so far and about 0.002 SOL of account rent"
-    refund_count: int  # how many things come back (for "is"/"are")
-    # Added for the trader's questions; defaults so other sources (v2) can leave them out.
-    value: ValueNow | None = None  # spent and bought at today's price
-    price_now: str = ""  # today's price in the average price's terms: "162.30 USDC"
+    events: tuple[OrderEvent, ...]  # newest first
+    next_cycle: datetime | None = None  # our estimate (v1); Jupiter schedules v2 rounds itself: dca.next_fill_at
     last_buy: datetime | None = None  # an estimate, active time-based orders only
-    events: tuple[OrderEvent, ...] = ()  # newest first
-    cycles_left: int = 0
-    # Jupiter's newer DCA orders (Trigger API v2); v1 orders keep these defaults.
-    system: str = "v1"  # "v1" Recurring API, "v2" Trigger API v2 DCA
-    state: str = ""  # v2: Jupiter's state as sent ("active", "withdrawing", … or one we do not know)
-    next_fill_at: datetime | None = None  # v2: Jupiter's own schedule (not our estimate)
-    price_band: str = ""  # v2: "Only buys while SOL is between $50 and $1,000"
-    earn: str = ""  # v2: the "Earn While You Wait" line, when it is on
-    rounds: tuple[RoundView, ...] = ()  # v2: rounds that failed, were moved or are running, oldest first
-    extra: tuple[tuple[str, str], ...] = ()  # v2: what Jupiter sent that we do not know, as plain text
+    dca: DcaFigures | None = None  # Jupiter DCA (v2) orders only
+
+    @cached_property
+    def pair(self) -> str:
+        """ "USDC → SOL"."""
+        return f"{self.input_token.symbol} → {self.output_token.symbol}"
+
+    @cached_property
+    def schedule(self) -> str:
+        """ "50 USDC every day"."""
+        return schedule_words(self.per_cycle, self.input_token, self.frequency)
+
+    @cached_property
+    def average_price(self) -> str:
+        """ "1 SOL ≈ 172.41 USDC"; "" until something was received."""
+        return average_price(self.fills, self.spent, self.received)
+
+    @cached_property
+    def value(self) -> ValueNow:
+        """What was spent and what was bought, at today's price."""
+        return value_now(self.spent, self.received)
+
+    @cached_property
+    def price_now(self) -> str:
+        """Today's price in the average price's terms: "162.30 USDC"."""
+        return price_now_text(self.input_token, self.output_token)
+
+    @cached_property
+    def _refund(self) -> list[str]:
+        return refund_parts(self.remaining, self.unwithdrawn_out, self.input_token, self.output_token)
+
+    @property
+    def refund_text(self) -> str:
+        """ "45 USDC not yet spent, 0.12 SOL bought so far and about 0.002 SOL of account rent"."""
+        return sentence_start(join_words(self._refund))
+
+    @property
+    def refund_count(self) -> int:
+        """How many things come back (for "is"/"are")."""
+        return len(self._refund)
 
     @property
     def is_active(self) -> bool:
@@ -224,6 +276,12 @@ class OrderView:
             return "Order cancelled."
         verb = "is" if self.refund_count == 1 else "are"
         return f"Order cancelled. {self.refund_text} {verb} back in your wallet."
+
+
+def schedule_words(per_cycle: Amount | None, input_token: Token, frequency: str) -> str:
+    """ "50 USDC every day"; "an unknown amount of USDC every day" when Jupiter did not say."""
+    what = per_cycle.text if per_cycle is not None else f"an unknown amount of {input_token.symbol}"
+    return f"{what} {frequency}"
 
 
 def percent_of(spent: Amount | None, deposited: Amount | None) -> int:
@@ -250,13 +308,38 @@ def refund_parts(remaining: Amount | None, unwithdrawn: Amount | None, input_: T
     return parts
 
 
-def created_words(deposited: Amount | None, schedule: str) -> str:
-    if deposited is None:
-        return f"Order created: {schedule}"
-    return f"Order created: {deposited.text} deposited, {schedule}"
+def created_event(when: datetime, deposited: Amount | None, schedule: str, url: str) -> OrderEvent:
+    """The first line of a timeline: "Order created: 100 USDC deposited, 50 USDC every day"."""
+    words = (
+        f"Order created: {schedule}" if deposited is None else f"Order created: {deposited.text} deposited, {schedule}"
+    )
+    return OrderEvent("created", when, words, url or None)
 
 
-def average_price(fills: list[FillView], spent: Amount | None, received: Amount | None) -> str:
+def buy_events(fills: Iterable[FillView]) -> list[OrderEvent]:
+    """A timeline line per buy: "Bought 0.29 SOL for 50 USDC", with its price and fee."""
+    return [
+        OrderEvent(
+            "buy",
+            fill.confirmed_at,
+            f"Bought {fill.received.text} for {fill.spent.text}",
+            fill.explorer_url or None,
+            rate=fill.rate,
+            fee=fill.fee,
+        )
+        for fill in fills
+    ]
+
+
+def timeline(events: list[OrderEvent]) -> tuple[OrderEvent, ...]:
+    """An order's events newest first; events at the same time keep the order they were listed in
+    (reversed), and events without a time come last."""
+    order_of = {id(event): n for n, event in enumerate(events)}
+    far_past = datetime.min.replace(tzinfo=timezone.utc)
+    return tuple(sorted(events, key=lambda e: (e.when or far_past, order_of[id(e)]), reverse=True))
+
+
+def average_price(fills: tuple[FillView, ...], spent: Amount | None, received: Amount | None) -> str:
     if fills:
         total_in = sum((f.spent.value for f in fills), ZERO)
         total_out = sum((f.received.value for f in fills), ZERO)

@@ -7,7 +7,7 @@ status (cancelled when `userClosed`, else completed) and the order's timeline of
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import ROUND_CEILING
 
 from django.conf import settings
@@ -19,22 +19,21 @@ from dashboard.formatting import (
     frequency_words,
     join_words,
     minus,
-    price_now_text,
     price_text,
-    sentence_start,
     token_for,
     zero,
 )
+from dashboard.models import TrackedOrder
 from dashboard.orders import (
     FillView,
     OrderEvent,
     OrderView,
-    average_price,
-    created_words,
+    buy_events,
+    created_event,
     percent_of,
-    refund_parts,
+    schedule_words,
+    timeline,
     tx_url,
-    value_now,
 )
 from dashboard.recurring import Fill, Order
 from dashboard.tokens import KNOWN_TOKENS, Token
@@ -140,31 +139,22 @@ def _events(
     schedule: str,
 ) -> tuple[OrderEvent, ...]:
     """The v1 order's timeline, newest first: created, deposits, buys, the close and what came back."""
-    timeline = [
-        OrderEvent("created", order.created_at, created_words(deposited, schedule), tx_url(order.open_tx) or None)
-    ]
-    timeline += others
-    for fill in reversed(fills):
-        words = f"Bought {fill.received.text} for {fill.spent.text}"
-        timeline.append(
-            OrderEvent("buy", fill.confirmed_at, words, fill.explorer_url or None, rate=fill.rate, fee=fill.fee)
-        )
+    events = [created_event(order.created_at, deposited, schedule, tx_url(order.open_tx)), *others]
+    events += buy_events(reversed(fills))
     if order.status == "history":
         close_url = tx_url(order.close_tx) or None
         if order.user_closed:
-            timeline.append(OrderEvent("cancelled", order.updated_at, "Cancelled by you", close_url))
+            events.append(OrderEvent("cancelled", order.updated_at, "Cancelled by you", close_url))
         else:
-            timeline.append(OrderEvent("completed", order.updated_at, "Completed: every buy done", close_url))
+            events.append(OrderEvent("completed", order.updated_at, "Completed: every buy done", close_url))
         back = []
         if withdrawn_in is not None and not withdrawn_in.is_zero:
             back.append(f"{withdrawn_in.text} not spent")
         if withdrawn_out is not None and not withdrawn_out.is_zero:
             back.append(f"{withdrawn_out.text} bought")
         if back:
-            timeline.append(OrderEvent("refund", order.updated_at, f"In your wallet: {join_words(back)}", close_url))
-    order_of = {id(event): n for n, event in enumerate(timeline)}
-    far_past = datetime.min.replace(tzinfo=timezone.utc)
-    return tuple(sorted(timeline, key=lambda e: (e.when or far_past, order_of[id(e)]), reverse=True))
+            events.append(OrderEvent("refund", order.updated_at, f"In your wallet: {join_words(back)}", close_url))
+    return timeline(events)
 
 
 def describe(order: Order, tokens: dict[str, Token], now: datetime) -> OrderView:
@@ -181,8 +171,6 @@ def describe(order: Order, tokens: dict[str, Token], now: datetime) -> OrderView
     received = amount(order.raw_out_received, order.out_received, output_token)
     withdrawn_out = amount(order.raw_out_withdrawn, order.out_withdrawn, output_token)
     remaining = minus(deposited, spent, withdrawn_in)
-    unwithdrawn_out = minus(received, withdrawn_out)
-    refund = refund_parts(remaining, unwithdrawn_out, input_token, output_token)
 
     fills = [f for f in order.fills if _is_fill(f)]
     others = [_other_event(f, input_token, output_token, tokens) for f in order.fills if not _is_fill(f)]
@@ -198,23 +186,22 @@ def describe(order: Order, tokens: dict[str, Token], now: datetime) -> OrderView
     status_words = "Active"
     if history:
         status_words = "Cancelled by you" if order.user_closed else "Completed"
-    what = per_cycle.text if per_cycle is not None else f"an unknown amount of {input_token.symbol}"
-    schedule = f"{what} {frequency}"
+    schedule = schedule_words(per_cycle, input_token, frequency)
     next_cycle = _next_cycle(order, fills, remaining, now)
     cycles_left = _cycles_left(order, remaining, per_cycle, cycles_total, cycles_done)
 
     return OrderView(
         order_key=order.order_key,
+        system=TrackedOrder.System.RECURRING,
         status="history" if history else "active",
         status_words=status_words,
         input_token=input_token,
         output_token=output_token,
-        pair=f"{input_token.symbol} → {output_token.symbol}",
         per_cycle=per_cycle,
         frequency=frequency,
-        schedule=schedule,
         cycles_total=cycles_total,
         cycles_done=cycles_done,
+        cycles_left=cycles_left,
         percent=percent_of(spent, deposited),
         deposited=deposited,
         spent=spent,
@@ -222,20 +209,14 @@ def describe(order: Order, tokens: dict[str, Token], now: datetime) -> OrderView
         withdrawn_in=withdrawn_in,
         received=received,
         withdrawn_out=withdrawn_out,
-        unwithdrawn_out=unwithdrawn_out,
-        average_price=average_price(fill_views, spent, received),
-        next_cycle=next_cycle,
+        unwithdrawn_out=minus(received, withdrawn_out),
         created_at=order.created_at,
         closed_at=order.updated_at if history else None,
         order_url=settings.EXPLORER_ACCOUNT_URL.format(order.order_key),
         open_tx_url=tx_url(order.open_tx),
         close_tx_url=tx_url(order.close_tx),
         fills=tuple(fill_views),
-        refund_text=sentence_start(join_words(refund)),
-        refund_count=len(refund),
-        value=value_now(spent, received),
-        price_now=price_now_text(input_token, output_token),
-        last_buy=_last_buy(order, next_cycle, cycles_left),
         events=_events(order, fill_views, others, deposited, withdrawn_in, withdrawn_out, schedule),
-        cycles_left=cycles_left,
+        next_cycle=next_cycle,
+        last_buy=_last_buy(order, next_cycle, cycles_left),
     )

@@ -460,7 +460,7 @@ def cancel_confirm(request: HtmxHttpRequest, order_key: str) -> TemplateResponse
     order = tracking.tracked_order(request.user.username, order_key, system=None)
     view = tracking.describe([order])[0] if order else None
     context: dict[str, Any] = {"o": view, "rent_words": ACCOUNT_RENT_WORDS}
-    if view is not None and view.system == "v2":
+    if view is not None and view.dca is not None:
         base, most = relay.refund_fee_lamports()
         context |= {
             "rounds_left": max(view.cycles_total - view.cycles_done, 0),
