@@ -12,6 +12,7 @@ from decimal import ROUND_FLOOR
 
 from django.conf import settings
 
+from dashboard import orders
 from dashboard.formatting import (
     ZERO,
     Amount,
@@ -25,19 +26,7 @@ from dashboard.formatting import (
     zero,
 )
 from dashboard.models import TrackedOrder
-from dashboard.orders import (
-    DcaFigures,
-    FillView,
-    OrderEvent,
-    OrderView,
-    RoundView,
-    buy_events,
-    created_event,
-    percent_of,
-    schedule_words,
-    timeline,
-    tx_url,
-)
+from dashboard.orders import DcaFigures, FillView, Funds, OrderEvent, OrderView, Progress, RoundView
 from dashboard.tokens import Token
 from dashboard.trigger import DcaEvent, DcaOrder
 
@@ -134,17 +123,17 @@ def describe_rounds(order: DcaOrder) -> tuple[RoundView, ...]:
                 by_round.setdefault(event.round_number, []).append(event)
         elif event.type not in ("deposit", "withdrawal", "cancelled"):
             words = f"Jupiter reports a “{event.type}” event" + (f" ({event.state})" if event.state else "")
-            views.append(RoundView(event.at, words, tx_url(event.tx_signature)))
+            views.append(RoundView(event.at, words, orders.tx_url(event.tx_signature)))
         elif event.state == "failed":
             what = {"deposit": "The deposit", "withdrawal": "A refund", "cancelled": "A cancel"}[event.type]
-            views.append(RoundView(event.at, f"{what} failed", tx_url(event.tx_signature)))
+            views.append(RoundView(event.at, f"{what} failed", orders.tx_url(event.tx_signature)))
     for number, events in by_round.items():
         with_tx = [e for e in events if e.tx_signature]
         views.append(
             RoundView(
                 at=events[-1].at,
                 words=_round_words(number, events, filled=number is not None and number in filled_rounds),
-                explorer_url=tx_url(with_tx[-1].tx_signature) if with_tx else "",
+                explorer_url=orders.tx_url(with_tx[-1].tx_signature) if with_tx else "",
             )
         )
     return tuple(sorted(views, key=lambda v: v.at.timestamp() if v.at else float("inf")))
@@ -161,7 +150,7 @@ def describe_dca_fill(event: DcaEvent, when: datetime, input_token: Token, outpu
         fee=None,
         rate=price_text(spent, received),
         tx_id=event.tx_signature,
-        explorer_url=tx_url(event.tx_signature),
+        explorer_url=orders.tx_url(event.tx_signature),
     )
 
 
@@ -180,12 +169,12 @@ def _dca_events(
 ) -> tuple[OrderEvent, ...]:
     """A v2 order's timeline from its `events`, newest first: created, the deposit, every buy,
     rounds that did not fill as planned, the cancel and the refund (each with its transaction)."""
-    events = [created_event(order.created_at, deposited, schedule, "")]
+    events = [orders.created_event(order.created_at, deposited, schedule, "")]
     for event in order.events:
         if event.state != SUCCESS or event.type == "fill":
             continue  # buys come from `fills`; failed or unusual events from `rounds`
         moved = amount(event.raw_in, None, input_token)
-        link = tx_url(event.tx_signature) or None
+        link = orders.tx_url(event.tx_signature) or None
         if event.type == "deposit":
             words = f"Deposited {moved.text}" if moved is not None else "Deposited"
             events.append(OrderEvent("deposit", event.at, words, link))
@@ -196,9 +185,9 @@ def _dca_events(
             events.append(OrderEvent("cancelled", event.at, "Cancelled", link))
     if order.state == "completed":
         events.append(OrderEvent("completed", order.updated_at, "Completed: every buy done"))
-    events += buy_events(reversed(fills))
+    events += orders.buy_events(reversed(fills))
     events += [OrderEvent("round", r.at, r.words, r.explorer_url or None) for r in rounds]
-    return timeline(events)
+    return orders.timeline(events)
 
 
 def _withdrawn_in(order: DcaOrder, input_token: Token) -> Amount | None:
@@ -243,7 +232,7 @@ def describe_dca(order: DcaOrder, tokens: dict[str, Token], now: datetime) -> Or
     if order.fill_percent is not None:
         percent = min(int((order.fill_percent * 100).to_integral_value(rounding=ROUND_FLOOR)), 100)
     else:
-        percent = percent_of(spent, deposited)
+        percent = orders.percent_of(spent, deposited)
 
     frequency = frequency_words(order.interval_seconds or 0)
     rounds = describe_rounds(order)
@@ -263,7 +252,16 @@ def describe_dca(order: DcaOrder, tokens: dict[str, Token], now: datetime) -> Or
         rounds=rounds,
         extra=extra,
     )
-    schedule = schedule_words(per_cycle, input_token, frequency)
+    schedule = orders.schedule_words(per_cycle, input_token, frequency)
+    funds = Funds(
+        deposited=deposited,
+        spent=spent,
+        remaining=remaining,
+        withdrawn_in=_withdrawn_in(order, input_token),
+        received=received,
+        withdrawn_out=received,  # each round's output goes straight to the wallet
+        unwithdrawn_out=zero(output_token),  # so a cancel gives back no bought tokens
+    )
     return OrderView(
         order_key=order.id,
         system=TrackedOrder.System.DCA,
@@ -273,22 +271,13 @@ def describe_dca(order: DcaOrder, tokens: dict[str, Token], now: datetime) -> Or
         output_token=output_token,
         per_cycle=per_cycle,
         frequency=frequency,
-        cycles_total=cycles_total,
-        cycles_done=cycles_done,
-        cycles_left=cycles_left,
-        percent=percent,
-        deposited=deposited,
-        spent=spent,
-        remaining=remaining,
-        withdrawn_in=_withdrawn_in(order, input_token),
-        received=received,
-        withdrawn_out=received,  # each round's output goes straight to the wallet
-        unwithdrawn_out=zero(output_token),  # so a cancel gives back no bought tokens
+        progress=Progress(cycles_total, cycles_done, cycles_left, percent),
+        funds=funds,
         created_at=order.created_at,
         closed_at=order.updated_at if history else None,
         order_url=settings.EXPLORER_ACCOUNT_URL.format(order.vault) if order.vault else "",
-        open_tx_url=tx_url(_last_tx(order, "deposit")),
-        close_tx_url=tx_url(_last_tx(order, "withdrawal")),
+        open_tx_url=orders.tx_url(_last_tx(order, "deposit")),
+        close_tx_url=orders.tx_url(_last_tx(order, "withdrawal")),
         fills=tuple(fills),
         events=_dca_events(order, fills, rounds, deposited, schedule, input_token),
         last_buy=last_buy,  # an estimate from Jupiter's next round and the rounds left; next_cycle: dca.next_fill_at

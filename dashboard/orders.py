@@ -186,11 +186,35 @@ class DcaFigures:
 
 
 @dataclass(frozen=True)
+class Progress:
+    """How far an order is: its buys planned, done and still to come, and the share of the deposit
+    already swapped."""
+
+    total: int  # 0 when unknown
+    done: int
+    left: int  # 0 once nothing more is scheduled
+    percent: int  # 0–100, floored
+
+
+@dataclass(frozen=True)
+class Funds:
+    """An order's money: what went in, what was bought, and what of each is back in the wallet.
+    An amount is None only when Jupiter sent neither base units nor a decimal string for it."""
+
+    deposited: Amount | None
+    spent: Amount | None
+    remaining: Amount | None  # deposited − spent − withdrawn_in, never negative
+    withdrawn_in: Amount | None
+    received: Amount | None
+    withdrawn_out: Amount | None
+    unwithdrawn_out: Amount | None  # received − withdrawn_out, never negative
+
+
+@dataclass(frozen=True)
 class OrderView:
-    """Everything a page shows about one order, of either system. Order-level amounts are None
-    only when Jupiter sent neither base units nor a decimal string for them. What follows from
-    these fields alone (the pair, the schedule, the average price, today's value, what a cancel
-    gives back) is worked out once, on first read."""
+    """Everything a page shows about one order, of either system. What follows from these fields
+    alone (the pair, the schedule, the average price, today's value, what a cancel gives back) is
+    worked out once, on first read."""
 
     order_key: str
     system: TrackedOrder.System
@@ -200,17 +224,8 @@ class OrderView:
     output_token: Token
     per_cycle: Amount | None
     frequency: str  # "every day"
-    cycles_total: int  # 0 when unknown
-    cycles_done: int
-    cycles_left: int
-    percent: int  # 0–100, share of the deposit already swapped, floored
-    deposited: Amount | None
-    spent: Amount | None
-    remaining: Amount | None  # deposited − spent − withdrawn_in, never negative
-    withdrawn_in: Amount | None
-    received: Amount | None
-    withdrawn_out: Amount | None
-    unwithdrawn_out: Amount | None  # received − withdrawn_out, never negative
+    progress: Progress
+    funds: Funds
     created_at: datetime
     closed_at: datetime | None  # history orders only
     order_url: str
@@ -235,12 +250,12 @@ class OrderView:
     @cached_property
     def average_price(self) -> str:
         """ "1 SOL ≈ 172.41 USDC"; "" until something was received."""
-        return average_price(self.fills, self.spent, self.received)
+        return average_price(self.fills, self.funds.spent, self.funds.received)
 
     @cached_property
     def value(self) -> ValueNow:
         """What was spent and what was bought, at today's price."""
-        return value_now(self.spent, self.received)
+        return value_now(self.funds.spent, self.funds.received)
 
     @cached_property
     def price_now(self) -> str:
@@ -249,7 +264,7 @@ class OrderView:
 
     @cached_property
     def _refund(self) -> list[str]:
-        return refund_parts(self.remaining, self.unwithdrawn_out, self.input_token, self.output_token)
+        return refund_parts(self.funds.remaining, self.funds.unwithdrawn_out, self.input_token, self.output_token)
 
     @property
     def refund_text(self) -> str:

@@ -12,6 +12,7 @@ from decimal import ROUND_CEILING
 
 from django.conf import settings
 
+from dashboard import orders
 from dashboard.formatting import (
     CONTEXT,
     Amount,
@@ -24,17 +25,7 @@ from dashboard.formatting import (
     zero,
 )
 from dashboard.models import TrackedOrder
-from dashboard.orders import (
-    FillView,
-    OrderEvent,
-    OrderView,
-    buy_events,
-    created_event,
-    percent_of,
-    schedule_words,
-    timeline,
-    tx_url,
-)
+from dashboard.orders import FillView, Funds, OrderEvent, OrderView, Progress
 from dashboard.recurring import Fill, Order
 from dashboard.tokens import KNOWN_TOKENS, Token
 
@@ -57,7 +48,7 @@ def describe_fill(fill: Fill, input_token: Token, output_token: Token, tokens: d
         fee=amount(fill.raw_fee, fill.fee_amount, fee_token),
         rate=price_text(spent, received),
         tx_id=fill.tx_id,
-        explorer_url=tx_url(fill.tx_id),
+        explorer_url=orders.tx_url(fill.tx_id),
     )
 
 
@@ -126,7 +117,7 @@ def _other_event(trade: Fill, input_token: Token, output_token: Token, tokens: d
         kind, words = lowered or "other", action or "Other event"
     if moved:
         words = f"{words}: {join_words(moved)}"
-    return OrderEvent(kind=kind, when=trade.confirmed_at, words=words, tx_url=tx_url(trade.tx_id) or None)
+    return OrderEvent(kind=kind, when=trade.confirmed_at, words=words, tx_url=orders.tx_url(trade.tx_id) or None)
 
 
 def _events(
@@ -139,10 +130,10 @@ def _events(
     schedule: str,
 ) -> tuple[OrderEvent, ...]:
     """The v1 order's timeline, newest first: created, deposits, buys, the close and what came back."""
-    events = [created_event(order.created_at, deposited, schedule, tx_url(order.open_tx)), *others]
-    events += buy_events(reversed(fills))
+    events = [orders.created_event(order.created_at, deposited, schedule, orders.tx_url(order.open_tx)), *others]
+    events += orders.buy_events(reversed(fills))
     if order.status == "history":
-        close_url = tx_url(order.close_tx) or None
+        close_url = orders.tx_url(order.close_tx) or None
         if order.user_closed:
             events.append(OrderEvent("cancelled", order.updated_at, "Cancelled by you", close_url))
         else:
@@ -154,7 +145,7 @@ def _events(
             back.append(f"{withdrawn_out.text} bought")
         if back:
             events.append(OrderEvent("refund", order.updated_at, f"In your wallet: {join_words(back)}", close_url))
-    return timeline(events)
+    return orders.timeline(events)
 
 
 def describe(order: Order, tokens: dict[str, Token], now: datetime) -> OrderView:
@@ -186,7 +177,7 @@ def describe(order: Order, tokens: dict[str, Token], now: datetime) -> OrderView
     status_words = "Active"
     if history:
         status_words = "Cancelled by you" if order.user_closed else "Completed"
-    schedule = schedule_words(per_cycle, input_token, frequency)
+    schedule = orders.schedule_words(per_cycle, input_token, frequency)
     next_cycle = _next_cycle(order, fills, remaining, now)
     cycles_left = _cycles_left(order, remaining, per_cycle, cycles_total, cycles_done)
 
@@ -199,22 +190,13 @@ def describe(order: Order, tokens: dict[str, Token], now: datetime) -> OrderView
         output_token=output_token,
         per_cycle=per_cycle,
         frequency=frequency,
-        cycles_total=cycles_total,
-        cycles_done=cycles_done,
-        cycles_left=cycles_left,
-        percent=percent_of(spent, deposited),
-        deposited=deposited,
-        spent=spent,
-        remaining=remaining,
-        withdrawn_in=withdrawn_in,
-        received=received,
-        withdrawn_out=withdrawn_out,
-        unwithdrawn_out=minus(received, withdrawn_out),
+        progress=Progress(cycles_total, cycles_done, cycles_left, orders.percent_of(spent, deposited)),
+        funds=Funds(deposited, spent, remaining, withdrawn_in, received, withdrawn_out, minus(received, withdrawn_out)),
         created_at=order.created_at,
         closed_at=order.updated_at if history else None,
         order_url=settings.EXPLORER_ACCOUNT_URL.format(order.order_key),
-        open_tx_url=tx_url(order.open_tx),
-        close_tx_url=tx_url(order.close_tx),
+        open_tx_url=orders.tx_url(order.open_tx),
+        close_tx_url=orders.tx_url(order.close_tx),
         fills=tuple(fill_views),
         events=_events(order, fill_views, others, deposited, withdrawn_in, withdrawn_out, schedule),
         next_cycle=next_cycle,

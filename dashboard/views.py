@@ -463,7 +463,7 @@ def cancel_confirm(request: HtmxHttpRequest, order_key: str) -> TemplateResponse
     if view is not None and view.dca is not None:
         base, most = relay.refund_fee_lamports()
         context |= {
-            "rounds_left": max(view.cycles_total - view.cycles_done, 0),
+            "rounds_left": max(view.progress.total - view.progress.done, 0),
             "fee_sol": lamports_in_sol(base),
             "fee_most_sol": lamports_in_sol(most),
             "dca_state": dca_auth.access(request.session.session_key, request.user.username).state,

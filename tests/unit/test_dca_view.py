@@ -23,11 +23,11 @@ def test_spec_order_with_one_fill_reads_like_a_v1_order():
     assert v.order_key == "019f053d-3f0c-70ad-bb5e-76d633291f80"
     assert v.pair == "USDC → SOL"
     assert v.schedule == "10 USDC every hour"
-    assert (v.cycles_done, v.cycles_total, v.percent) == (1, 2, 50)
-    assert v.deposited.text == "20 USDC"
-    assert v.spent.text == "10 USDC"
-    assert v.remaining.text == "10 USDC"
-    assert v.received.text == "0.1376 SOL"  # 137,589,159 lamports
+    assert (v.progress.done, v.progress.total, v.progress.percent) == (1, 2, 50)
+    assert v.funds.deposited.text == "20 USDC"
+    assert v.funds.spent.text == "10 USDC"
+    assert v.funds.remaining.text == "10 USDC"
+    assert v.funds.received.text == "0.1376 SOL"  # 137,589,159 lamports
     assert v.average_price == "1 SOL ≈ 72.68 USDC"  # 10 / 0.137589159 = 72.6801…
     assert v.status_words == "Active" and v.is_active
     # Jupiter's own schedule, not an estimate of ours.
@@ -53,11 +53,11 @@ def test_spec_price_conditional_order_has_its_band_and_no_fills():
     v = dca_view(spec_list_order())
     assert v.dca.price_band == "Only buys while SOL is between $50 and $1,000"
     assert v.schedule == "10 USDC every day"
-    assert (v.cycles_done, v.cycles_total, v.percent) == (0, 2, 0)
+    assert (v.progress.done, v.progress.total, v.progress.percent) == (0, 2, 0)
     assert v.fills == ()
     assert v.average_price == ""  # the card reads "No fills yet"
-    assert v.remaining.text == "20 USDC"
-    assert v.received.text == "0 SOL"
+    assert v.funds.remaining.text == "20 USDC"
+    assert v.funds.received.text == "0 SOL"
 
 
 # --- states -----------------------------------------------------------------------------------
@@ -103,13 +103,13 @@ def test_cancelled_order_returns_the_refund_not_the_stale_remaining_amount():
     )
     v = dca_view(data, "history")
     assert v.status == "history" and v.status_words == "Cancelled"
-    assert v.withdrawn_in.text == "9 USDC"
-    assert v.remaining.text == "0 USDC"
+    assert v.funds.withdrawn_in.text == "9 USDC"
+    assert v.funds.remaining.text == "0 USDC"
     assert v.close_tx_url == "https://solscan.io/tx/RefundSig"
     assert v.closed_at == datetime(2026, 6, 26, 18, 42, 11, 469000, tzinfo=timezone.utc)
     # Without a withdrawal event, the vault's remaining amount is what was refunded.
     data["events"].pop(0)
-    assert dca_view(data, "history").withdrawn_in.text == "10 USDC"
+    assert dca_view(data, "history").funds.withdrawn_in.text == "10 USDC"
 
 
 def test_withdrawing_order_still_holds_its_deposit_until_the_refund_is_approved():
@@ -117,7 +117,7 @@ def test_withdrawing_order_still_holds_its_deposit_until_the_refund_is_approved(
     data["state"] = "withdrawing"
     v = dca_view(data)
     assert v.is_active
-    assert v.remaining.text == "10 USDC"
+    assert v.funds.remaining.text == "10 USDC"
     assert v.refund_text == "10 USDC not yet spent and about 0.002 SOL of account rent"
     assert v.dca.next_fill_at is None
 
@@ -130,7 +130,7 @@ def test_failed_deposit_bought_nothing():
     assert v.status_words == "The deposit failed; nothing was bought"
     assert v.fills == ()
     assert [r.words for r in v.dca.rounds] == ["The deposit failed"]
-    assert v.withdrawn_in is None  # the card shows "—": nothing left the wallet to come back
+    assert v.funds.withdrawn_in is None  # the card shows "—": nothing left the wallet to come back
 
 
 # --- rounds -----------------------------------------------------------------------------------
@@ -238,8 +238,8 @@ def test_missing_optional_fields_never_crash():
     v = dca_view(data)
     assert v.pair == "USDC → Unkn…1111"
     assert v.schedule == "an unknown amount of USDC at an unknown interval"
-    assert (v.cycles_done, v.cycles_total, v.percent) == (0, 0, 0)
-    assert v.spent is None and v.received is None and v.remaining is None
+    assert (v.progress.done, v.progress.total, v.progress.percent) == (0, 0, 0)
+    assert v.funds.spent is None and v.funds.received is None and v.funds.remaining is None
     assert v.status_words == "Jupiter did not say what state this order is in"
     assert v.order_url == "" and v.fills == () and v.dca.rounds == ()
 
@@ -322,4 +322,4 @@ def test_v2_value_at_todays_price_and_last_buy():
     assert v.value.gain_text == "+$1.01 (+10.1%)"
     assert v.price_now == "80.00 USDC"
     # 1 of 2 rounds left: Jupiter's next round is the last one.
-    assert (v.cycles_left, v.last_buy) == (1, v.dca.next_fill_at)
+    assert (v.progress.left, v.last_buy) == (1, v.dca.next_fill_at)

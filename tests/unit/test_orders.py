@@ -103,9 +103,9 @@ def test_value_of_a_five_decimal_token() -> None:
         fills=(make_fill(at(1, 1), 25_000_000, 117_123_456_789, tx="b1"),),
     )
     view = describe(order, {USDC_MINT: priced(USDC, "1"), BONK_MINT: bonk}, now=at(1, 2))
-    assert view.received.value == Decimal("1171234.56789")
-    assert view.received.text == "1,171,235 BONK"
-    assert view.received.exact == "1,171,234.56789 BONK"
+    assert view.funds.received.value == Decimal("1171234.56789")
+    assert view.funds.received.text == "1,171,235 BONK"
+    assert view.funds.received.exact == "1,171,234.56789 BONK"
     assert view.value.worth_usd == Decimal("1171234.56789") * Decimal("0.0000213417802")
     assert view.value.worth_usd == Decimal("24.996230710550357778")
     assert view.value.worth_text == "$25.00"

@@ -31,16 +31,16 @@ def test_describe_active_order() -> None:
     assert view.per_cycle.text == "50 USDC"
     assert view.frequency == "every day"
     assert view.schedule == "50 USDC every day"
-    assert view.cycles_total == 3
-    assert view.cycles_done == 2
-    assert view.percent == 66  # 100 / 150 = 66.7 %, floored
-    assert view.deposited.text == "150 USDC"
-    assert view.spent.text == "100 USDC"
-    assert view.remaining.text == "50 USDC"
-    assert view.withdrawn_in.text == "0 USDC"
-    assert view.received.text == "0.54 SOL"
-    assert view.withdrawn_out.text == "0 SOL"
-    assert view.unwithdrawn_out.text == "0.54 SOL"
+    assert view.progress.total == 3
+    assert view.progress.done == 2
+    assert view.progress.percent == 66  # 100 / 150 = 66.7 %, floored
+    assert view.funds.deposited.text == "150 USDC"
+    assert view.funds.spent.text == "100 USDC"
+    assert view.funds.remaining.text == "50 USDC"
+    assert view.funds.withdrawn_in.text == "0 USDC"
+    assert view.funds.received.text == "0.54 SOL"
+    assert view.funds.withdrawn_out.text == "0 SOL"
+    assert view.funds.unwithdrawn_out.text == "0.54 SOL"
     assert view.average_price == "1 SOL ≈ 185.19 USDC"  # 100 / 0.54 = 185.185…
     assert view.next_cycle == at(3, 0, 0, 40)  # last fill + 1 day
     assert view.created_at == at(1)
@@ -49,7 +49,7 @@ def test_describe_active_order() -> None:
     assert view.open_tx_url == "https://solscan.io/tx/openSig"
     assert view.close_tx_url == ""
     assert view.refund_text == "50 USDC not yet spent, 0.54 SOL bought so far and about 0.002 SOL of account rent"
-    assert view.cycles_left == 1
+    assert view.progress.left == 1
     assert view.last_buy == at(3, 0, 0, 40)  # one buy left: the next one is the last
 
     newest, oldest = view.fills
@@ -78,7 +78,7 @@ def test_explorer_urls_follow_settings(settings) -> None:
 def test_deposits_are_not_cycles() -> None:
     deposit = make_fill(at(1), 150_000_000, 0, tx="dep", action="Deposit")
     view = describe(make_order(fills=(deposit, FILL_1, FILL_2)), {}, now=at(2, 12))
-    assert view.cycles_done == 2
+    assert view.progress.done == 2
     assert [f.tx_id for f in view.fills] == ["sig2", "sig1"]
 
 
@@ -92,10 +92,10 @@ def test_cycles_round_up_and_done_is_capped() -> None:
         fills=fills,
     )
     view = describe(order, {}, now=at(9))
-    assert view.cycles_total == 4
-    assert view.cycles_done == 4
-    assert view.percent == 100
-    assert view.remaining.text == "0 USDC"
+    assert view.progress.total == 4
+    assert view.progress.done == 4
+    assert view.progress.percent == 100
+    assert view.funds.remaining.text == "0 USDC"
     assert view.next_cycle is None  # nothing left to swap
 
 
@@ -103,14 +103,14 @@ def test_unknown_cycle_size() -> None:
     view = describe(make_order(raw_in_per_cycle=None), {}, now=at(2, 12))
     assert view.per_cycle is None
     assert view.schedule == "an unknown amount of USDC every day"
-    assert view.cycles_total == 0
-    assert view.cycles_done == 2
+    assert view.progress.total == 0
+    assert view.progress.done == 2
 
 
 @pytest.mark.parametrize(("raw_in_used", "percent"), [(1_000_000, 0), (149_999_999, 99)])
 def test_percent_floors_small_progress(raw_in_used: int, percent: int) -> None:
     # 1 of 150 USDC used = 0.67 % → 0; 149.999999 of 150 → 99.
-    assert describe(make_order(raw_in_used=raw_in_used), {}, now=at(2)).percent == percent
+    assert describe(make_order(raw_in_used=raw_in_used), {}, now=at(2)).progress.percent == percent
 
 
 # --- next cycle -------------------------------------------------------------------------------
@@ -165,12 +165,12 @@ def test_cancelled_order_with_withdrawals() -> None:
     assert view.status == "history"
     assert view.status_words == "Cancelled by you"
     assert not view.is_active
-    assert view.cycles_total == 3
-    assert view.cycles_done == 1
-    assert view.percent == 33
-    assert view.remaining.text == "0 USDC"
-    assert view.withdrawn_in.text == "100 USDC"
-    assert view.unwithdrawn_out.text == "0 SOL"
+    assert view.progress.total == 3
+    assert view.progress.done == 1
+    assert view.progress.percent == 33
+    assert view.funds.remaining.text == "0 USDC"
+    assert view.funds.withdrawn_in.text == "100 USDC"
+    assert view.funds.unwithdrawn_out.text == "0 SOL"
     assert view.refund_text == "About 0.002 SOL of account rent"
     assert view.next_cycle is None
     assert view.last_buy is None
@@ -199,14 +199,14 @@ def test_nothing_left_to_spend_means_no_more_buys() -> None:
 
 def test_remaining_never_negative() -> None:
     view = describe(make_order(raw_in_used=120_000_000, raw_in_withdrawn=40_000_000), {}, now=at(2))
-    assert view.remaining.text == "0 USDC"
+    assert view.funds.remaining.text == "0 USDC"
 
 
 def test_completed_order() -> None:
     order = make_order(status="history", raw_in_used=150_000_000, raw_out_withdrawn=540_000_000)
     view = describe(order, {}, now=at(9))
     assert view.status_words == "Completed"
-    assert view.percent == 100
+    assert view.progress.percent == 100
     assert view.refund_text == "About 0.002 SOL of account rent"
     assert view.closed_at == at(2, 0, 0, 40)
 
@@ -247,9 +247,9 @@ def test_unknown_token_uses_decimal_strings_and_short_mint() -> None:
     view = describe(order, {}, now=at(1, 12))
     assert view.output_token == Token(ODD_MINT, "Tok3…1111", "", None)
     assert view.pair == "USDC → Tok3…1111"
-    assert view.received.text == "4,321.5 Tok3…1111"
-    assert view.withdrawn_out is None
-    assert view.unwithdrawn_out is None
+    assert view.funds.received.text == "4,321.5 Tok3…1111"
+    assert view.funds.withdrawn_out is None
+    assert view.funds.unwithdrawn_out is None
     assert view.refund_text == (
         "100 USDC not yet spent, the Tok3…1111 bought so far and about 0.002 SOL of account rent"
     )
@@ -265,7 +265,7 @@ def test_token_metadata_from_the_tokens_dict() -> None:
     order = make_order(output_mint=ODD_MINT, raw_out_received=4_321_500, fills=())
     view = describe(order, {ODD_MINT: odd}, now=at(1, 12))
     assert view.output_token == odd
-    assert view.received.text == "4,321.5 ODD"
+    assert view.funds.received.text == "4,321.5 ODD"
 
 
 @pytest.mark.parametrize(
@@ -296,8 +296,8 @@ def test_sell_order_reads_in_the_stablecoin() -> None:
     )
     view = describe(order, {}, now=at(1, 0, 30))
     assert view.schedule == "0.5 SOL every hour"
-    assert view.cycles_total == 4
-    assert view.percent == 25
+    assert view.progress.total == 4
+    assert view.progress.percent == 25
     assert view.average_price == "1 SOL ≈ 172.40 USDC"
     assert view.refund_text == "1.5 SOL not yet spent, 86.2 USDC bought so far and about 0.002 SOL of account rent"
     assert view.next_cycle == at(1, 1, 1)
@@ -310,7 +310,7 @@ def test_last_buy_of_a_time_based_order() -> None:
     # 300 USDC, 50 a day, 2 buys done (last at 2 Jan 00:00:40): 4 left, next 3 Jan → last 6 Jan.
     order = make_order(raw_in_deposited=300_000_000)
     view = describe(order, {}, now=at(2, 12))
-    assert view.cycles_left == 4
+    assert view.progress.left == 4
     assert view.next_cycle == at(3, 0, 0, 40)
     assert view.last_buy == at(6, 0, 0, 40)
 
@@ -319,7 +319,7 @@ def test_last_buy_counts_what_is_left_not_the_buys_reported() -> None:
     # 250 USDC deposited, 100 used, 40 withdrawn: 110 left at 50 a cycle → 3 more buys.
     order = make_order(raw_in_deposited=250_000_000, raw_in_withdrawn=40_000_000)
     view = describe(order, {}, now=at(2, 12))
-    assert view.cycles_left == 3
+    assert view.progress.left == 3
     assert view.last_buy == at(5, 0, 0, 40)
 
 
