@@ -242,6 +242,8 @@ def test_missing_optional_fields_never_crash():
     assert v.funds.spent is None and v.funds.received is None and v.funds.remaining is None
     assert v.status_words == "Jupiter did not say what state this order is in"
     assert v.order_url == "" and v.fills == () and v.dca.rounds == ()
+    assert v.average_price == ""
+    assert v.refund_text == "The USDC not yet spent and about 0.002 SOL of account rent"  # not a guessed amount
 
 
 # --- words ------------------------------------------------------------------------------------

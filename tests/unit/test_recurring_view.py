@@ -99,6 +99,14 @@ def test_cycles_round_up_and_done_is_capped() -> None:
     assert view.next_cycle is None  # nothing left to swap
 
 
+def test_cycles_from_decimal_strings_when_base_units_are_missing() -> None:
+    # 100 / 30 USDC = 3.33 → 4 cycles, from Jupiter's decimal strings alone.
+    order = make_order(
+        raw_in_deposited=None, raw_in_per_cycle=None, in_deposited=Decimal("100"), in_per_cycle=Decimal("30")
+    )
+    assert describe(order, {}, now=at(2, 12)).progress.total == 4
+
+
 def test_unknown_cycle_size() -> None:
     view = describe(make_order(raw_in_per_cycle=None), {}, now=at(2, 12))
     assert view.per_cycle is None
@@ -372,3 +380,14 @@ def test_timeline_of_a_completed_order() -> None:
     order = make_order(status="history", raw_in_used=150_000_000, raw_out_withdrawn=540_000_000, close_tx="c")
     kinds = [e.kind for e in describe(order, {}, now=at(9)).events]
     assert kinds == ["refund", "completed", "buy", "buy", "created"]
+
+
+def test_timeline_names_withdrawals_and_events_it_does_not_know() -> None:
+    withdraw = make_fill(at(1, 5), 0, 290_000_000, tx="w", action="Withdraw")
+    odd = make_fill(at(1, 6), None, None, tx="", action="Rebalance")
+    view = describe(make_order(fills=(FILL_1, withdraw, odd)), {}, now=at(2))
+    assert [(e.kind, e.words, e.tx_url) for e in view.events[:2]] == [
+        ("rebalance", "Rebalance", None),
+        ("withdrawal", "Sent to your wallet: 0.29 SOL", "https://solscan.io/tx/w"),
+    ]
+    assert view.progress.done == 1  # neither is a buy
