@@ -22,6 +22,7 @@ SET_COMPUTE_UNIT_LIMIT = 2  # ComputeBudget instruction tags
 SET_COMPUTE_UNIT_PRICE = 3
 DEFAULT_UNITS_PER_INSTRUCTION = 200_000  # what the runtime grants without SetComputeUnitLimit
 MAX_COMPUTE_UNITS = 1_400_000
+LAMPORTS_PER_SIGNATURE = 5000  # Solana's base fee
 
 
 class InvalidTransaction(ValueError):
@@ -148,3 +149,10 @@ def priority_fee_lamports(reading: Reading) -> int:
         limit = DEFAULT_UNITS_PER_INSTRUCTION * others
     units = min(limit, MAX_COMPUTE_UNITS)
     return -(-(price or 0) * units // 1_000_000)  # integer ceiling: exact for every u64 price
+
+
+def network_fee_lamports(message: VersionedMessage) -> int:
+    """What the fee payer pays for this message: the base fee of each required signature plus the
+    priority fee (`priority_fee_lamports`). ValueError when its instructions cannot be read."""
+    signatures = message.header.num_required_signatures
+    return LAMPORTS_PER_SIGNATURE * signatures + priority_fee_lamports(read_message(message))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import csv
 import json
 import logging
 from collections.abc import Callable
@@ -16,7 +15,7 @@ from typing import Any
 from django.contrib.auth import login, logout
 from django.core.cache import cache
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -30,9 +29,16 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 from django_ratelimit.decorators import ratelimit
 
-from dashboard import budget, dca_auth, encoding, limits, relay, siws, tracking, trigger
-from dashboard.exports import fill_columns, fill_rows
-from dashboard.forms import DcaForm, DcaVerifyForm, SignedTransactionForm, SignInChallengeForm, SignInVerifyForm
+from dashboard import budget, dca_auth, encoding, exports, limits, relay, siws, tracking, trigger
+from dashboard.forms import (
+    DcaForm,
+    DcaVerifyForm,
+    ExportForm,
+    export_years,
+    SignedTransactionForm,
+    SignInChallengeForm,
+    SignInVerifyForm,
+)
 from dashboard.middleware import mark_signed_in
 from dashboard.models import CancelAttempt
 from dashboard.orders import ACCOUNT_RENT_WORDS, total_value
@@ -251,7 +257,8 @@ def render_panel(request: HtmxHttpRequest, template: str, context: dict[str, Any
 
 @wallet_required
 def orders(request: HtmxHttpRequest) -> TemplateResponse:
-    return TemplateResponse(request, "orders/page.html")
+    context = {"export_formats": exports.FORMATS.items(), "export_years": export_years(timezone.now().date())}
+    return TemplateResponse(request, "orders/page.html", context)
 
 
 # Views of the order lists, per client address and per wallet (settings RATELIMIT_LISTS): past
@@ -345,44 +352,51 @@ def order_fills(request: HtmxHttpRequest, order_key: str) -> TemplateResponse:
 @wallet_required
 @lists_limited
 def orders_export(request: HtmxHttpRequest) -> HttpResponse:
+    """Every deposit, fill and refund of the wallet's orders (both systems, active and closed) as
+    one file: plain CSV (also `;`-separated), Koinly or CoinTracker, all years or one (UTC),
+    streamed. Past the list limit, or while Jupiter fails, what was last seen, said in the file
+    name (and the plain CSV's first line); when nothing is known of a list, no file: 429 with
+    Retry-After when the limit starved it, else 503."""
     wallet = request.user.username
+    form = ExportForm(request.GET, today=timezone.now().date())
+    if not form.is_valid():
+        return TemplateResponse(request, "orders/export_unavailable.html", {"message": form.first_error()}, status=400)
+    fmt, year = form.cleaned_data["format"], form.cleaned_data["year"]
     access = dca_auth.access(request.session.session_key, wallet)
-    boards = [board_for(request, status, access) for status in tracking.STATUSES]
+    if getattr(request, "limited", False):
+        boards = [board_for(request, status, access) for status in tracking.STATUSES]
+    else:
+        boards = tracking.list_boards(wallet, access.token or None)
     for board in boards:
         access = dca_access_after(request, board, access)
     # v2 lists this session cannot read (not connected, or Jupiter refused the token) add what was
     # last seen of them, if anything; the others must be known.
     listings = [listing for board in boards for listing in (board.v1, board.v2)]
-    unknown = next(
-        (listing for listing in listings if listing.problem and not listing.as_of and not listing.needs_connect),
-        None,
-    )
-    if unknown is not None:  # nothing known about one of the lists: an export would be incomplete
-        return TemplateResponse(request, "orders/export_unavailable.html", {"listing": unknown}, status=503)
+    unknown = [listing for listing in listings if listing.problem and not listing.as_of and not listing.needs_connect]
+    if unknown:  # nothing known about one of the lists: an export would be incomplete
+        limited = any(listing.rate_limited for listing in unknown)
+        response = TemplateResponse(
+            request, "orders/export_unavailable.html", {"listing": unknown[0]}, status=429 if limited else 503
+        )
+        if limited:
+            response["Retry-After"] = str(SLOW_DOWN_SECONDS)
+        return response
     views = tracking.describe([o for board in boards for o in board.orders])
-    rows = fill_rows(views)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    stamp = timezone.now().strftime("%Y-%m-%d")
-    name = f"dca-fills-{wallet[:8]}-{stamp}"
+    rows = exports.ledger(views, exports.cancel_fees(wallet), year)
     stale = [listing for listing in listings if listing.problem and listing.as_of]
-    if stale:  # last-known fills: the file says so in its name and in its first line
-        as_of = min(listing.as_of for listing in stale)
-        name += f"-last-known-as-of-{as_of:%Y-%m-%d-%H%M}-UTC"
-    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
-    response.write("\ufeff")  # a UTF-8 byte order mark: spreadsheets then read "→" and symbols right
-    if stale:
-        csv.writer(response).writerow([export_note(as_of, stale[0].problem)])
-    writer = csv.DictWriter(response, fieldnames=fill_columns(views))
-    writer.writeheader()
-    writer.writerows(rows)
+    as_of = min((listing.as_of for listing in stale), default=None)
+    note = export_note(as_of, stale[0].problem) if as_of is not None else ""
+    response = StreamingHttpResponse(exports.lines(fmt, rows, note), content_type="text/csv; charset=utf-8")
+    name = exports.file_name(wallet, fmt, year, timezone.now(), as_of)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 
 
 def export_note(as_of: datetime, problem: str) -> str:
-    """The first line of an export made from last-known data, in plain words."""
+    """The first line of a plain export made from last-known data, in plain words."""
     return (
-        f"# Last-known fills as of {as_of.astimezone(dt_timezone.utc):%Y-%m-%d %H:%M} UTC. {problem} "
-        "Fills after that time are missing: download again later for a complete file."
+        f"# Last-known orders as of {as_of.astimezone(dt_timezone.utc):%Y-%m-%d %H:%M} UTC. {problem} "
+        "Anything after that time is missing: download again later for a complete file."
     )
 
 
