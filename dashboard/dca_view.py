@@ -208,16 +208,20 @@ def _transfers(
     order: DcaOrder, token: Token, deposited: Amount | None, withdrawn_in: Amount | None
 ) -> tuple[Transfer, ...]:
     """The deposit and the refunds, from Jupiter's successful `deposit` and `withdrawal` events
-    (their time and transaction); without such events, the order's own figures at its creation
-    and its last change, with no transaction."""
+    (their time and transaction); when Jupiter lists no such event at all, the order's own figures
+    at its creation and its last change, with no transaction (never a deposit that has not landed
+    or failed)."""
     moved = []
     for kind, event_type, total in (("deposit", "deposit", deposited), ("refund", "withdrawal", withdrawn_in)):
-        done = [e for e in order.events if e.type == event_type and e.state == SUCCESS and e.raw_in is not None]
-        if done and token.decimals is not None:
+        listed = [e for e in order.events if e.type == event_type]
+        done = [e for e in listed if e.state == SUCCESS and e.raw_in is not None]
+        if listed and token.decimals is not None:
             for e in done:
                 value = amount(e.raw_in, None, token)
                 if value is not None and not value.is_zero:
                     moved.append(Transfer(kind, e.at or order.updated_at, value, e.tx_signature))
+        elif kind == "deposit" and order.state in ("depositing", "deposit_failed"):
+            continue
         elif total is not None and not total.is_zero:
             moved.append(Transfer(kind, order.created_at if kind == "deposit" else order.updated_at, total, ""))
     return tuple(sorted(moved, key=lambda t: t.when))

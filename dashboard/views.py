@@ -34,10 +34,10 @@ from dashboard.forms import (
     DcaForm,
     DcaVerifyForm,
     ExportForm,
-    export_years,
     SignedTransactionForm,
     SignInChallengeForm,
     SignInVerifyForm,
+    export_years,
 )
 from dashboard.middleware import mark_signed_in
 from dashboard.models import CancelAttempt

@@ -156,70 +156,6 @@ def test_upstream_failure_with_nothing_known_says_so_plainly(trader, wallet):
     assert "Traceback" not in response.text
 
 
-def test_export_csv_has_every_fill_of_every_order(trader, wallet):
-    keys = control.seed_wallet(wallet, active=2, history=2)
-    response = trader.get("/orders/export.csv")
-    assert response.status_code == 200
-    assert response["Content-Type"].startswith("text/csv")
-    assert "attachment" in response["Content-Disposition"]
-    assert response.content.startswith("\ufeff".encode())  # a BOM: spreadsheets read UTF-8 right
-    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
-    fills = [
-        trade
-        for order in (control.get_order(k) for k in keys)
-        for trade in order["trades"]
-        if trade["action"] == "Fill"
-    ]
-    assert len(rows) == len(fills)
-    assert {r["signature"] for r in rows} == {t["txId"] for t in fills}
-    assert list(rows[0]) == [
-        "date (UTC)",
-        "pair",
-        "in_amount",
-        "in_token",
-        "out_amount",
-        "out_token",
-        "fee_amount",
-        "fee_token",
-        "price (in_token per 1 out_token)",
-        "signature",
-        "order",
-        "system",
-    ]
-    assert {r["system"] for r in rows} == {"Recurring v1"}
-    for row in rows:  # numeric columns are plain numbers a spreadsheet reads as numbers
-        for column in ("in_amount", "out_amount", "fee_amount", "price (in_token per 1 out_token)"):
-            float(row[column])
-            assert "," not in row[column] and " " not in row[column]
-
-
-def test_export_during_an_outage_says_it_holds_last_known_fills(trader, wallet):
-    keys = control.seed_wallet(wallet, active=2, history=1)
-    trader.get("/orders/active", **HTMX)
-    trader.get("/orders/history", **HTMX)  # both lists seen
-    cache.clear()
-    control.inject_fault("getRecurringOrders", "500", times=50)
-    response = trader.get("/orders/export.csv")
-    assert response.status_code == 200
-    disposition = response["Content-Disposition"]
-    assert disposition.startswith(f'attachment; filename="dca-fills-{wallet[:8]}-')
-    assert "-last-known-as-of-" in disposition
-    note, *lines = response.content.decode("utf-8-sig").splitlines()
-    assert note.startswith("# Last-known fills as of ")
-    assert "Jupiter is not answering right now" in note
-    assert "Fills after that time are missing" in note
-    rows = list(csv.DictReader(io.StringIO("\n".join(lines))))
-    fills = [t for k in keys for t in control.get_order(k)["trades"] if t["action"] == "Fill"]
-    assert {r["signature"] for r in rows} == {t["txId"] for t in fills}
-
-
-def test_live_export_has_no_note(trader, wallet):
-    control.seed_wallet(wallet, active=1, history=1)
-    response = trader.get("/orders/export.csv")
-    assert "last-known" not in response["Content-Disposition"]
-    assert response.content.decode("utf-8-sig").startswith("date (UTC),pair,")
-
-
 def signed_in(wallet: str) -> Client:
     client = Client()
     client.force_login(get_user_model().objects.get_or_create(username=wallet)[0])
@@ -248,7 +184,7 @@ def test_list_views_past_the_limit_show_last_known_without_calling_jupiter(walle
     export = client.get("/orders/export.csv", REMOTE_ADDR=unique_address())
     assert export.status_code == 200
     note = next(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
-    assert note[0].startswith("# Last-known fills as of ")
+    assert note[0].startswith("# Last-known orders as of ")
     assert "refreshed your orders very often" in note[0]
     assert list_calls() == before
     other = signed_in(str(Keypair().pubkey())).get("/orders/active", REMOTE_ADDR=unique_address())

@@ -271,7 +271,9 @@ def test_koinly_rows_are_transfers_in_and_out_of_the_order_and_trades() -> None:
         "SOL",
     )
     assert (buy["Fee Amount"], buy["Fee Currency"], buy["Net Worth Amount"]) == ("0.00029", "SOL", "50")
-    assert buy["Description"] == f"DCA buy of Jupiter order ORDER1 (Recurring v1); USDC mint {USDC_MINT}; SOL mint {SOL_MINT}"
+    assert buy["Description"] == (
+        f"DCA buy of Jupiter order ORDER1 (Recurring v1); USDC mint {USDC_MINT}; SOL mint {SOL_MINT}"
+    )
     assert (refund["Sent Amount"], refund["Received Amount"], refund["Fee Amount"], refund["Fee Currency"]) == (
         "50",
         "",
