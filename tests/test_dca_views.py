@@ -263,7 +263,8 @@ def test_the_token_never_reaches_the_browser_or_the_logs(trader, keypair, wallet
     tracking.invalidate(wallet)
     responses.append(trader.get("/orders/active", **HTMX))  # the 401 path
     for response in responses:
-        assert token not in response.content.decode(), response
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        assert token not in body.decode("utf-8-sig"), response
         assert all(token not in value for value in response.headers.values())
         assert all(token not in morsel.value for morsel in response.cookies.values())
     assert all(token not in morsel.value for morsel in trader.cookies.values())

@@ -183,7 +183,7 @@ def test_list_views_past_the_limit_show_last_known_without_calling_jupiter(walle
     assert f'data-order="{keys[2]}"' in panel.text
     export = client.get("/orders/export.csv", REMOTE_ADDR=unique_address())
     assert export.status_code == 200
-    note = next(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
+    note = next(csv.reader(io.StringIO(b"".join(export.streaming_content).decode("utf-8-sig"))))
     assert note[0].startswith("# Last-known orders as of ")
     assert "refreshed your orders very often" in note[0]
     assert list_calls() == before
