@@ -326,3 +326,28 @@ def test_file_names_say_wallet_format_year_and_last_known(fmt, year, as_of, name
 def test_currency_keeps_a_known_symbol() -> None:
     assert exports.currency(SOL) == "SOL"
     assert exports.currency(replace(SOL, symbol="")) == SOL_MINT
+
+
+def test_a_fill_that_received_nothing_has_no_price() -> None:
+    empty = make_fill(at(1), 50_000_000, 0, tx="empty")
+    view = describe(make_order(fills=(empty,)), {}, at(3))
+    fill = read(PLAIN, ledger([view], {}))[1]
+    assert (fill["price (in price_unit)"], fill["price_unit"], fill["out_amount"]) == ("", "", "0")
+
+
+@pytest.mark.parametrize(
+    ("state", "events", "kinds"),
+    [
+        ("depositing", [], []),  # the deposit has not landed: nothing to export yet
+        ("deposit_failed", [event("deposit", "failed", "26T18:42:08")], []),
+        ("cancelled", [], [("deposit", "20"), ("refund", "20")]),  # no events: the order's own figures
+    ],
+)
+def test_v2_orders_without_events_export_what_jupiters_figures_say(state, events, kinds) -> None:
+    data = spec_order()
+    data.update(state=state, events=events, inputAmountUsed="0", outputAmountTotal="0", roundsFilled=0)
+    data["inputAmountRemaining"] = "20000000"
+    view = dca_view(data, "active" if state == "depositing" else "history")
+    rows = ledger([view], {})
+    assert [(r.kind, r.input.number) for r in rows] == kinds
+    assert all(r.tx_id == "" for r in rows)
