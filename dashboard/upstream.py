@@ -83,6 +83,58 @@ class JupiterBadResponse(JupiterError):
     default_user_message = "Jupiter sent an answer we could not read. Please try again shortly."
 
 
+class UnexpectedShape(JupiterBadResponse):
+    """A 2xx answer without a key the dashboard relies on: Jupiter changed the shape of its answer
+    (`answer`, e.g. "getRecurringOrders", lacks `missing`, e.g. "time"). Never read as "no orders":
+    lists show their last-known data, and no tracked order is retired on it. Made (and logged,
+    naming the key) by `unexpected_shape`."""
+
+    code = "unexpected_shape"
+
+    def __init__(self, answer: str, missing: str) -> None:
+        super().__init__(
+            upstream_message=f"unexpected shape: {answer} answer without {missing}",
+            gateway_request_id=last_gateway_request_id(),
+        )
+        self.answer = answer
+        self.missing = missing
+
+
+class MissingKey(ValueError):
+    """A parser's complaint that an item (an order, a token) lacks `key`; the caller of the parser
+    turns it into `UnexpectedShape` with the path to the item, or skips the item."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"without {key}")
+        self.key = key
+
+
+def unexpected_shape(answer: str, missing: str) -> UnexpectedShape:
+    """The error for an answer that lacks `missing`, logged here (once) with the key it lacks."""
+    error = UnexpectedShape(answer, missing)
+    logger.error(
+        "jupiter %s answer has an unexpected shape: %s is missing (gateway_request_id=%s)",
+        answer,
+        missing,
+        error.gateway_request_id,
+    )
+    return error
+
+
+def missing_keys(data: Any, keys: tuple[str, ...]) -> list[str]:
+    """Which of `keys` (dotted for nesting: "pagination.total") `data` lacks; all of them when it
+    is not an object. A key that is present with the value null is present."""
+    missing = []
+    for key in keys:
+        node = data
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                missing.append(key)
+                break
+            node = node[part]
+    return missing
+
+
 class OrderNotFound(JupiterError):
     default_user_message = "This order is already closed or could not be found."
 
