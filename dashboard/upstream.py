@@ -309,6 +309,7 @@ class Session:
             except requests.RequestException as exc:
                 raise JupiterUnavailable(upstream_message=type(exc).__name__) from None
             budget.after_call(endpoint, response.status_code < 500)
+            budget.observe(*read_rate_limit(response))
             gateway_id = response.headers.get("x-api-gateway-request-id", "")
             _last.gateway_request_id = gateway_id
             logger.info(
@@ -372,7 +373,26 @@ def rate_limit_delay(response: requests.Response) -> float | None:
     return max(delay, 0.05)
 
 
+RATE_LIMIT_HEADERS = ("x-ratelimit-remaining", "x-ratelimit-current", "x-ratelimit-reset")
+
+
+def read_rate_limit(response: requests.Response) -> tuple[int | None, float | None, int | None]:
+    """Jupiter's rate-limit headers as (remaining, reset in Unix seconds, current), each None when
+    absent or unreadable (they are Jupiter's, so untrusted); kept for `last_rate_limit` too."""
+    seen = {name: response.headers[name] for name in RATE_LIMIT_HEADERS if name in response.headers}
+    _last.rate_limit = seen
+    remaining = to_int(seen.get("x-ratelimit-remaining"))
+    current = to_int(seen.get("x-ratelimit-current"))
+    reset = to_decimal(seen.get("x-ratelimit-reset"))
+    return remaining, float(reset) if reset is not None else None, current
+
+
 _last = threading.local()
+
+
+def last_rate_limit() -> dict[str, str]:
+    """The rate-limit headers (`RATE_LIMIT_HEADERS`) of the last answer this thread received, as sent."""
+    return dict(getattr(_last, "rate_limit", {}))
 
 
 def last_gateway_request_id() -> str:
@@ -407,7 +427,7 @@ def to_int(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():  # not "²"
         return int(value.strip())
     return None
 
