@@ -412,7 +412,7 @@ def test_deeply_nested_json_is_refused_plainly(client, caplog, url, body):
 
 
 def cancel_start(client: Client, address: str):
-    return client.post("/orders/NoSuchOrder/cancel/start", REMOTE_ADDR=address)
+    return client.post(f"/orders/{Keypair().pubkey()}/cancel/start", REMOTE_ADDR=address)  # no such order
 
 
 @pytest.mark.django_db
