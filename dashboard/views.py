@@ -553,9 +553,20 @@ def cancel_submit(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
     return cancel_answer(attempt, request)
 
 
+def cancel_follow_up_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A cancel's status checks and declines, per client address and per wallet (settings
+    RATELIMIT_CANCEL_STATUS)."""
+    rate = "dashboard.limits.cancel_status_rate"
+    view = ratelimit(group="cancel-status", key="dashboard.limits.wallet_key", rate=rate, block=False)(view)
+    return ratelimit(group="cancel-status", key="ip", rate=rate, block=False)(view)
+
+
 @require_POST
 @wallet_required_json
+@cancel_follow_up_limited
 def cancel_decline(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
+    if getattr(request, "limited", False):
+        return slow_down()
     try:
         return cancel_answer(relay.decline(request.user.username, attempt_id))
     except relay.CancelRefused as refused:
@@ -564,9 +575,13 @@ def cancel_decline(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
 
 @require_POST
 @wallet_required_json
+@cancel_follow_up_limited
 def cancel_status(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
-    """Where a relayed cancel stands; settles a pending one by re-reading the order."""
+    """Where a relayed cancel stands; settles a pending one by re-reading the order. Past the
+    limit, where it stood when last known, without asking Jupiter."""
     try:
+        if getattr(request, "limited", False):
+            return cancel_answer(relay.find(request.user.username, attempt_id))
         return cancel_answer(relay.reconcile(request.user.username, attempt_id, dca_token(request)), request)
     except relay.CancelRefused as refused:
         return refusal(refused)
