@@ -340,7 +340,7 @@ ODD_KEYS = [
     "1" * 31,  # too short for an address
     "0" * 44,  # "0" is not base58
     "z" * 44,  # base58, but more than 32 bytes
-    "1111111111111111111111111111111111",  # decodes to 32 bytes, but is not how they encode
+    "1111111111111111111111111111111111",  # 34 zero bytes
     "%F0%9F%92%A5" * 10,
     "12345678-1234-1234-1234-1234567890",  # a UUID one digit short
     "..%2F..%2Fetc",
