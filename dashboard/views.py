@@ -36,6 +36,7 @@ from dashboard.forms import (
     ExportForm,
     SignedTransactionForm,
     SignInChallengeForm,
+    SignInTransactionForm,
     SignInVerifyForm,
     export_years,
 )
@@ -171,7 +172,10 @@ def sign_in_challenge(request: HttpRequest) -> JsonResponse:
         uri=request.build_absolute_uri("/"),
         address=form.cleaned_data["address"],
     )
-    return answer("challenge", "Approve the sign-in in your wallet.", **siws.challenge_input(challenge))
+    data = siws.challenge_input(challenge)
+    if form.cleaned_data["type"] == "transaction":  # wallets that cannot sign messages
+        data["transaction"] = base64.b64encode(siws.challenge_transaction(challenge)).decode()
+    return answer("challenge", "Approve the sign-in in your wallet.", **data)
 
 
 @require_POST
@@ -182,18 +186,28 @@ def sign_in_verify(request: HttpRequest) -> JsonResponse:
     data = _json_body(request)
     if data is None:
         return _refuse("The sign-in request was too large or not understood. Please start again.")
-    form = SignInVerifyForm(data)
+    by_transaction = "signedTransaction" in data  # a wallet that cannot sign messages
+    form = SignInTransactionForm(data) if by_transaction else SignInVerifyForm(data)
     if not form.is_valid():
         return _refuse(form.first_error())
+    signed = form.cleaned_data
+    session = {"session_key": request.session.session_key or "", "host": request.get_host()}
     try:
-        address = siws.verify_sign_in(
-            session_key=request.session.session_key or "",
-            host=request.get_host(),
-            address=form.cleaned_data["address"],
-            signed_message=form.cleaned_data["signedMessage"],
-            signature=form.cleaned_data["signature"],
-            nonce=form.cleaned_data["nonce"],
-        )
+        if by_transaction:
+            address = siws.verify_sign_in_transaction(
+                **session,
+                address=signed["address"],
+                signed_transaction=signed["signedTransaction"],
+                nonce=signed["nonce"],
+            )
+        else:
+            address = siws.verify_sign_in(
+                **session,
+                address=signed["address"],
+                signed_message=signed["signedMessage"],
+                signature=signed["signature"],
+                nonce=signed["nonce"],
+            )
     except siws.SignInError as exc:
         return _refuse(exc.message, exc.status)
     # Counted per wallet only now, with the wallet's own signature verified: refused requests
@@ -568,9 +582,20 @@ def cancel_submit(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
     return cancel_answer(attempt, request)
 
 
+def cancel_follow_up_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A cancel's status checks and declines, per client address and per wallet (settings
+    RATELIMIT_CANCEL_STATUS)."""
+    rate = "dashboard.limits.cancel_status_rate"
+    view = ratelimit(group="cancel-status", key="dashboard.limits.wallet_key", rate=rate, block=False)(view)
+    return ratelimit(group="cancel-status", key="ip", rate=rate, block=False)(view)
+
+
 @require_POST
 @wallet_required_json
+@cancel_follow_up_limited
 def cancel_decline(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
+    if getattr(request, "limited", False):
+        return slow_down()
     try:
         return cancel_answer(relay.decline(request.user.username, attempt_id))
     except relay.CancelRefused as refused:
@@ -579,9 +604,13 @@ def cancel_decline(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
 
 @require_POST
 @wallet_required_json
+@cancel_follow_up_limited
 def cancel_status(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
-    """Where a relayed cancel stands; settles a pending one by re-reading the order."""
+    """Where a relayed cancel stands; settles a pending one by re-reading the order. Past the
+    limit, where it stood when last known, without asking Jupiter."""
     try:
+        if getattr(request, "limited", False):
+            return cancel_answer(relay.find(request.user.username, attempt_id))
         return cancel_answer(relay.reconcile(request.user.username, attempt_id, dca_token(request)), request)
     except relay.CancelRefused as refused:
         return refusal(refused)
