@@ -13,7 +13,7 @@ const plain = (message) => Object.assign(new Error(message), { plain: true });
 async function ask(url, data, field) {
   const answer = await send(url, data);
   if (answer.state === 'refused' || answer.state === 'signed_out' || answer.state === 'unknown') {
-    throw plain(answer.message);
+    throw Object.assign(plain(answer.message), { code: answer.code });
   }
   if (field && (typeof answer[field] !== 'string' || !answer[field])) {
     throw plain('Jupiter sent nothing to sign. Try again in a moment.');
@@ -51,6 +51,8 @@ async function connect(button) {
     say(isRejection(error) && !error?.plain
       ? 'You declined in your wallet, so nothing was shared with Jupiter. Your other orders stay listed; press the button whenever you want to see your DCA orders.'
       : String(error?.message || error), 'error');
+    // Jupiter no longer knows the message that was signed: the button offers a fresh one.
+    if (error?.code === 'challenge_not_found') button.textContent = 'Sign again';
     button.disabled = false;
   }
 }
