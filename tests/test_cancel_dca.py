@@ -199,6 +199,7 @@ def test_jupiter_not_knowing_the_order_refreshes_the_list(trader, wallet):
 
 
 def test_an_ended_connection_asks_to_connect_again_and_keeps_the_list(trader, wallet):
+    (v1_key,) = control.seed_wallet(wallet, active=1, history=0)
     control.expire_dca_tokens()
     response = start(trader, order_id(wallet))
     assert response.status_code == 403
@@ -206,6 +207,7 @@ def test_an_ended_connection_asks_to_connect_again_and_keeps_the_list(trader, wa
     assert DcaConnection.objects.get().token == ""  # forgotten: the page offers to connect again
     page = trader.get("/orders/active", **HTMX).content.decode()
     assert "Connect again" in page and order_id(wallet) in page  # the last-known orders stay listed
+    assert f'data-order="{v1_key}"' in page  # and the v1 list, live
 
 
 def test_not_one_of_the_wallets_active_orders_costs_no_call(trader, wallet):

@@ -10,7 +10,7 @@ from django.contrib.sessions.models import Session
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from dashboard import views
+from dashboard import messages
 from dashboard.models import CancelAttempt
 from dashboard.sandbox import control
 from dashboard.sandbox.models import SandboxOrder
@@ -419,8 +419,8 @@ def test_a_wallet_that_never_answers_is_given_up_on(page, live_server, install_w
 @pytest.mark.parametrize(
     ("how", "words"),
     [
-        ("session", "You were signed out — sign in again."),  # the dashboard's JSON answer
-        ("csrf", views.STALE_PAGE),  # views.csrf_failure's JSON answer
+        ("session", messages.words("signed_out")),  # the dashboard's JSON answer
+        ("csrf", messages.words("stale_page")),  # views.csrf_failure's JSON answer
     ],
 )
 def test_a_session_that_ended_is_said_plainly(page, live_server, install_wallet, how, words):
