@@ -3,6 +3,7 @@ what the trader sees, where the focus goes and what stays possible at every step
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -221,6 +222,24 @@ def test_no_explorer_link_for_a_transaction_that_never_landed(page, live_server,
     expect(requests).to_contain_text("it never reached the chain")
     expect(confirm.get_by_role("button", name="Try again")).to_be_enabled()
     expect(confirm.get_by_role("button", name="Keep this order")).to_be_visible()
+
+
+@pytest.mark.parametrize("endpoint", ["cancelOrder", "execute"])
+def test_jupiter_busy_says_nothing_was_sent_and_how_long_to_wait(page, live_server, install_wallet, endpoint):
+    wallet = install_wallet()
+    key, confirm = open_confirmation(page, live_server, wallet)
+    control.inject_fault(endpoint, "429", seconds=40)
+    confirm.get_by_role("button", name="Confirm cancel").click()
+    status = confirm.locator(".cancel-status")
+    expect(status).to_contain_text(
+        re.compile(r"Jupiter is busy right now, so nothing was sent\. Try again in \d+ seconds\.")
+    )
+    expect(confirm.get_by_role("button", name="Try again")).to_be_enabled()
+    expect_refusals_logged(page, "503 (Service Unavailable)")
+    assert control.get_order(key)["status"] == "active"
+    confirm.get_by_role("button", name="Try again").click()  # once Jupiter has room again
+    expect(page.locator("#cancel-outcome")).to_contain_text("Order cancelled.")
+    assert control.get_order(key)["status"] == "history"
 
 
 def test_expired_attempt_offers_a_fresh_one_without_a_link(page, live_server, install_wallet):
