@@ -72,8 +72,8 @@ class CancelAttempt(models.Model):
 
     wallet = models.CharField(max_length=64, db_index=True)
     order_key = models.CharField(max_length=64)
-    # "v1": a Recurring API cancel (request_id: cancelOrder's requestId, relayed with execute);
-    # "v2": a Trigger API v2 DCA refund (request_id: the cancel's requestId, relayed with
+    # System.RECURRING: a Recurring API cancel (request_id: cancelOrder's requestId, relayed with execute);
+    # System.DCA: a Trigger API v2 DCA refund (request_id: the cancel's requestId, relayed with
     # confirm-cancel). In both, `message` holds the exact message bytes the wallet was asked to sign.
     system = models.CharField(max_length=2, choices=TrackedOrder.System.choices, default=TrackedOrder.System.RECURRING)
     request_id = models.CharField(max_length=128)

@@ -216,6 +216,19 @@ def test_wallet_raising_the_network_fee_past_the_ceiling_is_refused():
         recurring_check.check_signed(issued, signed(twice, user), str(user.pubkey()))
 
 
+def test_a_transaction_another_key_pays_for_or_co_signs_is_refused():
+    user, order = Keypair(), Pubkey.new_unique()
+    message = issued_message(user.pubkey(), order)
+    issued = recurring_check.check_issued(unsigned(message), str(user.pubkey()), str(order))
+    other = Keypair()
+    paid_by_other = Message.new_with_blockhash(
+        list(parts(user.pubkey(), order)), other.pubkey(), message.recent_blockhash
+    )
+    tx = VersionedTransaction(paid_by_other, [other, user])
+    with refused("not_signed_alone"):
+        recurring_check.check_signed(issued, tx, str(user.pubkey()))
+
+
 def test_signature_by_another_key_is_refused():
     user, order = Keypair(), Pubkey.new_unique()
     message = issued_message(user.pubkey(), order)
