@@ -26,6 +26,8 @@ WORDS: dict[str, str] = {
         "fresh data will be back in a moment."
     ),
     "bad_response": "Jupiter sent an answer we could not read. Please try again shortly.",
+    # an answer without a key we rely on (Jupiter changed its shape): said like any unreadable answer
+    "unexpected_shape": "Jupiter sent an answer we could not read. Please try again shortly.",
     "not_found": "This order is already closed or could not be found. The list will refresh.",
     "rejected": "Jupiter refused this request: {detail}.",
     "credentials_refused": "Jupiter refused the dashboard's credentials. Please tell the site operator.",

@@ -33,8 +33,8 @@ def codes_in(source: Path) -> set[str]:
         elif isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "code" for t in node.targets):
             if isinstance(node.value, ast.Constant):
                 found.add(node.value.value)
-        elif isinstance(node, ast.Tuple) and len(node.elts) == 3 and isinstance(node.elts[2], ast.Constant):
-            found.add(node.elts[2].value)  # a KNOWN_MESSAGES row
+        elif isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "KNOWN_MESSAGES":
+            found |= {row.elts[2].value for row in node.value.elts}  # (needle, class, code)
     return {code for code in found if isinstance(code, str) and code}
 
 

@@ -91,7 +91,7 @@ def test_a_429_is_rate_limited_with_the_wait_in_its_words():
 
 @pytest.mark.parametrize(
     ("value", "number"),
-    [("12", 12), (" 7 ", 7), (3, 3), (True, None), ("1.5", None), (None, None), ("", None)],
+    [("12", 12), (" 7 ", 7), (3, 3), (True, None), ("1.5", None), (None, None), ("", None), ("\u00b2", None)],
 )
 def test_to_int(value, number):
     assert upstream.to_int(value) == number
