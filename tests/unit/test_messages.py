@@ -16,15 +16,15 @@ CANCEL_PATH = ("attempts.py", "recurring_check.py", "recurring_cancel.py", "dca_
 
 
 def codes_in(source: Path) -> set[str]:
-    """The codes a module names: `code=` keywords, the first argument of `CancelRefused`,
-    `finish`'s third and `decline`'s second, `messages.words(...)`, and the table of Jupiter's
+    """The codes a module names: `code=` keywords, the first argument of `CancelRefused` and of
+    the `Jupiter…` errors, `finish`'s third and `decline`'s second, `messages.words(...)`, and the table of Jupiter's
     messages (`KNOWN_MESSAGES`) and error classes' `code = ...`."""
     found = set()
     for node in ast.walk(ast.parse(source.read_text())):
         if isinstance(node, ast.Call):
             name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
             positions = {"CancelRefused": 0, "words": 0, "finish": 2, "decline": 1, "refused": 0}
-            at = positions.get(name)
+            at = 0 if name.startswith("Jupiter") else positions.get(name)
             if at is not None and len(node.args) > at and isinstance(node.args[at], ast.Constant):
                 found.add(node.args[at].value)
             for keyword in node.keywords:
