@@ -22,6 +22,7 @@ __all__ = [
     "CancelRefused",
     "Issued",
     "decline",
+    "find",
     "next_step",
     "reconcile",
     "refund_fee_lamports",
@@ -49,6 +50,11 @@ def submit(wallet: str, attempt_id: int, signed_base64: str, token: str | None =
     if attempt.system == System.DCA:
         return dca_cancel.submit(attempt, signed_base64, token)
     return recurring_cancel.submit(attempt, signed_base64)
+
+
+def find(wallet: str, attempt_id: int) -> CancelAttempt:
+    """The wallet's attempt as recorded (no upstream call); refused when it is not the wallet's."""
+    return attempts.find(wallet, attempt_id)
 
 
 def decline(wallet: str, attempt_id: int) -> CancelAttempt:

@@ -33,7 +33,14 @@ from django_ratelimit.decorators import ratelimit
 
 from dashboard import budget, dca_auth, encoding, limits, messages, relay, siws, tracking, trigger
 from dashboard.exports import fill_columns, fill_rows
-from dashboard.forms import DcaForm, DcaVerifyForm, SignedTransactionForm, SignInChallengeForm, SignInVerifyForm
+from dashboard.forms import (
+    DcaForm,
+    DcaVerifyForm,
+    SignedTransactionForm,
+    SignInChallengeForm,
+    SignInTransactionForm,
+    SignInVerifyForm,
+)
 from dashboard.middleware import mark_signed_in
 from dashboard.models import CancelAttempt, TrackedOrder
 from dashboard.orders import ACCOUNT_RENT_WORDS, total_value
@@ -187,7 +194,10 @@ def sign_in_challenge(request: HttpRequest) -> JsonResponse:
         uri=request.build_absolute_uri("/"),
         address=form.cleaned_data["address"],
     )
-    return answer("challenge", "Approve the sign-in in your wallet.", **siws.challenge_input(challenge))
+    data = siws.challenge_input(challenge)
+    if form.cleaned_data["type"] == "transaction":  # wallets that cannot sign messages
+        data["transaction"] = base64.b64encode(siws.challenge_transaction(challenge)).decode()
+    return answer("challenge", "Approve the sign-in in your wallet.", **data)
 
 
 @require_POST
@@ -198,18 +208,28 @@ def sign_in_verify(request: HttpRequest) -> JsonResponse:
     data = _json_body(request)
     if data is None:
         return _refuse("The sign-in request was too large or not understood. Please start again.")
-    form = SignInVerifyForm(data)
+    by_transaction = "signedTransaction" in data  # a wallet that cannot sign messages
+    form = SignInTransactionForm(data) if by_transaction else SignInVerifyForm(data)
     if not form.is_valid():
         return _refuse(form.first_error())
+    signed = form.cleaned_data
+    session = {"session_key": request.session.session_key or "", "host": request.get_host()}
     try:
-        address = siws.verify_sign_in(
-            session_key=request.session.session_key or "",
-            host=request.get_host(),
-            address=form.cleaned_data["address"],
-            signed_message=form.cleaned_data["signedMessage"],
-            signature=form.cleaned_data["signature"],
-            nonce=form.cleaned_data["nonce"],
-        )
+        if by_transaction:
+            address = siws.verify_sign_in_transaction(
+                **session,
+                address=signed["address"],
+                signed_transaction=signed["signedTransaction"],
+                nonce=signed["nonce"],
+            )
+        else:
+            address = siws.verify_sign_in(
+                **session,
+                address=signed["address"],
+                signed_message=signed["signedMessage"],
+                signature=signed["signature"],
+                nonce=signed["nonce"],
+            )
     except siws.SignInError as exc:
         return _refuse(exc.message, exc.status)
     # Counted per wallet only now, with the wallet's own signature verified: refused requests
@@ -270,15 +290,16 @@ def _signed_in_only(
     return wrapper
 
 
-def json_endpoint(*, limit: tuple[str, str] | None = None) -> Callable[[View], View]:
+def json_endpoint(*, limit: tuple[str, str] | None = None, refuse_past_limit: bool = True) -> Callable[[View], View]:
     """A signed-in JSON endpoint: POST only, signed-in wallets only (else the one "signed out"
     answer), and with `limit=(group, rate)` limited per client address and per wallet (both
-    counted, django-ratelimit); past either it answers `slow_down` and does nothing."""
+    counted, django-ratelimit); past either it answers `slow_down` and does nothing — or, with
+    `refuse_past_limit=False`, the view reads `request.limited` and answers itself."""
 
     def decorate(view: View) -> View:
         @wraps(view)
         def within_limits(request: HtmxHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if getattr(request, "limited", False):
+            if refuse_past_limit and getattr(request, "limited", False):
                 return slow_down()
             return view(request, *args, **kwargs)
 
@@ -602,18 +623,22 @@ def cancel_submit(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
     return cancel_answer(request, attempt)
 
 
-@json_endpoint()
+@json_endpoint(limit=("cancel-status", "dashboard.limits.cancel_status_rate"))
 def cancel_decline(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
+    """The trader declined in the wallet: the attempt ends, nothing was signed or sent."""
     try:
         return cancel_answer(request, relay.decline(request.user.username, attempt_id))
     except relay.CancelRefused as refused:
         return refusal(request, refused)
 
 
-@json_endpoint()
+@json_endpoint(limit=("cancel-status", "dashboard.limits.cancel_status_rate"), refuse_past_limit=False)
 def cancel_status(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
-    """Where a relayed cancel stands; settles a pending one by re-reading the order."""
+    """Where a relayed cancel stands; settles a pending one by re-reading the order. Past the
+    limit, where it stood when last known, without asking Jupiter."""
     try:
+        if getattr(request, "limited", False):
+            return cancel_answer(request, relay.find(request.user.username, attempt_id))
         return cancel_answer(request, relay.reconcile(request.user.username, attempt_id, dca_token(request)))
     except relay.CancelRefused as refused:
         return refusal(request, refused)
