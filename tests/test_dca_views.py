@@ -414,10 +414,30 @@ def test_jupiter_refusing_the_signature_is_said_plainly_and_nothing_is_kept(trad
     text = challenge(trader).json()["challenge"].encode()
     answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(keypair.sign_message(text))))
     assert answer.status_code == 502
-    assert answer.json()["message"].startswith("Jupiter did not accept the signature")
-    assert answer.json()["next"] == "retry"
+    assert (answer.json()["code"], answer.json()["next"]) == ("challenge_not_found", "retry")  # sign again
     assert control.count_calls("dca-verify") == 1
     assert stored_token(trader) == ""
+    control.set_dca_challenge_lifetime(300)
+    connect(trader, keypair)  # a fresh challenge, signed again, connects
+    assert stored_token(trader)
+
+
+@pytest.mark.parametrize("endpoint", ["dca-challenge", "dca-verify"])
+def test_jupiter_busy_while_connecting_is_a_503_with_its_wait(trader, keypair, endpoint, caplog):
+    text = challenge(trader).json()["challenge"].encode() if endpoint == "dca-verify" else b""
+    control.inject_fault(endpoint, "429", seconds=25)
+    with caplog.at_level(logging.INFO):
+        if endpoint == "dca-verify":
+            answer = verify(
+                trader, type="message", signedMessage=b64(text), signature=b64(bytes(keypair.sign_message(text)))
+            )
+        else:
+            answer = challenge(trader)
+    assert (answer.status_code, answer.json()["code"], answer.json()["next"]) == (503, "rate_limited", "retry")
+    assert 23 <= int(answer["Retry-After"]) <= 26  # Jupiter's window resets 25 s ahead
+    assert f"Try again in {answer['Retry-After']} seconds" in answer.json()["message"]
+    assert not DcaConnection.objects.exclude(token="").exists()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # a busy Jupiter is a WARNING
 
 
 def test_jupiter_down_when_asked_for_a_challenge(trader):

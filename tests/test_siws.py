@@ -86,7 +86,13 @@ def test_sign_in_happy_path(client, kp):
     before = client.session.session_key
     response = verify(client, sign_in_body(kp, text, challenge["nonce"]))
     assert response.status_code == 200, response.content
-    assert response.json() == {"state": "signed_in", "message": "Signed in.", "next": None, "address": str(kp.pubkey())}
+    assert response.json() == {
+        "state": "signed_in",
+        "code": None,
+        "message": "Signed in.",
+        "next": None,
+        "address": str(kp.pubkey()),
+    }
     assert client.session[SESSION_KEY]
     assert client.session.session_key != before  # rotated on login
     page = client.get("/")

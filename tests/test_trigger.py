@@ -101,7 +101,7 @@ def test_an_expired_token_is_unauthorized(wallet):
     with pytest.raises(upstream.JupiterUnauthorized) as refused:
         trigger.list_orders(token.value, "active")
     assert refused.value.status == 401
-    assert "Connect again" in refused.value.user_message
+    assert refused.value.code == "token_refused"
 
 
 def test_cancel_then_confirm_with_the_wallets_signature(wallet):
