@@ -70,6 +70,19 @@ def trader(client, wallet: str):
 # --- the servers ----------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _urls_of_the_test_environment() -> None:
+    """Load the URLconf once, before any test, under the test environment's own settings (sandbox
+    mode). `dashboard/urls.py` reads SANDBOX when it is imported, as in any process; without this,
+    whichever test first resolved a URL decided the URLs of every test after it, and a test that
+    switches sandbox mode off for a response (test_siws, test_security) left the whole run without
+    the sandbox (its Jupiter answered Django's HTML 404)."""
+    from django.urls import get_resolver
+
+    assert django_settings.SANDBOX, "the tests run in sandbox mode (tests/environment.py)"
+    get_resolver().url_patterns  # noqa: B018 — the import is the point
+
+
 class RequestsInFlight:
     """The live server's WSGI application, wrapped to know which requests it is still answering.
 
