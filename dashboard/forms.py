@@ -21,9 +21,15 @@ class SignInForm(forms.Form):
 
 
 class SignInChallengeForm(SignInForm):
-    """Optional address: wallets without `solana:signIn` get the full text to sign."""
+    """Optional address: wallets without `solana:signIn` get the full text to sign; with
+    `type: "transaction"` (wallets that cannot sign messages), also a memo transaction carrying it."""
 
     address = forms.CharField(required=False, max_length=44)
+    type = forms.ChoiceField(
+        required=False,
+        choices=[("message", "message"), ("transaction", "transaction")],
+        error_messages={"invalid_choice": "The sign-in request was not understood. Please start again."},
+    )
 
     def clean_address(self) -> str:
         address = self.cleaned_data["address"]
@@ -31,6 +37,12 @@ class SignInChallengeForm(SignInForm):
             return siws.check_address(address) if address else ""
         except siws.SignInError as exc:
             raise _sign_in_error(exc) from None
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("type") == "transaction" and not data.get("address"):
+            raise forms.ValidationError("Your wallet did not share an account. Unlock it and try again.")
+        return data
 
 
 class SignInVerifyForm(SignInForm):
@@ -66,6 +78,20 @@ class SignInVerifyForm(SignInForm):
     def clean_signature(self) -> bytes:
         try:
             return siws.decode_base64(self.cleaned_data["signature"], "signature", 64)
+        except siws.SignInError as exc:
+            raise _sign_in_error(exc) from None
+
+
+class SignInTransactionForm(SignInVerifyForm):
+    """What a wallet that cannot sign messages signed: the sign-in memo transaction (never sent)."""
+
+    signedMessage = None
+    signature = None
+    signedTransaction = forms.CharField(max_length=2 * MAX_TX_BYTES, strip=False)
+
+    def clean_signedTransaction(self) -> bytes:
+        try:
+            return siws.decode_base64(self.cleaned_data["signedTransaction"], "signed transaction", MAX_TX_BYTES)
         except siws.SignInError as exc:
             raise _sign_in_error(exc) from None
 

@@ -31,10 +31,18 @@ from django_htmx.middleware import HtmxDetails
 from django_ratelimit.decorators import ratelimit
 
 from dashboard import budget, dca_auth, encoding, limits, relay, siws, tracking, trigger
-from dashboard.forms import DcaForm, DcaVerifyForm, SignedTransactionForm, SignInChallengeForm, SignInVerifyForm
+from dashboard.exports import fill_columns, fill_rows
+from dashboard.forms import (
+    DcaForm,
+    DcaVerifyForm,
+    SignedTransactionForm,
+    SignInChallengeForm,
+    SignInTransactionForm,
+    SignInVerifyForm,
+)
 from dashboard.middleware import mark_signed_in
 from dashboard.models import CancelAttempt
-from dashboard.orders import ACCOUNT_RENT_WORDS, fill_columns, fill_rows, total_value
+from dashboard.orders import ACCOUNT_RENT_WORDS, total_value
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +172,10 @@ def sign_in_challenge(request: HttpRequest) -> JsonResponse:
         uri=request.build_absolute_uri("/"),
         address=form.cleaned_data["address"],
     )
-    return answer("challenge", "Approve the sign-in in your wallet.", **siws.challenge_input(challenge))
+    data = siws.challenge_input(challenge)
+    if form.cleaned_data["type"] == "transaction":  # wallets that cannot sign messages
+        data["transaction"] = base64.b64encode(siws.challenge_transaction(challenge)).decode()
+    return answer("challenge", "Approve the sign-in in your wallet.", **data)
 
 
 @require_POST
@@ -175,18 +186,28 @@ def sign_in_verify(request: HttpRequest) -> JsonResponse:
     data = _json_body(request)
     if data is None:
         return _refuse("The sign-in request was too large or not understood. Please start again.")
-    form = SignInVerifyForm(data)
+    by_transaction = "signedTransaction" in data  # a wallet that cannot sign messages
+    form = SignInTransactionForm(data) if by_transaction else SignInVerifyForm(data)
     if not form.is_valid():
         return _refuse(form.first_error())
+    signed = form.cleaned_data
+    session = {"session_key": request.session.session_key or "", "host": request.get_host()}
     try:
-        address = siws.verify_sign_in(
-            session_key=request.session.session_key or "",
-            host=request.get_host(),
-            address=form.cleaned_data["address"],
-            signed_message=form.cleaned_data["signedMessage"],
-            signature=form.cleaned_data["signature"],
-            nonce=form.cleaned_data["nonce"],
-        )
+        if by_transaction:
+            address = siws.verify_sign_in_transaction(
+                **session,
+                address=signed["address"],
+                signed_transaction=signed["signedTransaction"],
+                nonce=signed["nonce"],
+            )
+        else:
+            address = siws.verify_sign_in(
+                **session,
+                address=signed["address"],
+                signed_message=signed["signedMessage"],
+                signature=signed["signature"],
+                nonce=signed["nonce"],
+            )
     except siws.SignInError as exc:
         return _refuse(exc.message, exc.status)
     # Counted per wallet only now, with the wallet's own signature verified: refused requests
@@ -459,10 +480,10 @@ def cancel_confirm(request: HtmxHttpRequest, order_key: str) -> TemplateResponse
     order = tracking.tracked_order(request.user.username, order_key, system=None)
     view = tracking.describe([order])[0] if order else None
     context: dict[str, Any] = {"o": view, "rent_words": ACCOUNT_RENT_WORDS}
-    if view is not None and view.system == "v2":
+    if view is not None and view.dca is not None:
         base, most = relay.refund_fee_lamports()
         context |= {
-            "rounds_left": max(view.cycles_total - view.cycles_done, 0),
+            "rounds_left": max(view.progress.total - view.progress.done, 0),
             "fee_sol": lamports_in_sol(base),
             "fee_most_sol": lamports_in_sol(most),
             "dca_state": dca_auth.access(request.session.session_key, request.user.username).state,
@@ -553,9 +574,20 @@ def cancel_submit(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
     return cancel_answer(attempt, request)
 
 
+def cancel_follow_up_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A cancel's status checks and declines, per client address and per wallet (settings
+    RATELIMIT_CANCEL_STATUS)."""
+    rate = "dashboard.limits.cancel_status_rate"
+    view = ratelimit(group="cancel-status", key="dashboard.limits.wallet_key", rate=rate, block=False)(view)
+    return ratelimit(group="cancel-status", key="ip", rate=rate, block=False)(view)
+
+
 @require_POST
 @wallet_required_json
+@cancel_follow_up_limited
 def cancel_decline(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
+    if getattr(request, "limited", False):
+        return slow_down()
     try:
         return cancel_answer(relay.decline(request.user.username, attempt_id))
     except relay.CancelRefused as refused:
@@ -564,9 +596,13 @@ def cancel_decline(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
 
 @require_POST
 @wallet_required_json
+@cancel_follow_up_limited
 def cancel_status(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
-    """Where a relayed cancel stands; settles a pending one by re-reading the order."""
+    """Where a relayed cancel stands; settles a pending one by re-reading the order. Past the
+    limit, where it stood when last known, without asking Jupiter."""
     try:
+        if getattr(request, "limited", False):
+            return cancel_answer(relay.find(request.user.username, attempt_id))
         return cancel_answer(relay.reconcile(request.user.username, attempt_id, dca_token(request)), request)
     except relay.CancelRefused as refused:
         return refusal(refused)

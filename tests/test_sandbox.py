@@ -41,12 +41,12 @@ AMOUNT_FIELDS = (
 )
 
 
-def keypair(n: int) -> Keypair:
+def seeded_keypair(n: int) -> Keypair:
     return Keypair.from_seed(bytes([n]) * 32)
 
 
-ALICE = keypair(1)
-BOB = keypair(2)
+ALICE = seeded_keypair(1)
+BOB = seeded_keypair(2)
 ALICE_WALLET = str(ALICE.pubkey())
 BOB_WALLET = str(BOB.pubkey())
 

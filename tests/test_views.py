@@ -263,7 +263,7 @@ def test_cancel_confirmation_says_what_comes_back(trader, wallet):
     assert "cannot be undone or paused" in text
     o = response.context_data["o"]
     assert (
-        f'<strong><span class="amount">{o.remaining.text}</span></strong> of your deposit that was not spent yet'
+        f'<strong><span class="amount">{o.funds.remaining.text}</span></strong> of your deposit that was not spent yet'
         in text
     )
     assert "About 0.002 SOL of account rent" in text
@@ -317,3 +317,41 @@ def test_explorer_links_follow_the_configured_explorer(trader, wallet, settings)
     text = trader.get("/orders/active", **HTMX).text
     assert f'href="https://explorer.solana.com/address/{keys[0]}"' in text
     assert "Order account on Solana Explorer" in text
+
+
+# --- order keys: only the two shapes Jupiter uses reach a view ------------------------------------
+
+ODD_KEYS = [
+    "%00",  # a NUL byte: PostgreSQL refuses it in a text query (a 500 before the converter)
+    "abc%00def",
+    "NoSuchOrder",
+    "1" * 31,  # too short for an address
+    "0" * 44,  # "0" is not base58
+    "z" * 44,  # base58, but more than 32 bytes
+    "1111111111111111111111111111111111",  # 34 zero bytes
+    "%F0%9F%92%A5" * 10,
+    "12345678-1234-1234-1234-1234567890",  # a UUID one digit short
+    "..%2F..%2Fetc",
+]
+
+
+@pytest.mark.parametrize("key", ODD_KEYS)
+def test_odd_order_keys_are_404_before_any_query(trader, key):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for method, suffix in (("get", "fills"), ("get", "cancel"), ("post", "cancel/start")):
+        with CaptureQueriesContext(connection) as queries:
+            response = getattr(trader, method)(f"/orders/{key}/{suffix}", **HTMX)
+        assert response.status_code == 404, (key, suffix)
+        assert not [q for q in queries.captured_queries if "trackedorder" in q["sql"].lower()]
+        assert not [q for q in queries.captured_queries if "cancelattempt" in q["sql"].lower()]
+
+
+def test_both_shapes_of_order_key_reach_the_views(trader):
+    address = str(Keypair().pubkey())  # a v1 order's account
+    v2_id = "0198c5d2-6a1f-7b3c-8d4e-5f6a7b8c9d0e"
+    for key in (address, v2_id, v2_id.upper()):
+        response = trader.get(f"/orders/{key}/cancel", **HTMX)
+        assert response.status_code == 200  # "we have not seen this order" — a view answered
+        assert response.template_name == "orders/cancel_confirm.html#panel"

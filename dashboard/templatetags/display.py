@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
-from dashboard.orders import Amount
+from dashboard.formatting import Amount
 
 register = template.Library()
 
