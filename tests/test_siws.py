@@ -157,18 +157,18 @@ def signed_as_issued(challenge: dict, issued: VersionedTransaction, kp: Keypair,
 
 
 @pytest.mark.django_db
-def test_sign_in_with_a_transaction(client, kp):
-    challenge, issued = start_transaction(client, kp)
+def test_sign_in_with_a_transaction(client, keypair, wallet):
+    challenge, issued = start_transaction(client, keypair)
     # Only the sign-in text in a memo; the wallet pays and is the only signer; not a real blockhash.
-    assert challenge["text"] == sign_in_text(challenge, str(kp.pubkey()))
-    assert issued.message.account_keys[0] == kp.pubkey()
+    assert challenge["text"] == sign_in_text(challenge, wallet)
+    assert issued.message.account_keys[0] == keypair.pubkey()
     assert issued.message.header.num_required_signatures == 1
     [ix] = issued.message.instructions
     assert issued.message.account_keys[ix.program_id_index] == MEMO
     assert bytes(ix.data) == challenge["text"].encode()
     body = {
-        "address": str(kp.pubkey()),
-        "signedTransaction": sign_transaction(challenge["transaction"], kp),
+        "address": wallet,
+        "signedTransaction": sign_transaction(challenge["transaction"], keypair),
         "nonce": challenge["nonce"],
     }
     response = verify(client, body)
@@ -180,11 +180,11 @@ def test_sign_in_with_a_transaction(client, kp):
 
 
 @pytest.mark.django_db
-def test_compute_unit_settings_a_wallet_adds_are_accepted_within_the_ceiling(client, kp, settings):
+def test_compute_unit_settings_a_wallet_adds_are_accepted_within_the_ceiling(client, keypair, settings):
     assert settings.MAX_PRIORITY_FEE_LAMPORTS == 200_000
-    challenge, issued = start_transaction(client, kp)
+    challenge, issued = start_transaction(client, keypair)
     added = (set_compute_unit_limit(50_000), set_compute_unit_price(4_000_000))  # 200,000 lamports
-    response = verify(client, signed_as_issued(challenge, issued, kp, before=added))
+    response = verify(client, signed_as_issued(challenge, issued, keypair, before=added))
     assert response.status_code == 200, response.content
 
 
@@ -213,24 +213,27 @@ def refused_transactions(kp: Keypair) -> dict[str, tuple[dict, str, int]]:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("case", list(refused_transactions(Keypair())))
-def test_sign_in_transactions_that_are_not_exactly_ours_are_refused(client, kp, case):
-    changes, phrase, status = refused_transactions(kp)[case]
-    challenge, issued = start_transaction(client, kp)
+def test_sign_in_transactions_that_are_not_exactly_ours_are_refused(client, keypair, case):
+    changes, phrase, status = refused_transactions(keypair)[case]
+    challenge, issued = start_transaction(client, keypair)
     text = changes.pop("text", challenge["text"])
     blockhash = changes.pop("blockhash", issued.message.recent_blockhash)
-    body = {**memo_transaction(kp, text, blockhash, **changes), "nonce": challenge["nonce"]}
+    body = {**memo_transaction(keypair, text, blockhash, **changes), "nonce": challenge["nonce"]}
     assert_refused(client, verify(client, body), phrase, status)
     # Nothing was used up: the wallet's real answer still signs in.
-    assert verify(client, signed_as_issued(challenge, issued, kp)).status_code == 200
+    assert verify(client, signed_as_issued(challenge, issued, keypair)).status_code == 200
 
 
 @pytest.mark.django_db
-def test_a_sign_in_transaction_is_refused_unsigned_late_elsewhere_or_for_another_account(client, kp):
-    challenge, issued = start_transaction(client, kp)
-    unsigned = {"address": str(kp.pubkey()), "signedTransaction": challenge["transaction"], "nonce": challenge["nonce"]}
+def test_a_sign_in_transaction_is_refused_unsigned_late_elsewhere_or_for_another_account(client, keypair, wallet):
+    challenge, issued = start_transaction(client, keypair)
+    unsigned = {"address": wallet, "signedTransaction": challenge["transaction"], "nonce": challenge["nonce"]}
     assert_refused(client, verify(client, unsigned), "signature does not match", 403)
     assert_refused(
-        client, verify(client, signed_as_issued(challenge, issued, kp), HTTP_HOST="localhost"), "another address", 403
+        client,
+        verify(client, signed_as_issued(challenge, issued, keypair), HTTP_HOST="localhost"),
+        "another address",
+        403,
     )
     other = Keypair()
     assert_refused(client, verify(client, {**signed_as_issued(challenge, issued, other)}), "different account", 403)
@@ -241,20 +244,20 @@ def test_a_sign_in_transaction_is_refused_unsigned_late_elsewhere_or_for_another
         issued_at=past, expires_at=past + timedelta(minutes=5)
     )
     stale = SignInChallenge.objects.get(nonce=challenge["nonce"])
-    late = {**memo_transaction(kp, stale.message, issued.message.recent_blockhash), "nonce": challenge["nonce"]}
+    late = {**memo_transaction(keypair, stale.message, issued.message.recent_blockhash), "nonce": challenge["nonce"]}
     assert_refused(client, verify(client, late), "does not match")  # its text no longer matches the times…
-    text = siws.format_message(siws.challenge_fields(stale, str(kp.pubkey())))
-    late = {**memo_transaction(kp, text, issued.message.recent_blockhash), "nonce": challenge["nonce"]}
+    text = siws.format_message(siws.challenge_fields(stale, wallet))
+    late = {**memo_transaction(keypair, text, issued.message.recent_blockhash), "nonce": challenge["nonce"]}
     assert_refused(client, verify(client, late), "different text")  # …and the stored text is what counts
     SignInChallenge.objects.filter(nonce=challenge["nonce"]).update(message=text)
     assert_refused(client, verify(client, late), "expired")
 
 
 @pytest.mark.django_db
-def test_a_message_challenge_cannot_be_answered_with_a_transaction(client, kp):
+def test_a_message_challenge_cannot_be_answered_with_a_transaction(client, keypair, wallet):
     challenge = start(client)  # no address: the signIn path
     body = {
-        **memo_transaction(kp, sign_in_text(challenge, str(kp.pubkey())), Hash.new_unique()),
+        **memo_transaction(keypair, sign_in_text(challenge, wallet), Hash.new_unique()),
         "nonce": challenge["nonce"],
     }
     assert_refused(client, verify(client, body), "different account", 403)
