@@ -196,22 +196,29 @@ def parse_cancel(data: Any) -> CancelTransaction:
     return CancelTransaction(request_id=request_id, transaction=raw)
 
 
-def fetch_pages(get_page: Callable[[int], OrdersPage], expected: int = 1) -> list[OrdersPage]:
+def fetch_pages(
+    get_page: Callable[[int], OrdersPage], expected: int = 1, meanwhile: Callable[[], None] | None = None
+) -> list[OrdersPage]:
     """Every page, returned in order. Page 1 first, then the remaining pages concurrently
     (bounded) — or, when `expected` (the page count last seen) is more than 1, pages 1 to
     `expected` all at once: pages beyond what page 1 now reports are dropped, and any it
-    reports beyond `expected` are fetched after it."""
+    reports beyond `expected` are fetched after it. `meanwhile()` runs in the calling thread
+    once page 1 is in, while the other pages are still being fetched."""
     expected = max(1, min(expected, MAX_EXPECTED_PAGES))
+    meanwhile = meanwhile or (lambda: None)
     if expected == 1:
         first = get_page(1)
         rest = range(2, first.total_pages + 1)
         if not rest:
             return [first]
         with ThreadPoolExecutor(max_workers=min(PAGE_WORKERS, len(rest))) as pool:
-            return [first, *pool.map(get_page, rest)]
+            others = pool.map(get_page, rest)
+            meanwhile()
+            return [first, *others]
     with ThreadPoolExecutor(max_workers=min(PAGE_WORKERS, expected)) as pool:
         asked = [pool.submit(get_page, number) for number in range(1, expected + 1)]
         first = asked[0].result()
+        meanwhile()
         pages = [first, *(future.result() for future in asked[1 : first.total_pages])]
         more = range(expected + 1, first.total_pages + 1)
         if more:
