@@ -59,9 +59,9 @@ def capacity_table(visits: list[dict]) -> Table:
         with override_settings(JUPITER_RATE_LIMIT_RPS=rps):
             capacity, list_capacity = budget.capacities()
             share = budget.share_capacity()
-        window = settings.JUPITER_RATE_WINDOW_SECONDS  # 60 s, as Jupiter counts
-        per_hour = capacity * 3600 // window
-        lists = list_capacity * 3600 // window
+        window = int(settings.JUPITER_RATE_WINDOW_SECONDS)  # 60 s, as Jupiter counts
+        per_hour = int(capacity * 3600 // window)
+        lists = int(list_capacity * 3600 // window)
         for_traders = max(lists - token_calls_per_hour, 0)
         open_calls = first_small + (OPEN_MINUTES - 1) * refresh_small
         table.add(

@@ -143,6 +143,7 @@ def main() -> int:
                         redis_url=primary.redis_url,
                     ),
                     skipped,
+                    tmp,
                 ),
             ),
             ("cancel path", lambda: [cancel_path.measure_cancel_path("a temporary SQLite file", str(tmp))]),
@@ -224,11 +225,11 @@ def run_dca(dca, start_server) -> list:
         ]
 
 
-def run_load(load, weight, server, skipped: list[str]) -> list:
-    weight.collect_static(server)
+def run_load(load, weight, server, skipped: list[str], tmp: Path) -> list:
+    static = weight.collect_static(tmp)
     with server:
         tables = [load.measure_load(server)]
-        page, totals = weight.measure_weight(server)
+        page, totals = weight.measure_weight(server, static)
     tables.append(page)
     npm, why = weight.measure_npm(totals["js_gz"])
     if npm is not None:
