@@ -29,9 +29,10 @@ from django.db import connections
 from django.utils import timezone as dj_timezone
 
 from dashboard import budget, recurring, tokens, trigger, upstream
+from dashboard.dca_view import describe_dca
 from dashboard.models import TrackedOrder
-from dashboard.orders import OrderView, describe_dca
-from dashboard.orders import describe as describe_order
+from dashboard.orders import OrderView
+from dashboard.recurring_view import describe as describe_order
 
 logger = logging.getLogger(__name__)
 

@@ -31,10 +31,11 @@ from django_htmx.middleware import HtmxDetails
 from django_ratelimit.decorators import ratelimit
 
 from dashboard import budget, dca_auth, encoding, limits, relay, siws, tracking, trigger
+from dashboard.exports import fill_columns, fill_rows
 from dashboard.forms import DcaForm, DcaVerifyForm, SignedTransactionForm, SignInChallengeForm, SignInVerifyForm
 from dashboard.middleware import mark_signed_in
 from dashboard.models import CancelAttempt
-from dashboard.orders import ACCOUNT_RENT_WORDS, fill_columns, fill_rows, total_value
+from dashboard.orders import ACCOUNT_RENT_WORDS, total_value
 
 logger = logging.getLogger(__name__)
 
@@ -459,10 +460,10 @@ def cancel_confirm(request: HtmxHttpRequest, order_key: str) -> TemplateResponse
     order = tracking.tracked_order(request.user.username, order_key, system=None)
     view = tracking.describe([order])[0] if order else None
     context: dict[str, Any] = {"o": view, "rent_words": ACCOUNT_RENT_WORDS}
-    if view is not None and view.system == "v2":
+    if view is not None and view.dca is not None:
         base, most = relay.refund_fee_lamports()
         context |= {
-            "rounds_left": max(view.cycles_total - view.cycles_done, 0),
+            "rounds_left": max(view.progress.total - view.progress.done, 0),
             "fee_sol": lamports_in_sol(base),
             "fee_most_sol": lamports_in_sol(most),
             "dca_state": dca_auth.access(request.session.session_key, request.user.username).state,

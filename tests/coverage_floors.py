@@ -23,6 +23,12 @@ FLOORS = {  # percent of statements and branches, per module: about a point unde
     "dashboard/withdrawal.py": 96,
     "dashboard/trigger.py": 98,
     "dashboard/dca_auth.py": 96,
+    # The figures (orders.py until it was split), measured by the fast tier alone.
+    "dashboard/formatting.py": 97,
+    "dashboard/orders.py": 97,
+    "dashboard/recurring_view.py": 99,
+    "dashboard/dca_view.py": 97,
+    "dashboard/exports.py": 94,
 }
 
 

@@ -275,7 +275,7 @@ def test_cancel_confirmation_says_what_comes_back(trader, wallet):
     assert "cannot be undone or paused" in text
     o = response.context_data["o"]
     assert (
-        f'<strong><span class="amount">{o.remaining.text}</span></strong> of your deposit that was not spent yet'
+        f'<strong><span class="amount">{o.funds.remaining.text}</span></strong> of your deposit that was not spent yet'
         in text
     )
     assert "About 0.002 SOL of account rent" in text

@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 
-from dashboard.orders import Amount
+from dashboard.formatting import Amount
 
 register = template.Library()
 

@@ -10,6 +10,7 @@ import pytest
 
 from dashboard import trigger
 from dashboard.upstream import JupiterBadResponse
+from tests.unit.figures import SPEC, spec_order
 
 NOW = datetime(2026, 7, 20, 12, 0, tzinfo=timezone.utc)
 ORDER = {
@@ -131,3 +132,50 @@ def test_requests_that_cannot_be_made():
         trigger.request_challenge("wallet", "sms")
     with pytest.raises(ValueError):
         trigger.verify("wallet")
+
+
+# --- Jupiter's published spec (tests/fixtures/jupiter-dca-v2-orders.json) ---------------------
+
+
+def test_the_spec_list_parses_with_its_pagination():
+    page = trigger.parse_page(SPEC["list"], "active")
+    assert [o.id for o in page.orders] == ["019f0530-36a7-77da-a38f-ed9414bb996b"]
+    assert (page.total, page.limit, page.offset, page.unreadable) == (1, 20, 0, 0)
+    order = page.orders[0]
+    assert order.min_price_usd == Decimal(50) and order.max_price_usd == Decimal(1000)
+    assert order.raw_in_initial == 20_000_000 and order.fill_percent == Decimal(0)
+    assert order.last_fill_at is None
+    assert order.created_at.tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"id": ""},
+        {"id": "../../etc"},
+        {"inputMint": None},
+        {"createdAt": "yesterday"},
+        {"events": "none"},
+    ],
+)
+def test_an_unreadable_order_is_counted_not_fatal(broken):
+    good = spec_order()
+    bad = {**spec_order(), **broken}
+    page = trigger.parse_page({"orders": [bad, good, "not an order"], "pagination": {"total": 3}}, "active")
+    assert [o.id for o in page.orders] == [good["id"]]
+    assert page.unreadable == 2
+
+
+def test_amounts_are_read_strictly():
+    data = spec_order()
+    data.update(inputAmountUsed=10000000.0, outputAmountTotal="-5", fillPercent=7, minPriceUsd="NaN")
+    order = trigger.parse_order(data, "active")
+    assert order.raw_in_used is None  # a float is not a base-unit amount
+    assert order.raw_out_total is None
+    assert order.fill_percent is None  # outside 0–1
+    assert order.min_price_usd is None
+
+
+def test_events_are_sorted_oldest_first_whatever_order_jupiter_sends():
+    order = trigger.parse_order(spec_order(), "active")
+    assert [e.type for e in order.events] == ["deposit", "fill"]
