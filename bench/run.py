@@ -91,7 +91,7 @@ def main() -> int:
     try:
         setup_django(tmp)
         # Imported after django.setup(): they import the dashboard's models.
-        from bench import cancel_path, capacity, dca, load, panel, profile, weight
+        from bench import cancel_path, capacity, dca, export, load, panel, profile, weight
         from bench.server import Server, migrate
 
         databases = [Database("SQLite", f"sqlite:///{tmp / 'server.sqlite3'}")]
@@ -143,10 +143,10 @@ def main() -> int:
                         redis_url=primary.redis_url,
                     ),
                     skipped,
-                    tmp,
                 ),
             ),
             ("cancel path", lambda: [cancel_path.measure_cancel_path("a temporary SQLite file", str(tmp))]),
+            ("export for taxes", lambda: run_export(export, start_panel_server)),
         ]
         if len(databases) > 1:
             steps.insert(len(databases), ("both databases", lambda: [panel.side_by_side(figures)]))
@@ -225,12 +225,16 @@ def run_dca(dca, start_server) -> list:
         ]
 
 
-def run_load(load, weight, server, skipped: list[str], tmp: Path) -> list:
-    static = weight.collect_static(tmp)
+def run_export(export, start_server) -> list:
+    with start_server() as server:
+        return [export.measure_export(server)]
+
+
+def run_load(load, weight, server, skipped: list[str]) -> list:
     with server:
         tables = [load.measure_load(server)]
-        page, totals = weight.measure_weight(server, static)
-    tables.append(page)
+        page, totals = weight.measure_weight(server)
+    tables += [page, weight.measure_sent(totals["page_files"])]
     npm, why = weight.measure_npm(totals["js_gz"])
     if npm is not None:
         tables.append(npm)

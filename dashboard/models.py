@@ -37,7 +37,7 @@ class TrackedOrder(models.Model):
 
     class System(models.TextChoices):
         RECURRING = "v1", "Recurring v1"
-        DCA = "v2", "DCA v2"
+        DCA = "v2", "Jupiter DCA"  # as the screen names it
 
     wallet = models.CharField(max_length=64)
     # The v1 order key (base58), or the v2 order id (a UUID): they never collide.
@@ -86,6 +86,9 @@ class CancelAttempt(models.Model):
     outcome = models.TextField(blank=True)
     # What the trader reads if it goes through, e.g. "Order cancelled. 45 USDC and 0.12 SOL are back in your wallet."
     cancelled_text = models.CharField(max_length=300, blank=True)
+    # What the signed transaction pays the network (signatures and priority fee), recorded when it
+    # is relayed; the tax exports give it as the cancel's network fee once the cancel succeeded.
+    network_fee_lamports = models.PositiveBigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-issued_at"]

@@ -298,7 +298,7 @@ def submit(wallet: str, attempt_id: int, signed_base64: str, token: str | None =
         return submit_dca(attempt, raw, token)
     tx = parse_transaction(raw)
     check_signed(bytes(attempt.message), tx, wallet)
-    claim(attempt, str(tx.signatures[0]))
+    claim(attempt, str(tx.signatures[0]), transactions.network_fee_lamports(tx.message))
     try:
         result = recurring.execute(attempt.request_id, raw)
     except (upstream.JupiterUnavailable, upstream.JupiterBadResponse) as exc:
@@ -319,7 +319,7 @@ def submit(wallet: str, attempt_id: int, signed_base64: str, token: str | None =
     )
 
 
-def claim(attempt: CancelAttempt, signature: str) -> None:
+def claim(attempt: CancelAttempt, signature: str, fee_lamports: int | None = None) -> None:
     """Claim the attempt for relaying: of all concurrent submissions of this order's attempts,
     exactly one gets past this, and none once another one is on its way or has cancelled it."""
     now = timezone.now()
@@ -336,12 +336,13 @@ def claim(attempt: CancelAttempt, signature: str) -> None:
         elif states:
             refusal = IN_FLIGHT
         elif not CancelAttempt.objects.filter(pk=attempt.pk, state=A.ISSUED).update(
-            state=A.SENDING, claimed_at=now, signature=signature
+            state=A.SENDING, claimed_at=now, signature=signature, network_fee_lamports=fee_lamports
         ):
             refusal = "This cancel request was already sent. We are not sending it twice."
     if refusal:
         raise CancelRefused(refusal, reason="conflict")
     attempt.state, attempt.signature, attempt.claimed_at = A.SENDING, signature, now
+    attempt.network_fee_lamports = fee_lamports
 
 
 def close_others(wallet: str, order_key: str, *, but: int | None, now: datetime) -> None:
@@ -650,7 +651,8 @@ def submit_dca(attempt: CancelAttempt, raw: bytes, token: str | None) -> CancelA
         logger.info("refused a signed refund for cancel attempt %s: %s", attempt.pk, refused.reason)
         raise CancelRefused(refused.message, reason="invalid") from None
     # check_withdrawal made the wallet the fee payer: its signature is the first.
-    claim(attempt, str(VersionedTransaction.from_bytes(checked).signatures[0]))
+    signed = VersionedTransaction.from_bytes(checked)
+    claim(attempt, str(signed.signatures[0]), transactions.network_fee_lamports(signed.message))
     try:
         confirmed = trigger.confirm_cancel(token, attempt.order_key, checked, attempt.request_id)
     except (upstream.JupiterUnavailable, upstream.JupiterBadResponse) as exc:

@@ -57,6 +57,7 @@ class Listing:
     retired: bool = False  # v1 only: Jupiter answers 404/410, the v1 API is switched off
     needs_connect: bool = False  # v2 only: no token, or Jupiter refused it (the wallet must sign again)
     unreadable: int = 0  # v2 only: orders Jupiter sent that we could not read
+    rate_limited: bool = False  # not live because the outbound budget or Jupiter's rate limit said wait
 
     @property
     def stale(self) -> bool:
@@ -270,7 +271,7 @@ def list_orders(wallet: str, status: str) -> Listing:
         if exc.status in RETIRED_STATUSES:
             logger.info("recurring v1 answers %s: listed as switched off", exc.status)
             return Listing(orders=[], as_of=None, retired=True)
-        return last_known(wallet, status, exc.user_message)
+        return _limited(last_known(wallet, status, exc.user_message), exc)
     recorder.flush()
     if pages[0].total_pages != expected:
         cache.set(seen_key, pages[0].total_pages, PAGES_SEEN_TTL)
@@ -300,12 +301,17 @@ def list_dca(wallet: str, status: str, token: str | None) -> Listing:
     except upstream.JupiterUnauthorized as exc:
         return dataclasses.replace(last_known(wallet, status, exc.user_message, V2), needs_connect=True)
     except upstream.JupiterError as exc:
-        return last_known(wallet, status, exc.user_message, V2)
+        return _limited(last_known(wallet, status, exc.user_message, V2), exc)
     orders = [order for order in listing.orders if order.user in ("", wallet)]
     as_of = datetime.fromtimestamp(listing.fetched_at, tz=dt_timezone.utc)
-    if status == "active":
+    if status == "active" and not listing.unreadable:  # retire only on a wholly readable answer
         retire(wallet, [o.id for o in orders], as_of, V2)
     return Listing(orders=orders, as_of=as_of, system=V2, unreadable=listing.unreadable)
+
+
+def _limited(listing: Listing, exc: upstream.JupiterError) -> Listing:
+    """A last-known listing, marked when the limit (ours or Jupiter's) is why it is not live."""
+    return dataclasses.replace(listing, rate_limited=isinstance(exc, upstream.JupiterRateLimited))
 
 
 def list_board(wallet: str, status: str, token: str | None) -> Board:
@@ -316,6 +322,15 @@ def list_board(wallet: str, status: str, token: str | None) -> Board:
         v2 = pool.submit(in_own_thread(list_dca), wallet, status, token)
         v1 = list_orders(wallet, status)
         return Board(v1, v2.result())
+
+
+def list_boards(wallet: str, token: str | None) -> list[Board]:
+    """Every list of the wallet (active and history, both systems) for the exports: the two
+    boards fetched at the same time, each as `list_board` (all pages at once), every call within
+    the same outbound budget and fair shares as the lists."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        history = pool.submit(in_own_thread(list_board), wallet, "history", token)
+        return [list_board(wallet, "active", token), history.result()]
 
 
 def last_known_board(wallet: str, status: str, problem: str, connected: bool) -> Board:
@@ -358,7 +373,9 @@ def _record(wallet: str, status: str, system: str, snapshots: list[tuple[str, di
 
 
 def retire(wallet: str, active: list[str], seen: datetime, system: str = V1) -> None:
-    """Orders tracked as active that this listing no longer shows have left the active list."""
+    """Orders tracked as active that this listing no longer shows have left the active list.
+    Called only with a well-formed answer: a drifted shape raises `UnexpectedShape` before, and a
+    v2 list with orders we could not read retires nothing."""
     marker = f"retired:{system}:{wallet}:{seen.timestamp()}"
     if cache.add(marker, 1, PAGE_TTL * 2):  # once per listing, not on every cached view
         TrackedOrder.objects.filter(wallet=wallet, system=system, status="active", last_seen__lt=seen).exclude(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import csv
 import json
 import logging
 from collections.abc import Callable
@@ -16,7 +15,7 @@ from typing import Any
 from django.contrib.auth import login, logout
 from django.core.cache import cache
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -30,9 +29,17 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 from django_ratelimit.decorators import ratelimit
 
-from dashboard import budget, dca_auth, encoding, limits, relay, siws, tracking, trigger
-from dashboard.exports import fill_columns, fill_rows
-from dashboard.forms import DcaForm, DcaVerifyForm, SignedTransactionForm, SignInChallengeForm, SignInVerifyForm
+from dashboard import budget, dca_auth, encoding, exports, limits, relay, siws, tracking, trigger
+from dashboard.forms import (
+    DcaForm,
+    DcaVerifyForm,
+    ExportForm,
+    SignedTransactionForm,
+    SignInChallengeForm,
+    SignInTransactionForm,
+    SignInVerifyForm,
+    export_years,
+)
 from dashboard.middleware import mark_signed_in
 from dashboard.models import CancelAttempt
 from dashboard.orders import ACCOUNT_RENT_WORDS, total_value
@@ -165,7 +172,10 @@ def sign_in_challenge(request: HttpRequest) -> JsonResponse:
         uri=request.build_absolute_uri("/"),
         address=form.cleaned_data["address"],
     )
-    return answer("challenge", "Approve the sign-in in your wallet.", **siws.challenge_input(challenge))
+    data = siws.challenge_input(challenge)
+    if form.cleaned_data["type"] == "transaction":  # wallets that cannot sign messages
+        data["transaction"] = base64.b64encode(siws.challenge_transaction(challenge)).decode()
+    return answer("challenge", "Approve the sign-in in your wallet.", **data)
 
 
 @require_POST
@@ -176,18 +186,28 @@ def sign_in_verify(request: HttpRequest) -> JsonResponse:
     data = _json_body(request)
     if data is None:
         return _refuse("The sign-in request was too large or not understood. Please start again.")
-    form = SignInVerifyForm(data)
+    by_transaction = "signedTransaction" in data  # a wallet that cannot sign messages
+    form = SignInTransactionForm(data) if by_transaction else SignInVerifyForm(data)
     if not form.is_valid():
         return _refuse(form.first_error())
+    signed = form.cleaned_data
+    session = {"session_key": request.session.session_key or "", "host": request.get_host()}
     try:
-        address = siws.verify_sign_in(
-            session_key=request.session.session_key or "",
-            host=request.get_host(),
-            address=form.cleaned_data["address"],
-            signed_message=form.cleaned_data["signedMessage"],
-            signature=form.cleaned_data["signature"],
-            nonce=form.cleaned_data["nonce"],
-        )
+        if by_transaction:
+            address = siws.verify_sign_in_transaction(
+                **session,
+                address=signed["address"],
+                signed_transaction=signed["signedTransaction"],
+                nonce=signed["nonce"],
+            )
+        else:
+            address = siws.verify_sign_in(
+                **session,
+                address=signed["address"],
+                signed_message=signed["signedMessage"],
+                signature=signed["signature"],
+                nonce=signed["nonce"],
+            )
     except siws.SignInError as exc:
         return _refuse(exc.message, exc.status)
     # Counted per wallet only now, with the wallet's own signature verified: refused requests
@@ -251,7 +271,8 @@ def render_panel(request: HtmxHttpRequest, template: str, context: dict[str, Any
 
 @wallet_required
 def orders(request: HtmxHttpRequest) -> TemplateResponse:
-    return TemplateResponse(request, "orders/page.html")
+    context = {"export_formats": exports.FORMATS.items(), "export_years": export_years(timezone.now().date())}
+    return TemplateResponse(request, "orders/page.html", context)
 
 
 # Views of the order lists, per client address and per wallet (settings RATELIMIT_LISTS): past
@@ -345,44 +366,51 @@ def order_fills(request: HtmxHttpRequest, order_key: str) -> TemplateResponse:
 @wallet_required
 @lists_limited
 def orders_export(request: HtmxHttpRequest) -> HttpResponse:
+    """Every deposit, fill and refund of the wallet's orders (both systems, active and closed) as
+    one file: plain CSV (also `;`-separated), Koinly or CoinTracker, all years or one (UTC),
+    streamed. Past the list limit, or while Jupiter fails, what was last seen, said in the file
+    name (and the plain CSV's first line); when nothing is known of a list, no file: 429 with
+    Retry-After when the limit starved it, else 503."""
     wallet = request.user.username
+    form = ExportForm(request.GET, today=timezone.now().date())
+    if not form.is_valid():
+        return TemplateResponse(request, "orders/export_unavailable.html", {"message": form.first_error()}, status=400)
+    fmt, year = form.cleaned_data["format"], form.cleaned_data["year"]
     access = dca_auth.access(request.session.session_key, wallet)
-    boards = [board_for(request, status, access) for status in tracking.STATUSES]
+    if getattr(request, "limited", False):
+        boards = [board_for(request, status, access) for status in tracking.STATUSES]
+    else:
+        boards = tracking.list_boards(wallet, access.token or None)
     for board in boards:
         access = dca_access_after(request, board, access)
     # v2 lists this session cannot read (not connected, or Jupiter refused the token) add what was
     # last seen of them, if anything; the others must be known.
     listings = [listing for board in boards for listing in (board.v1, board.v2)]
-    unknown = next(
-        (listing for listing in listings if listing.problem and not listing.as_of and not listing.needs_connect),
-        None,
-    )
-    if unknown is not None:  # nothing known about one of the lists: an export would be incomplete
-        return TemplateResponse(request, "orders/export_unavailable.html", {"listing": unknown}, status=503)
+    unknown = [listing for listing in listings if listing.problem and not listing.as_of and not listing.needs_connect]
+    if unknown:  # nothing known about one of the lists: an export would be incomplete
+        limited = any(listing.rate_limited for listing in unknown)
+        response = TemplateResponse(
+            request, "orders/export_unavailable.html", {"listing": unknown[0]}, status=429 if limited else 503
+        )
+        if limited:
+            response["Retry-After"] = str(SLOW_DOWN_SECONDS)
+        return response
     views = tracking.describe([o for board in boards for o in board.orders])
-    rows = fill_rows(views)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    stamp = timezone.now().strftime("%Y-%m-%d")
-    name = f"dca-fills-{wallet[:8]}-{stamp}"
+    rows = exports.ledger(views, exports.cancel_fees(wallet), year)
     stale = [listing for listing in listings if listing.problem and listing.as_of]
-    if stale:  # last-known fills: the file says so in its name and in its first line
-        as_of = min(listing.as_of for listing in stale)
-        name += f"-last-known-as-of-{as_of:%Y-%m-%d-%H%M}-UTC"
-    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
-    response.write("\ufeff")  # a UTF-8 byte order mark: spreadsheets then read "→" and symbols right
-    if stale:
-        csv.writer(response).writerow([export_note(as_of, stale[0].problem)])
-    writer = csv.DictWriter(response, fieldnames=fill_columns(views))
-    writer.writeheader()
-    writer.writerows(rows)
+    as_of = min((listing.as_of for listing in stale), default=None)
+    note = export_note(as_of, stale[0].problem) if as_of is not None else ""
+    response = StreamingHttpResponse(exports.lines(fmt, rows, note), content_type="text/csv; charset=utf-8")
+    name = exports.file_name(wallet, fmt, year, timezone.now(), as_of)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 
 
 def export_note(as_of: datetime, problem: str) -> str:
-    """The first line of an export made from last-known data, in plain words."""
+    """The first line of a plain export made from last-known data, in plain words."""
     return (
-        f"# Last-known fills as of {as_of.astimezone(dt_timezone.utc):%Y-%m-%d %H:%M} UTC. {problem} "
-        "Fills after that time are missing: download again later for a complete file."
+        f"# Last-known orders as of {as_of.astimezone(dt_timezone.utc):%Y-%m-%d %H:%M} UTC. {problem} "
+        "Anything after that time is missing: download again later for a complete file."
     )
 
 
@@ -554,9 +582,20 @@ def cancel_submit(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
     return cancel_answer(attempt, request)
 
 
+def cancel_follow_up_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A cancel's status checks and declines, per client address and per wallet (settings
+    RATELIMIT_CANCEL_STATUS)."""
+    rate = "dashboard.limits.cancel_status_rate"
+    view = ratelimit(group="cancel-status", key="dashboard.limits.wallet_key", rate=rate, block=False)(view)
+    return ratelimit(group="cancel-status", key="ip", rate=rate, block=False)(view)
+
+
 @require_POST
 @wallet_required_json
+@cancel_follow_up_limited
 def cancel_decline(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
+    if getattr(request, "limited", False):
+        return slow_down()
     try:
         return cancel_answer(relay.decline(request.user.username, attempt_id))
     except relay.CancelRefused as refused:
@@ -565,9 +604,13 @@ def cancel_decline(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
 
 @require_POST
 @wallet_required_json
+@cancel_follow_up_limited
 def cancel_status(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
-    """Where a relayed cancel stands; settles a pending one by re-reading the order."""
+    """Where a relayed cancel stands; settles a pending one by re-reading the order. Past the
+    limit, where it stood when last known, without asking Jupiter."""
     try:
+        if getattr(request, "limited", False):
+            return cancel_answer(relay.find(request.user.username, attempt_id))
         return cancel_answer(relay.reconcile(request.user.username, attempt_id, dca_token(request)), request)
     except relay.CancelRefused as refused:
         return refusal(refused)

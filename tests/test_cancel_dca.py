@@ -10,6 +10,7 @@ import io
 import logging
 import threading
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 import requests
@@ -131,9 +132,13 @@ def test_the_whole_cancel_confirms_once_and_the_order_leaves_the_list(trader, wa
     # the recent cancel requests and the CSV include it
     attempts = trader.get("/orders/cancels", **HTMX).content.decode()
     assert "Jupiter DCA" in attempts and "350 USDC not yet spent" in attempts
-    export = trader.get("/orders/export.csv").content.decode()
+    export = b"".join(trader.get("/orders/export.csv").streaming_content).decode("utf-8-sig")
     rows = [row for row in csv.DictReader(io.StringIO(export)) if row["order"] == key]
-    assert rows and {row["system"] for row in rows} == {"DCA v2"}
+    assert rows and {row["system"] for row in rows} == {"Jupiter DCA"}
+    # the refund's network fee is what the signed refund pays: three signatures and its priority fee
+    (refund,) = [row for row in rows if row["kind"] == "refund"]
+    fee = Decimal(refund["fee_amount"])
+    assert refund["fee_token"] == "SOL" and Decimal("0.000015") < fee <= Decimal("0.000015") + Decimal("0.0002")
 
 
 @pytest.mark.parametrize("mode", ["transfer_checked"])

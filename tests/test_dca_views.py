@@ -263,7 +263,8 @@ def test_the_token_never_reaches_the_browser_or_the_logs(trader, keypair, wallet
     tracking.invalidate(wallet)
     responses.append(trader.get("/orders/active", **HTMX))  # the 401 path
     for response in responses:
-        assert token not in response.content.decode(), response
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        assert token not in body.decode("utf-8-sig"), response
         assert all(token not in value for value in response.headers.values())
         assert all(token not in morsel.value for morsel in response.cookies.values())
     assert all(token not in morsel.value for morsel in trader.cookies.values())
@@ -319,7 +320,8 @@ def test_v1_switched_off_lists_v2_with_one_calm_sentence(trader, keypair, wallet
     assert history.text.count('data-system="v2"') == 3
     export = trader.get("/orders/export.csv")
     assert export.status_code == 200
-    assert {row["system"] for row in csv.DictReader(io.StringIO(export.content.decode()))} == {"DCA v2"}
+    text = b"".join(export.streaming_content).decode("utf-8-sig")
+    assert {row["system"] for row in csv.DictReader(io.StringIO(text))} == {"Jupiter DCA"}
 
 
 def test_v1_switched_off_and_not_connected_offers_to_connect(trader, wallet):
@@ -342,8 +344,9 @@ def test_history_and_csv_include_v2_orders_and_fills(trader, keypair, wallet):
         assert f'data-order="{key}" data-system="v1"' in history.text
     assert "The deposit failed; nothing was bought" in history.text
 
-    rows = list(csv.DictReader(io.StringIO(trader.get("/orders/export.csv").content.decode())))
-    v2_rows = [r for r in rows if r["system"] == "DCA v2"]
+    export = b"".join(trader.get("/orders/export.csv").streaming_content).decode("utf-8-sig")
+    rows = [r for r in csv.DictReader(io.StringIO(export)) if r["kind"] == "fill"]
+    v2_rows = [r for r in rows if r["system"] == "Jupiter DCA"]
     v2_fills = [
         e
         for name in (*ACTIVE_V2, *PAST_V2)
@@ -351,7 +354,7 @@ def test_history_and_csv_include_v2_orders_and_fills(trader, keypair, wallet):
         if e["type"] == "fill" and e["state"] == "success"
     ]
     assert {r["signature"] for r in v2_rows} == {e["txSignature"] for e in v2_fills}
-    assert {r["system"] for r in rows} == {"DCA v2", "Recurring v1"}
+    assert {r["system"] for r in rows} == {"Jupiter DCA", "Recurring v1"}
 
 
 def test_v2_fills_open_from_the_card(trader, keypair, wallet):

@@ -72,6 +72,28 @@ def test_connect_once_and_both_kinds_are_listed_with_their_figures(page, live_se
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
+def test_a_hardware_wallet_signs_in_connects_and_lists_its_newer_orders(page, live_server, install_wallet):
+    """A wallet that can sign transactions only (a Ledger through its app): our sign-in text and
+    Jupiter's challenge each come as a memo transaction, signed and never sent."""
+    wallet = install_wallet(name="Ledger", sign_in=False, without=("solana:signIn", "solana:signMessage"))
+    v1_key = known_order(wallet.address)
+    proofs: list[dict] = []
+    page.on("request", lambda r: proofs.append(r.post_data_json) if r.url.endswith("/sign-in/verify") else None)
+    sign_in(page, live_server, wallet.name)
+    [proof] = proofs
+    assert set(proof) == {"address", "nonce", "signedTransaction"}  # the sign-in text in a memo transaction
+    expect(page.locator(f'[data-order="{v1_key}"]')).to_contain_text("2 of 6 buys done (33%)")
+    connect(page)
+    assert signing_calls(page) == ["signTransaction"]  # on this page: Jupiter's challenge, nothing sent
+    [sheet] = page.evaluate("window.__testWallet.requests")
+    assert any(line.startswith("Memo: “Sign this message to authenticate with Jupiter") for line in sheet["lines"])
+    assert control.count_calls("dca-challenge") == 1  # asked for the transaction at once
+    expect(page.locator("#active-panel [data-system='v2']")).to_have_count(7)
+    expect(v2_card(page, wallet.address, "active")).to_contain_text("3 of 10 buys done (30%)")
+    expect(page.locator(f'[data-order="{v1_key}"]')).to_be_visible()
+    assert DcaConnection.objects.filter(wallet=wallet.address).exclude(token="").count() == 1
+
+
 def test_declining_keeps_v1_listed_and_the_offer(page, live_server, install_wallet):
     wallet = install_wallet()
     v1_key = known_order(wallet.address)

@@ -234,13 +234,6 @@ def test_a_wallet_lacking_a_feature_is_listed_with_what_it_lacks(page, live_serv
     expect(page.get_by_role("button", name="Test Wallet")).to_have_count(0)
 
 
-def test_a_wallet_that_cannot_sign_in_is_listed_as_such(page, live_server, install_wallet):
-    install_wallet(sign_in=False, without=("solana:signMessage",))
-    page.goto(live_server.url + "/")
-    page.get_by_role("button", name="Connect wallet").click()
-    expect(page.locator("[data-wallets]")).to_contain_text("it does not support signing in to websites")
-
-
 UNREGISTER = """() => {
     const wallet = (name) => ({
         version: '1.0.0', name, icon: '', chains: ['solana:mainnet'], accounts: [],

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from dashboard import trigger
-from dashboard.upstream import JupiterBadResponse
+from dashboard.upstream import JupiterBadResponse, UnexpectedShape
 from tests.unit.figures import SPEC, spec_order
 
 NOW = datetime(2026, 7, 20, 12, 0, tzinfo=timezone.utc)
@@ -93,15 +93,45 @@ def test_one_order_answers():
 
 
 def test_pages():
-    with pytest.raises(ValueError):
-        trigger.parse_page({"orders": {"0": ORDER}}, "active")
-    with pytest.raises(ValueError):
+    with pytest.raises(JupiterBadResponse):
+        trigger.parse_page({"orders": {"0": ORDER}, "pagination": {"total": 1}}, "active")
+    with pytest.raises(JupiterBadResponse):
         trigger.parse_page("[]", "active")
-    empty = trigger.parse_page({}, "active")
+    empty = trigger.parse_page({"orders": [], "pagination": {"total": 0, "limit": 100, "offset": 0}}, "active")
     assert empty.orders == () and empty.total == 0
     # A total smaller than what came is not believed.
     page = trigger.parse_page({"orders": [ORDER], "pagination": {"total": 0, "offset": 200}}, "history")
     assert page.total == 201 and page.offset == 200
+
+
+@pytest.mark.parametrize(
+    ("answer", "missing"),
+    [
+        ({}, "orders"),
+        ({"data": [ORDER], "pagination": {"total": 1}}, "orders"),  # a renamed list
+        ({"orders": [ORDER]}, "pagination.total"),
+        ({"orders": [ORDER], "pagination": {"count": 1}}, "pagination.total"),
+        # Every order's id renamed: not one order is readable.
+        ({"orders": [{**ORDER, "id": None, "orderId": ORDER["id"]}] * 2, "pagination": {"total": 2}}, "orders[].id"),
+    ],
+)
+def test_a_drifted_list_is_an_error_naming_the_key_never_an_empty_list(answer, missing, caplog):
+    with pytest.raises(UnexpectedShape) as raised:
+        trigger.parse_page(answer, "active")
+    assert (raised.value.code, raised.value.missing) == ("unexpected_shape", missing)
+    assert f"{missing} is missing" in caplog.text
+
+
+def test_one_odd_order_is_counted_not_the_whole_list_refused():
+    odd = {**ORDER, "id": "019f0530-0000-0000-0000-000000000001", "createdAt": None}
+    page = trigger.parse_page({"orders": [ORDER, odd], "pagination": {"total": 2}}, "active")
+    assert (len(page.orders), page.unreadable) == (1, 1)
+
+
+def test_one_order_without_a_key_we_rely_on():
+    with pytest.raises(UnexpectedShape) as raised:
+        trigger.parse_order_answer({**ORDER, "inputMint": None, "state": "active"})
+    assert raised.value.missing == "inputMint"
 
 
 @pytest.mark.parametrize(
