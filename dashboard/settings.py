@@ -93,6 +93,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
 ]
+if SANDBOX:  # the CPU time of every answer, for `make bench` (dashboard/sandbox/timing.py)
+    MIDDLEWARE.insert(0, "dashboard.sandbox.timing.server_timing")
 
 ROOT_URLCONF = "dashboard.urls"
 WSGI_APPLICATION = "dashboard.wsgi.application"
