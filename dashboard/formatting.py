@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Context, Decimal
-from functools import cached_property
+from functools import cache, lru_cache
+
+from django.utils.functional import cached_property  # without the lock functools' takes on every first read
 
 from dashboard.encoding import short_address
 from dashboard.tokens import KNOWN_TOKENS, Token
@@ -40,16 +42,22 @@ def plain(value: Decimal) -> str:
 
 def _grouped(value: Decimal) -> str:
     """`plain` with thousands separators in the whole part: "12,345,678.9"."""
-    text = plain(value)
-    sign = ""
-    if text.startswith("-"):
-        sign, text = "-", text[1:]
-    whole, dot, fraction = text.partition(".")
-    return f"{sign}{int(whole):,}{dot}{fraction}"
+    if value.is_zero():
+        return "0"
+    text = format(value, ",f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+@cache
+def _quantum(places: int) -> Decimal:
+    """1E-places, the quantum `round_places` rounds to (made once per number of places)."""
+    return Decimal(1).scaleb(-places)
 
 
 def round_places(value: Decimal, places: int) -> Decimal:
-    return value.quantize(Decimal(1).scaleb(-places), context=CONTEXT)
+    return value.quantize(_quantum(places), context=CONTEXT)
 
 
 def round_significant(value: Decimal, digits: int, max_places: int | None = None) -> Decimal:
@@ -129,7 +137,7 @@ class Amount:
 
     @cached_property
     def exact(self) -> str:
-        return f"{_grouped(Decimal(self.number))} {self.token.symbol}"
+        return f"{_grouped(self._exact_value)} {self.token.symbol}"
 
     @cached_property
     def is_rounded(self) -> bool:
@@ -145,10 +153,14 @@ class Amount:
 
     @cached_property
     def number(self) -> str:
-        value = self.value
+        return plain(self._exact_value)
+
+    @property
+    def _exact_value(self) -> Decimal:
+        """The value up to the token's decimals (all of it when they are unknown)."""
         if self.token.decimals is not None:
-            value = round_places(value, self.token.decimals)
-        return plain(value)
+            return round_places(self.value, self.token.decimals)
+        return self.value
 
     @property
     def is_zero(self) -> bool:
@@ -216,7 +228,12 @@ def frequency_words(seconds: int) -> str:
 
 
 def is_stable(token: Token) -> bool:
-    symbol = token.symbol.upper()
+    return _is_stable_symbol(token.symbol)
+
+
+@lru_cache(maxsize=1024)  # asked for every amount and price of a list, of a few symbols
+def _is_stable_symbol(symbol: str) -> bool:
+    symbol = symbol.upper()
     return symbol in ("USDC", "USDT") or symbol.startswith("USD")
 
 
@@ -275,6 +292,7 @@ def price_quote(spent: Amount, received: Amount) -> tuple[Decimal, Token, Token]
     return CONTEXT.divide(quote.value, base.value), base.token, quote.token
 
 
+@lru_cache(maxsize=1024)  # the same few pairs on every card of a list
 def price_now_text(input_token: Token, output_token: Token) -> str:
     """Today's price of the pair, quoted like `price_text` ("162.30 USDC" for 1 SOL); empty when
     either USD price is unknown."""

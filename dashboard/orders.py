@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import ROUND_FLOOR, Decimal
-from functools import cached_property
 
 from django.conf import settings
+from django.utils.functional import cached_property  # without the lock functools' takes on every first read
 
 from dashboard.formatting import (
     CONTEXT,
@@ -54,7 +54,8 @@ class ValueNow:
     def known(self) -> bool:
         return self.spent_usd is not None and self.worth_usd is not None
 
-    @property
+    # Worked out once, on first read: a card reads the direction three times.
+    @cached_property
     def gain_usd(self) -> Decimal | None:
         if self.spent_usd is None or self.worth_usd is None:
             return None
@@ -75,7 +76,7 @@ class ValueNow:
     def worth_text(self) -> str:
         return usd_text(self.worth_usd) if self.worth_usd is not None else "price unknown"
 
-    @property
+    @cached_property
     def direction(self) -> str:
         """ "gain", "loss" or "even" (for the words and the colour); "" when unknown."""
         gain = self.gain_usd

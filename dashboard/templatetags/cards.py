@@ -20,8 +20,9 @@ from django import template
 from django.template.context import Context
 from django.utils.safestring import SafeString, mark_safe
 
+from dashboard.formatting import Amount
 from dashboard.orders import OrderView
-from dashboard.templatetags.display import amount, when
+from dashboard.templatetags.display import amount_html, when_html
 from dashboard.templatetags.tokens import order_url, pair_heading
 
 register = template.Library()
@@ -80,11 +81,11 @@ def _card(context: Context, o: OrderView, explorer: str) -> str:
         price = "No buys yet"
     parts.append(
         '  <dl class="figures">\n'
-        f"    <div><dt>Spent</dt><dd>{amount(funds.spent)}</dd></div>\n"
+        f"    <div><dt>Spent</dt><dd>{_amount(funds.spent)}</dd></div>\n"
         f"    <div><dt>{'Not yet spent' if active else 'Returned to you'}</dt>"
-        f"<dd>{amount(funds.remaining if active else funds.withdrawn_in)}</dd></div>\n"
+        f"<dd>{_amount(funds.remaining if active else funds.withdrawn_in)}</dd></div>\n"
         f'    <div><dt>Received <span class="dt-note">(after Jupiter\'s fee)</span></dt>'
-        f"<dd>{amount(funds.received)}</dd></div>\n"
+        f"<dd>{_amount(funds.received)}</dd></div>\n"
         f"    <div><dt>Average price</dt><dd>{price}</dd></div>\n"
         "  </dl>\n"
     )
@@ -96,9 +97,9 @@ def _card(context: Context, o: OrderView, explorer: str) -> str:
     else:
         closed = ""
         if o.closed_at:
-            closed = f" · {'cancelled' if o.is_cancelled else 'closed'} {when(o.closed_at)}"
+            closed = f" · {'cancelled' if o.is_cancelled else 'closed'} {when_html(o.closed_at)}"
         parts.append(
-            f'  <p class="meta">Created {when(o.created_at)}{closed} ·\n'
+            f'  <p class="meta">Created {when_html(o.created_at)}{closed} ·\n'
             f'    <a href="{escape(o.order_url)}" rel="noopener noreferrer" target="_blank">'
             f"Order account on {explorer}</a></p>\n"
         )
@@ -127,6 +128,10 @@ def _card(context: Context, o: OrderView, explorer: str) -> str:
         )
     parts.append("</article></li>\n")
     return "".join(parts)
+
+
+def _amount(value: Amount | None) -> str:
+    return "—" if value is None else amount_html(value)
 
 
 def _value(o: OrderView) -> str:
@@ -168,10 +173,10 @@ def _next_buy(o: OrderView) -> str:
     left = o.progress.left
     last = ""
     if o.last_buy and left > 1:
-        last = f" · last buy: about {when(o.last_buy)} ({left} buys left)"
+        last = f" · last buy: about {when_html(o.last_buy)} ({left} buys left)"
     elif left == 1:
         last = " — the last one"
     return (
-        f'  <p class="next">Next buy: about {when(o.next_cycle)}{last} '
+        f'  <p class="next">Next buy: about {when_html(o.next_cycle)}{last} '
         '<span class="hint">(estimates — Jupiter\'s keepers may run a little later)</span></p>\n'
     )

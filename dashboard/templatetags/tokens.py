@@ -32,6 +32,7 @@ def order_url(name: str, order_key: str) -> str:
 
 
 @register.simple_tag
+@functools.lru_cache(maxsize=1024)  # a list shows the same few tokens on every card
 def token_logo(token: Token) -> str:
     """The token's https: logo, or its first letter in a circle; decorative either way."""
     if token.icon:
