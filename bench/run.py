@@ -78,7 +78,9 @@ def scratch_postgres(url: str):
             connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def main() -> int:
+def main(only: list[str] | None = None) -> int:
+    """Every step, or only those whose names start with one of `only` (`python -m bench "orders panel"`);
+    RESULTS.md is written only after a full run."""
     began = time.monotonic()
     database_url = os.environ.get("DATABASE_URL", "").strip()
     redis_url = os.environ.get("REDIS_URL", "").strip()
@@ -150,6 +152,8 @@ def main() -> int:
         ]
         if len(databases) > 1:
             steps.insert(len(databases), ("both databases", lambda: [panel.side_by_side(figures)]))
+        if only:
+            steps = [(name, step) for name, step in steps if name.startswith(tuple(only))]
         for name, step in steps:
             print(f"\n== {name} …", flush=True)
             started = time.monotonic()
@@ -188,8 +192,9 @@ def main() -> int:
         "Sign-in is real Sign-In With Solana over HTTP with a solders Keypair per wallet; orders are seeded "
         "through POST /sandbox/control and upstream calls counted with GET /sandbox/control/calls.",
     ]
-    RESULTS.write_text(results_markdown(tables, setup, skipped, time.monotonic() - began))
-    print(f"\nWrote {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}")
+    if not only:
+        RESULTS.write_text(results_markdown(tables, setup, skipped, time.monotonic() - began))
+        print(f"\nWrote {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}")
     for line in skipped:
         print(f"Skipped: {line}")
     print(f"Total {time.monotonic() - began:.0f} s")

@@ -299,7 +299,9 @@ def describe_dca(order: DcaOrder, tokens: dict[str, Token], now: datetime) -> Or
         order_url=settings.EXPLORER_ACCOUNT_URL.format(order.vault) if order.vault else "",
         open_tx_url=orders.tx_url(_last_tx(order, "deposit")),
         close_tx_url=orders.tx_url(_last_tx(order, "withdrawal")),
-        fills=tuple(fills),
+        fill_count=len(fills),
+        bought=orders.bought_by(fills),
+        fills_of=lambda: tuple(fills),
         timeline_of=lambda: _dca_events(order, fills, rounds, deposited, schedule, input_token),
         last_buy=last_buy,  # an estimate from Jupiter's next round and the rounds left; next_cycle: dca.next_fill_at
         dca=dca,

@@ -173,11 +173,15 @@ class Amount:
 def amount(raw: int | None, human: Decimal | None, token: Token) -> Amount | None:
     """Base units scaled by the token's decimals; Jupiter's decimal string only where they are
     unknown (or the base units are missing); None when Jupiter gave neither."""
+    value = amount_value(raw, human, token)
+    return None if value is None else Amount(value, token)
+
+
+def amount_value(raw: int | None, human: Decimal | None, token: Token) -> Decimal | None:
+    """The value of `amount(raw, human, token)`, without making the `Amount`."""
     if raw is not None and token.decimals is not None:
-        return Amount(Decimal(raw).scaleb(-token.decimals, context=CONTEXT), token)
-    if human is not None:
-        return Amount(human, token)
-    return None
+        return Decimal(raw).scaleb(-token.decimals, context=CONTEXT)
+    return human
 
 
 def zero(token: Token) -> Amount:

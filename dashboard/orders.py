@@ -247,13 +247,21 @@ class OrderView:
     order_url: str
     open_tx_url: str
     close_tx_url: str  # "" when there is no closing transaction
-    fills: tuple[FillView, ...]  # newest first
-    # The timeline (`events`) is built when a page shows it (one order's timeline, not every card).
+    fill_count: int  # how many buys there were (`fills`, without building them)
+    bought: tuple[Amount, Amount] | None  # what every buy spent and received together; None before the first
+    # The buys (`fills`) and the timeline (`events`) are built when a page shows them (one order's
+    # timeline, the fills page, the exports), not for every card of a list.
+    fills_of: Callable[[], tuple[FillView, ...]] = field(compare=False, repr=False)
     timeline_of: Callable[[], tuple[OrderEvent, ...]] = field(compare=False, repr=False)
     next_cycle: datetime | None = None  # our estimate (v1); Jupiter schedules v2 rounds itself: dca.next_fill_at
     last_buy: datetime | None = None  # an estimate, active time-based orders only
     dca: DcaFigures | None = None  # Jupiter DCA (v2) orders only
     transfers: tuple[Transfer, ...] = ()  # deposits and refunds, oldest first (the exports' rows)
+
+    @cached_property
+    def fills(self) -> tuple[FillView, ...]:
+        """Every buy, newest first."""
+        return self.fills_of()
 
     @cached_property
     def events(self) -> tuple[OrderEvent, ...]:
@@ -273,7 +281,7 @@ class OrderView:
     @cached_property
     def average_price(self) -> str:
         """ "1 SOL ≈ 172.41 USDC"; "" until something was received."""
-        return average_price(self.fills, self.funds.spent, self.funds.received)
+        return average_price(self.bought, self.funds.spent, self.funds.received)
 
     @cached_property
     def value(self) -> ValueNow:
@@ -377,11 +385,20 @@ def timeline(events: list[OrderEvent]) -> tuple[OrderEvent, ...]:
     return tuple(sorted(events, key=lambda e: (e.when or far_past, order_of[id(e)]), reverse=True))
 
 
-def average_price(fills: tuple[FillView, ...], spent: Amount | None, received: Amount | None) -> str:
-    if fills:
-        total_in = sum((f.spent.value for f in fills), ZERO)
-        total_out = sum((f.received.value for f in fills), ZERO)
-        text = price_text(Amount(total_in, fills[0].spent.token), Amount(total_out, fills[0].received.token))
+def bought_by(fills: Iterable[FillView]) -> tuple[Amount, Amount] | None:
+    """What these buys spent and received together (`OrderView.bought`); None without any."""
+    fills = list(fills)
+    if not fills:
+        return None
+    total_in = sum((f.spent.value for f in fills), ZERO)
+    total_out = sum((f.received.value for f in fills), ZERO)
+    return Amount(total_in, fills[0].spent.token), Amount(total_out, fills[0].received.token)
+
+
+def average_price(bought: tuple[Amount, Amount] | None, spent: Amount | None, received: Amount | None) -> str:
+    """The price of every buy together (`bought`), else of what the order says it spent and received."""
+    if bought is not None:
+        text = price_text(*bought)
         if text:
             return text
     if spent is not None and received is not None:

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING
+from functools import cache
 
 from django.conf import settings
 
 from dashboard import orders
 from dashboard.formatting import (
     CONTEXT,
+    ZERO,
     Amount,
     amount,
+    amount_value,
     frequency_words,
     join_words,
     minus,
@@ -48,6 +51,16 @@ def describe_fill(fill: Fill, input_token: Token, output_token: Token, tokens: d
         tx_id=fill.tx_id,
         explorer_url=orders.tx_url(fill.tx_id),
     )
+
+
+def _bought(fills: list[Fill], input_token: Token, output_token: Token) -> tuple[Amount, Amount] | None:
+    """What the buys spent and received together — the sums of `describe_fill`'s amounts (an
+    amount Jupiter left out counts as zero), without describing each buy."""
+    if not fills:
+        return None
+    spent = sum((amount_value(f.raw_in, f.in_amount, input_token) or ZERO for f in fills), ZERO)
+    received = sum((amount_value(f.raw_out, f.out_amount, output_token) or ZERO for f in fills), ZERO)
+    return Amount(spent, input_token), Amount(received, output_token)
 
 
 def _cycles_total(order: Order) -> int:
@@ -174,11 +187,12 @@ def describe(order: Order, tokens: dict[str, Token], now: datetime) -> OrderView
     remaining = minus(deposited, spent, withdrawn_in)
 
     fills = [f for f in order.fills if _is_fill(f)]
-    fill_views = sorted(
-        (describe_fill(f, input_token, output_token, tokens) for f in fills),
-        key=lambda v: v.confirmed_at,
-        reverse=True,
-    )
+
+    @cache
+    def fill_views() -> tuple[FillView, ...]:
+        views = (describe_fill(f, input_token, output_token, tokens) for f in fills)
+        return tuple(sorted(views, key=lambda v: v.confirmed_at, reverse=True))
+
     cycles_total = _cycles_total(order)
     cycles_done = min(len(fills), cycles_total) if cycles_total else len(fills)
 
@@ -206,10 +220,12 @@ def describe(order: Order, tokens: dict[str, Token], now: datetime) -> OrderView
         order_url=settings.EXPLORER_ACCOUNT_URL.format(order.order_key),
         open_tx_url=orders.tx_url(order.open_tx),
         close_tx_url=orders.tx_url(order.close_tx),
-        fills=tuple(fill_views),
+        fill_count=len(fills),
+        bought=_bought(fills, input_token, output_token),
+        fills_of=fill_views,
         timeline_of=lambda: _events(
             order,
-            fill_views,
+            list(fill_views()),
             [_other_event(f, input_token, output_token, tokens) for f in order.fills if not _is_fill(f)],
             deposited,
             withdrawn_in,

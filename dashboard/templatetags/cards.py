@@ -104,7 +104,7 @@ def _card(context: Context, o: OrderView, explorer: str) -> str:
             f"Order account on {explorer}</a></p>\n"
         )
     fills_url = escape(order_url("order_fills", o.order_key))
-    count = len(o.fills)
+    count = o.fill_count
     fills = f"{count} buy{'' if count == 1 else 's'}" if count else "no buys yet"
     parts.append(
         f'  <details class="fills" hx-get="{fills_url}" hx-trigger="toggle once" hx-target="find .fills-body" '
