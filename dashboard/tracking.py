@@ -19,13 +19,14 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timezone as dt_timezone
 from typing import Any, TypeVar
 
 from django.core.cache import cache
-from django.db import connections
+from django.db import connections, router, transaction
 from django.utils import timezone as dj_timezone
 
 from dashboard import budget, recurring, tokens, trigger, upstream
@@ -357,19 +358,52 @@ def record_dca(wallet: str, status: str, listing: trigger.DcaListing) -> None:
     _record(wallet, status, System.DCA, [(o.id, o.raw, seen) for o in listing.orders if o.user in ("", wallet)])
 
 
+UPSERT_COLUMNS = ("wallet", "order_key", "system", "status", "first_seen", "last_seen", "snapshot")
+UPSERT_ROWS = 500  # rows per statement (7 parameters each: far below SQLite's and PostgreSQL's limits)
+
+
 def _record(wallet: str, status: str, system: str, snapshots: list[tuple[str, dict, datetime]]) -> None:
-    """One upsert of these orders' snapshots (nothing when there are none)."""
-    if not snapshots:
+    """One upsert of these orders' snapshots (nothing when there are none): what
+    `bulk_create(update_conflicts=True)` writes, as one `INSERT … ON CONFLICT (wallet, order_key) DO
+    UPDATE` that SQLite and PostgreSQL both run, with the parameters adapted by the database's own
+    operations but without a model instance, its signals and its field-by-field preparation per
+    order (most of the cost of recording a long list). An order listed twice (pages that shifted
+    while they were read) is written once, as last seen."""
+    latest = {key: (raw, seen) for key, raw, seen in snapshots}
+    if not latest:
         return
-    TrackedOrder.objects.bulk_create(
-        [
-            TrackedOrder(wallet=wallet, order_key=key, system=system, status=status, last_seen=seen, snapshot=raw)
-            for key, raw, seen in snapshots
-        ],
-        update_conflicts=True,
-        unique_fields=["wallet", "order_key"],
-        update_fields=["system", "status", "last_seen", "snapshot"],
+    connection = connections[router.db_for_write(TrackedOrder)]
+    ops = connection.ops
+    now = ops.adapt_datetimefield_value(dj_timezone.now())
+    moments: dict[datetime, Any] = {}  # a page's orders share the moment it arrived
+    rows = [
+        (
+            wallet,
+            key,
+            system,
+            status,
+            now,
+            moments.get(seen) or moments.setdefault(seen, ops.adapt_datetimefield_value(seen)),
+            ops.adapt_json_value(raw, None),
+        )
+        for key, (raw, seen) in latest.items()
+    ]
+    table = ops.quote_name(TrackedOrder._meta.db_table)
+    columns = ", ".join(ops.quote_name(c) for c in UPSERT_COLUMNS)
+    updated = ", ".join(
+        f"{ops.quote_name(c)} = excluded.{ops.quote_name(c)}" for c in UPSERT_COLUMNS[2:] if c != "first_seen"
     )
+    one = "(" + ", ".join(["%s"] * len(UPSERT_COLUMNS)) + ")"
+    batches = len(rows) > UPSERT_ROWS  # all of them or none, as bulk_create
+    atomic = transaction.atomic(using=connection.alias, savepoint=False) if batches else nullcontext()
+    with atomic, connection.cursor() as cursor:
+        for start in range(0, len(rows), UPSERT_ROWS):
+            batch = rows[start : start + UPSERT_ROWS]
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join([one] * len(batch))} "  # noqa: S608 - names only
+                f"ON CONFLICT ({ops.quote_name('wallet')}, {ops.quote_name('order_key')}) DO UPDATE SET {updated}",
+                [value for row in batch for value in row],
+            )
 
 
 def retire(wallet: str, active: list[str], seen: datetime, system: str = System.RECURRING) -> None:
