@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 import requests
+from django.core.cache import cache
 from solders.keypair import Keypair
 from solders.message import to_bytes_versioned
 from solders.transaction import VersionedTransaction
@@ -51,6 +52,17 @@ def test_orders_are_typed_at_the_boundary(client, wallet):
     assert len(history) == 2
     assert all(o.close_tx for o in history)
     assert all(isinstance(f.confirmed_at, datetime) for o in history for f in o.fills)
+
+
+def test_a_cached_page_leaves_the_upstream_json_behind(client, wallet):
+    """The shared cache pickles pages; only the fetch that read a page records its snapshots."""
+    control.seed_wallet(wallet, active=2)
+    page = client.get_orders(wallet, "active")
+    cache.set("a-page", page)
+    cached = cache.get("a-page")
+    assert cached == page  # every parsed field, fills included
+    assert [o.raw for o in cached.orders] == [{}, {}]
+    assert all(o.raw["orderKey"] == o.order_key for o in page.orders)  # the page read still has it
 
 
 def test_all_pages_page_one_first_then_the_rest_concurrently_in_order(client, wallet):
