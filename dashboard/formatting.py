@@ -220,6 +220,7 @@ _UNITS = (
 )
 
 
+@lru_cache(maxsize=256)  # a list's orders share a few intervals
 def frequency_words(seconds: int) -> str:
     """The largest whole unit: 86400 → "every day", 172800 → "every 2 days", 5400 → "every 90 minutes"."""
     if seconds <= 0:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING
-from functools import cache
 
 from django.conf import settings
 
@@ -188,10 +187,13 @@ def describe(order: Order, tokens: dict[str, Token], now: datetime) -> OrderView
 
     fills = [f for f in order.fills if _is_fill(f)]
 
-    @cache
+    described: list[tuple[FillView, ...]] = []  # the buys, once described
+
     def fill_views() -> tuple[FillView, ...]:
-        views = (describe_fill(f, input_token, output_token, tokens) for f in fills)
-        return tuple(sorted(views, key=lambda v: v.confirmed_at, reverse=True))
+        if not described:
+            views = (describe_fill(f, input_token, output_token, tokens) for f in fills)
+            described.append(tuple(sorted(views, key=lambda v: v.confirmed_at, reverse=True)))
+        return described[0]
 
     cycles_total = _cycles_total(order)
     cycles_done = min(len(fills), cycles_total) if cycles_total else len(fills)

@@ -107,8 +107,9 @@ def _version(wallet: str, status: str) -> int:
     return cache.get_or_set(_counter("orders", wallet, status), 1, None)
 
 
-def _page_key(wallet: str, status: str, page: int) -> str:
-    return f"orders:{wallet}:{_version(wallet, status)}:{status}:{page}"
+def _page_key(wallet: str, status: str, page: int, version: int | None = None) -> str:
+    """The cache key of one page (`version`: the list's current counter, when already read)."""
+    return f"orders:{wallet}:{version or _version(wallet, status)}:{status}:{page}"
 
 
 def _dca_key(wallet: str, status: str) -> str:
@@ -206,13 +207,17 @@ def single_flight(key: str, fetch: Callable[[], T], recorded: Callable[[T], None
 
 
 def cached_page(
-    wallet: str, status: str, page: int, recorded: Callable[[recurring.OrdersPage], None] | None = None
+    wallet: str,
+    status: str,
+    page: int,
+    recorded: Callable[[recurring.OrdersPage], None] | None = None,
+    version: int | None = None,
 ) -> recurring.OrdersPage:
     """One page, from the shared cache when fresh; one upstream call per key at a time.
     A page fetched from Jupiter is handed to `recorded`, else recorded at once (in the fetching
-    thread)."""
+    thread). `version`: the list's cache counter, when the caller read it already (once per list)."""
     return single_flight(
-        _page_key(wallet, status, page),
+        _page_key(wallet, status, page, version),
         lambda: recurring.get_orders(wallet, status, page),
         recorded or (lambda fresh: record(wallet, status, fresh)),
     )
@@ -264,7 +269,8 @@ def list_orders(wallet: str, status: str) -> Listing:
     seen_key = _pages_seen_key(wallet, status)
     expected = cache.get(seen_key) or 1
     recorder = PageRecorder(wallet, status)
-    get_page = in_own_thread(lambda number: cached_page(wallet, status, number, recorder.add))
+    version = _version(wallet, status)  # once for every page of the list
+    get_page = in_own_thread(lambda number: cached_page(wallet, status, number, recorder.add, version))
     try:
         pages = recurring.fetch_pages(get_page, expected=expected, meanwhile=recorder.flush)
     except upstream.JupiterError as exc:
