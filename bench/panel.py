@@ -95,8 +95,8 @@ def measure_panel(
             "goal",
             "fetch alone ÷ RT",
             "dashboard work, wall (cold − fetch) ÷ RT",
-            "CPU ms: cold panel / fetch alone",
-            "dashboard work, CPU (cold − fetch) ms / ÷ RT",
+            "CPU ms: cold panel / fetch alone (median; least)",
+            "dashboard work, CPU (cold − fetch) ms, median (least) / ÷ RT",
             "goal (CPU)",
             "warm ms p50 / p95",
             "warm upstream calls",
@@ -142,6 +142,7 @@ def measure_panel(
         ratio = median(cold) / rtt
         work = (median(cold) - median(fetched)) / rtt
         work_cpu = median(cold_cpu) - median(fetched_cpu)
+        least_cpu = min(cold_cpu) - min(fetched_cpu)  # what other processes on the cores never inflate
         figures[size] = {
             "cold": ratio,
             "fetch": median(fetched) / rtt,
@@ -158,8 +159,8 @@ def measure_panel(
             f"≤ {COLD_GOAL[size]} RT: {met(ratio <= COLD_GOAL[size])}" if size in COLD_GOAL else "—",
             f"{median(fetched) / rtt:.2f}",
             f"{work:.2f}",
-            f"{median(cold_cpu):.1f} / {median(fetched_cpu):.1f}",
-            f"{work_cpu:.1f} / {work_cpu / rtt:.2f}",
+            f"{median(cold_cpu):.1f} / {median(fetched_cpu):.1f}; {min(cold_cpu):.1f} / {min(fetched_cpu):.1f}",
+            f"{work_cpu:.1f} ({least_cpu:.1f}) / {work_cpu / rtt:.2f}",
             f"≤ {WORK_GOAL[size]} RT: {met(work_cpu / rtt <= WORK_GOAL[size])}",
             f"{percentile(warm, 50):.1f} / {percentile(warm, 95):.1f}",
             warm_calls,
@@ -178,8 +179,9 @@ def measure_panel(
         "CPU: the cold panel's is the dashboard worker's CPU time for the request (time.process_time over all its "
         "threads, page threads included, sent back in the sandbox-only Server-Timing header); fetch alone's is this "
         "process's CPU time for the same fetch (HTTP, JSON, parsing). Their difference is the dashboard's own work "
-        "on CPU time, which the goal holds (as a ratio to the measured RT): unlike wall-clock time it barely grows "
-        "when other processes share the cores. The wall-clock difference is printed beside it.",
+        "on CPU time, which the goal holds (its median, as a ratio to the measured RT): unlike wall-clock time it "
+        "grows little when other processes share the cores (some: their cache misses and shared cores slow ours). "
+        "The least of the runs is printed beside it (cold least − fetch least), and the wall-clock difference.",
         f"Cold: a fresh signed-in wallet per run ({cold_runs} runs per size), nothing of it cached. "
         f"Warm: {warm_runs} repeat views of the last wallet within the 30 s page TTL.",
         f"Dashboard: gunicorn -k gthread --workers {server.workers} --threads 32 on {database}; the sandbox runs in "
