@@ -68,11 +68,11 @@ class ValueNow:
             return None
         return CONTEXT.divide(CONTEXT.multiply(gain, Decimal(100)), self.spent_usd)
 
-    @property
+    @cached_property
     def spent_text(self) -> str:
         return usd_text(self.spent_usd) if self.spent_usd is not None else "price unknown"
 
-    @property
+    @cached_property
     def worth_text(self) -> str:
         return usd_text(self.worth_usd) if self.worth_usd is not None else "price unknown"
 
@@ -85,7 +85,7 @@ class ValueNow:
         rounded = round_places(gain, 2)
         return "gain" if rounded > 0 else "loss" if rounded < 0 else "even"
 
-    @property
+    @cached_property
     def gain_text(self) -> str:
         """ "+$12.34 (+8.2%)", "−$3.10 (−2.1%)", "$0.00"; "price unknown" when it cannot be said."""
         gain = self.gain_usd
