@@ -36,6 +36,9 @@ FLOORS = {  # percent of statements and branches, per module: about a point unde
     "dashboard/recurring_view.py": 99,
     "dashboard/dca_view.py": 97,
     "dashboard/exports.py": 96,
+    # the order cards built in Python (issue 22), and the sandbox's CPU-time header for the bench
+    "dashboard/templatetags/cards.py": 97,
+    "dashboard/sandbox/timing.py": 99,
 }
 
 

@@ -391,3 +391,14 @@ def test_timeline_names_withdrawals_and_events_it_does_not_know() -> None:
         ("withdrawal", "Sent to your wallet: 0.29 SOL", "https://solscan.io/tx/w"),
     ]
     assert view.progress.done == 1  # neither is a buy
+
+
+def test_buys_are_described_only_when_read_and_only_once() -> None:
+    view = describe(make_order(), {}, now=at(2, 12))
+    assert "fills" not in view.__dict__  # a card reads the count and the totals, not the buys
+    assert view.fill_count == 2
+    assert [a.text for a in view.bought] == ["100 USDC", "0.54 SOL"]
+    assert view.average_price == "1 SOL ≈ 185.19 USDC"
+    buys = [e for e in view.events if e.kind == "buy"]  # the timeline describes them first…
+    assert [e.fee for e in buys] == [f.fee for f in view.fills]  # …and the fills page reads the same ones
+    assert view.fills_of() is view.fills
