@@ -151,7 +151,7 @@ if REDIS_URL:
         raise ImproperlyConfigured(f"REDIS_URL must start with redis:// or rediss:// (got {REDIS_URL!r}).")
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "dashboard.cache.RedisCache",  # Django's, one redis client per pool
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "dashboard",
         }
