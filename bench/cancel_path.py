@@ -22,7 +22,7 @@ from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
 from bench.report import Table, met, percentile
-from dashboard import recurring, relay
+from dashboard import attempts, recurring, recurring_check, relay
 from dashboard.models import CancelAttempt, TrackedOrder
 from dashboard.sandbox import tokens, transactions
 from tests.wallet import sign_transaction
@@ -80,12 +80,14 @@ def one_run(keypair: Keypair, samples: dict[str, list[float]]) -> None:
     wallet = str(keypair.pubkey())
     # The pieces on their own.
     order_key, issued = prepare(keypair)
-    message = clock(samples, "check_issued", lambda: relay.check_issued(issued.transaction, wallet, order_key))
+    message = clock(
+        samples, "check_issued", lambda: recurring_check.check_issued(issued.transaction, wallet, order_key)
+    )
     signed_b64 = sign(keypair, issued.transaction)
 
     def check_signed() -> None:
-        tx = relay.parse_transaction(relay.decode_base64(signed_b64))
-        relay.check_signed(message, tx, wallet)
+        tx = recurring_check.parse_transaction(attempts.decode_base64(signed_b64))
+        recurring_check.check_signed(message, tx, wallet)
 
     clock(samples, "decode + parse + check_signed", check_signed)
 
