@@ -1,20 +1,22 @@
-"""Connecting a signed-in session to Jupiter's DCA (Trigger API v2): one signature a day.
+"""Connecting a signed-in wallet to Jupiter's DCA (Trigger API v2): one signature a day.
 
 Reading v2 orders needs a token Jupiter gives for the wallet's signature over its challenge.
 The server does every step that matters, in this order:
 
 1. `issue`: ask Jupiter's `/auth/challenge` for the *session's* wallet, check what came back
    (the documented text; or, for wallets that can only sign transactions, a memo-only
-   transaction whose only signer and fee payer is the wallet), and store it for this session.
+   transaction whose only signer and fee payer is the wallet), and store it for that wallet.
 2. The bridge has the wallet sign it (`solana:signMessage`, or `solana:signTransaction` without
    sending) and posts the signature back.
 3. `connect`: before any call to Jupiter, check that the signature is the session wallet's over
-   exactly the challenge stored for this session less than 5 minutes ago (the transaction
-   unchanged); use the challenge up atomically; only then call `/auth/verify`. Anything else is
-   refused with a plain sentence and no upstream call.
-4. The token is kept with the session (`models.DcaConnection`): never sent to the browser, never
-   logged; it ends at sign-out, at session end or at its own expiry (or Jupiter's first 401),
-   whichever comes first.
+   exactly the challenge stored for it less than 5 minutes ago (the transaction unchanged); use
+   the challenge up atomically; only then call `/auth/verify`. Anything else is refused with a
+   plain sentence and no upstream call.
+4. The token is kept for the wallet (`models.DcaConnection`), not for one browser session:
+   signing in again with the same wallet — a fresh Sign-In With Solana proof, nothing weaker —
+   finds it. It is never sent to the browser and never logged; it ends at its own expiry (at
+   most 24 hours), on Jupiter's first 401, at "Disconnect" (`forget`) or when the trader signs
+   out everywhere, whichever comes first.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
+from django.db.models import Q
 from django.utils import timezone
 from solders.message import to_bytes_versioned
 from solders.pubkey import Pubkey
@@ -65,7 +68,7 @@ class ConnectRefused(Exception):
 
 @dataclass(frozen=True)
 class Pending:
-    """The challenge stored for a session: what the wallet must sign, and when it was fetched."""
+    """The challenge stored for a wallet: what it must sign, and when it was fetched."""
 
     wallet: str
     type: str  # trigger.MESSAGE or trigger.TRANSACTION
@@ -75,9 +78,9 @@ class Pending:
 
 @dataclass(frozen=True)
 class Access:
-    """What a session may do with Jupiter's DCA right now.
+    """What a wallet may do with Jupiter's DCA right now.
 
-    state: "connected" (a token that has not expired), "offer" (never connected in this session)
+    state: "connected" (a token that has not expired), "offer" (not connected, or disconnected)
     or "ended" (the token expired or Jupiter refused it: ask again)."""
 
     state: str
@@ -180,7 +183,7 @@ def check_signed_transaction(pending: Pending | None, wallet: str, signed: bytes
     return signed
 
 
-# --- the session's connection ----------------------------------------------------------------------
+# --- the wallet's connection -----------------------------------------------------------------------
 
 
 def pending_of(row: DcaConnection | None) -> Pending | None:
@@ -191,9 +194,9 @@ def pending_of(row: DcaConnection | None) -> Pending | None:
     return Pending(row.wallet, row.challenge_type, signed_bytes, row.challenge_issued_at)
 
 
-def issue(session_key: str, wallet: str, kind: str) -> trigger.Challenge:
-    """Fetch and check Jupiter's challenge for the session's wallet, and store it for this session
-    (replacing any earlier one)."""
+def issue(wallet: str, kind: str) -> trigger.Challenge:
+    """Fetch and check Jupiter's challenge for the session's wallet, and store it for that wallet
+    (replacing any earlier one; a token it has is kept until a new one comes)."""
     if kind not in trigger.CHALLENGE_TYPES:
         raise ConnectRefused(f"Unknown kind of request. {START_AGAIN}")
     try:
@@ -204,26 +207,16 @@ def issue(session_key: str, wallet: str, kind: str) -> trigger.Challenge:
         stored = check_challenge_text(challenge.message)
     else:
         stored = base64.b64encode(check_memo_transaction(challenge.transaction, wallet)).decode()
-    fields = {
-        "wallet": wallet,
-        "challenge_type": kind,
-        "challenge": stored,
-        "challenge_issued_at": timezone.now(),
-    }
-    try:
-        with transaction.atomic():
-            updated = DcaConnection.objects.filter(session_id=session_key).update(**fields)
-            if not updated:
-                DcaConnection.objects.create(session_id=session_key, **fields)
-    except IntegrityError:
-        # The session is gone (signed out in another tab), or another request created the row.
-        if not DcaConnection.objects.filter(session_id=session_key).update(**fields):
-            raise ConnectRefused("You are signed out. Please sign in again.", reason="signed_out") from None
+    fields = {"challenge_type": kind, "challenge": stored, "challenge_issued_at": timezone.now()}
+    if not DcaConnection.objects.filter(wallet=wallet).update(**fields):
+        try:
+            DcaConnection.objects.create(wallet=wallet, **fields)
+        except IntegrityError:  # another request created the row meanwhile
+            DcaConnection.objects.filter(wallet=wallet).update(**fields)
     return challenge
 
 
 def connect(
-    session_key: str,
     wallet: str,
     *,
     kind: str,
@@ -231,10 +224,10 @@ def connect(
     signature: bytes = b"",
     signed_transaction: bytes = b"",
 ) -> datetime:
-    """Check the wallet's answer against this session's challenge, use the challenge up, get the
-    token from Jupiter and keep it with the session; when it expires."""
+    """Check the wallet's answer against the challenge stored for it, use the challenge up, get
+    the token from Jupiter and keep it for the wallet; when it expires."""
     now = timezone.now()
-    row = DcaConnection.objects.filter(session_id=session_key).first()
+    row = DcaConnection.objects.filter(wallet=wallet).first()
     pending = pending_of(row)
     if kind == trigger.MESSAGE:
         answer = {"signature": str(check_signed_message(pending, wallet, signed_message, signature, now))}
@@ -259,28 +252,37 @@ def connect(
     kept = DcaConnection.objects.filter(pk=row.pk, wallet=wallet).update(
         token=token.value, token_expires_at=token.expires_at, connected_at=now, ended=""
     )
-    if not kept:
-        raise ConnectRefused("You signed out meanwhile. Please sign in again.", reason="signed_out", retry=False)
+    if not kept:  # forgotten meanwhile (Disconnect, or signed out everywhere)
+        raise ConnectRefused(f"You disconnected meanwhile. {START_AGAIN}", reason="conflict")
     logger.info("dca connected: wallet=%s expires=%s", wallet, token.expires_at.isoformat())
     return token.expires_at
 
 
-def access(session_key: str | None, wallet: str) -> Access:
-    """This session's access to the wallet's v2 orders; an expired token is dropped here."""
-    row = DcaConnection.objects.filter(session_id=session_key, wallet=wallet).first() if session_key else None
+def access(wallet: str) -> Access:
+    """The signed-in wallet's access to its v2 orders; an expired token is dropped here."""
+    row = DcaConnection.objects.filter(wallet=wallet).first() if wallet else None
     if row is None:
         return Access("offer")
     if row.token and row.token_expires_at and row.token_expires_at > timezone.now():
         return Access("connected", token=row.token, expires_at=row.token_expires_at)
     if row.token:
-        end(session_key, "expired")
+        end(wallet, "expired")
         return Access("ended")
     return Access("ended" if row.ended else "offer")
 
 
-def end(session_key: str | None, reason: str = "refused") -> None:
-    """Forget the session's token (Jupiter refused it, or it expired); the page asks again."""
-    if session_key:
-        DcaConnection.objects.filter(session_id=session_key).exclude(token="").update(
-            token="", token_expires_at=None, ended=reason
-        )
+def end(wallet: str, reason: str = "refused") -> None:
+    """Drop the wallet's token (Jupiter refused it, or it expired); the page asks again."""
+    DcaConnection.objects.filter(wallet=wallet).exclude(token="").update(token="", token_expires_at=None, ended=reason)
+
+
+def forget(wallet: str) -> None:
+    """Forget the wallet's connection at once ("Disconnect", or signing out everywhere)."""
+    DcaConnection.objects.filter(wallet=wallet).delete()
+
+
+def clear_expired(now: datetime | None = None) -> int:
+    """Delete connections that can no longer be used (no live token, no fresh challenge); how many."""
+    now = now or timezone.now()
+    usable = Q(token_expires_at__gt=now) & ~Q(token="") | Q(challenge_issued_at__gt=now - CHALLENGE_LIFETIME)
+    return DcaConnection.objects.exclude(usable).delete()[0]

@@ -17,6 +17,7 @@ urlpatterns = [
     path("orders/cancels/settle", views.settle_cancels, name="settle_cancels"),
     path("orders/dca/challenge", views.dca_challenge, name="dca_challenge"),
     path("orders/dca/verify", views.dca_verify, name="dca_verify"),
+    path("orders/dca/disconnect", views.dca_disconnect, name="dca_disconnect"),
     path("orders/<str:order_key>/fills", views.order_fills, name="order_fills"),
     path("orders/<str:order_key>/cancel", views.cancel_confirm, name="cancel_confirm"),
     path("orders/<str:order_key>/cancel/start", views.cancel_start, name="cancel_start"),

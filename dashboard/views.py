@@ -13,11 +13,12 @@ from decimal import Decimal
 from functools import wraps
 from typing import Any
 
-from django.contrib.auth import login, logout
+from django.contrib.auth import get_user_model, login, logout
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -30,11 +31,11 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 from django_ratelimit.decorators import ratelimit
 
-from dashboard import budget, dca_auth, encoding, limits, relay, siws, tracking, trigger
+from dashboard import budget, dca_auth, encoding, freshness, limits, relay, siws, tracking, trigger
 from dashboard.forms import DcaForm, DcaVerifyForm, SignedTransactionForm, SignInChallengeForm, SignInVerifyForm
 from dashboard.middleware import mark_signed_in
-from dashboard.models import CancelAttempt
-from dashboard.orders import ACCOUNT_RENT_WORDS, fill_columns, fill_rows, total_value
+from dashboard.models import CancelAttempt, TrackedOrder
+from dashboard.orders import ACCOUNT_RENT_WORDS, Amount, OrderView, fill_columns, fill_rows, total_value, usd_text
 
 logger = logging.getLogger(__name__)
 
@@ -197,11 +198,22 @@ def sign_in_verify(request: HttpRequest) -> JsonResponse:
     mark_signed_in(request)
     if cache.add("cleanup", 1, CLEANUP_SECONDS):  # `manage.py cleanup` as well, at most hourly
         siws.clear_expired()
+        dca_auth.clear_expired()
     return answer("signed_in", "Signed in.", address=address)
 
 
 @require_POST
 def sign_out(request: HttpRequest) -> HttpResponseRedirect:
+    """Sign this browser out; with `everywhere`, end every session of the wallet (on any device)
+    and forget its connection to Jupiter's DCA as well."""
+    if request.POST.get("everywhere") and request.user.is_authenticated:
+        wallet = request.user.username
+        dca_auth.forget(wallet)
+        # Django ends a session whose stored hash no longer matches the user's: a new unusable
+        # password changes it for every session of this wallet at once.
+        user = get_user_model().objects.get(pk=request.user.pk)
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
     logout(request)
     return redirect("home")
 
@@ -268,13 +280,15 @@ def lists_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
     return ratelimit(group="lists", key="ip", rate="dashboard.limits.lists_rate", block=False)(view)
 
 
-def board_for(request: HttpRequest, status: str, access: dca_auth.Access) -> tracking.Board:
-    """Both systems' lists (v2 only with the session's token), live or last-known; last-known
+def board_for(
+    request: HttpRequest, status: str, access: dca_auth.Access, marks: dict[str, freshness.Mark] | None = None
+) -> tracking.Board:
+    """Both systems' lists (v2 only with the wallet's token), live or last-known; last-known
     only once the request is over the limit."""
     wallet = request.user.username
     if getattr(request, "limited", False):
         return tracking.last_known_board(wallet, status, LISTS_LIMITED, access.connected)
-    return tracking.list_board(wallet, status, access.token or None)
+    return tracking.list_board(wallet, status, access.token or None, marks)
 
 
 @wallet_required
@@ -296,40 +310,100 @@ def orders_panel(request: HtmxHttpRequest, status: str, template: str) -> HttpRe
     live data is kept rendered while its pages are fresh, so repeat views cost neither upstream
     calls nor template work."""
     wallet = request.user.username
-    access = dca_auth.access(request.session.session_key, wallet)
-    key = tracking.panel_key(wallet, status, access.state)
-    if request.htmx and (cached := tracking.cached_panel(key)) is not None:
+    access = dca_auth.access(wallet)
+    marks = freshness.marks(wallet, status)
+    key = tracking.panel_key(wallet, status, access.state, marks)
+    if request.htmx and (cached := tracking.cached_panel(key, marks)) is not None:
         return HttpResponse(cached)
-    board = board_for(request, status, access)
-    access = dca_access_after(request, board, access)
+    board = board_for(request, status, access, marks)
     limited = getattr(request, "limited", False) and not request.htmx  # htmx shows a 200's body only
-    context = board_context(board, access)
-    # "No active orders" rather than "none yet" once this wallet was seen with closed ones.
-    context["has_closed"] = status == "active" and not context["orders"] and tracking.has_closed_orders(wallet)
+    context = panel_context(request, status, board, access)
     response = render_panel(request, template, context, status=429 if limited else 200)
     if request.htmx:
         response.add_post_render_callback(lambda r: tracking.store_panel(key, board, r.content))
     return response
 
 
+def panel_context(request: HttpRequest, status: str, board: tracking.Board, access: dca_auth.Access) -> dict[str, Any]:
+    """What a list's panel reads (after forgetting a token Jupiter refused)."""
+    context = board_context(board, dca_access_after(request, board, access))
+    # "No active orders" rather than "none yet" once this wallet was seen with closed ones.
+    context["has_closed"] = (
+        status == "active" and not context["orders"] and tracking.has_closed_orders(request.user.username)
+    )
+    return context
+
+
+def active_panel(request: HttpRequest) -> str:
+    """The active list's panel as it is now, for a JSON answer after which the page must show it
+    at once (an order cancelled, or stopped with its refund waiting): built like the list's own
+    view (same caches and marks), never older than what it showed."""
+    wallet = request.user.username
+    access = dca_auth.access(wallet)
+    board = board_for(request, "active", access, freshness.marks(wallet, "active"))
+    return render_to_string("orders/active.html#panel", panel_context(request, "active", board, access), request)
+
+
 def dca_access_after(request: HttpRequest, board: tracking.Board, access: dca_auth.Access) -> dca_auth.Access:
-    """When Jupiter refused the session's token, forget it: the page asks for the signature again."""
+    """When Jupiter refused the wallet's token, forget it: the page asks for the signature again."""
     if access.connected and board.v2.needs_connect:
-        dca_auth.end(request.session.session_key)
+        dca_auth.end(request.user.username)
         return dca_auth.Access("ended")
     return access
 
 
+V1, V2 = TrackedOrder.System.RECURRING.value, TrackedOrder.System.DCA.value
+STOPPED = "withdrawing"  # a v2 order Jupiter stopped, its refund waiting for the wallet's approval
+
+
 def board_context(board: tracking.Board, access: dca_auth.Access) -> dict[str, Any]:
-    """What the list templates read. The token itself never enters a template context."""
+    """What the list templates read. The token itself never enters a template context.
+
+    Stopped orders (their refund waiting) are named first and left out of the totals; the totals
+    cover what is live for this wallet — the older (v1) orders unless Jupiter switched them off,
+    the newer (v2) ones once connected — and say so (`cover`)."""
     views = tracking.describe(board.orders)
+    stopped = [v for v in views if v.system == V2 and v.state == STOPPED]
+    covered = {V1: not board.v1.retired, V2: access.connected}
+    counted = [v for v in views if covered[v.system] and v not in stopped]
+    shared = bool(board.v1.problem and board.v2.problem and access.connected and board.v1.cause == board.v2.cause)
     return {
         "listing": board.v1,
         "dca": board.v2,
         "dca_state": access.state,
+        "dca_expires": access.expires_at,
         "orders": views,
-        "totals": total_value(views),
+        "totals": total_value(counted),
+        "cover": {
+            "count": len(counted),
+            "newer_missing": not access.connected,
+            "older_retired": board.v1.retired,
+            "left_out": len(views) - len(counted) - len(stopped),
+            "prices_down": any(v.input_token.price_unavailable or v.output_token.price_unavailable for v in counted),
+        },
+        "stopped": stopped,
+        "waiting": waiting_refunds(stopped),
+        # One failure, one banner: both lists last-known for the same cause say it once.
+        "one_banner": shared,
+        "last_seen": min((x.as_of for x in (board.v1, board.v2) if x.as_of), default=None) if shared else None,
     }
+
+
+def waiting_refunds(stopped: list[OrderView]) -> dict[str, Any]:
+    """What the stopped orders' refunds give back, per token, and its worth in USD when every
+    price is known ("190 USDC (≈ $190.00)")."""
+    sums: dict[str, Amount] = {}
+    unknown = 0
+    for view in stopped:
+        if view.remaining is None:
+            unknown += 1
+            continue
+        mint = view.remaining.token.mint
+        before = sums.get(mint)
+        sums[mint] = Amount(view.remaining.value + (before.value if before else 0), view.remaining.token)
+    worth = [a.usd for a in sums.values()]
+    known = not unknown and sums and all(w is not None for w in worth)
+    return {"amounts": list(sums.values()), "unknown": unknown, "usd": usd_text(sum(worth)) if known else ""}
 
 
 @wallet_required
@@ -345,7 +419,7 @@ def order_fills(request: HtmxHttpRequest, order_key: str) -> TemplateResponse:
 @lists_limited
 def orders_export(request: HtmxHttpRequest) -> HttpResponse:
     wallet = request.user.username
-    access = dca_auth.access(request.session.session_key, wallet)
+    access = dca_auth.access(wallet)
     boards = [board_for(request, status, access) for status in tracking.STATUSES]
     for board in boards:
         access = dca_access_after(request, board, access)
@@ -410,7 +484,7 @@ def dca_challenge(request: HtmxHttpRequest) -> JsonResponse:
     if data is None or not form.is_valid():
         return connect_refusal(dca_auth.ConnectRefused(form.first_error()))
     try:
-        challenge = dca_auth.issue(request.session.session_key, request.user.username, form.cleaned_data["type"])
+        challenge = dca_auth.issue(request.user.username, form.cleaned_data["type"])
     except dca_auth.ConnectRefused as refused:
         return connect_refusal(refused)
     words = "Approve the message from Jupiter in your wallet. It is free and sends nothing."
@@ -424,7 +498,7 @@ def dca_challenge(request: HtmxHttpRequest) -> JsonResponse:
 @ratelimit(group="dca-connect", key="ip", rate="dashboard.limits.sign_in_rate", block=False)
 @ratelimit(group="dca-connect", key="dashboard.limits.wallet_key", rate="dashboard.limits.sign_in_rate", block=False)
 def dca_verify(request: HtmxHttpRequest) -> JsonResponse:
-    """Check the wallet's signature of this session's challenge, then get and keep the token
+    """Check the wallet's signature of its challenge, then get and keep the token for the wallet
     (server-side only: the answer says when it ends, never what it is)."""
     if getattr(request, "limited", False):
         return slow_down()
@@ -435,7 +509,6 @@ def dca_verify(request: HtmxHttpRequest) -> JsonResponse:
     signed = form.cleaned_data
     try:
         expires = dca_auth.connect(
-            request.session.session_key,
             request.user.username,
             kind=signed["type"],
             signed_message=signed["signedMessage"],
@@ -447,6 +520,15 @@ def dca_verify(request: HtmxHttpRequest) -> JsonResponse:
     hours = int((expires - timezone.now()).total_seconds() // 3600)
     lasting = f"for the next {hours} hours" if hours > 1 else "for less than two hours"
     return answer("connected", f"Connected to Jupiter's DCA {lasting}. Loading your DCA orders…", next_step="refresh")
+
+
+@require_POST
+@wallet_required
+def dca_disconnect(request: HtmxHttpRequest) -> HttpResponse:
+    """Forget the wallet's connection to Jupiter's DCA at once; its newer orders show as last seen
+    until the trader connects again."""
+    dca_auth.forget(request.user.username)
+    return redirect("orders")
 
 
 # --- cancelling an order (the confirmation, and JSON endpoints used by static/js/orders.js) ---
@@ -465,7 +547,7 @@ def cancel_confirm(request: HtmxHttpRequest, order_key: str) -> TemplateResponse
             "rounds_left": max(view.cycles_total - view.cycles_done, 0),
             "fee_sol": lamports_in_sol(base),
             "fee_most_sol": lamports_in_sol(most),
-            "dca_state": dca_auth.access(request.session.session_key, request.user.username).state,
+            "dca_state": dca_auth.access(request.user.username).state,
         }
     return render_panel(request, "orders/cancel_confirm.html", context)
 
@@ -479,17 +561,24 @@ REFUSAL_STATUS = {"invalid": 400, "disconnected": 403, "not_found": 404, "confli
 
 def refusal(refused: relay.CancelRefused, request: HttpRequest | None = None) -> JsonResponse:
     """Nothing was relayed; the message says why, `next` whether a fresh try or the list can help.
-    When Jupiter's DCA refused the session's token, the token is forgotten (connect again)."""
+    When Jupiter's DCA refused the wallet's token, the token is forgotten (connect again)."""
     if refused.reason == "disconnected" and request is not None:
-        dca_auth.end(request.session.session_key)
+        dca_auth.end(request.user.username)
     return answer("refused", refused.message, next_step=refused.next_step, status=REFUSAL_STATUS[refused.reason])
 
 
-def cancel_answer(attempt: CancelAttempt, request: HttpRequest | None = None) -> JsonResponse:
-    """Where an attempt stands (its state), in plain words, and what the trader can do now."""
+ENDED = (CancelAttempt.State.FAILED, CancelAttempt.State.EXPIRED, CancelAttempt.State.REFUSED)
+
+
+def cancel_answer(attempt: CancelAttempt, request: HttpRequest) -> JsonResponse:
+    """Where an attempt stands (its state), in plain words, and what the trader can do now. When
+    the list changed with it — the order cancelled, or a DCA order left stopped with its refund
+    waiting — the answer carries the active list as it is now (`panel`), so the page shows both
+    at once."""
     next_step = relay.next_step(attempt)
-    if next_step == "connect" and request is not None:
-        dca_auth.end(request.session.session_key)
+    if next_step == "connect":
+        dca_auth.end(request.user.username)
+    changed = attempt.state == CancelAttempt.State.SUCCEEDED or (attempt.system == V2 and attempt.state in ENDED)
     return answer(
         attempt.state,
         attempt.outcome,
@@ -497,12 +586,13 @@ def cancel_answer(attempt: CancelAttempt, request: HttpRequest | None = None) ->
         attempt=attempt.pk,
         system=attempt.system,
         explorer_url=attempt.explorer_url,
+        **({"panel": active_panel(request)} if changed else {}),
     )
 
 
 def dca_token(request: HttpRequest) -> str | None:
-    """The session's Jupiter DCA token for the server's own calls (never sent to the browser)."""
-    return dca_auth.access(request.session.session_key, request.user.username).token or None
+    """The wallet's Jupiter DCA token for the server's own calls (never sent to the browser)."""
+    return dca_auth.access(request.user.username).token or None
 
 
 @require_POST
@@ -557,7 +647,7 @@ def cancel_submit(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
 @wallet_required_json
 def cancel_decline(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
     try:
-        return cancel_answer(relay.decline(request.user.username, attempt_id))
+        return cancel_answer(relay.decline(request.user.username, attempt_id), request)
     except relay.CancelRefused as refused:
         return refusal(refused)
 

@@ -67,7 +67,8 @@ def v2_id(wallet: str, name: str) -> str:
 
 
 def stored_token(trader) -> str:
-    return DcaConnection.objects.get(session_id=trader.session.session_key).token
+    wallet = get_user_model().objects.get(pk=trader.session["_auth_user_id"]).username
+    return DcaConnection.objects.get(wallet=wallet).token
 
 
 # --- connecting ----------------------------------------------------------------------------------
@@ -148,14 +149,20 @@ def test_a_stale_challenge_is_refused_without_asking_jupiter(trader, keypair):
     refused_without_upstream_call(answer, "expired", 409)
 
 
-def test_a_challenge_of_another_session_is_refused_without_asking_jupiter(trader, keypair, wallet):
+def test_the_wallets_latest_challenge_is_the_one_accepted_from_any_of_its_browsers(trader, keypair, wallet):
     from django.test import Client
 
     other = Client()
     other.force_login(get_user_model().objects.get(username=wallet))  # the same wallet, another browser
-    text = challenge(other).json()["challenge"].encode()
-    answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(keypair.sign_message(text))))
-    refused_without_upstream_call(answer, "No connect request is waiting", 409)
+    first = challenge(trader).json()["challenge"].encode()
+    latest = challenge(other).json()["challenge"].encode()
+    assert first != latest
+    answer = verify(trader, type="message", signedMessage=b64(first), signature=b64(bytes(keypair.sign_message(first))))
+    refused_without_upstream_call(answer, "different message", 400)
+    answer = verify(
+        trader, type="message", signedMessage=b64(latest), signature=b64(bytes(keypair.sign_message(latest)))
+    )
+    assert answer.status_code == 200 and answer.json()["state"] == "connected"
 
 
 def test_a_signature_is_used_once(trader, keypair):
@@ -193,22 +200,61 @@ def test_signed_out_visitors_cannot_connect(client):
 # --- the token's life ----------------------------------------------------------------------------
 
 
-def test_the_token_ends_at_sign_out(trader, keypair):
-    connect(trader, keypair)
-    assert DcaConnection.objects.exclude(token="").count() == 1
-    trader.post("/sign-out")
-    assert DcaConnection.objects.count() == 0
-
-
-def test_the_token_ends_with_the_session(trader, keypair):
+def test_the_connection_belongs_to_the_wallet_not_to_the_session(trader, keypair, wallet):
+    """Signing out of one browser keeps it; a new session of the same wallet (any sign-in) uses
+    it without a second signature; sessions ending change nothing about it."""
     from django.contrib.sessions.models import Session
+    from django.core.management import call_command
+    from django.test import Client
 
     connect(trader, keypair)
-    Session.objects.filter(expire_date__gt=timezone.now()).update(expire_date=timezone.now() - timedelta(seconds=1))
-    from django.core.management import call_command
-
+    trader.post("/sign-out")
+    assert DcaConnection.objects.exclude(token="").count() == 1
+    Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
     call_command("clearsessions")
-    assert DcaConnection.objects.count() == 0
+    assert DcaConnection.objects.exclude(token="").count() == 1
+    again = Client()
+    again.force_login(get_user_model().objects.get(username=wallet))
+    calls = control.count_calls("dca-challenge"), control.count_calls("dca-verify")
+    panel = again.get("/orders/active", **HTMX).text
+    assert 'data-system="v2"' in panel and "Show your newer Jupiter DCA orders" not in panel
+    assert (control.count_calls("dca-challenge"), control.count_calls("dca-verify")) == calls
+
+
+def test_disconnect_forgets_the_connection_at_once(trader, keypair, wallet):
+    connect(trader, keypair)
+    assert 'data-system="v2"' in trader.get("/orders/active", **HTMX).text
+    assert trader.get("/orders/dca/disconnect").status_code == 405  # a POST, with its CSRF token
+    answer = trader.post("/orders/dca/disconnect")
+    assert answer.status_code == 302 and answer["Location"] == "/orders/"
+    assert not DcaConnection.objects.exists()
+    calls = control.count_calls("dca-list")
+    tracking.expire_dca(wallet, "active")
+    assert "Show your newer Jupiter DCA orders" in trader.get("/orders/active", **HTMX).text
+    assert control.count_calls("dca-list") == calls  # no token: Jupiter is not asked
+
+
+def test_sign_out_everywhere_ends_every_session_of_the_wallet_and_the_connection(trader, keypair, wallet):
+    from django.test import Client
+
+    other = Client()  # the same wallet on another device
+    other.force_login(get_user_model().objects.get(username=wallet))
+    bystander = Client()  # another wallet: untouched
+    bystander.force_login(get_user_model().objects.create_user(username=str(Keypair().pubkey())))
+    connect(trader, keypair)
+    assert other.get("/orders/").status_code == 200
+    trader.post("/sign-out", {"everywhere": "1"})
+    assert not DcaConnection.objects.exists()
+    assert other.get("/orders/")["Location"] == "/"  # signed out there too
+    assert bystander.get("/orders/").status_code == 200
+
+
+def test_cleanup_deletes_connections_that_ended(trader, keypair, wallet):
+    connect(trader, keypair)
+    assert dca_auth.clear_expired() == 0
+    DcaConnection.objects.update(token_expires_at=timezone.now() - timedelta(seconds=1))
+    assert dca_auth.clear_expired() == 1
+    assert dca_auth.access(wallet).state == "offer"
 
 
 def test_at_its_own_expiry_the_page_asks_again_without_calling_jupiter(trader, keypair, wallet):
@@ -380,16 +426,15 @@ def test_a_v2_order_is_never_handed_to_the_v1_cancel(trader, keypair, wallet):
 def test_the_rendered_panel_is_kept_per_connection_state(trader, keypair, wallet):
     from django.test import Client
 
-    other = Client()  # the same wallet in another browser, never connected
+    other = Client()  # the same wallet in another browser: the connection is the wallet's
     other.force_login(get_user_model().objects.get(username=wallet))
+    assert "Show your newer Jupiter DCA orders" in other.get("/orders/active", **HTMX).text
     connect(trader, keypair)
     assert 'data-system="v2"' in trader.get("/orders/active", **HTMX).text
-    assert "Show your newer Jupiter DCA orders" in other.get("/orders/active", **HTMX).text
-    DcaConnection.objects.filter(session_id=trader.session.session_key).update(
-        token_expires_at=timezone.now() - timedelta(seconds=1)
-    )
+    assert 'data-system="v2"' in other.get("/orders/active", **HTMX).text
+    DcaConnection.objects.filter(wallet=wallet).update(token_expires_at=timezone.now() - timedelta(seconds=1))
     assert "has ended" in trader.get("/orders/active", **HTMX).text
-    assert "has ended" not in other.get("/orders/active", **HTMX).text
+    assert "has ended" in other.get("/orders/active", **HTMX).text
 
 
 def test_past_the_list_limit_both_systems_show_what_was_last_seen(trader, keypair, wallet, settings):
@@ -430,20 +475,14 @@ def test_a_challenge_without_its_signature_still_offers_to_connect(trader):
     assert "Show your newer Jupiter DCA orders" in trader.get("/orders/active", **HTMX).text
 
 
-def test_a_session_that_is_gone_cannot_keep_a_challenge(wallet):
-    with pytest.raises(dca_auth.ConnectRefused) as refused:
-        dca_auth.issue("no-such-session", wallet, "message")
-    assert refused.value.reason == "signed_out"
-    assert not DcaConnection.objects.exists()
-
-
-def test_unknown_kinds_and_missing_sessions_are_refused_or_ignored(trader, wallet):
+def test_unknown_kinds_and_unknown_wallets_are_refused_or_ignored(trader, wallet):
     with pytest.raises(dca_auth.ConnectRefused):
-        dca_auth.issue(trader.session.session_key, wallet, "sms")
+        dca_auth.issue(wallet, "sms")
     with pytest.raises(dca_auth.ConnectRefused):
-        dca_auth.connect(trader.session.session_key, wallet, kind="sms")
-    dca_auth.end(None)  # no session: nothing to end
-    assert dca_auth.access(None, wallet).state == "offer"
+        dca_auth.connect(wallet, kind="sms")
+    dca_auth.end(wallet)  # no connection: nothing to end
+    assert dca_auth.access(wallet).state == "offer"
+    assert dca_auth.access("").state == "offer"
     assert control.count_calls("dca-challenge") == 0
 
 
@@ -454,14 +493,13 @@ def test_two_submissions_of_one_signature_reach_jupiter_once(trader, keypair, wa
 
     text = challenge(trader).json()["challenge"].encode()
     body = {"signed_message": text, "signature": bytes(keypair.sign_message(text))}
-    session_key = trader.session.session_key
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
 
     def submit() -> None:
         try:
             barrier.wait(timeout=10)
-            dca_auth.connect(session_key, wallet, kind="message", **body)
+            dca_auth.connect(wallet, kind="message", **body)
             outcomes.append("connected")
         except dca_auth.ConnectRefused as refused:
             outcomes.append(refused.reason)

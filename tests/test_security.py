@@ -538,7 +538,10 @@ def test_cleanup_command_deletes_expired_sessions_and_challenges(client):
     session, nonce = expired_leftovers()
     out = io.StringIO()
     call_command("cleanup", stdout=out)
-    assert "Deleted 1 expired sessions and 1 expired sign-in challenges." in out.getvalue()
+    assert (
+        "Deleted 1 expired sessions, 1 expired sign-in challenges and 0 ended Jupiter DCA connections."
+        in out.getvalue()
+    )
     assert not Session.objects.filter(session_key=session).exists()
     assert not siws.SignInChallenge.objects.filter(nonce=nonce).exists()
     assert Session.objects.filter(session_key=client.session.session_key).exists()

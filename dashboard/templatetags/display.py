@@ -11,9 +11,10 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
-from dashboard.orders import Amount
+from dashboard.orders import Amount, usd_text
 
 register = template.Library()
+register.filter("usd", usd_text)  # {{ value|usd }}: "$1,234.57"
 
 # The server writes UTC; times.js replaces the text with the browser's zone and names it.
 _FORMATS = {
@@ -55,6 +56,12 @@ def when_cell(moment: datetime | None) -> str:
     if moment is None:
         return ""
     return format_html("{}{}", when(moment, "date"), when(moment, "clock"))
+
+
+@register.filter
+def is_past(moment: datetime | None) -> bool:
+    """Whether this moment has passed: a next buy then reads "due now", never a time gone by."""
+    return moment is not None and moment <= timezone.now()
 
 
 @register.filter

@@ -8,11 +8,19 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from dashboard import encoding
+from dashboard.models import TrackedOrder
 from dashboard.orders import OrderView
 from dashboard.tokens import Token
 
 register = template.Library()
 register.filter("short_address", encoding.short_address)  # {{ address|short_address }}: "EPjF…Dt1v"
+
+
+@register.filter
+def system_label(system: str) -> str:
+    """`{{ o.system|system_label }}`: the system's name in the model's words ("Jupiter DCA")."""
+    return TrackedOrder.System(system).label
+
 
 _KEY = "ORDER-KEY"  # stands in for the order key in a URL reversed once per name
 
