@@ -8,6 +8,7 @@ import base64
 import csv
 import io
 import logging
+import re
 import threading
 from datetime import timedelta
 
@@ -474,3 +475,65 @@ def test_an_earn_while_you_wait_order_is_not_offered_a_cancel_that_would_strand_
     active = order_id(wallet, "active")
     assert f"/orders/{active}/cancel" in panel  # the others keep their button
     assert control.count_calls("dca-cancel") == 0
+
+
+# --- issue 20: the answer carries the list; stopped money first ----------------------------------
+
+
+def panel_orders(html: str) -> list[str]:
+    """The order cards of a rendered active list, in order."""
+    return re.findall(r'<article class="order[^"]*" data-order="([^"]+)"', html)
+
+
+def stopped_refunds(html: str) -> list[str]:
+    """The orders the "stopped" line at the top offers to finish."""
+    return re.findall(r'data-refund-of="([^"]+)"', html)
+
+
+def counted(html: str) -> int:
+    found = re.search(r'data-counted="(\d+)"', html)
+    return int(found.group(1)) if found else 0
+
+
+def test_a_stopped_order_comes_first_leaves_the_totals_and_shows_no_next_buy(trader, wallet):
+    stopped = order_id(wallet, "withdrawing")
+    response = trader.get("/orders/active")  # the page itself (htmx's copy may come from the cache)
+    html = response.content.decode().split('<div class="panel-body">')[1]
+    assert [v.order_key for v in response.context_data["stopped"]] == [stopped]
+    assert stopped_refunds(html) == [stopped]
+    assert html.index("data-stopped-count") < html.index('<article class="order')  # before every card
+    assert f'data-cancel-start="/orders/{stopped}/cancel/start"' in html.split("<article")[0]
+    assert counted(html) == len(panel_orders(html)) - 1  # every live order but the stopped one
+    card = html.split(f'data-order="{stopped}"')[1].split("</article>")[0]
+    assert "Next buy" not in card
+
+
+def test_declining_the_refund_answers_with_the_list_naming_the_waiting_money(trader, wallet):
+    key = order_id(wallet)
+    before = counted(trader.get("/orders/active", **HTMX).content.decode())
+    first = start(trader, key).json()
+    declined = trader.post(first["decline_url"]).json()
+    assert declined["state"] == "failed" and declined["next"] == "finish"
+    assert set(stopped_refunds(declined["panel"])) == {key, order_id(wallet, "withdrawing")}
+    assert key in panel_orders(declined["panel"])  # still listed, as stopped
+    assert counted(declined["panel"]) == before - 1
+    words = " ".join(re.sub(r"<[^>]+>", "", declined["panel"]).split())
+    assert re.search(r"2 orders are stopped: 450 USDC \(≈ \$4\d\d\.\d\d\) waits for your approval\.", words)
+
+
+def test_a_confirmed_cancel_answers_with_the_list_without_it(trader, wallet, keypair):
+    key = order_id(wallet)
+    before = trader.get("/orders/active", **HTMX).content.decode()
+    started = start(trader, key).json()
+    answer = submit(trader, started, sign_own_slot(started["transaction"], keypair)).json()
+    assert answer["state"] == "succeeded"
+    assert key not in panel_orders(answer["panel"])
+    assert set(panel_orders(answer["panel"])) == set(panel_orders(before)) - {key}
+    assert counted(answer["panel"]) == counted(before) - 1
+    assert key not in active_ids(trader)  # and the list's own view agrees
+
+
+def test_answers_that_change_nothing_carry_no_list(trader, wallet):
+    control.set_dca_state(order_id(wallet), "executing")
+    refused = start(trader, order_id(wallet))
+    assert refused.status_code == 502 and "panel" not in refused.json()

@@ -7,6 +7,7 @@ import base64
 import csv
 import io
 import logging
+import re
 from datetime import timedelta
 
 import pytest
@@ -513,3 +514,81 @@ def test_two_submissions_of_one_signature_reach_jupiter_once(trader, keypair, wa
         thread.join(timeout=30)
     assert sorted(outcomes) == ["conflict", "connected"]
     assert control.count_calls("dca-verify") == 1
+
+
+# --- issue 20: the page says what it covers, once, and keeps what it last saw ----------------------
+
+
+def cover(html: str) -> tuple[str, int]:
+    found = re.search(r'data-counted="(\d+)" data-cover="(\w+)"', html)
+    assert found, "no totals"
+    return found.group(2), int(found.group(1))
+
+
+def test_totals_cover_the_older_orders_until_connected_then_all(trader, keypair, wallet):
+    control.seed_wallet(wallet, active=3, history=0)
+    panel = trader.get("/orders/active", **HTMX).text
+    assert cover(panel) == ("older", 3)
+    words = " ".join(re.sub(r"<[^>]+>", "", panel).split())
+    assert "Your 3 older orders at today's price — connect to include your newer Jupiter DCA orders" in words
+    connect(trader, keypair)
+    # Every live order of both systems but the stopped one (its refund waits: named above, not counted).
+    assert cover(trader.get("/orders/active", **HTMX).text) == ("all", 3 + len(ACTIVE_V2) - 1)
+
+
+def test_every_card_names_its_system_in_the_models_words(trader, keypair, wallet):
+    control.seed_wallet(wallet, active=2, history=0)
+    connect(trader, keypair)
+    panel = trader.get("/orders/active", **HTMX).text
+    labels = [label.strip() for label in re.findall(r'<p class="system-label">([^<·]+)', panel)]
+    expected = {TrackedOrder.System.RECURRING.label: 2, TrackedOrder.System.DCA.label: len(ACTIVE_V2)}
+    assert {label: labels.count(label) for label in labels} == expected
+
+
+def test_one_failure_of_both_lists_is_said_once(trader, keypair, wallet):
+    control.seed_wallet(wallet, active=2, history=0)
+    connect(trader, keypair)
+    trader.get("/orders/active", **HTMX)
+    control.inject_fault("getRecurringOrders", "500", times=20)
+    control.inject_fault("dca-list", "500", times=20)
+    tracking.invalidate(wallet)
+    panel = trader.get("/orders/active", **HTMX).text
+    assert panel.count("status stale") == 1 and 'role="alert"' not in panel
+    assert panel.count('data-system="v1"') == 2 and panel.count('data-system="v2"') == len(ACTIVE_V2)
+
+
+def test_different_failures_of_the_two_lists_are_each_said(trader, keypair, wallet):
+    control.seed_wallet(wallet, active=2, history=0)
+    connect(trader, keypair)
+    trader.get("/orders/active", **HTMX)
+    control.inject_fault("getRecurringOrders", "500", times=20)
+    control.inject_fault("dca-list", "429", times=20)
+    tracking.invalidate(wallet)
+    assert trader.get("/orders/active", **HTMX).text.count("status stale") == 2
+
+
+def test_a_next_buy_already_due_reads_due_now(trader, keypair, wallet):
+    from dashboard.sandbox.models import DcaOrder
+
+    connect(trader, keypair)
+    key = v2_id(wallet, "active")
+    DcaOrder.objects.filter(order_id=key).update(next_fill_at=timezone.now() - timedelta(minutes=5))
+    tracking.expire_dca(wallet, "active")
+    card = trader.get("/orders/active", **HTMX).text.split(f'data-order="{key}"')[1].split("</article>")[0]
+    assert "Next buy: due now" in card
+    assert "<time" not in card.split("Next buy:")[1].split("</p>")[0].split("last buy")[0]
+
+
+def test_v1_switched_off_after_a_visit_keeps_its_orders_as_last_seen(trader, keypair, wallet):
+    keys = control.seed_wallet(wallet, active=2, history=0)
+    connect(trader, keypair)
+    trader.get("/orders/active", **HTMX)
+    control.switch_off_v1(410)
+    tracking.invalidate(wallet)
+    panel = trader.get("/orders/active", **HTMX).text
+    assert all(f'data-order="{k}"' in panel for k in keys)  # never silently dropped
+    assert not any(f"/orders/{k}/cancel" in panel for k in keys)  # nothing to cancel them with here
+    assert "status stale" not in panel and 'role="alert"' not in panel
+    assert cover(panel) == ("all", len(ACTIVE_V2) - 1)  # what is live: the v2 orders
+    words = " ".join(re.sub(r"<[^>]+>", "", panel).split())
+    assert "The 2 older orders below are shown as we last saw them" in words and "jup.ag" in words

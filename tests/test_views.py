@@ -329,3 +329,41 @@ def test_explorer_links_follow_the_configured_explorer(trader, wallet, settings)
     text = trader.get("/orders/active", **HTMX).text
     assert f'href="https://explorer.solana.com/address/{keys[0]}"' in text
     assert "Order account on Solana Explorer" in text
+
+
+# --- issue 20: a cancel's answer carries the list; prices unavailable is not "no price" -----------
+
+
+def test_a_cancel_answers_with_the_list_without_the_order_and_its_totals(trader, wallet):
+    import base64
+    import re
+
+    from solders.message import to_bytes_versioned
+    from solders.transaction import VersionedTransaction
+
+    keypair = Keypair()
+    wallet = str(keypair.pubkey())
+    keys = control.seed_wallet(wallet, active=12, history=0)
+    trader.force_login(get_user_model().objects.create_user(username=wallet))
+    before = trader.get("/orders/active", **HTMX).text
+    started = trader.post(f"/orders/{keys[0]}/cancel/start").json()
+    unsigned = VersionedTransaction.from_bytes(base64.b64decode(started["transaction"]))
+    signed = VersionedTransaction.populate(
+        unsigned.message, [keypair.sign_message(to_bytes_versioned(unsigned.message))]
+    )
+    answer = trader.post(started["submit_url"], {"signed_transaction": base64.b64encode(bytes(signed)).decode()}).json()
+    assert answer["state"] == "succeeded"
+    listed = set(re.findall(r'<article class="order[^"]*" data-order="([^"]+)"', answer["panel"]))
+    assert listed == set(re.findall(r'<article class="order[^"]*" data-order="([^"]+)"', before)) - {keys[0]}
+    assert 'data-counted="11"' in answer["panel"] and 'data-counted="12"' in before
+    assert keys[0] not in trader.get("/orders/active", **HTMX).text  # the list's own view agrees
+
+
+def test_prices_unavailable_is_said_apart_from_jupiter_having_no_price(trader, wallet):
+    control.seed_wallet(wallet, active=2, history=0)
+    cache.clear()
+    control.inject_fault("tokens", "500", times=20)
+    panel = trader.get("/orders/active", **HTMX).text
+    assert "Prices unavailable right now" in panel  # on each card that has bought something
+    assert "Jupiter has no price" not in panel
+    assert "Prices are unavailable right now" in panel  # the totals say why they are missing
