@@ -524,10 +524,13 @@ def dca_verify(request: HtmxHttpRequest) -> JsonResponse:
 
 @require_POST
 @wallet_required
+@vary_on_headers("HX-Request")
 def dca_disconnect(request: HtmxHttpRequest) -> HttpResponse:
     """Forget the wallet's connection to Jupiter's DCA at once; its newer orders show as last seen
-    until the trader connects again."""
+    until the trader connects again. htmx gets the active list as it is now."""
     dca_auth.forget(request.user.username)
+    if request.htmx:
+        return orders_panel(request, "active", "orders/active.html")
     return redirect("orders")
 
 

@@ -226,9 +226,10 @@ def test_disconnect_forgets_the_connection_at_once(trader, keypair, wallet):
     connect(trader, keypair)
     assert 'data-system="v2"' in trader.get("/orders/active", **HTMX).text
     assert trader.get("/orders/dca/disconnect").status_code == 405  # a POST, with its CSRF token
-    answer = trader.post("/orders/dca/disconnect")
-    assert answer.status_code == 302 and answer["Location"] == "/orders/"
+    answer = trader.post("/orders/dca/disconnect", **HTMX)
+    assert answer.status_code == 200 and "Show your newer Jupiter DCA orders" in answer.text  # the list, at once
     assert not DcaConnection.objects.exists()
+    assert trader.post("/orders/dca/disconnect")["Location"] == "/orders/"  # without htmx: back to the page
     calls = control.count_calls("dca-list")
     tracking.expire_dca(wallet, "active")
     assert "Show your newer Jupiter DCA orders" in trader.get("/orders/active", **HTMX).text

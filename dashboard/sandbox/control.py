@@ -207,14 +207,16 @@ def issue_dca_token(wallet: str) -> str:
     return trigger_auth.issue_token(wallet, time.time(), current.dca_token_seconds, current.dca_token_generation)
 
 
-def seed_dca_wallet(wallet: str, standard: bool = True, extra_past: int = 0) -> list[dict]:
+def seed_dca_wallet(wallet: str, standard: bool = True, extra_past: int = 0, extra_active: int = 0) -> list[dict]:
     """Replace a wallet's v2 orders: the standard set (one per state…) unless `standard` is False,
-    plus `extra_past` closed ones. Returns [{"id", "name", "state"}] in seeding order."""
-    if int(extra_past) < 0:
-        raise ValueError("extra_past must be >= 0")
-    built = trigger_seed.seed_wallet(wallet, bool(standard), int(extra_past))
+    plus `extra_past` closed ones and `extra_active` plain active ones. Returns [{"id", "name",
+    "state"}] in seeding order."""
+    if int(extra_past) < 0 or int(extra_active) < 0:
+        raise ValueError("extra_past and extra_active must be >= 0")
+    built = trigger_seed.seed_wallet(wallet, bool(standard), int(extra_past), extra_active=int(extra_active))
     names = [spec.name for spec in trigger_seed.STANDARD] if standard else []
     names += [f"past-{n}" for n in range(int(extra_past))]
+    names += [f"more-{n}" for n in range(int(extra_active))]
     return [{"id": o.order_id, "name": name, "state": o.state} for o, name in zip(built, names, strict=True)]
 
 

@@ -71,6 +71,8 @@ STANDARD = (
     Spec("cancelled", State.CANCELLED, tokens.USDC, tokens.JUP, Decimal(50), 4, DAY, 1),
     Spec("deposit-failed", State.DEPOSIT_FAILED, tokens.SOL, tokens.USDC, Decimal("0.5"), 2, DAY, 0),
 )
+# The shape of extra active orders (seed_wallet(extra_active=N)): plain ones a trader can cancel.
+EXTRA_ACTIVE = Spec("more", State.ACTIVE, tokens.USDC, tokens.SOL, Decimal(10), 5, DAY, 1)
 # Shapes of extra closed orders (seed_wallet(extra_past=N)), used in turn.
 EXTRA_PAST = (
     Spec("past", State.COMPLETED, tokens.USDC, tokens.SOL, Decimal(20), 3, DAY, 3),
@@ -256,19 +258,25 @@ def build(wallet: str, spec: Spec, key: str, now: datetime, rng: random.Random) 
     )
 
 
-def build_orders(wallet: str, now: datetime, standard: bool = True, extra_past: int = 0) -> list[DcaOrder]:
-    """Unsaved orders for a wallet: the STANDARD set and `extra_past` more closed ones."""
+def build_orders(
+    wallet: str, now: datetime, standard: bool = True, extra_past: int = 0, extra_active: int = 0
+) -> list[DcaOrder]:
+    """Unsaved orders for a wallet: the STANDARD set, `extra_past` more closed ones and
+    `extra_active` more active ones."""
     rng = seed.wallet_rng(wallet, "trigger-orders")
     built = [build(wallet, spec, spec.name, now, rng) for spec in STANDARD] if standard else []
     built += [build(wallet, EXTRA_PAST[n % len(EXTRA_PAST)], f"past-{n}", now, rng) for n in range(extra_past)]
+    built += [build(wallet, EXTRA_ACTIVE, f"more-{n}", now, rng) for n in range(extra_active)]
     return built
 
 
-def seed_wallet(wallet: str, standard: bool = True, extra_past: int = 0, now: datetime | None = None) -> list[DcaOrder]:
+def seed_wallet(
+    wallet: str, standard: bool = True, extra_past: int = 0, now: datetime | None = None, extra_active: int = 0
+) -> list[DcaOrder]:
     """Replace a wallet's v2 orders (and their issued withdrawals) with freshly built ones."""
     if keys.parse_pubkey(wallet) is None:
         raise ValueError(f"not a Solana public key: {wallet!r}")
-    orders = build_orders(wallet, now or timezone.now(), standard, extra_past)
+    orders = build_orders(wallet, now or timezone.now(), standard, extra_past, extra_active)
     with transaction.atomic():
         DcaOrder.objects.filter(user=wallet).delete()
         DcaSeededWallet.objects.get_or_create(wallet=wallet)

@@ -362,7 +362,10 @@ def run_trigger_action(action: object, body: dict) -> dict:
         return {}
     if action == "dca_seed":
         seeded = control.seed_dca_wallet(
-            str(body["wallet"]), bool(body.get("standard", True)), int(body.get("extra_past", 0))
+            str(body["wallet"]),
+            bool(body.get("standard", True)),
+            int(body.get("extra_past", 0)),
+            int(body.get("extra_active", 0)),
         )
         return {"orders": seeded}
     if action == "dca_order":
