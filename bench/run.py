@@ -142,7 +142,7 @@ def run_load(load, weight, server, skipped: list[str]) -> list:
     with server:
         tables = [load.measure_load(server)]
         page, totals = weight.measure_weight(server)
-    tables.append(page)
+    tables += [page, weight.measure_sent(totals["page_files"])]
     npm, why = weight.measure_npm(totals["js_gz"])
     if npm is not None:
         tables.append(npm)

@@ -33,9 +33,10 @@ from django.db import connections
 from django.utils import timezone as dj_timezone
 
 from dashboard import budget, freshness, recurring, tokens, trigger, upstream
+from dashboard.dca_view import describe_dca
 from dashboard.models import TrackedOrder
-from dashboard.orders import OrderView, describe_dca
-from dashboard.orders import describe as describe_order
+from dashboard.orders import OrderView
+from dashboard.recurring_view import describe as describe_order
 
 logger = logging.getLogger(__name__)
 
@@ -308,7 +309,8 @@ def list_dca(wallet: str, status: str, token: str | None, mark: freshness.Mark |
     orders = [order for order in listing.orders if order.user in ("", wallet)]
     as_of = datetime.fromtimestamp(listing.fetched_at, tz=dt_timezone.utc)
     if status == "active":
-        retire(wallet, [o.id for o in orders], as_of, V2)
+        if not listing.unreadable:  # retire only on a wholly readable answer
+            retire(wallet, [o.id for o in orders], as_of, V2)
         orders = freshness.without_closed(wallet, V2, mark, [(listing.fetched_at, orders)], lambda o: o.id)
     freshness.saw(wallet, V2, status, as_of, mark)
     return Listing(orders=orders, as_of=as_of, system=V2, unreadable=listing.unreadable)
@@ -358,7 +360,9 @@ def _record(wallet: str, status: str, seen: datetime, system: str, snapshots: li
 
 
 def retire(wallet: str, active: list[str], seen: datetime, system: str = V1) -> None:
-    """Orders tracked as active that this listing no longer shows have left the active list."""
+    """Orders tracked as active that this listing no longer shows have left the active list.
+    Called only with a well-formed answer: a drifted shape raises `UnexpectedShape` before, and a
+    v2 list with orders we could not read retires nothing."""
     marker = f"retired:{system}:{wallet}:{seen.timestamp()}"
     if cache.add(marker, 1, PAGE_TTL * 2):  # once per listing, not on every cached view
         TrackedOrder.objects.filter(wallet=wallet, system=system, status="active", last_seen__lt=seen).exclude(

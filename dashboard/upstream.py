@@ -83,6 +83,58 @@ class JupiterBadResponse(JupiterError):
     default_user_message = "Jupiter sent an answer we could not read. Please try again shortly."
 
 
+class UnexpectedShape(JupiterBadResponse):
+    """A 2xx answer without a key the dashboard relies on: Jupiter changed the shape of its answer
+    (`answer`, e.g. "getRecurringOrders", lacks `missing`, e.g. "time"). Never read as "no orders":
+    lists show their last-known data, and no tracked order is retired on it. Made (and logged,
+    naming the key) by `unexpected_shape`."""
+
+    code = "unexpected_shape"
+
+    def __init__(self, answer: str, missing: str) -> None:
+        super().__init__(
+            upstream_message=f"unexpected shape: {answer} answer without {missing}",
+            gateway_request_id=last_gateway_request_id(),
+        )
+        self.answer = answer
+        self.missing = missing
+
+
+class MissingKey(ValueError):
+    """A parser's complaint that an item (an order, a token) lacks `key`; the caller of the parser
+    turns it into `UnexpectedShape` with the path to the item, or skips the item."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"without {key}")
+        self.key = key
+
+
+def unexpected_shape(answer: str, missing: str) -> UnexpectedShape:
+    """The error for an answer that lacks `missing`, logged here (once) with the key it lacks."""
+    error = UnexpectedShape(answer, missing)
+    logger.error(
+        "jupiter %s answer has an unexpected shape: %s is missing (gateway_request_id=%s)",
+        answer,
+        missing,
+        error.gateway_request_id,
+    )
+    return error
+
+
+def missing_keys(data: Any, keys: tuple[str, ...]) -> list[str]:
+    """Which of `keys` (dotted for nesting: "pagination.total") `data` lacks; all of them when it
+    is not an object. A key that is present with the value null is present."""
+    missing = []
+    for key in keys:
+        node = data
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                missing.append(key)
+                break
+            node = node[part]
+    return missing
+
+
 class OrderNotFound(JupiterError):
     default_user_message = "This order is already closed or could not be found."
 
@@ -257,6 +309,7 @@ class Session:
             except requests.RequestException as exc:
                 raise JupiterUnavailable(upstream_message=type(exc).__name__) from None
             budget.after_call(endpoint, response.status_code < 500)
+            budget.observe(*read_rate_limit(response))
             gateway_id = response.headers.get("x-api-gateway-request-id", "")
             _last.gateway_request_id = gateway_id
             logger.info(
@@ -320,7 +373,26 @@ def rate_limit_delay(response: requests.Response) -> float | None:
     return max(delay, 0.05)
 
 
+RATE_LIMIT_HEADERS = ("x-ratelimit-remaining", "x-ratelimit-current", "x-ratelimit-reset")
+
+
+def read_rate_limit(response: requests.Response) -> tuple[int | None, float | None, int | None]:
+    """Jupiter's rate-limit headers as (remaining, reset in Unix seconds, current), each None when
+    absent or unreadable (they are Jupiter's, so untrusted); kept for `last_rate_limit` too."""
+    seen = {name: response.headers[name] for name in RATE_LIMIT_HEADERS if name in response.headers}
+    _last.rate_limit = seen
+    remaining = to_int(seen.get("x-ratelimit-remaining"))
+    current = to_int(seen.get("x-ratelimit-current"))
+    reset = to_decimal(seen.get("x-ratelimit-reset"))
+    return remaining, float(reset) if reset is not None else None, current
+
+
 _last = threading.local()
+
+
+def last_rate_limit() -> dict[str, str]:
+    """The rate-limit headers (`RATE_LIMIT_HEADERS`) of the last answer this thread received, as sent."""
+    return dict(getattr(_last, "rate_limit", {}))
 
 
 def last_gateway_request_id() -> str:
@@ -355,7 +427,7 @@ def to_int(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():  # not "²"
         return int(value.strip())
     return None
 

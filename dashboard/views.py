@@ -32,10 +32,12 @@ from django_htmx.middleware import HtmxDetails
 from django_ratelimit.decorators import ratelimit
 
 from dashboard import budget, dca_auth, encoding, freshness, limits, relay, siws, tracking, trigger
+from dashboard.exports import fill_columns, fill_rows
+from dashboard.formatting import Amount, usd_text
 from dashboard.forms import DcaForm, DcaVerifyForm, SignedTransactionForm, SignInChallengeForm, SignInVerifyForm
 from dashboard.middleware import mark_signed_in
 from dashboard.models import CancelAttempt, TrackedOrder
-from dashboard.orders import ACCOUNT_RENT_WORDS, Amount, OrderView, fill_columns, fill_rows, total_value, usd_text
+from dashboard.orders import ACCOUNT_RENT_WORDS, OrderView, total_value
 
 logger = logging.getLogger(__name__)
 
@@ -363,7 +365,7 @@ def board_context(board: tracking.Board, access: dca_auth.Access) -> dict[str, A
     cover what is live for this wallet — the older (v1) orders unless Jupiter switched them off,
     the newer (v2) ones once connected — and say so (`cover`)."""
     views = tracking.describe(board.orders)
-    stopped = [v for v in views if v.system == V2 and v.state == STOPPED]
+    stopped = [v for v in views if v.dca is not None and v.dca.state == STOPPED]
     covered = {V1: not board.v1.retired, V2: access.connected}
     counted = [v for v in views if covered[v.system] and v not in stopped]
     shared = bool(board.v1.problem and board.v2.problem and access.connected and board.v1.cause == board.v2.cause)
@@ -395,12 +397,12 @@ def waiting_refunds(stopped: list[OrderView]) -> dict[str, Any]:
     sums: dict[str, Amount] = {}
     unknown = 0
     for view in stopped:
-        if view.remaining is None:
+        remaining = view.funds.remaining
+        if remaining is None:
             unknown += 1
             continue
-        mint = view.remaining.token.mint
-        before = sums.get(mint)
-        sums[mint] = Amount(view.remaining.value + (before.value if before else 0), view.remaining.token)
+        before = sums.get(remaining.token.mint)
+        sums[remaining.token.mint] = Amount(remaining.value + (before.value if before else 0), remaining.token)
     worth = [a.usd for a in sums.values()]
     known = not unknown and sums and all(w is not None for w in worth)
     return {"amounts": list(sums.values()), "unknown": unknown, "usd": usd_text(sum(worth)) if known else ""}
@@ -544,10 +546,10 @@ def cancel_confirm(request: HtmxHttpRequest, order_key: str) -> TemplateResponse
     order = tracking.tracked_order(request.user.username, order_key, system=None)
     view = tracking.describe([order])[0] if order else None
     context: dict[str, Any] = {"o": view, "rent_words": ACCOUNT_RENT_WORDS}
-    if view is not None and view.system == "v2":
+    if view is not None and view.dca is not None:
         base, most = relay.refund_fee_lamports()
         context |= {
-            "rounds_left": max(view.cycles_total - view.cycles_done, 0),
+            "rounds_left": max(view.progress.total - view.progress.done, 0),
             "fee_sol": lamports_in_sol(base),
             "fee_most_sol": lamports_in_sol(most),
             "dca_state": dca_auth.access(request.user.username).state,

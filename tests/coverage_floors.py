@@ -24,6 +24,13 @@ FLOORS = {  # percent of statements and branches, per module: about a point unde
     "dashboard/trigger.py": 98,
     "dashboard/dca_auth.py": 96,
     "dashboard/freshness.py": 97,
+    "dashboard/management/commands/jupiter_check.py": 91,
+    # The figures (orders.py until it was split), measured by the fast tier alone.
+    "dashboard/formatting.py": 97,
+    "dashboard/orders.py": 97,
+    "dashboard/recurring_view.py": 99,
+    "dashboard/dca_view.py": 97,
+    "dashboard/exports.py": 94,
 }
 
 
@@ -35,7 +42,7 @@ def main() -> int:
     rows += [(path, cov.report(include=[path], file=io.StringIO()), floor) for path, floor in FLOORS.items()]
     for name, percent, floor in rows:
         verdict = "ok" if percent >= floor else "BELOW THE FLOOR"
-        print(f"{name:28} {percent:5.1f} % (floor {floor} %) {verdict}")
+        print(f"{name:48} {percent:5.1f} % (floor {floor} %) {verdict}")
         if percent < floor:
             failed.append(name)
     if failed:

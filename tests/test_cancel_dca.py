@@ -134,7 +134,7 @@ def test_the_whole_cancel_confirms_once_and_the_order_leaves_the_list(trader, wa
     assert "Jupiter DCA" in attempts and "350 USDC not yet spent" in attempts
     export = trader.get("/orders/export.csv").content.decode()
     rows = [row for row in csv.DictReader(io.StringIO(export)) if row["order"] == key]
-    assert rows and {row["system"] for row in rows} == {"DCA v2"}
+    assert rows and {row["system"] for row in rows} == {TrackedOrder.System.DCA.label}
 
 
 @pytest.mark.parametrize("mode", ["transfer_checked"])

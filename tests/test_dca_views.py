@@ -367,7 +367,8 @@ def test_v1_switched_off_lists_v2_with_one_calm_sentence(trader, keypair, wallet
     assert history.text.count('data-system="v2"') == 3
     export = trader.get("/orders/export.csv")
     assert export.status_code == 200
-    assert {row["system"] for row in csv.DictReader(io.StringIO(export.content.decode()))} == {"DCA v2"}
+    systems = {row["system"] for row in csv.DictReader(io.StringIO(export.content.decode()))}
+    assert systems == {TrackedOrder.System.DCA.label}
 
 
 def test_v1_switched_off_and_not_connected_offers_to_connect(trader, wallet):
@@ -391,7 +392,7 @@ def test_history_and_csv_include_v2_orders_and_fills(trader, keypair, wallet):
     assert "The deposit failed; nothing was bought" in history.text
 
     rows = list(csv.DictReader(io.StringIO(trader.get("/orders/export.csv").content.decode())))
-    v2_rows = [r for r in rows if r["system"] == "DCA v2"]
+    v2_rows = [r for r in rows if r["system"] == TrackedOrder.System.DCA.label]
     v2_fills = [
         e
         for name in (*ACTIVE_V2, *PAST_V2)
@@ -399,7 +400,7 @@ def test_history_and_csv_include_v2_orders_and_fills(trader, keypair, wallet):
         if e["type"] == "fill" and e["state"] == "success"
     ]
     assert {r["signature"] for r in v2_rows} == {e["txSignature"] for e in v2_fills}
-    assert {r["system"] for r in rows} == {"DCA v2", "Recurring v1"}
+    assert {r["system"] for r in rows} == {TrackedOrder.System.DCA.label, TrackedOrder.System.RECURRING.label}
 
 
 def test_v2_fills_open_from_the_card(trader, keypair, wallet):

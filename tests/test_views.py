@@ -186,7 +186,7 @@ def test_export_csv_has_every_fill_of_every_order(trader, wallet):
         "order",
         "system",
     ]
-    assert {r["system"] for r in rows} == {"Recurring v1"}
+    assert {r["system"] for r in rows} == {TrackedOrder.System.RECURRING.label}
     for row in rows:  # numeric columns are plain numbers a spreadsheet reads as numbers
         for column in ("in_amount", "out_amount", "fee_amount", "price (in_token per 1 out_token)"):
             float(row[column])
@@ -275,7 +275,7 @@ def test_cancel_confirmation_says_what_comes_back(trader, wallet):
     assert "cannot be undone or paused" in text
     o = response.context_data["o"]
     assert (
-        f'<strong><span class="amount">{o.remaining.text}</span></strong> of your deposit that was not spent yet'
+        f'<strong><span class="amount">{o.funds.remaining.text}</span></strong> of your deposit that was not spent yet'
         in text
     )
     assert "About 0.002 SOL of account rent" in text

@@ -224,6 +224,8 @@ def get_recurring_orders(request: HttpRequest) -> HttpResponse:
         found = orders.list_orders(user, status, page, mint)
         items = [orders.order_to_api(o, with_type=recurring_type == "all") for o in found.orders]
         total_pages = found.total_pages
+    if control.drift() == "v1_list":  # the early live shape: the nested list, wrapped in "data"
+        return JsonResponse({"data": {recurring_type: {"orders": items, "totalPages": total_pages, "page": page}}})
     return JsonResponse(
         {"user": user, "orderStatus": status, "totalPages": total_pages, "page": page, recurring_type: items}
     )
@@ -315,7 +317,10 @@ def tokens_search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("query")
     if query is None:
         return bad_request("Missing required query parameter: query")
-    return JsonResponse(tokens.search(query), safe=False)
+    found = tokens.search(query)
+    if control.drift() == "tokens":  # `id` renamed, as the Tokens API v1 named it
+        found = [{("address" if name == "id" else name): value for name, value in t.items()} for t in found]
+    return JsonResponse(found, safe=False)
 
 
 # --- control (sandbox mode only, like the whole app) -----------------------------------------
@@ -385,6 +390,9 @@ def run_trigger_action(action: object, body: dict) -> dict:
     if action == "dca_challenge_lifetime":
         control.set_dca_challenge_lifetime(int(body["seconds"]))
         return {}
+    if action == "drift":
+        control.set_drift(body.get("shape"))
+        return {}
     if action == "dca_expire_tokens":
         control.expire_dca_tokens()
         return {}
@@ -394,7 +402,8 @@ def run_trigger_action(action: object, body: dict) -> dict:
 @csrf_exempt
 def control_view(request: HttpRequest) -> HttpResponse:
     """POST {"action": "reset"|"latency"|"rate_limit"|"expiry"|"fault"|"seed"|"order"|"v1_off"|"dca_seed"|
-    "dca_order"|"dca_state"|"dca_withdrawal"|"dca_token_lifetime"|"dca_challenge_lifetime"|"dca_expire_tokens", ...}."""
+    "dca_order"|"dca_state"|"dca_withdrawal"|"dca_token_lifetime"|"dca_challenge_lifetime"|"dca_expire_tokens"|
+    "drift", ...}."""
     if request.method != "POST":
         return method_not_allowed(("POST",))
     if request.headers.get("Sec-Fetch-Site") in ("cross-site", "same-site"):

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
-from dashboard.orders import Amount, usd_text
+from dashboard.formatting import Amount, usd_text
 
 register = template.Library()
 register.filter("usd", usd_text)  # {{ value|usd }}: "$1,234.57"

@@ -46,7 +46,7 @@ def test_every_row_has_a_sentence():
 
 @pytest.mark.parametrize(
     ("value", "number"),
-    [("12", 12), (" 7 ", 7), (3, 3), (True, None), ("1.5", None), (None, None), ("", None)],
+    [("12", 12), (" 7 ", 7), (3, 3), (True, None), ("1.5", None), (None, None), ("", None), ("\u00b2", None)],
 )
 def test_to_int(value, number):
     assert upstream.to_int(value) == number
