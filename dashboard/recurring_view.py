@@ -65,7 +65,9 @@ def _cycles_total(order: Order) -> int:
 
 
 def _next_cycle(order: Order, fills: list[Fill], remaining: Amount | None, now: datetime) -> datetime | None:
-    """Last fill (or creation) + one cycle, moved on by whole cycles until it is after `now`."""
+    """Last fill (or creation) + one cycle. Less than a cycle past, it stays: the buy is due now
+    (keepers run a little late); once a whole cycle has passed without it, that buy was skipped and
+    the estimate moves on by whole cycles until it is after `now`."""
     if order.status == "history" or order.cycle_frequency <= 0:
         return None
     if remaining is not None and remaining.is_zero:
@@ -73,7 +75,7 @@ def _next_cycle(order: Order, fills: list[Fill], remaining: Amount | None, now: 
     step = timedelta(seconds=order.cycle_frequency)
     start = max((f.confirmed_at for f in fills), default=order.created_at)
     due = start + step
-    if due <= now:
+    if due <= now - step:
         due += step * ((now - due) // step + 1)
     return due
 

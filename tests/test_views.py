@@ -367,3 +367,17 @@ def test_prices_unavailable_is_said_apart_from_jupiter_having_no_price(trader, w
     assert "Prices unavailable right now" in panel  # on each card that has bought something
     assert "Jupiter has no price" not in panel
     assert "Prices are unavailable right now" in panel  # the totals say why they are missing
+
+
+def test_a_buy_a_little_late_reads_due_now_never_a_time_gone_by(trader, wallet):
+    from dashboard.sandbox.models import SandboxOrder
+
+    keys = control.seed_wallet(wallet, active=1, history=0)
+    order = SandboxOrder.objects.get(order_key=keys[0])
+    late = timezone.now() - timedelta(seconds=order.cycle_frequency + 300)  # due five minutes ago
+    for fill in order.fills:
+        fill["confirmedAt"] = late.isoformat().replace("+00:00", "Z")
+    order.created_at = late - timedelta(seconds=order.cycle_frequency * len(order.fills))
+    order.save()
+    card = trader.get("/orders/active", **HTMX).text.split(f'data-order="{keys[0]}"')[1]
+    assert "Next buy: due now" in card.split("</article>")[0]
