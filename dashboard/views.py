@@ -211,6 +211,7 @@ def sign_out(request: HttpRequest) -> HttpResponseRedirect:
     if request.POST.get("everywhere") and request.user.is_authenticated:
         wallet = request.user.username
         dca_auth.forget(wallet)
+        connection_changed(wallet)
         # Django ends a session whose stored hash no longer matches the user's: a new unusable
         # password changes it for every session of this wallet at once.
         user = get_user_model().objects.get(pk=request.user.pk)
@@ -519,9 +520,17 @@ def dca_verify(request: HtmxHttpRequest) -> JsonResponse:
         )
     except dca_auth.ConnectRefused as refused:
         return connect_refusal(refused)
+    connection_changed(request.user.username)
     hours = int((expires - timezone.now()).total_seconds() // 3600)
     lasting = f"for the next {hours} hours" if hours > 1 else "for less than two hours"
     return answer("connected", f"Connected to Jupiter's DCA {lasting}. Loading your DCA orders…", next_step="refresh")
+
+
+def connection_changed(wallet: str) -> None:
+    """The wallet's v2 lists are read another way now (live, or as last seen): no list rendered
+    before may be shown again."""
+    for status in tracking.STATUSES:
+        tracking.expire_dca(wallet, status)
 
 
 @require_POST
@@ -531,6 +540,7 @@ def dca_disconnect(request: HtmxHttpRequest) -> HttpResponse:
     """Forget the wallet's connection to Jupiter's DCA at once; its newer orders show as last seen
     until the trader connects again. htmx gets the active list as it is now."""
     dca_auth.forget(request.user.username)
+    connection_changed(request.user.username)
     if request.htmx:
         return orders_panel(request, "active", "orders/active.html")
     return redirect("orders")

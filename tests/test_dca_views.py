@@ -228,6 +228,7 @@ def test_disconnect_forgets_the_connection_at_once(trader, keypair, wallet):
     assert trader.get("/orders/dca/disconnect").status_code == 405  # a POST, with its CSRF token
     answer = trader.post("/orders/dca/disconnect", **HTMX)
     assert answer.status_code == 200 and "Show your newer Jupiter DCA orders" in answer.text  # the list, at once
+    assert f'data-order="{v2_id(wallet, "active")}"' in answer.text  # its DCA orders as last seen
     assert not DcaConnection.objects.exists()
     assert trader.post("/orders/dca/disconnect")["Location"] == "/orders/"  # without htmx: back to the page
     calls = control.count_calls("dca-list")

@@ -201,6 +201,7 @@ def test_signing_out_and_in_keeps_the_connection_and_disconnect_forgets_it(serve
         screenshot(page, f"truth-connected-{width}.png")
     page.get_by_role("button", name="Disconnect").click()
     expect(page.locator("#active-panel [data-dca-connect]")).to_be_visible()
+    expect(page.locator("#active-panel [data-system='v2']").first).to_be_visible()  # as last seen
     expect(page.locator("#active-panel .totals")).to_have_attribute("data-cover", "older")
     expect(page.locator("#active-panel .totals h3")).to_contain_text(
         "Your 2 older orders at today's price — connect to include your newer Jupiter DCA orders"
