@@ -595,3 +595,20 @@ def test_v1_switched_off_after_a_visit_keeps_its_orders_as_last_seen(trader, key
     assert cover(panel) == ("all", len(ACTIVE_V2) - 1)  # what is live: the v2 orders
     words = " ".join(re.sub(r"<[^>]+>", "", panel).split())
     assert "The 2 older orders below are shown as we last saw them" in words and "jup.ag" in words
+
+
+def test_a_disconnect_while_jupiter_checks_the_signature_keeps_nothing(trader, keypair, wallet, monkeypatch):
+    from dashboard import trigger
+
+    verify_with_jupiter = trigger.verify
+
+    def disconnected_meanwhile(*args, **kwargs):
+        token = verify_with_jupiter(*args, **kwargs)
+        trader.post("/orders/dca/disconnect")  # pressed in another tab while Jupiter answered
+        return token
+
+    monkeypatch.setattr(trigger, "verify", disconnected_meanwhile)
+    text = challenge(trader).json()["challenge"].encode()
+    answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(keypair.sign_message(text))))
+    assert answer.status_code == 409 and answer.json()["state"] == "refused"
+    assert not DcaConnection.objects.exists()
