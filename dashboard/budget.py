@@ -12,7 +12,8 @@ Two guards run before each upstream call (`dashboard.upstream` calls `before_cal
 * A fair share of the list budget: list calls made for a request are charged to its wallet and
   its client address (`charged_to`), and neither may use more than `JUPITER_RATE_FAIR_SHARE` of
   the list budget in the window, so one client, or a swarm of throwaway wallets behind it,
-  always leaves the rest to others.
+  always leaves the rest to others. Connecting to Jupiter's DCA (`CONNECT_ENDPOINTS`: challenge
+  and verify) is charged the same way, so it can never take the reserve kept for cancels.
 * Jupiter's own numbers: every answer of Jupiter's carries `x-ratelimit-remaining`,
   `x-ratelimit-current` and `x-ratelimit-reset` (Unix seconds when a slot frees); `observe` keeps
   the latest in the Django cache (Redis in production, so every worker and instance reads it), and
@@ -51,6 +52,9 @@ logger = logging.getLogger(__name__)
 
 # Endpoint names as `dashboard.upstream.call` receives them.
 LIST_ENDPOINTS = frozenset({"getRecurringOrders", "tokens", "dca-list", "dca-order"})
+# Connecting to Jupiter's DCA costs calls too, and signing in with a throwaway key is free: these
+# are charged like list calls (the list budget and fair shares), never to the cancel reserve.
+CONNECT_ENDPOINTS = frozenset({"dca-challenge", "dca-verify"})
 NEVER_HELD = frozenset({"execute", "dca-confirm"})  # a signed transaction is never held back
 KEY_PREFIX = "dashboard:jupiter"
 
@@ -404,7 +408,8 @@ def share_capacity() -> int:
 
 
 def before_call(endpoint: str) -> None:
-    """Fail fast while the breaker is open (list calls), then wait for a slot in the budget."""
+    """Fail fast while the breaker is open (list calls), then wait for a slot in the budget (list
+    and connect calls: in the list budget, charged to the requesters' fair shares)."""
     is_list = endpoint in LIST_ENDPOINTS
     if settings.JUPITER_BREAKER_ENABLED and is_list:
         try:
@@ -416,7 +421,7 @@ def before_call(endpoint: str) -> None:
             logger.info("jupiter %s skipped: circuit open", endpoint)
             raise CircuitOpen
     if settings.JUPITER_RATE_LIMIT_ENABLED:
-        take_slot(endpoint, is_list)
+        take_slot(endpoint, is_list or endpoint in CONNECT_ENDPOINTS)
 
 
 def take_slot(endpoint: str, is_list: bool) -> None:

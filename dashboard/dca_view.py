@@ -26,7 +26,7 @@ from dashboard.formatting import (
     zero,
 )
 from dashboard.models import TrackedOrder
-from dashboard.orders import DcaFigures, FillView, Funds, OrderEvent, OrderView, Progress, RoundView
+from dashboard.orders import DcaFigures, FillView, Funds, OrderEvent, OrderView, Progress, RoundView, Transfer
 from dashboard.tokens import Token
 from dashboard.trigger import DcaEvent, DcaOrder
 
@@ -204,6 +204,29 @@ def _withdrawn_in(order: DcaOrder, input_token: Token) -> Amount | None:
     return None
 
 
+def _transfers(
+    order: DcaOrder, token: Token, deposited: Amount | None, withdrawn_in: Amount | None
+) -> tuple[Transfer, ...]:
+    """The deposit and the refunds, from Jupiter's successful `deposit` and `withdrawal` events
+    (their time and transaction); when Jupiter lists no such event at all, the order's own figures
+    at its creation and its last change, with no transaction (never a deposit that has not landed
+    or failed)."""
+    moved = []
+    for kind, event_type, total in (("deposit", "deposit", deposited), ("refund", "withdrawal", withdrawn_in)):
+        listed = [e for e in order.events if e.type == event_type]
+        done = [e for e in listed if e.state == SUCCESS and e.raw_in is not None]
+        if listed and token.decimals is not None:
+            for e in done:
+                value = amount(e.raw_in, None, token)
+                if value is not None and not value.is_zero:
+                    moved.append(Transfer(kind, e.at or order.updated_at, value, e.tx_signature))
+        elif kind == "deposit" and order.state in ("depositing", "deposit_failed"):
+            continue
+        elif total is not None and not total.is_zero:
+            moved.append(Transfer(kind, order.created_at if kind == "deposit" else order.updated_at, total, ""))
+    return tuple(sorted(moved, key=lambda t: t.when))
+
+
 def describe_dca(order: DcaOrder, tokens: dict[str, Token], now: datetime) -> OrderView:
     """The figures for one v2 order, in the same `OrderView` as a v1 order. `now` must be aware."""
     input_token = token_for(order.input_mint, tokens)
@@ -282,4 +305,5 @@ def describe_dca(order: DcaOrder, tokens: dict[str, Token], now: datetime) -> Or
         events=_dca_events(order, fills, rounds, deposited, schedule, input_token),
         last_buy=last_buy,  # an estimate from Jupiter's next round and the rounds left; next_cycle: dca.next_fill_at
         dca=dca,
+        transfers=_transfers(order, input_token, deposited, funds.withdrawn_in),
     )

@@ -264,6 +264,15 @@ def price_text(spent: Amount, received: Amount) -> str:
     return f"1 {base.token.symbol} ≈ {_quote_number(ratio, base.token, quote.token)} {quote.token.symbol}"
 
 
+def price_quote(spent: Amount, received: Amount) -> tuple[Decimal, Token, Token] | None:
+    """The exact price of a swap the way `price_text` quotes it: (quote per 1 base, base, quote);
+    None when nothing was received (or nothing spent)."""
+    if received.value <= 0 or spent.value <= 0:
+        return None
+    base, quote = (received, spent) if _output_is_base(spent.token, received.token) else (spent, received)
+    return CONTEXT.divide(quote.value, base.value), base.token, quote.token
+
+
 def price_now_text(input_token: Token, output_token: Token) -> str:
     """Today's price of the pair, quoted like `price_text` ("162.30 USDC" for 1 SOL); empty when
     either USD price is unknown."""

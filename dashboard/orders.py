@@ -150,6 +150,17 @@ class FillView:
 
 
 @dataclass(frozen=True)
+class Transfer:
+    """Money moved between the wallet and the order: a deposit into it, or a refund out of it of
+    what was not spent. `tx_id` is "" when Jupiter did not name the transaction."""
+
+    kind: str  # "deposit" or "refund"
+    when: datetime
+    amount: Amount
+    tx_id: str
+
+
+@dataclass(frozen=True)
 class OrderEvent:
     """One line of an order's timeline: created, a deposit, a buy, the cancel, what came back.
 
@@ -236,6 +247,7 @@ class OrderView:
     next_cycle: datetime | None = None  # our estimate (v1); Jupiter schedules v2 rounds itself: dca.next_fill_at
     last_buy: datetime | None = None  # an estimate, active time-based orders only
     dca: DcaFigures | None = None  # Jupiter DCA (v2) orders only
+    transfers: tuple[Transfer, ...] = ()  # deposits and refunds, oldest first (the exports' rows)
 
     @cached_property
     def pair(self) -> str:

@@ -25,7 +25,7 @@ from dashboard.formatting import (
     zero,
 )
 from dashboard.models import TrackedOrder
-from dashboard.orders import FillView, Funds, OrderEvent, OrderView, Progress
+from dashboard.orders import FillView, Funds, OrderEvent, OrderView, Progress, Transfer
 from dashboard.recurring import Fill, Order
 from dashboard.tokens import KNOWN_TOKENS, Token
 
@@ -150,6 +150,18 @@ def _events(
     return orders.timeline(events)
 
 
+def _transfers(order: Order, deposited: Amount | None, withdrawn_in: Amount | None) -> tuple[Transfer, ...]:
+    """The deposit (at creation, with the opening transaction) and what came back of it unspent
+    (when the order last changed: with the closing transaction once it is closed)."""
+    moved = []
+    if deposited is not None and not deposited.is_zero:
+        moved.append(Transfer("deposit", order.created_at, deposited, order.open_tx))
+    if withdrawn_in is not None and not withdrawn_in.is_zero:
+        close_tx = order.close_tx if order.status == "history" else ""
+        moved.append(Transfer("refund", order.updated_at, withdrawn_in, close_tx))
+    return tuple(moved)
+
+
 def describe(order: Order, tokens: dict[str, Token], now: datetime) -> OrderView:
     """The figures for one order. `tokens` may miss mints (built-in table, then short mint);
     `now` must be timezone-aware."""
@@ -203,4 +215,5 @@ def describe(order: Order, tokens: dict[str, Token], now: datetime) -> OrderView
         events=_events(order, fill_views, others, deposited, withdrawn_in, withdrawn_out, schedule),
         next_cycle=next_cycle,
         last_buy=_last_buy(order, next_cycle, cycles_left),
+        transfers=_transfers(order, deposited, withdrawn_in),
     )

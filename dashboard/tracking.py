@@ -46,7 +46,7 @@ LOCK_TTL = 30  # seconds a fetch may hold the single-flight lock
 WAIT_FOR_OTHER = 12.0  # seconds a request waits for another's fetch of the same page
 PAGES_SEEN_TTL = 7 * 24 * 3600  # how long the page count of a wallet's list is remembered
 RETIRED_STATUSES = (404, 410)  # every v1 call answering these: Jupiter switched the v1 API off
-V1, V2 = TrackedOrder.System.RECURRING.value, TrackedOrder.System.DCA.value
+System = TrackedOrder.System
 
 T = TypeVar("T")
 AnyOrder = recurring.Order | trigger.DcaOrder
@@ -54,14 +54,15 @@ AnyOrder = recurring.Order | trigger.DcaOrder
 
 @dataclass(frozen=True)
 class Listing:
-    orders: list[Any]  # recurring.Order (system "v1") or trigger.DcaOrder (system "v2")
+    orders: list[Any]  # recurring.Order (System.RECURRING) or trigger.DcaOrder (System.DCA)
     as_of: datetime | None  # when the data left Jupiter
     problem: str = ""  # plain words when this is last-known data, or nothing could be loaded
+    system: str = System.RECURRING
     cause: str = ""  # what the problem is, as a code (the failure's kind): one failure, one banner
-    system: str = V1
     retired: bool = False  # v1 only: Jupiter answers 404/410, the v1 API is switched off
     needs_connect: bool = False  # v2 only: no token, or Jupiter refused it (the wallet must sign again)
     unreadable: int = 0  # v2 only: orders Jupiter sent that we could not read
+    rate_limited: bool = False  # not live because the outbound budget or Jupiter's rate limit said wait
 
     @property
     def stale(self) -> bool:
@@ -169,13 +170,13 @@ def invalidate(wallet: str) -> None:
 def expire(wallet: str, status: str) -> None:
     """Forget the cached pages of one of this wallet's v1 lists (in every worker)."""
     _bump("orders", wallet, status)
-    freshness.changed(wallet, V1, [status])
+    freshness.changed(wallet, System.RECURRING, [status])
 
 
 def expire_dca(wallet: str, status: str) -> None:
     """Forget the cached v2 list of this wallet ("active" or "history"), in every worker."""
     _bump("dca", wallet, status)
-    freshness.changed(wallet, V2, [status])
+    freshness.changed(wallet, System.DCA, [status])
 
 
 def forget(wallet: str, order_key: str) -> None:
@@ -183,7 +184,7 @@ def forget(wallet: str, order_key: str) -> None:
     copy fetched before now (no refetch needed to show the list without it), and the history,
     which now includes it, is fetched again."""
     row = TrackedOrder.objects.filter(wallet=wallet, order_key=order_key).values_list("system", flat=True).first()
-    freshness.closed(wallet, order_key, row or V1)
+    freshness.closed(wallet, order_key, row or System.RECURRING)
     _bump("orders", wallet, "history")
     _bump("dca", wallet, "history")
 
@@ -258,7 +259,7 @@ def in_own_thread(work: Callable[..., T]) -> Callable[..., T]:
 def list_orders(wallet: str, status: str, mark: freshness.Mark | None = None) -> Listing:
     """The wallet's v1 orders in one list ("active" or "history"), live or last-known. All the
     pages the list had last time are asked for at once."""
-    mark = mark or freshness.marks(wallet, status)[V1]
+    mark = mark or freshness.marks(wallet, status)[System.RECURRING]
     seen_key = _pages_seen_key(wallet, status)
     expected = cache.get(seen_key) or 1
     get_page = in_own_thread(lambda number: cached_page(wallet, status, number, mark))
@@ -269,16 +270,16 @@ def list_orders(wallet: str, status: str, mark: freshness.Mark | None = None) ->
             # Its orders as last seen stay listed (the page says what that means), never dropped.
             logger.info("recurring v1 answers %s: listed as switched off", exc.status)
             return dataclasses.replace(last_known(wallet, status, ""), retired=True)
-        return last_known(wallet, status, exc.user_message, cause=cause_of(exc))
+        return _limited(last_known(wallet, status, exc.user_message), exc)
     if pages[0].total_pages != expected:
         cache.set(seen_key, pages[0].total_pages, PAGES_SEEN_TTL)
     orders = [order for page in pages for order in page.orders]
     as_of = datetime.fromtimestamp(min(page.fetched_at for page in pages), tz=dt_timezone.utc)
     if status == "active":
-        retire(wallet, [o.order_key for o in orders], as_of, V1)
+        retire(wallet, [o.order_key for o in orders], as_of, System.RECURRING)
         batches = [(page.fetched_at, list(page.orders)) for page in pages]
-        orders = freshness.without_closed(wallet, V1, mark, batches, lambda o: o.order_key)
-    freshness.saw(wallet, V1, status, as_of, mark)
+        orders = freshness.without_closed(wallet, System.RECURRING, mark, batches, lambda o: o.order_key)
+    freshness.saw(wallet, System.RECURRING, status, as_of, mark)
     return Listing(orders=orders, as_of=as_of)
 
 
@@ -298,22 +299,28 @@ def list_dca(wallet: str, status: str, token: str | None, mark: freshness.Mark |
     """The wallet's v2 orders in one list ("active" or "history"): live with a token, else (or
     when Jupiter fails or refuses the token) as last seen."""
     if not token:
-        return dataclasses.replace(last_known(wallet, status, "", V2), needs_connect=True)
-    mark = mark or freshness.marks(wallet, status)[V2]
+        return dataclasses.replace(last_known(wallet, status, "", System.DCA), needs_connect=True)
+    mark = mark or freshness.marks(wallet, status)[System.DCA]
     try:
         listing = cached_dca(wallet, status, token, mark)
     except upstream.JupiterUnauthorized as exc:
-        return dataclasses.replace(last_known(wallet, status, exc.user_message, V2), needs_connect=True)
+        return dataclasses.replace(last_known(wallet, status, exc.user_message, System.DCA), needs_connect=True)
     except upstream.JupiterError as exc:
-        return last_known(wallet, status, exc.user_message, V2, cause=cause_of(exc))
+        return _limited(last_known(wallet, status, exc.user_message, System.DCA), exc)
     orders = [order for order in listing.orders if order.user in ("", wallet)]
     as_of = datetime.fromtimestamp(listing.fetched_at, tz=dt_timezone.utc)
     if status == "active":
         if not listing.unreadable:  # retire only on a wholly readable answer
-            retire(wallet, [o.id for o in orders], as_of, V2)
-        orders = freshness.without_closed(wallet, V2, mark, [(listing.fetched_at, orders)], lambda o: o.id)
-    freshness.saw(wallet, V2, status, as_of, mark)
-    return Listing(orders=orders, as_of=as_of, system=V2, unreadable=listing.unreadable)
+            retire(wallet, [o.id for o in orders], as_of, System.DCA)
+        orders = freshness.without_closed(wallet, System.DCA, mark, [(listing.fetched_at, orders)], lambda o: o.id)
+    freshness.saw(wallet, System.DCA, status, as_of, mark)
+    return Listing(orders=orders, as_of=as_of, system=System.DCA, unreadable=listing.unreadable)
+
+
+def _limited(listing: Listing, exc: upstream.JupiterError) -> Listing:
+    """A last-known listing, marked when the limit (ours or Jupiter's) is why it is not live, with
+    the failure's code as its cause."""
+    return dataclasses.replace(listing, rate_limited=isinstance(exc, upstream.JupiterRateLimited), cause=exc.code)
 
 
 def list_board(wallet: str, status: str, token: str | None, marks: dict[str, freshness.Mark] | None = None) -> Board:
@@ -321,17 +328,26 @@ def list_board(wallet: str, status: str, token: str | None, marks: dict[str, fre
     (`marks`: the list's, when the caller has read them already)."""
     marks = marks or freshness.marks(wallet, status)
     if not token:  # nothing to fetch for v2: its last-known orders come from the database
-        return Board(list_orders(wallet, status, marks[V1]), list_dca(wallet, status, None))
+        return Board(list_orders(wallet, status, marks[System.RECURRING]), list_dca(wallet, status, None))
     with ThreadPoolExecutor(max_workers=1) as pool:
-        v2 = pool.submit(in_own_thread(list_dca), wallet, status, token, marks[V2])
-        v1 = list_orders(wallet, status, marks[V1])
+        v2 = pool.submit(in_own_thread(list_dca), wallet, status, token, marks[System.DCA])
+        v1 = list_orders(wallet, status, marks[System.RECURRING])
         return Board(v1, v2.result())
+
+
+def list_boards(wallet: str, token: str | None) -> list[Board]:
+    """Every list of the wallet (active and history, both systems) for the exports: the two
+    boards fetched at the same time, each as `list_board` (all pages at once), every call within
+    the same outbound budget and fair shares as the lists."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        history = pool.submit(in_own_thread(list_board), wallet, "history", token)
+        return [list_board(wallet, "active", token), history.result()]
 
 
 def last_known_board(wallet: str, status: str, problem: str, connected: bool) -> Board:
     """Both lists as last seen, without calling Jupiter (`problem` says why); the v2 list of a
     session that is not connected is marked so, as `list_board` does."""
-    v2 = last_known(wallet, status, problem if connected else "", V2, cause=LIMITED)
+    v2 = last_known(wallet, status, problem if connected else "", System.DCA, cause=LIMITED)
     v1 = last_known(wallet, status, problem, cause=LIMITED)
     return Board(v1, v2 if connected else dataclasses.replace(v2, needs_connect=True))
 
@@ -339,12 +355,14 @@ def last_known_board(wallet: str, status: str, problem: str, connected: bool) ->
 def record(wallet: str, status: str, page: recurring.OrdersPage) -> None:
     """Remember the orders of a page just read from Jupiter, as their last-known state."""
     seen = datetime.fromtimestamp(page.fetched_at, tz=dt_timezone.utc)
-    _record(wallet, status, seen, V1, [(o.order_key, o.raw) for o in page.orders if o.user in ("", wallet)])
+    _record(
+        wallet, status, seen, System.RECURRING, [(o.order_key, o.raw) for o in page.orders if o.user in ("", wallet)]
+    )
 
 
 def record_dca(wallet: str, status: str, listing: trigger.DcaListing) -> None:
     seen = datetime.fromtimestamp(listing.fetched_at, tz=dt_timezone.utc)
-    _record(wallet, status, seen, V2, [(o.id, o.raw) for o in listing.orders if o.user in ("", wallet)])
+    _record(wallet, status, seen, System.DCA, [(o.id, o.raw) for o in listing.orders if o.user in ("", wallet)])
 
 
 def _record(wallet: str, status: str, seen: datetime, system: str, snapshots: list[tuple[str, dict]]) -> None:
@@ -359,7 +377,7 @@ def _record(wallet: str, status: str, seen: datetime, system: str, snapshots: li
     )
 
 
-def retire(wallet: str, active: list[str], seen: datetime, system: str = V1) -> None:
+def retire(wallet: str, active: list[str], seen: datetime, system: str = System.RECURRING) -> None:
     """Orders tracked as active that this listing no longer shows have left the active list.
     Called only with a well-formed answer: a drifted shape raises `UnexpectedShape` before, and a
     v2 list with orders we could not read retires nothing."""
@@ -374,7 +392,7 @@ def parse_snapshot(row: TrackedOrder) -> AnyOrder:
     """A tracked order's last snapshot as the dataclass of its system; ValueError if unreadable."""
     listed = "active" if row.status == "active" else "history"
     try:
-        if row.system == V2:
+        if row.system == System.DCA:
             return trigger.parse_order(row.snapshot, listed)
         return recurring.parse_order(row.snapshot, listed)
     except (TypeError, KeyError) as exc:
@@ -384,12 +402,7 @@ def parse_snapshot(row: TrackedOrder) -> AnyOrder:
 LIMITED = "lists_limited"  # the cause of last-known lists shown because the trader refreshed too often
 
 
-def cause_of(exc: upstream.JupiterError) -> str:
-    """A failure's kind, as a code."""
-    return getattr(exc, "code", "") or type(exc).__name__
-
-
-def last_known(wallet: str, status: str, problem: str, system: str = V1, cause: str = "") -> Listing:
+def last_known(wallet: str, status: str, problem: str, system: str = System.RECURRING, cause: str = "") -> Listing:
     """The orders of one list as last seen, with `problem` saying why they are not live ("": no
     fetch was tried) and `cause` what kind of failure it is."""
     tracked = list(TrackedOrder.objects.filter(wallet=wallet, system=system, status=status).order_by("-last_seen"))
@@ -433,9 +446,11 @@ def tracked_orders(wallet: str, order_keys: list[str]) -> dict[str, AnyOrder]:
     return found
 
 
-def tracked_order(wallet: str, order_key: str, *, any_status: bool = False, system: str | None = V1) -> AnyOrder | None:
+def tracked_order(
+    wallet: str, order_key: str, *, any_status: bool = False, system: str | None = System.RECURRING
+) -> AnyOrder | None:
     """This wallet's order as last seen in its active list (or in any list), or None. `system`:
-    only an order of that system ("v1" by default: what the v1 cancel can act on), None for either."""
+    only an order of that system (Recurring v1 by default: what the v1 cancel can act on), None for either."""
     rows = TrackedOrder.objects.filter(wallet=wallet, order_key=order_key)
     if system is not None:
         rows = rows.filter(system=system)

@@ -8,6 +8,7 @@ when REDIS_URL is set, against Redis (shared by every worker and instance).
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -22,6 +23,7 @@ from solders.keypair import Keypair
 
 from dashboard import budget, recurring, tokens, tracking, upstream
 from dashboard.sandbox import control
+from tests.wallet import b64, sign_transaction
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 WINDOW = 60.0
@@ -184,6 +186,43 @@ def test_one_wallet_viewed_from_many_clients_leaves_the_list_budget_to_others(gu
     assert list_calls() == 3
     newcomer = viewer(str(Keypair().pubkey()), "10.99.0.1").get("/orders/active", **HTMX)
     assert "Up to date" in newcomer.text
+
+
+def connect_calls() -> int:
+    return control.count_calls("dca-challenge") + control.count_calls("dca-verify")
+
+
+def hammer_connect(client: Client, keypair: Keypair) -> None:
+    """One throwaway wallet asks for Jupiter's challenge and verifies it, as connect.js does."""
+    asked = client.post("/orders/dca/challenge", json.dumps({"type": "message"}), content_type="application/json")
+    if asked.status_code != 200:
+        return
+    text = asked.json()["challenge"].encode()
+    body = {"type": "message", "signedMessage": b64(text), "signature": b64(bytes(keypair.sign_message(text)))}
+    client.post("/orders/dca/verify", json.dumps(body), content_type="application/json")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_throwaway_wallets_connecting_leave_a_victims_cancel_working(guards, sandbox_upstream, settings):
+    """The connect-drain attack: signing in with a throwaway key is free, and each connect costs
+    Jupiter calls. They are charged to the list budget and the fair shares, never to the reserve."""
+    settings.JUPITER_RATE_FAIR_SHARE = 0.5  # 3 of the 7 list calls a window per wallet or client
+    victim = Keypair()
+    keys = control.seed_wallet(str(victim.pubkey()), active=2, history=0)
+    trader = viewer(str(victim.pubkey()), "10.55.0.1")
+    assert "Up to date" in trader.get("/orders/active", **HTMX).text
+    before = list_calls()
+    for n in range(12):  # fresh wallets from two client addresses, each connecting
+        throwaway = Keypair()
+        hammer_connect(viewer(str(throwaway.pubkey()), f"10.66.0.{n % 2}"), throwaway)
+    assert before == 2 and connect_calls() == 7 - before  # the rest of the list budget, no more
+    assert control.count_calls("dca-challenge") <= 2 * 3  # at most each client's share
+    started = trader.post(f"/orders/{keys[0]}/cancel/start")
+    assert started.status_code == 200, started.json()
+    answer = trader.post(
+        started.json()["submit_url"], {"signed_transaction": sign_transaction(started.json()["transaction"], victim)}
+    )
+    assert answer.json()["state"] == "succeeded"
 
 
 def test_shares_are_per_requester_and_never_hold_cancels(guards):

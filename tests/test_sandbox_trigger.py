@@ -300,7 +300,7 @@ def test_expired_challenges_are_refused(api):
     assert post(f"{api}/auth/verify", body).status_code == 200  # the same challenge, within 5 minutes
 
 
-def test_transaction_challenge_is_a_memo_only_transaction_signed_by_the_wallet_alone(api):
+def test_transaction_challenge_is_a_memo_and_a_compute_unit_price_signed_by_the_wallet_alone(api):
     answer = challenge(api, ALICE_WALLET, "transaction")
     assert set(answer) == {"type", "transaction"}
     assert answer["type"] == "transaction"
@@ -309,7 +309,9 @@ def test_transaction_challenge_is_a_memo_only_transaction_signed_by_the_wallet_a
     assert tx.message.header.num_required_signatures == 1
     assert str(tx.message.account_keys[0]) == ALICE_WALLET
     assert list(tx.signatures) == [Signature.default()]
-    [(program, accounts, data)] = instructions(tx)
+    [(budget, no_accounts, price), (program, accounts, data)] = instructions(tx)  # as the live API sends it
+    assert budget == "ComputeBudget111111111111111111111111111111" and no_accounts == []
+    assert price == bytes([3]) + trigger_transactions.CHALLENGE_UNIT_PRICE.to_bytes(8, "little")
     assert program == "MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr"
     assert accounts == [ALICE_WALLET]
     assert data.decode().startswith(PREFIX)

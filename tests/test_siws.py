@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import threading
@@ -13,12 +14,20 @@ from django.contrib.auth import SESSION_KEY
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
+from solders.hash import Hash
+from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
+from solders.message import Message, to_bytes_versioned
+from solders.pubkey import Pubkey
+from solders.system_program import TransferParams, transfer
+from solders.transaction import VersionedTransaction
 
 from dashboard import siws
 from dashboard.models import SignInChallenge
-from tests.wallet import sign_in_body, sign_in_text
+from tests.wallet import sign_in_body, sign_in_text, sign_transaction
 
+COMPUTE_BUDGET = Pubkey.from_string("ComputeBudget111111111111111111111111111111")
 CHALLENGE = "/sign-in/challenge"
 VERIFY = "/sign-in/verify"
 
@@ -77,7 +86,13 @@ def test_sign_in_happy_path(client, kp):
     before = client.session.session_key
     response = verify(client, sign_in_body(kp, text, challenge["nonce"]))
     assert response.status_code == 200, response.content
-    assert response.json() == {"state": "signed_in", "message": "Signed in.", "next": None, "address": str(kp.pubkey())}
+    assert response.json() == {
+        "state": "signed_in",
+        "code": None,
+        "message": "Signed in.",
+        "next": None,
+        "address": str(kp.pubkey()),
+    }
     assert client.session[SESSION_KEY]
     assert client.session.session_key != before  # rotated on login
     page = client.get("/")
@@ -111,6 +126,152 @@ def test_sign_out(client, kp):
     assert response.status_code == 302
     assert SESSION_KEY not in client.session
     assert client.get(reverse("sign_out")).status_code == 405
+
+
+# --- Hardware wallets: the sign-in text in a memo transaction, signed and never sent ---
+
+MEMO = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
+
+
+def start_transaction(client: Client, kp: Keypair) -> tuple[dict, VersionedTransaction]:
+    response = client.post(
+        CHALLENGE, json.dumps({"address": str(kp.pubkey()), "type": "transaction"}), content_type="application/json"
+    )
+    assert response.status_code == 200, response.content
+    challenge = response.json()
+    return challenge, VersionedTransaction.from_bytes(base64.b64decode(challenge["transaction"]))
+
+
+def memo_transaction(
+    kp: Keypair,
+    text: str,
+    blockhash: Hash,
+    *,
+    before: tuple[Instruction, ...] = (),
+    after: tuple[Instruction, ...] = (),
+    payer: Keypair | None = None,
+    signer: Keypair | None = None,
+) -> dict:
+    """What the bridge posts once the wallet signed a memo transaction built from these parts."""
+    memo = Instruction(MEMO, text.encode(), [AccountMeta(kp.pubkey(), True, False)])
+    message = Message.new_with_blockhash([*before, memo, *after], (payer or kp).pubkey(), blockhash)
+    keys = {k.pubkey(): k for k in (kp, payer) if k} | ({kp.pubkey(): signer} if signer else {})
+    required = message.account_keys[: message.header.num_required_signatures]
+    tx = VersionedTransaction.populate(
+        message, [keys[key].sign_message(to_bytes_versioned(message)) for key in required]
+    )
+    return {"address": str(kp.pubkey()), "signedTransaction": base64.b64encode(bytes(tx)).decode()}
+
+
+def signed_as_issued(challenge: dict, issued: VersionedTransaction, kp: Keypair, **changes) -> dict:
+    body = memo_transaction(kp, challenge["text"], issued.message.recent_blockhash, **changes)
+    return {**body, "nonce": challenge["nonce"]}
+
+
+@pytest.mark.django_db
+def test_sign_in_with_a_transaction(client, kp):
+    challenge, issued = start_transaction(client, kp)
+    # Only the sign-in text in a memo; the wallet pays and is the only signer; not a real blockhash.
+    assert challenge["text"] == sign_in_text(challenge, str(kp.pubkey()))
+    assert issued.message.account_keys[0] == kp.pubkey()
+    assert issued.message.header.num_required_signatures == 1
+    [ix] = issued.message.instructions
+    assert issued.message.account_keys[ix.program_id_index] == MEMO
+    assert bytes(ix.data) == challenge["text"].encode()
+    body = {
+        "address": str(kp.pubkey()),
+        "signedTransaction": sign_transaction(challenge["transaction"], kp),
+        "nonce": challenge["nonce"],
+    }
+    response = verify(client, body)
+    assert response.status_code == 200, response.content
+    assert response.json()["state"] == "signed_in"
+    assert client.session[SESSION_KEY]
+    client.post(reverse("sign_out"))
+    assert_refused(client, verify(client, body), "already been used")
+
+
+@pytest.mark.django_db
+def test_compute_unit_settings_a_wallet_adds_are_accepted_within_the_ceiling(client, kp, settings):
+    assert settings.MAX_PRIORITY_FEE_LAMPORTS == 200_000
+    challenge, issued = start_transaction(client, kp)
+    added = (set_compute_unit_limit(50_000), set_compute_unit_price(4_000_000))  # 200,000 lamports
+    response = verify(client, signed_as_issued(challenge, issued, kp, before=added))
+    assert response.status_code == 200, response.content
+
+
+def refused_transactions(kp: Keypair) -> dict[str, tuple[dict, str, int]]:
+    stranger = Keypair()
+    pay = transfer(TransferParams(from_pubkey=kp.pubkey(), to_pubkey=stranger.pubkey(), lamports=10**9))
+    return {
+        "a transfer beside the memo": ({"after": (pay,)}, "does more than carry", 400),
+        "a priority fee above the ceiling": (
+            {"before": (set_compute_unit_limit(50_000), set_compute_unit_price(4_000_001))},
+            "does more than carry",
+            400,
+        ),
+        "a heap-frame request": (
+            {"before": (Instruction(COMPUTE_BUDGET, bytes([1, 0, 128, 0, 0]), []),)},
+            "does more than carry",
+            400,
+        ),
+        "someone else pays": ({"payer": stranger}, "does more than carry", 400),
+        "a second memo": ({"after": (Instruction(MEMO, b"and more", []),)}, "changed this site's", 400),
+        "another blockhash": ({"blockhash": Hash.new_unique()}, "changed this site's", 400),
+        "other text": ({"text": "Sign in to evil.example"}, "not a standard sign-in message", 400),
+        "signed by another key": ({"signer": stranger}, "signature does not match", 403),
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", list(refused_transactions(Keypair())))
+def test_sign_in_transactions_that_are_not_exactly_ours_are_refused(client, kp, case):
+    changes, phrase, status = refused_transactions(kp)[case]
+    challenge, issued = start_transaction(client, kp)
+    text = changes.pop("text", challenge["text"])
+    blockhash = changes.pop("blockhash", issued.message.recent_blockhash)
+    body = {**memo_transaction(kp, text, blockhash, **changes), "nonce": challenge["nonce"]}
+    assert_refused(client, verify(client, body), phrase, status)
+    # Nothing was used up: the wallet's real answer still signs in.
+    assert verify(client, signed_as_issued(challenge, issued, kp)).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_sign_in_transaction_is_refused_unsigned_late_elsewhere_or_for_another_account(client, kp):
+    challenge, issued = start_transaction(client, kp)
+    unsigned = {"address": str(kp.pubkey()), "signedTransaction": challenge["transaction"], "nonce": challenge["nonce"]}
+    assert_refused(client, verify(client, unsigned), "signature does not match", 403)
+    assert_refused(
+        client, verify(client, signed_as_issued(challenge, issued, kp), HTTP_HOST="localhost"), "another address", 403
+    )
+    other = Keypair()
+    assert_refused(client, verify(client, {**signed_as_issued(challenge, issued, other)}), "different account", 403)
+    garbage = {**unsigned, "signedTransaction": base64.b64encode(b"\x01" + b"\x00" * 80).decode()}
+    assert_refused(client, verify(client, garbage), "could not be read")
+    past = timezone.now().replace(microsecond=0) - timedelta(minutes=6)
+    SignInChallenge.objects.filter(nonce=challenge["nonce"]).update(
+        issued_at=past, expires_at=past + timedelta(minutes=5)
+    )
+    stale = SignInChallenge.objects.get(nonce=challenge["nonce"])
+    late = {**memo_transaction(kp, stale.message, issued.message.recent_blockhash), "nonce": challenge["nonce"]}
+    assert_refused(client, verify(client, late), "does not match")  # its text no longer matches the times…
+    text = siws.format_message(siws.challenge_fields(stale, str(kp.pubkey())))
+    late = {**memo_transaction(kp, text, issued.message.recent_blockhash), "nonce": challenge["nonce"]}
+    assert_refused(client, verify(client, late), "different text")  # …and the stored text is what counts
+    SignInChallenge.objects.filter(nonce=challenge["nonce"]).update(message=text)
+    assert_refused(client, verify(client, late), "expired")
+
+
+@pytest.mark.django_db
+def test_a_message_challenge_cannot_be_answered_with_a_transaction(client, kp):
+    challenge = start(client)  # no address: the signIn path
+    body = {
+        **memo_transaction(kp, sign_in_text(challenge, str(kp.pubkey())), Hash.new_unique()),
+        "nonce": challenge["nonce"],
+    }
+    assert_refused(client, verify(client, body), "different account", 403)
+    refused = client.post(CHALLENGE, json.dumps({"type": "transaction"}), content_type="application/json")
+    assert refused.status_code == 400 and "did not share an account" in refused.json()["message"]
 
 
 # --- Refusals: each with a clear message, the session unchanged ---

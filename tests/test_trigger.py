@@ -39,7 +39,7 @@ def test_message_challenge_and_verify_give_a_token_that_lasts_at_most_a_day(wall
     assert control.count_calls("dca-challenge") == 1 and control.count_calls("dca-verify") == 1
 
 
-def test_transaction_challenge_is_memo_only_and_its_signed_copy_gives_a_token(wallet):
+def test_transaction_challenge_is_a_memo_with_a_compute_unit_price_and_its_signed_copy_gives_a_token(wallet):
     challenge = trigger.request_challenge(str(wallet.pubkey()), trigger.TRANSACTION)
     message_bytes = dca_auth.check_memo_transaction(challenge.transaction, str(wallet.pubkey()))
     tx = VersionedTransaction.from_bytes(challenge.transaction)
@@ -101,7 +101,7 @@ def test_an_expired_token_is_unauthorized(wallet):
     with pytest.raises(upstream.JupiterUnauthorized) as refused:
         trigger.list_orders(token.value, "active")
     assert refused.value.status == 401
-    assert "Connect again" in refused.value.user_message
+    assert refused.value.code == "token_refused"
 
 
 def test_cancel_then_confirm_with_the_wallets_signature(wallet):

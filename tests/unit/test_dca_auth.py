@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
 from solders.hash import Hash
 from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
@@ -25,6 +26,7 @@ NOW = datetime(2026, 7, 20, 12, 0, tzinfo=timezone.utc)
 TEXT = dca_auth.CHALLENGE_PREFIX + "8f14e45fceea167a5a36dedd4bea2543"
 MEMO = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
 MEMO_V1 = Pubkey.from_string("Memo1UhkJRfHyvLMcVucJwxXeuD728EqVDDwQDxFMNo")
+COMPUTE_BUDGET = Pubkey.from_string("ComputeBudget111111111111111111111111111111")
 
 
 @pytest.fixture
@@ -191,6 +193,51 @@ def harmful_challenges(owner: Pubkey) -> dict[str, bytes]:
 def test_a_challenge_transaction_that_does_more_than_a_memo_is_refused(wallet, kind):
     with pytest.raises(ConnectRefused, match="does more than carry a note"):
         dca_auth.check_memo_transaction(harmful_challenges(wallet.pubkey())[kind], str(wallet.pubkey()))
+
+
+def test_compute_unit_settings_beside_the_memo_pass(wallet):
+    """The live API's transaction challenge carries a ComputeBudget instruction beside the Memo."""
+    owner = wallet.pubkey()
+    memo = Instruction(MEMO, TEXT.encode(), [AccountMeta(owner, True, False)])
+    for budget in (
+        [set_compute_unit_price(1_000)],
+        [set_compute_unit_limit(10_000)],
+        [set_compute_unit_limit(200_000), set_compute_unit_price(1_000_000)],  # 200,000 lamports: the ceiling
+    ):
+        message = memo_message(owner, *budget, memo)
+        assert dca_auth.check_memo_transaction(unsigned(message), str(owner)) == to_bytes_versioned(message)
+        signed = signed_by(wallet, message)
+        assert dca_auth.check_signed_transaction(pending_memo(wallet, message), str(owner), signed, NOW) == signed
+
+
+def harmful_budgets(owner: Pubkey) -> dict[str, list[Instruction]]:
+    limit, price = set_compute_unit_limit(200_000), set_compute_unit_price(1_000)
+    return {
+        "a priority fee above the ceiling": [set_compute_unit_limit(200_000), set_compute_unit_price(1_000_001)],
+        "a priority fee above the ceiling by default units": [set_compute_unit_price(1_000_001)],
+        "a repeated price": [price, price],
+        "a repeated limit": [limit, limit],
+        "a heap-frame request": [Instruction(COMPUTE_BUDGET, bytes([1]) + (32 * 1024).to_bytes(4, "little"), [])],
+        "an unreadable price": [Instruction(COMPUTE_BUDGET, bytes([3, 1]), [])],
+        "a compute-budget instruction naming an account": [
+            Instruction(COMPUTE_BUDGET, bytes(price.data), [AccountMeta(owner, False, True)])
+        ],
+    }
+
+
+@pytest.mark.parametrize("kind", list(harmful_budgets(Keypair().pubkey())))
+def test_compute_budget_beyond_capped_unit_settings_is_refused(wallet, kind, settings):
+    assert settings.MAX_PRIORITY_FEE_LAMPORTS == 200_000
+    owner = wallet.pubkey()
+    memo = Instruction(MEMO, TEXT.encode(), [AccountMeta(owner, True, False)])
+    with pytest.raises(ConnectRefused, match="does more than carry a note"):
+        dca_auth.check_memo_transaction(unsigned(memo_message(owner, *harmful_budgets(owner)[kind], memo)), str(owner))
+
+
+def test_compute_budget_without_a_memo_is_refused(wallet):
+    owner = wallet.pubkey()
+    with pytest.raises(ConnectRefused, match="does more than carry a note"):
+        dca_auth.check_memo_transaction(unsigned(memo_message(owner, set_compute_unit_price(1))), str(owner))
 
 
 def test_a_changed_transaction_is_refused_even_when_signed_by_the_wallet(wallet):
