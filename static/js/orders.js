@@ -8,6 +8,8 @@ const htmx = () => window.htmx;
 const $ = (id) => document.getElementById(id);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const refreshOrders = () => htmx()?.trigger(body, 'orders-changed');
+// The list as an answer carries it (the order cancelled, or a refund waiting): shown with the answer.
+const show = (html) => panel && htmx()?.swap(panel, html, { swapStyle: 'innerHTML' });
 const post = (url, form) => send(url, form || new URLSearchParams(),
   'The dashboard did not answer. Check your connection, then look at the list before trying again.');
 
@@ -125,8 +127,10 @@ async function cancel(button) {
     signed = await signTransaction(fromB64(start.transaction));
   } catch (error) {
     const declined = error?.plain || await post(start.decline_url);
-    say(status, isRejection(error) ? declined.message
-      : error?.plain ? error.message : `Your wallet could not sign (${error?.message}). Nothing was sent.`, 'error');
+    const message = isRejection(error) ? declined.message
+      : error?.plain ? error.message : `Your wallet could not sign (${error?.message}). Nothing was sent.`;
+    if (declined.panel) return finish(box, { ...declined, message }, false);
+    say(status, message, 'error');
     return idle(box, false);
   }
   button.hidden = true; // signed: nothing can be taken back
@@ -143,13 +147,14 @@ async function cancel(button) {
 // What happens next is the server's `next` (decided on codes and states), never the words.
 function finish(box, result, signed) {
   const status = parts(box)[2];
-  const { next } = result;
+  const { next, panel: fresh } = result;
   htmx()?.trigger(body, 'cancel-finished');
-  if (result.state === 'succeeded' || next === 'refresh' || next === 'connect') {
+  if (fresh) show(fresh);
+  if (result.state === 'succeeded' || next === 'refresh' || next === 'connect' || fresh) {
     delete box.dataset.busy;
     parts(box)[0].disabled = true;
     announce(box, status, result.message, result.state === 'succeeded' ? 'success' : 'error', result.explorer_url);
-    refreshOrders();
+    if (!fresh) refreshOrders();
   } else if (signed && ['pending', 'sending', 'unknown'].includes(result.state)) {
     say(status, result.message, 'pending', result.explorer_url);
     delete box.dataset.busy;

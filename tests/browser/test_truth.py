@@ -141,14 +141,16 @@ def test_ten_cancels_in_a_row_each_leave_the_list_and_the_totals_at_once(server,
         assert seen[-1]["counted"] == left  # the totals count it no more
         if done > 1 and seen[-1]["asOf"] and seen[-2]["asOf"]:
             assert seen[-1]["asOf"] >= seen[-2]["asOf"]  # "as of" never moves backwards
-        # and no later refresh brings it back
+        # and no later refresh brings it back (waiting until the refreshed list has replaced this one)
+        page.evaluate("document.querySelectorAll('#active-panel > *').forEach((e) => { e.dataset.before = 1; })")
         page.get_by_role("link", name="Refresh").click()
+        expect(page.locator("#active-panel [data-before]")).to_have_count(0)
         expect(page.locator("#active-panel article[data-order]")).to_have_count(left)
         expect(page.locator(f'#active-panel [data-order="{key}"]')).to_have_count(0)
     assert sum(control_action(server, "order", order=key)["order"]["status"] == "history" for key in v1) == len(v1)
     assert {control_action(server, "dca_order", id=key)["order"]["state"] for key in v2} == {"cancelled"}
     if server.workers == 2:  # the requests really went to both workers
-        served = re.findall(r"^(\d+) (?:GET|POST) /orders/", Path(server.log_path).read_text(), re.M)
+        served = re.findall(r"^<(\d+)> (?:GET|POST) /orders/", Path(server.log_path).read_text(), re.M)
         assert len(set(served)) == 2, set(served)
 
 
@@ -170,8 +172,11 @@ def test_a_declined_refund_puts_the_waiting_money_on_the_first_screen(server, op
     expect(stopped.locator("h3")).to_contain_text("waits for your approval")
     expect(stopped.get_by_role("button", name=re.compile("^Finish the refund"))).to_have_count(2)
     for width in (1280, 375):
-        fresh = open_page(keypair, width)
-        fresh.goto(f"{server.url}/orders/")
+        fresh = open_page(keypair, width)  # another browser: a sign-in, and the wallet's connection
+        fresh.goto(f"{server.url}/")
+        fresh.get_by_role("button", name="Connect wallet").click()
+        fresh.get_by_role("button", name="Test Wallet").click()
+        fresh.wait_for_url(f"{server.url}/orders/")
         line = fresh.locator("#active-panel .stopped h3")
         expect(line).to_contain_text("450 USDC")
         top = fresh.evaluate("() => document.querySelector('#active-panel .stopped h3').getBoundingClientRect().bottom")
