@@ -83,11 +83,13 @@ def test_declining_leaves_it_stopped_and_finish_completes_it(page, live_server, 
     confirm = open_confirmation(page, wallet)
     page.evaluate("window.__testWallet.decline = true")
     confirm.get_by_role("button", name="Confirm cancel").click()
-    status = confirm.locator(".cancel-status")
-    expect(status).to_contain_text("the refund still needs your approval")
-    expect(confirm.get_by_role("button", name="Finish the refund")).to_be_enabled()
-    expect(confirm.get_by_role("button", name="Keep this order")).to_be_hidden()  # it is stopped already
+    # The answer carries the list: the message above it, the stopped order first with its refund.
     key = trigger_seed.order_id(wallet.address, "active")
+    expect(page.locator("#cancel-outcome")).to_contain_text("the refund still needs your approval")
+    finish = page.locator(f'#active-panel .stopped [data-refund-of="{key}"] [data-cancel-start]')
+    expect(finish).to_be_enabled()
+    expect(page.locator("#active-panel .stopped")).to_contain_text("2 orders are stopped")
+    expect(card(page, wallet).get_by_role("button", name="Keep this order")).to_have_count(0)  # stopped already
     assert control.get_dca_order(key)["state"] == "withdrawing"
     assert control.count_calls("dca-confirm") == 0
 

@@ -244,23 +244,28 @@ def test_how_is_my_dca_doing_at_todays_price(page, live_server, install_wallet):
     expect(value.locator("dd")).to_have_text(["$99.98", "$88.65", "−$11.33 (−11.3%)"])
     expect(value.locator("dt").nth(2)).to_have_text("Loss")
     totals = page.locator("#active-panel .totals")
-    expect(totals.get_by_role("heading")).to_have_text("All active orders at today's price")
+    expect(totals.get_by_role("heading")).to_have_text(
+        "Your 1 older order at today's price — connect to include your newer Jupiter DCA orders"
+    )
     expect(totals.locator("dd")).to_have_text(["$99.98", "$88.65", "−$11.33 (−11.3%)"])
     # When it ends: 200 USDC left at 50 a day, so 4 more buys.
     expect(card.locator(".next")).to_contain_text("last buy: about")
     expect(card.locator(".next")).to_contain_text("(4 buys left)")
 
 
-def test_price_unknown_is_said_not_guessed(page, live_server, install_wallet):
+def test_prices_unavailable_are_said_not_guessed(page, live_server, install_wallet):
+    """The price service failing is said as such ("prices unavailable right now"), never as
+    Jupiter having no price for the tokens (issue 20)."""
     wallet = install_wallet()
     key = known_order(wallet.address)
     control.inject_fault("tokens", "500", times=50)
     sign_in(page, live_server, wallet.name)
     card = page.locator(f'[data-order="{key}"]')
-    expect(card.locator(".value")).to_contain_text("Price unknown: Jupiter has no current price for USDC or SOL")
+    expect(card.locator(".value")).to_contain_text("Prices unavailable right now, so we do not guess its value")
+    expect(card.locator(".value")).not_to_contain_text("Jupiter has no price")
     expect(card.locator(".value dd")).to_have_count(0)
     expect(card.locator(".figures dd").nth(3)).to_have_text("1 SOL ≈ 169.49 USDC")  # no "now"
-    expect(page.locator(".totals")).to_contain_text("Price unknown for every order")
+    expect(page.locator(".totals")).to_contain_text("Prices are unavailable right now, so no total is shown")
 
 
 def test_big_amounts_are_readable_with_every_digit_in_a_tooltip(page, live_server, install_wallet):

@@ -37,7 +37,7 @@ def test_connect_once_and_both_kinds_are_listed_with_their_figures(page, live_se
     v1 = page.locator(f'[data-order="{v1_key}"]')
     expect(v1).to_contain_text("2 of 6 buys done (33%)")
     offer = page.locator("[data-dca-offer]")
-    expect(offer).to_contain_text("It is free, sends nothing, and lasts 24 hours.")
+    expect(offer).to_contain_text("It is free, sends nothing, and lasts 24 hours for this wallet")
     page.set_viewport_size({"width": 1280, "height": 900})
     screenshot(page, "dca-offer-1280.png", full_page=True)
 

@@ -29,7 +29,7 @@ SANDBOX_WALLET = "Sandbox wallet — simulated, no real funds"
 def expect_signed_in(page, live_server, short: str) -> None:
     page.goto(live_server.url + "/")
     expect(page.locator(".site-header .account-address")).to_contain_text(short)
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out", exact=True)).to_be_visible()
     expect(page.get_by_role("button", name="Connect wallet")).to_have_count(0)
 
 
@@ -160,7 +160,7 @@ def test_sandbox_wallet_signs_in(page, live_server):
     sheet.get_by_role("button", name="Approve").click()
     tx = VersionedTransaction.from_bytes(base64.b64decode(page.evaluate("window.__signed")))
     assert tx.signatures[0].verify(payer, to_bytes_versioned(tx.message))
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
     expect_signed_out(page)
 
 
