@@ -1,4 +1,4 @@
-"""Describing a Jupiter DCA order (Trigger API v2, `dashboard.trigger.DcaOrder`) into an `OrderView`.
+"""Describing a Jupiter DCA order (Trigger API v2, `dashboard.dca_orders.DcaOrder`) into an `OrderView`.
 
 Jupiter's own fields are used where it has them: its schedule (`nextFillAt`, not our estimate), its
 round counts, its state (in words, unknown ones shown as they came), fills from `events`, the price
@@ -28,7 +28,7 @@ from dashboard.formatting import (
 from dashboard.models import TrackedOrder
 from dashboard.orders import DcaFigures, FillView, Funds, OrderEvent, OrderView, Progress, RoundView, Transfer
 from dashboard.tokens import Token
-from dashboard.trigger import DcaEvent, DcaOrder
+from dashboard.dca_orders import DcaEvent, DcaOrder
 
 DCA_STATE_WORDS = {
     "depositing": "Starting",

@@ -28,7 +28,7 @@ from django.core.cache import cache
 from django.db import connections
 from django.utils import timezone as dj_timezone
 
-from dashboard import budget, recurring, tokens, trigger, upstream
+from dashboard import budget, dca_orders, recurring, tokens, trigger, upstream
 from dashboard.dca_view import describe_dca
 from dashboard.models import TrackedOrder
 from dashboard.orders import OrderView
@@ -45,12 +45,12 @@ RETIRED_STATUSES = (404, 410)  # every v1 call answering these: Jupiter switched
 System = TrackedOrder.System
 
 T = TypeVar("T")
-AnyOrder = recurring.Order | trigger.DcaOrder
+AnyOrder = recurring.Order | dca_orders.DcaOrder
 
 
 @dataclass(frozen=True)
 class Listing:
-    orders: list[Any]  # recurring.Order (System.RECURRING) or trigger.DcaOrder (System.DCA)
+    orders: list[Any]  # recurring.Order (System.RECURRING) or dca_orders.DcaOrder (System.DCA)
     as_of: datetime | None  # when the data left Jupiter
     problem: str = ""  # plain words when this is last-known data, or nothing could be loaded
     system: str = System.RECURRING
@@ -254,7 +254,7 @@ def list_orders(wallet: str, status: str) -> Listing:
     return Listing(orders=orders, as_of=as_of)
 
 
-def cached_dca(wallet: str, status: str, token: str) -> trigger.DcaListing:
+def cached_dca(wallet: str, status: str, token: str) -> dca_orders.DcaListing:
     """The whole v2 list, from the shared cache when fresh; one upstream fetch at a time."""
     return single_flight(
         _dca_key(wallet, status),
@@ -320,7 +320,7 @@ def record(wallet: str, status: str, page: recurring.OrdersPage) -> None:
     )
 
 
-def record_dca(wallet: str, status: str, listing: trigger.DcaListing) -> None:
+def record_dca(wallet: str, status: str, listing: dca_orders.DcaListing) -> None:
     seen = datetime.fromtimestamp(listing.fetched_at, tz=dt_timezone.utc)
     _record(wallet, status, seen, System.DCA, [(o.id, o.raw) for o in listing.orders if o.user in ("", wallet)])
 
@@ -353,7 +353,7 @@ def parse_snapshot(row: TrackedOrder) -> AnyOrder:
     listed = "active" if row.status == "active" else "history"
     try:
         if row.system == System.DCA:
-            return trigger.parse_order(row.snapshot, listed)
+            return dca_orders.parse_order(row.snapshot, listed)
         return recurring.parse_order(row.snapshot, listed)
     except (TypeError, KeyError) as exc:
         raise ValueError(str(exc)) from None
@@ -377,11 +377,11 @@ def last_known(wallet: str, status: str, problem: str, system: str = System.RECU
 def describe(orders: list[AnyOrder]) -> list[OrderView]:
     """The trader-facing figures of these orders (either system), with token symbols and decimals."""
     mints = {m for o in orders for m in (o.input_mint, o.output_mint)}
-    mints |= {o.trigger_mint for o in orders if isinstance(o, trigger.DcaOrder) and o.trigger_mint}
+    mints |= {o.trigger_mint for o in orders if isinstance(o, dca_orders.DcaOrder) and o.trigger_mint}
     known = tokens.get_tokens(mints)
     now = dj_timezone.now()
     return [
-        describe_dca(order, known, now) if isinstance(order, trigger.DcaOrder) else describe_order(order, known, now)
+        describe_dca(order, known, now) if isinstance(order, dca_orders.DcaOrder) else describe_order(order, known, now)
         for order in orders
     ]
 
