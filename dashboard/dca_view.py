@@ -13,6 +13,7 @@ from decimal import ROUND_FLOOR
 from django.conf import settings
 
 from dashboard import orders
+from dashboard.dca_orders import DcaEvent, DcaOrder
 from dashboard.formatting import (
     ZERO,
     Amount,
@@ -28,7 +29,6 @@ from dashboard.formatting import (
 from dashboard.models import TrackedOrder
 from dashboard.orders import DcaFigures, FillView, Funds, OrderEvent, OrderView, Progress, RoundView, Transfer
 from dashboard.tokens import Token
-from dashboard.dca_orders import DcaEvent, DcaOrder
 
 DCA_STATE_WORDS = {
     "depositing": "Starting",

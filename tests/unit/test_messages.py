@@ -128,6 +128,10 @@ def test_words_fill_in_their_parameters():
         ("order_executing", "A buy is running right now; try again in a minute. Nothing was stopped or signed."),
         ("signed_out", "You were signed out — sign in again."),
         ("cancelled", "Order cancelled."),
+        ("signed_in", "Signed in."),
+        ("signature_invalid", "The signature does not match the wallet address. Please start the sign-in again."),
+        ("challenge_expired", "The sign-in request expired (they last 5 minutes). Please start the sign-in again."),
+        ("no_connect_request", "No connect request is waiting for your signature. Please press “Connect” again."),
     ],
 )
 def test_pinned_words(code, words):
@@ -138,6 +142,13 @@ def test_jupiter_busy_says_nothing_was_sent_and_how_long_to_wait():
     assert messages.rate_limited_words(12) == "Jupiter is busy right now, so nothing was sent. Try again in 12 seconds."
     assert messages.rate_limited_words(1).endswith("Try again in 1 second.")
     assert messages.rate_limited_words(None) == messages.words("rate_limited")
+
+
+def test_a_field_of_the_wallets_answer_is_named_in_words():
+    assert messages.words("wrong_size_from_wallet", what=messages.FIELDS["signature"]) == (
+        "The signature from your wallet has the wrong size. Please start the sign-in again."
+    )
+    assert messages.words("domain_mismatch", domain="evil.example").endswith("(evil.example).")
 
 
 def test_challenge_not_found_asks_to_sign_again():
