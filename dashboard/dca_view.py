@@ -21,7 +21,6 @@ from dashboard.formatting import (
     frequency_words,
     is_stable,
     minus,
-    price_text,
     token_for,
     usd_price_text,
     zero,
@@ -148,7 +147,6 @@ def describe_dca_fill(event: DcaEvent, when: datetime, input_token: Token, outpu
         spent=spent,
         received=received,
         fee=None,
-        rate=price_text(spent, received),
         tx_id=event.tx_signature,
         explorer_url=orders.tx_url(event.tx_signature),
     )
@@ -302,7 +300,7 @@ def describe_dca(order: DcaOrder, tokens: dict[str, Token], now: datetime) -> Or
         open_tx_url=orders.tx_url(_last_tx(order, "deposit")),
         close_tx_url=orders.tx_url(_last_tx(order, "withdrawal")),
         fills=tuple(fills),
-        events=_dca_events(order, fills, rounds, deposited, schedule, input_token),
+        timeline_of=lambda: _dca_events(order, fills, rounds, deposited, schedule, input_token),
         last_buy=last_buy,  # an estimate from Jupiter's next round and the rounds left; next_cycle: dca.next_fill_at
         dca=dca,
         transfers=_transfers(order, input_token, deposited, funds.withdrawn_in),

@@ -31,22 +31,6 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-@pytest.fixture
-def keypair() -> Keypair:
-    return Keypair()
-
-
-@pytest.fixture
-def wallet(keypair) -> str:
-    return str(keypair.pubkey())
-
-
-@pytest.fixture
-def trader(client, wallet):
-    client.force_login(get_user_model().objects.create_user(username=wallet))
-    return client
-
-
 def challenge(trader, kind: str = "message"):
     return trader.post("/orders/dca/challenge", {"type": kind}, content_type="application/json")
 
@@ -508,31 +492,18 @@ def test_unknown_kinds_and_missing_sessions_are_refused_or_ignored(trader, walle
     assert control.count_calls("dca-challenge") == 0
 
 
-def test_two_submissions_of_one_signature_reach_jupiter_once(trader, keypair, wallet):
-    import threading
-
-    from django.db import connections
-
+def test_two_submissions_of_one_signature_reach_jupiter_once(trader, keypair, wallet, at_once):
     text = challenge(trader).json()["challenge"].encode()
     body = {"signed_message": text, "signature": bytes(keypair.sign_message(text))}
     session_key = trader.session.session_key
-    barrier = threading.Barrier(2)
-    outcomes: list[str] = []
 
-    def submit() -> None:
+    def submit() -> str:
         try:
-            barrier.wait(timeout=10)
             dca_auth.connect(session_key, wallet, kind="message", **body)
-            outcomes.append("connected")
         except dca_auth.ConnectRefused as refused:
-            outcomes.append(refused.reason)
-        finally:
-            connections.close_all()
+            return refused.reason
+        return "connected"
 
-    threads = [threading.Thread(target=submit) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    outcomes = at_once(2, submit)
     assert sorted(outcomes) == ["conflict", "connected"]
     assert control.count_calls("dca-verify") == 1
