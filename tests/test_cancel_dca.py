@@ -9,13 +9,11 @@ import csv
 import io
 import logging
 import re
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 import requests
-from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.utils import timezone
 from solders.keypair import Keypair
@@ -39,29 +37,19 @@ def b64(data: bytes) -> str:
 
 
 @pytest.fixture
-def keypair() -> Keypair:
-    return Keypair()
-
-
-@pytest.fixture
-def wallet(keypair) -> str:
-    return str(keypair.pubkey())
-
-
-@pytest.fixture
-def trader(client, wallet, keypair):
-    """Signed in, connected to Jupiter's DCA with one signature, and the active list seen once."""
-    client.force_login(get_user_model().objects.create_user(username=wallet))
-    text = client.post("/orders/dca/challenge", {"type": "message"}, content_type="application/json").json()
+def trader(trader, keypair):
+    """Signed in (the shared `trader`), connected to Jupiter's DCA with one signature, and the
+    active list seen once."""
+    text = trader.post("/orders/dca/challenge", {"type": "message"}, content_type="application/json").json()
     raw = text["challenge"].encode()
-    answer = client.post(
+    answer = trader.post(
         "/orders/dca/verify",
         {"type": "message", "signedMessage": b64(raw), "signature": b64(bytes(keypair.sign_message(raw)))},
         content_type="application/json",
     )
     assert answer.status_code == 200, answer.content
-    assert client.get("/orders/active", **HTMX).status_code == 200
-    return client
+    assert trader.get("/orders/active", **HTMX).status_code == 200
+    return trader
 
 
 def order_id(wallet: str, name: str = "active") -> str:
@@ -322,31 +310,24 @@ def test_a_lost_answer_of_a_refund_that_never_landed_offers_finish_once_expired(
 # --- concurrency ------------------------------------------------------------------------------------
 
 
-def test_ten_concurrent_submissions_of_one_attempt_confirm_once(sandbox_upstream, trader, wallet, keypair):
+def test_ten_concurrent_submissions_of_one_attempt_confirm_once(sandbox_upstream, trader, wallet, keypair, at_once):
     started = start(trader, order_id(wallet)).json()
     signed = sign_own_slot(started["transaction"], keypair)
     session = requests.Session()
     session.cookies.update({k: v.value for k, v in trader.cookies.items()})
     token = trader.get("/orders/").cookies.get("csrftoken") or trader.cookies.get("csrftoken")
     session.cookies.set("csrftoken", token.value)
-    barrier = threading.Barrier(10)
-    answers: list[int] = []
 
-    def post() -> None:
-        barrier.wait(timeout=10)
+    def post() -> int:
         reply = session.post(
             f"{sandbox_upstream.url}{started['submit_url']}",
             data={"signed_transaction": signed},
             headers={"X-CSRFToken": token.value, "Referer": sandbox_upstream.url},
             timeout=30,
         )
-        answers.append(reply.status_code)
+        return reply.status_code
 
-    threads = [threading.Thread(target=post) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=40)
+    answers = at_once(10, post)
     assert sorted(answers) == [200] + [409] * 9
     assert control.count_calls("dca-confirm") == 1
     assert CancelAttempt.objects.get(pk=started["attempt"]).state == A.SUCCEEDED

@@ -10,7 +10,6 @@ from datetime import timedelta
 
 import pytest
 import requests
-from django.contrib.auth import get_user_model
 from django.db import connections
 from django.test import Client
 from django.utils import timezone
@@ -38,15 +37,9 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture
-def keypair():
-    return Keypair()
-
-
-@pytest.fixture
-def trader(sandbox_upstream, client, keypair):
-    user = get_user_model().objects.create_user(username=str(keypair.pubkey()))
-    client.force_login(user)
-    return client
+def trader(sandbox_upstream, trader):
+    """The shared `trader` (signed in as `wallet`), its Jupiter the sandbox."""
+    return trader
 
 
 @pytest.fixture
@@ -310,7 +303,20 @@ def test_fuzzed_submissions_never_500_and_never_relay(trader, order_key, payload
 
 
 @pytestmark_http
-def test_concurrent_submissions_of_one_attempt_relay_exactly_once(sandbox_upstream, keypair, order_key, client):
+@pytest.mark.parametrize(
+    ("payload", "code"), [("", "signed_transaction_missing"), ("A" * 5000, "signed_transaction_too_large")]
+)
+def test_a_form_the_bridge_cannot_have_sent_is_refused_by_its_code(trader, order_key, payload, code):
+    started = start(trader, order_key)
+    response = submit(trader, started, payload)
+    assert (response.status_code, response.json()["state"], response.json()["code"]) == (400, "refused", code)
+    assert control.count_calls("execute") == 0
+
+
+@pytestmark_http
+def test_concurrent_submissions_of_one_attempt_relay_exactly_once(
+    sandbox_upstream, keypair, order_key, client, at_once
+):
     """Ten browsers' worth of submissions at once, through the threaded live server."""
     started = start(client, order_key)
     signed_b64 = sign_transaction(started["transaction"], keypair)
@@ -319,24 +325,17 @@ def test_concurrent_submissions_of_one_attempt_relay_exactly_once(sandbox_upstre
     csrf = client.get("/orders/").cookies.get("csrftoken") or client.cookies.get("csrftoken")
     token = csrf.value
     session.cookies.set("csrftoken", token)
-    barrier = threading.Barrier(10)
-    answers: list[int] = []
 
-    def post() -> None:
-        barrier.wait(timeout=10)
+    def post() -> int:
         reply = session.post(
             f"{sandbox_upstream.url}{started['submit_url']}",
             data={"signed_transaction": signed_b64},
             headers={"X-CSRFToken": token, "Referer": sandbox_upstream.url},
             timeout=30,
         )
-        answers.append(reply.status_code)
+        return reply.status_code
 
-    threads = [threading.Thread(target=post) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=40)
+    answers = at_once(10, post)
     assert sorted(answers) == [200] + [409] * 9
     assert control.count_calls("execute") == 1
     assert CancelAttempt.objects.get(pk=started["attempt"]).state == A.SUCCEEDED
@@ -447,28 +446,24 @@ def http_session(client: Client) -> tuple[requests.Session, str]:
 
 
 @pytestmark_http
-def test_concurrent_submissions_of_two_attempts_for_one_order_relay_once(sandbox_upstream, keypair, order_key, client):
+def test_concurrent_submissions_of_two_attempts_for_one_order_relay_once(
+    sandbox_upstream, keypair, order_key, client, at_once
+):
     attempts = [start(client, order_key), start(client, order_key)]
     signed_b64 = {a["submit_url"]: sign_transaction(a["transaction"], keypair) for a in attempts}
     session, token = http_session(client)
-    barrier = threading.Barrier(10)
-    states: list[str] = []
 
-    def post(url: str) -> None:
-        barrier.wait(timeout=10)
+    def post(thread: int) -> str:
+        url = attempts[thread % 2]["submit_url"]  # five threads for each attempt
         reply = session.post(
             f"{sandbox_upstream.url}{url}",
             data={"signed_transaction": signed_b64[url]},
             headers={"X-CSRFToken": token, "Referer": sandbox_upstream.url},
             timeout=30,
         )
-        states.append(reply.json()["state"])
+        return reply.json()["state"]
 
-    threads = [threading.Thread(target=post, args=(a["submit_url"],)) for a in attempts * 5]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=40)
+    states = at_once(10, post, numbered=True)
     assert sorted(states) == ["refused"] * 9 + ["succeeded"]
     assert control.count_calls("execute") == 1
 
