@@ -14,6 +14,7 @@ order, never by posting again.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -583,25 +584,36 @@ def start_dca(wallet: str, order_key: str, token: str | None, cancelled_text: st
     now = timezone.now()
     try:
         if order.user not in ("", wallet):
-            raise withdrawal.WithdrawalRefused(withdrawal.UNVERIFIED, reason="the order's userPubkey is another wallet")
-        message = withdrawal.check_withdrawal(
+            raise withdrawal.WithdrawalRefused(
+                withdrawal.UNVERIFIED, code=withdrawal.ORDER, reason="the order's userPubkey is another wallet"
+            )
+        input_token = tokens.get_tokens([order.input_mint]).get(order.input_mint)
+        checked = withdrawal.check_withdrawal(
             issued.transaction,
             withdrawal.RefundOrder(
                 wallet=wallet,
                 vault=order.vault,
                 input_mint=order.input_mint,
-                refund_amount=issued.refund_amount or 0,
-                input_token_program=input_token_program(order.input_mint),
+                remaining=order.raw_in_remaining,
+                initial=order.raw_in_initial,
+                used=order.raw_in_used,
+                refund_amount=issued.refund_amount,
+                input_token_program=(input_token.token_program or None) if input_token else None,
+                input_decimals=input_token.decimals if input_token else None,
             ),
             max_priority_fee_lamports=settings.MAX_PRIORITY_FEE_LAMPORTS,
         )
+        message = checked.message
     except withdrawal.WithdrawalRefused as refused:
         logger.warning(
-            "refused the refund transaction of DCA order %s (cancel request %s, gateway request id %s): %s",
+            "refused the refund transaction of DCA order %s (cancel request %s, gateway request id %s): %s: %s; "
+            "instructions: %s",
             order_key,
             issued.request_id,
             gateway,
+            refused.code,
             refused.reason,
+            json.dumps(refused.instructions),
         )
         CancelAttempt.objects.create(
             wallet=wallet,
@@ -613,7 +625,7 @@ def start_dca(wallet: str, order_key: str, token: str | None, cancelled_text: st
             state=A.REFUSED,
             finished_at=now,
             outcome=f"{refused.message} {STOPPED_WAITING}",
-            error=refused.reason[:2000],
+            error=f"{refused.code}: {refused.reason}"[:2000],
             cancelled_text=cancelled_text,
         )
         raise CancelRefused(f"{refused.message} {STOPPED_WAITING}", reason="upstream", next_step="refresh") from None
@@ -627,12 +639,6 @@ def start_dca(wallet: str, order_key: str, token: str | None, cancelled_text: st
         cancelled_text=cancelled_text,
     )
     return Issued(attempt=attempt, transaction=issued.transaction)
-
-
-def input_token_program(mint: str) -> str | None:
-    """The mint's token program as the Tokens API names it (cached), so the refund must use that
-    one; None when unknown (the check then reads it from the transaction)."""
-    return tokens.get_tokens([mint]).get(mint, tokens.Token(mint, "", "", None)).token_program or None
 
 
 def submit_dca(attempt: CancelAttempt, raw: bytes, token: str | None) -> CancelAttempt:
