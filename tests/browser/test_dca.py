@@ -42,7 +42,7 @@ def test_connect_once_and_both_kinds_are_listed_with_their_figures(page, live_se
 
     connect(page)
     assert signing_calls(page) == ["signMessage"]  # on this page: one signature for Jupiter, nothing sent
-    expect(page.locator("#active-panel [data-system='v2']")).to_have_count(7)
+    expect(page.locator("#active-panel [data-system='v2']")).to_have_count(8)
     expect(offer).to_have_count(0)
     expect(v1).to_contain_text("1 SOL ≈ 169.49 USDC")  # the v1 order is still there, same figures
 
@@ -93,12 +93,12 @@ def test_token_expiry_asks_again_and_keeps_the_list(page, live_server, install_w
     wallet = install_wallet()
     sign_in(page, live_server, wallet.name)
     connect(page)
-    expect(page.locator("#active-panel [data-system='v2']")).to_have_count(7)
+    expect(page.locator("#active-panel [data-system='v2']")).to_have_count(8)
     control.expire_dca_tokens()  # Jupiter answers 401 from now on
     cache.clear()
     page.get_by_role("link", name="Refresh").click()
     expect(page.locator("[data-dca-offer]")).to_contain_text("Your connection to Jupiter's DCA has ended.")
-    expect(page.locator("#active-panel [data-system='v2']")).to_have_count(7)  # as last seen
+    expect(page.locator("#active-panel [data-system='v2']")).to_have_count(8)  # as last seen
     page.get_by_role("button", name="Connect again").click()
     expect(page.locator("[data-dca-offer]")).to_have_count(0)
     assert signing_calls(page) == ["signMessage", "signMessage"]
@@ -127,6 +127,6 @@ def test_v1_gone_lists_v2(page, live_server, install_wallet):
         "Jupiter has switched off its older recurring-order system (v1)"
     )
     connect(page)
-    expect(page.locator("#active-panel [data-system='v2']")).to_have_count(7)
+    expect(page.locator("#active-panel [data-system='v2']")).to_have_count(8)
     expect(page.locator("#active-panel [data-system='v1']")).to_have_count(0)
     expect(page.locator("#active-panel .status.error, #active-panel .status.stale")).to_have_count(0)
