@@ -51,7 +51,7 @@ def main() -> int:
     try:
         setup_django(tmp)
         # Imported after django.setup(): they import the dashboard's models.
-        from bench import cancel_path, dca, load, panel, weight
+        from bench import cancel_path, dca, export, load, panel, weight
         from bench.server import Server, migrate
 
         server_db = f"sqlite:///{tmp / 'server.sqlite3'}"
@@ -78,6 +78,7 @@ def main() -> int:
                 ),
             ),
             ("cancel path", lambda: [cancel_path.measure_cancel_path("a temporary SQLite file", str(tmp))]),
+            ("export for taxes", lambda: run_export(export, start_panel_server)),
         ]
         for name, step in steps:
             print(f"\n== {name} …", flush=True)
@@ -138,11 +139,16 @@ def run_dca(dca, start_server) -> list:
         ]
 
 
+def run_export(export, start_server) -> list:
+    with start_server() as server:
+        return [export.measure_export(server)]
+
+
 def run_load(load, weight, server, skipped: list[str]) -> list:
     with server:
         tables = [load.measure_load(server)]
         page, totals = weight.measure_weight(server)
-    tables.append(page)
+    tables += [page, weight.measure_sent(totals["page_files"])]
     npm, why = weight.measure_npm(totals["js_gz"])
     if npm is not None:
         tables.append(npm)

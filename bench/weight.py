@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -73,7 +75,7 @@ def measure_weight(server: Server) -> tuple[Table, dict[str, int]]:
         row(f"CSS {href}", fetch(trader, href))
     shipped = b""
     bridge_gz = 0
-    totals = {"js_gz": 0}
+    totals: dict = {"js_gz": 0, "page_files": [*styles, *scripts]}
     for src in scripts:
         data = fetch(trader, src)
         if "/sandbox/" in src:
@@ -102,6 +104,89 @@ def measure_weight(server: Server) -> tuple[Table, dict[str, int]]:
     if brotli is None:
         table.notes.append("brotli not installed: gzip only.")
     return table, totals
+
+
+IMPORT = re.compile(r"""\b(?:from|import)\s*["'](\.{1,2}/[^"']+)["']""")
+ENCODINGS = ("identity", "gzip", "br")
+
+
+def measure_sent(page_files: list[str]) -> Table:
+    """The bytes a browser is sent for the page's scripts and stylesheets in production: the
+    static files collected with the production storage (hashed, gzip and — with the Brotli
+    package — br copies written by whitenoise) into a temporary folder, served by whitenoise and
+    asked for with each Accept-Encoding; modules the scripts import are followed and counted."""
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.test import override_settings
+    from whitenoise import WhiteNoise
+
+    production = {**settings.STORAGES, "staticfiles": {"BACKEND": "dashboard.storage.StaticStorage"}}
+    table = Table(
+        "Bytes a browser is sent for the page's static files in production (whitenoise)",
+        ["file", "identity", "gzip", "br", "goal", "met"],
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-static-") as tmp,
+        override_settings(STATIC_ROOT=tmp, STORAGES=production),
+    ):
+        call_command("collectstatic", interactive=False, verbosity=0)
+        hashed = json.loads((Path(tmp) / "staticfiles.json").read_text())["paths"]
+        logical = {path: name for name, path in hashed.items()}
+        served = WhiteNoise(None, root=tmp, prefix="static/")
+        wanted = [f.removeprefix(settings.STATIC_URL) for f in page_files if "/sandbox/" not in f]
+        seen: list[str] = []
+        while wanted:
+            name = wanted.pop(0)
+            if name in seen or name not in hashed:
+                continue
+            seen.append(name)
+            if name.endswith(".js"):  # modules import each other by their hashed names
+                text = (Path(tmp) / hashed[name]).read_text()
+                folder = Path(hashed[name]).parent.as_posix()
+                imports = [os.path.normpath(f"{folder}/{imported}") for imported in IMPORT.findall(text)]
+                wanted += [logical[path] for path in imports if path in logical]
+        sizes = {name: [sent(served, f"/static/{hashed[name]}", e) for e in ENCODINGS] for name in seen}
+    for name, (raw, gzipped, brotlied) in sizes.items():
+        table.add(name, kb(raw), f"{gzipped:,} B", f"{brotlied:,} B", "", met(None))
+    js = [size for name, size in sizes.items() if name.endswith(".js")]
+    totals = [sum(column) for column in zip(*js, strict=True)] if js else [0, 0, 0]
+    table.add(
+        "All JavaScript the page loads",
+        kb(totals[0]),
+        f"{totals[1]:,} B ({kb(totals[1])})",
+        f"{totals[2]:,} B ({kb(totals[2])})",
+        f"≤ {kb(JS_GOAL)} as sent over https (br)",
+        met(totals[2] <= JS_GOAL),
+    )
+    table.notes += [
+        "Measured on the wire of whitenoise's own WSGI app, as production serves them: collectstatic with "
+        "the production storage writes each file's .gz and .br copies (Brotli quality 11); a browser that "
+        "accepts br (Chromium, Firefox and Safari over https, so every browser in production) gets the .br, "
+        "others the .gz (e.g. over plain http). HTML is sent uncompressed by the dashboard (a TLS proxy may "
+        "compress it).",
+        f"gzip, for browsers that do not accept br: {totals[1]:,} bytes, "
+        + (f"within {kb(JS_GOAL)}." if totals[1] <= JS_GOAL else f"{totals[1] - JS_GOAL:,} bytes over {kb(JS_GOAL)}."),
+    ]
+    return table
+
+
+def sent(served: object, path: str, encoding: str) -> int:
+    """Body bytes whitenoise answers for `path` when the browser accepts `encoding`."""
+    headers: list[tuple[str, str]] = []
+
+    def start_response(status: str, response_headers: list[tuple[str, str]], *_: object) -> None:
+        assert status.startswith("200"), (path, status)
+        headers.extend(response_headers)
+
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "HTTP_ACCEPT_ENCODING": encoding}
+    body = served(environ, start_response)  # type: ignore[operator]
+    try:
+        size = sum(len(chunk) for chunk in body)
+    finally:
+        getattr(body, "close", lambda: None)()
+    used = dict((k.lower(), v) for k, v in headers).get("content-encoding", "identity")
+    assert used == encoding, (path, encoding, used)
+    return size
 
 
 def fetch(trader: Trader, path: str) -> bytes:

@@ -12,7 +12,15 @@ Two guards run before each upstream call (`dashboard.upstream` calls `before_cal
 * A fair share of the list budget: list calls made for a request are charged to its wallet and
   its client address (`charged_to`), and neither may use more than `JUPITER_RATE_FAIR_SHARE` of
   the list budget in the window, so one client, or a swarm of throwaway wallets behind it,
-  always leaves the rest to others.
+  always leaves the rest to others. Connecting to Jupiter's DCA (`CONNECT_ENDPOINTS`: challenge
+  and verify) is charged the same way, so it can never take the reserve kept for cancels.
+* Jupiter's own numbers: every answer of Jupiter's carries `x-ratelimit-remaining`,
+  `x-ratelimit-current` and `x-ratelimit-reset` (Unix seconds when a slot frees); `observe` keeps
+  the latest in the Django cache (Redis in production, so every worker and instance reads it), and
+  until that reset no more calls go out than Jupiter said were left — list calls leaving the same
+  share of Jupiter's limit to cancels as the configured budget does (`told_reserve`), cancels
+  using the rest, signed transactions never held. It only ever slows calls down: the configured
+  budget stays the ceiling.
 * A circuit breaker: after `JUPITER_BREAKER_FAILURES` upstream failures in a row (5xx, timeouts,
   lost connections) it opens for `JUPITER_BREAKER_COOLDOWN` seconds, during which list calls fail
   fast with `CircuitOpen` (the dashboard shows last-known orders). Cancel calls still go
@@ -33,16 +41,20 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 
 import redis
 from django.conf import settings
+from django.core.cache import cache
 
 logger = logging.getLogger(__name__)
 
 # Endpoint names as `dashboard.upstream.call` receives them.
 LIST_ENDPOINTS = frozenset({"getRecurringOrders", "tokens", "dca-list", "dca-order"})
+# Connecting to Jupiter's DCA costs calls too, and signing in with a throwaway key is free: these
+# are charged like list calls (the list budget and fair shares), never to the cancel reserve.
+CONNECT_ENDPOINTS = frozenset({"dca-challenge", "dca-verify"})
 NEVER_HELD = frozenset({"execute", "dca-confirm"})  # a signed transaction is never held back
 KEY_PREFIX = "dashboard:jupiter"
 
@@ -209,6 +221,75 @@ class RedisBudget:
             self._connection.delete(key)
 
 
+# --- Jupiter's own numbers ----------------------------------------------------------------------
+
+TOLD_KEY = f"{KEY_PREFIX}:told"  # (remaining, reset, limit, id) of the latest answer's headers
+TOLD_SPENT_KEY = KEY_PREFIX + ":told:{}:spent"  # calls made since that answer
+MAX_RESET_AHEAD = 600.0  # seconds; a reset further away than this is not believed
+
+
+def observe(remaining: int | None, reset: float | None, current: int | None) -> None:
+    """Jupiter's rate-limit headers on an answer (200 or 429): `remaining` calls are left until
+    `reset` (Unix seconds), `current` were counted in its window. The latest answer wins (one that
+    arrived out of order is corrected by the next). Ignored without both numbers, or when the reset
+    is past or implausibly far."""
+    if not settings.JUPITER_RATE_LIMIT_ENABLED or remaining is None or reset is None or remaining < 0:
+        return
+    ahead = reset - time.time()
+    if not 0 < ahead <= MAX_RESET_AHEAD:
+        return
+    limit = remaining + current if current is not None and current >= 0 else None
+    try:
+        cache.set(TOLD_KEY, (remaining, reset, limit, uuid.uuid4().hex), math.ceil(ahead) + 1)
+    except redis.RedisError as exc:
+        logger.warning("Jupiter's rate-limit numbers not kept (%s)", type(exc).__name__)
+
+
+def told_reserve(limit: int | None) -> int:
+    """Of what Jupiter says is left, the calls list calls leave to cancels: the share of Jupiter's
+    own limit (`current + remaining`) the configured budget keeps for them, or the configured
+    reserve when Jupiter did not say its `current`."""
+    share = min(settings.JUPITER_RATE_LIST_SHARE, 1.0)
+    if limit is None:
+        capacity, list_capacity = capacities()
+        return capacity - list_capacity
+    return limit - math.floor(limit * share)
+
+
+def take_told(is_list: bool, force: bool) -> tuple[float, str]:
+    """Count one call against what Jupiter last said was left: (0, the counter to give it back to)
+    when there is room, or (seconds until Jupiter's reset, "") when not. No numbers, or their reset
+    passed: (0, "") — the configured budget alone decides."""
+    try:
+        told = cache.get(TOLD_KEY)
+        if told is None:
+            return 0.0, ""
+        remaining, reset, limit, told_id = told
+        ahead = reset - time.time()
+        if ahead <= 0:
+            return 0.0, ""
+        key = TOLD_SPENT_KEY.format(told_id)
+        cache.add(key, 0, math.ceil(ahead) + 1)
+        spent = cache.incr(key)
+        if force or remaining - spent >= (told_reserve(limit) if is_list else 0):
+            return 0.0, key
+        cache.decr(key)
+    except ValueError:  # the counter expired with the reset meanwhile
+        return 0.0, ""
+    except redis.RedisError as exc:
+        logger.warning("Jupiter's rate-limit numbers unavailable (%s); calling Jupiter anyway", type(exc).__name__)
+        return 0.0, ""
+    return ahead, ""
+
+
+def give_back(key: str) -> None:
+    """Uncount a call `take_told` counted that did not go out after all."""
+    if not key:
+        return
+    with suppress(ValueError, redis.RedisError):
+        cache.decr(key)
+
+
 # --- the circuit breaker ------------------------------------------------------------------------
 
 
@@ -307,6 +388,7 @@ def reset() -> None:
     """Forget every counted call and failure (tests, operators after an incident)."""
     budget().reset()
     breaker().reset()
+    cache.delete(TOLD_KEY)
 
 
 def capacities() -> tuple[int, int]:
@@ -326,7 +408,8 @@ def share_capacity() -> int:
 
 
 def before_call(endpoint: str) -> None:
-    """Fail fast while the breaker is open (list calls), then wait for a slot in the budget."""
+    """Fail fast while the breaker is open (list calls), then wait for a slot in the budget (list
+    and connect calls: in the list budget, charged to the requesters' fair shares)."""
     is_list = endpoint in LIST_ENDPOINTS
     if settings.JUPITER_BREAKER_ENABLED and is_list:
         try:
@@ -338,26 +421,32 @@ def before_call(endpoint: str) -> None:
             logger.info("jupiter %s skipped: circuit open", endpoint)
             raise CircuitOpen
     if settings.JUPITER_RATE_LIMIT_ENABLED:
-        take_slot(endpoint, is_list)
+        take_slot(endpoint, is_list or endpoint in CONNECT_ENDPOINTS)
 
 
 def take_slot(endpoint: str, is_list: bool) -> None:
     window = settings.JUPITER_RATE_WINDOW_SECONDS
     capacity, list_capacity = capacities()
     charged, share = requesters(), share_capacity()
+    force = endpoint in NEVER_HELD
     deadline = time.monotonic() + settings.JUPITER_RATE_MAX_WAIT
     while True:
-        try:
-            wait, share_spent = budget().try_take(
-                window, capacity, list_capacity, is_list, endpoint in NEVER_HELD, charged, share
-            )
-        except redis.RedisError as exc:
-            logger.warning("call budget unavailable (%s); calling Jupiter anyway", type(exc).__name__)
-            return
+        wait, counted = take_told(is_list, force)
+        share_spent, told = False, wait > 0
+        if not told:
+            try:
+                wait, share_spent = budget().try_take(window, capacity, list_capacity, is_list, force, charged, share)
+            except redis.RedisError as exc:
+                logger.warning("call budget unavailable (%s); calling Jupiter anyway", type(exc).__name__)
+                return
+            if wait > 0:
+                give_back(counted)
         if wait <= 0:
             return
         if time.monotonic() + wait > deadline:
-            spent = "a requester's fair share" if share_spent else "call budget"
+            spent = (
+                "a requester's fair share" if share_spent else "what Jupiter said was left" if told else "call budget"
+            )
             logger.info("jupiter %s held back: %s spent for %.1f s", endpoint, spent, wait)
             raise BudgetSpent(share=share_spent)
         time.sleep(wait)

@@ -4,8 +4,9 @@ Reading v2 orders needs a token Jupiter gives for the wallet's signature over it
 The server does every step that matters, in this order:
 
 1. `issue`: ask Jupiter's `/auth/challenge` for the *session's* wallet, check what came back
-   (the documented text; or, for wallets that can only sign transactions, a memo-only
-   transaction whose only signer and fee payer is the wallet), and store it for this session.
+   (the documented text; or, for wallets that can only sign transactions, a memo transaction —
+   nothing but memos and capped compute-budget settings — whose only signer and fee payer is the
+   wallet), and store it for this session.
 2. The bridge has the wallet sign it (`solana:signMessage`, or `solana:signTransaction` without
    sending) and posts the signature back.
 3. `connect`: before any call to Jupiter, check that the signature is the session wallet's over
@@ -24,6 +25,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from solders.message import to_bytes_versioned
@@ -40,12 +42,6 @@ CHALLENGE_PREFIX = "Sign this message to authenticate with Jupiter Trigger Order
 MAX_CHALLENGE_CHARS = 512
 MAX_SIGNED_MESSAGE_BYTES = 1024
 SIGNATURE_BYTES = 64
-MEMO_PROGRAMS = frozenset(
-    {
-        Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr"),  # SPL Memo v2
-        Pubkey.from_string("Memo1UhkJRfHyvLMcVucJwxXeuD728EqVDDwQDxFMNo"),  # SPL Memo v1
-    }
-)
 
 START_AGAIN = "Please press “Connect” again."
 NOT_CHECKED = "Nothing was sent to Jupiter."
@@ -54,13 +50,26 @@ NOT_CHECKED = "Nothing was sent to Jupiter."
 class ConnectRefused(Exception):
     """A refused connect; `message` is shown to the trader as is. `reason`: "invalid" (what the
     browser sent is not acceptable), "conflict" (no fresh, unused challenge of this session),
-    "upstream" (Jupiter failed, refused, or sent something we cannot vouch for) or "signed_out"."""
+    "upstream" (Jupiter failed, refused, or sent something we cannot vouch for) or "signed_out".
+    `code`: Jupiter's error code when Jupiter refused (`upstream.JupiterError.code`, e.g.
+    `challenge_not_found`: sign again), else ""; `retry_after`: the seconds Jupiter asked us to
+    wait (it was busy), else None."""
 
-    def __init__(self, message: str, *, reason: str = "invalid", retry: bool = True) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str = "invalid",
+        retry: bool = True,
+        code: str = "",
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.reason = reason
         self.retry = retry
+        self.code = code
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -110,25 +119,22 @@ def check_challenge_text(text: str) -> str:
 
 
 def check_memo_transaction(raw: bytes, wallet: str) -> bytes:
-    """A challenge transaction: memo instructions only, the wallet its fee payer and only signer,
-    no address tables. Returns the exact message bytes the wallet signs."""
-    refused = ConnectRefused(
-        "Jupiter sent a sign-in transaction that does more than carry a note, so we did not show it "
-        "to your wallet. Nothing was signed.",
-        reason="upstream",
-        retry=False,
-    )
+    """A challenge transaction: memo instructions, and at most a SetComputeUnitLimit and a
+    SetComputeUnitPrice without accounts (the live API adds one) whose priority fee is within
+    `DASHBOARD_MAX_PRIORITY_FEE_LAMPORTS`; the wallet its fee payer and only signer; no address
+    tables (`transactions.memo_notes`). Returns the exact message bytes the wallet signs."""
     try:
         tx = transactions.parse_transaction(raw)
-        reading = transactions.read_message(tx.message)
+        transactions.memo_notes(
+            transactions.read_message(tx.message), Pubkey.from_string(wallet), settings.MAX_PRIORITY_FEE_LAMPORTS
+        )
     except (transactions.InvalidTransaction, ValueError):
-        raise refused from None
-    owner = Pubkey.from_string(wallet)
-    if reading.fee_payer != owner or reading.signers != (owner,) or reading.lookups or not reading.instructions:
-        raise refused
-    for ix in reading.instructions:
-        if ix.program not in MEMO_PROGRAMS or any(address != wallet for address, _, _ in ix.accounts):
-            raise refused
+        raise ConnectRefused(
+            "Jupiter sent a sign-in transaction that does more than carry a note, so we did not show it "
+            "to your wallet. Nothing was signed.",
+            reason="upstream",
+            retry=False,
+        ) from None
     return to_bytes_versioned(tx.message)
 
 
@@ -199,7 +205,9 @@ def issue(session_key: str, wallet: str, kind: str) -> trigger.Challenge:
     try:
         challenge = trigger.request_challenge(wallet, kind)
     except upstream.JupiterError as exc:
-        raise ConnectRefused(exc.user_message, reason="upstream", retry=exc.retryable) from None
+        raise ConnectRefused(
+            exc.user_message, reason="upstream", retry=exc.retryable, code=exc.code, retry_after=exc.retry_after
+        ) from None
     if kind == trigger.MESSAGE:
         stored = check_challenge_text(challenge.message)
     else:
@@ -252,9 +260,15 @@ def connect(
     try:
         token = trigger.verify(wallet, **answer)
     except upstream.JupiterError as exc:
-        logger.info("dca connect refused by jupiter: status=%s", exc.status)
+        logger.info("dca connect refused by jupiter: status=%s code=%s", exc.status, exc.code)
+        # Words of Jupiter's own (sign again; busy) as they are; anything else said as a refusal.
+        known = exc.code in ("challenge_not_found", "rate_limited")
         raise ConnectRefused(
-            f"Jupiter did not accept the signature: {exc.user_message}", reason="upstream", retry=True
+            exc.user_message if known else f"Jupiter did not accept the signature: {exc.user_message}",
+            reason="upstream",
+            retry=True,
+            code=exc.code,
+            retry_after=exc.retry_after,
         ) from None
     kept = DcaConnection.objects.filter(pk=row.pk, wallet=wallet).update(
         token=token.value, token_expires_at=token.expires_at, connected_at=now, ended=""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from django import forms
 
-from dashboard import dca_auth, siws, trigger
+from dashboard import dca_auth, exports, siws, trigger
 from dashboard.encoding import Undecodable, decode_base64
 from dashboard.transactions import MAX_TX_BYTES
 
@@ -21,9 +23,15 @@ class SignInForm(forms.Form):
 
 
 class SignInChallengeForm(SignInForm):
-    """Optional address: wallets without `solana:signIn` get the full text to sign."""
+    """Optional address: wallets without `solana:signIn` get the full text to sign; with
+    `type: "transaction"` (wallets that cannot sign messages), also a memo transaction carrying it."""
 
     address = forms.CharField(required=False, max_length=44)
+    type = forms.ChoiceField(
+        required=False,
+        choices=[("message", "message"), ("transaction", "transaction")],
+        error_messages={"invalid_choice": "The sign-in request was not understood. Please start again."},
+    )
 
     def clean_address(self) -> str:
         address = self.cleaned_data["address"]
@@ -31,6 +39,12 @@ class SignInChallengeForm(SignInForm):
             return siws.check_address(address) if address else ""
         except siws.SignInError as exc:
             raise _sign_in_error(exc) from None
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("type") == "transaction" and not data.get("address"):
+            raise forms.ValidationError("Your wallet did not share an account. Unlock it and try again.")
+        return data
 
 
 class SignInVerifyForm(SignInForm):
@@ -66,6 +80,20 @@ class SignInVerifyForm(SignInForm):
     def clean_signature(self) -> bytes:
         try:
             return siws.decode_base64(self.cleaned_data["signature"], "signature", 64)
+        except siws.SignInError as exc:
+            raise _sign_in_error(exc) from None
+
+
+class SignInTransactionForm(SignInVerifyForm):
+    """What a wallet that cannot sign messages signed: the sign-in memo transaction (never sent)."""
+
+    signedMessage = None
+    signature = None
+    signedTransaction = forms.CharField(max_length=2 * MAX_TX_BYTES, strip=False)
+
+    def clean_signedTransaction(self) -> bytes:
+        try:
+            return siws.decode_base64(self.cleaned_data["signedTransaction"], "signed transaction", MAX_TX_BYTES)
         except siws.SignInError as exc:
             raise _sign_in_error(exc) from None
 
@@ -141,3 +169,33 @@ class DcaVerifyForm(DcaForm):
         if data.get("type") == trigger.TRANSACTION and not data.get("signedTransaction"):
             raise forms.ValidationError("The wallet did not return the signed message. Nothing was sent to Jupiter.")
         return data
+
+
+FIRST_EXPORT_YEAR = 2023  # Jupiter's DCA orders began then: no row can be older
+
+
+def export_years(today: date) -> list[int]:
+    """The tax years the export offers, newest first."""
+    return list(range(today.year, FIRST_EXPORT_YEAR - 1, -1))
+
+
+class ExportForm(forms.Form):
+    """The export's choices (a GET form): the format (plain CSV when not given) and one tax year
+    (all years when not given)."""
+
+    format = forms.ChoiceField(choices=list(exports.FORMATS.items()), required=False)
+    year = forms.TypedChoiceField(choices=(), coerce=int, required=False, empty_value=None)
+
+    def __init__(self, *args, today: date, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["year"].choices = [("", "All years"), *((y, str(y)) for y in export_years(today))]
+        self.fields["format"].error_messages["invalid_choice"] = "We do not offer that export format."
+        self.fields["year"].error_messages["invalid_choice"] = "Choose a year from the list, or all years."
+
+    def clean_format(self) -> str:
+        return self.cleaned_data["format"] or exports.PLAIN
+
+    def first_error(self) -> str:
+        for errors in self.errors.values():
+            return errors[0]
+        return "That export could not be made."

@@ -19,6 +19,10 @@ def cancel_rate(group: str, request: HttpRequest) -> str:
     return settings.RATELIMIT_CANCEL
 
 
+def cancel_status_rate(group: str, request: HttpRequest) -> str:
+    return settings.RATELIMIT_CANCEL_STATUS
+
+
 def lists_rate(group: str, request: HttpRequest) -> str:
     return settings.RATELIMIT_LISTS
 

@@ -1,8 +1,10 @@
 """Jupiter's Recurring API v1 (time-based DCA orders): list, cancel, execute.
 
 JSON is turned into frozen dataclasses at this boundary (integers in base units, `Decimal` for
-Jupiter's decimal strings, aware datetimes), tolerant of the drift the real API shows.
-Failures are `dashboard.upstream.JupiterError`s.
+Jupiter's decimal strings, aware datetimes), tolerant of the drift the real API shows (numbers
+as strings or not, `closeTx` empty or null, the old nested list) but never of a missing key we
+rely on: a page without its list or `totalPages`, or an order without `ORDER_REQUIRED`, is
+`UnexpectedShape`, never an empty list. Failures are `dashboard.upstream.JupiterError`s.
 """
 
 from __future__ import annotations
@@ -20,7 +22,54 @@ from django.conf import settings
 
 from dashboard import encoding, upstream
 from dashboard.transactions import MAX_TX_BYTES
-from dashboard.upstream import JupiterBadResponse, to_datetime, to_decimal, to_int, to_text
+from dashboard.upstream import JupiterBadResponse, MissingKey, to_datetime, to_decimal, to_int, to_text
+
+LIST_ENDPOINT = "getRecurringOrders"
+# What the dashboard reads of a getRecurringOrders answer (`manage.py jupiter_check` reports each
+# as present or missing). The list itself is under the requested recurring type ("time").
+PAGE_FIELDS = ("totalPages", "page")
+ORDER_FIELDS = (
+    "orderKey",
+    "userPubkey",
+    "inputMint",
+    "outputMint",
+    "cycleFrequency",
+    "inDeposited",
+    "rawInDeposited",
+    "inUsed",
+    "rawInUsed",
+    "inWithdrawn",
+    "rawInWithdrawn",
+    "inAmountPerCycle",
+    "rawInAmountPerCycle",
+    "outReceived",
+    "rawOutReceived",
+    "outWithdrawn",
+    "rawOutWithdrawn",
+    "rawMinOutAmount",
+    "rawMaxOutAmount",
+    "openTx",
+    "closeTx",
+    "userClosed",
+    "createdAt",
+    "updatedAt",
+    "trades",
+)
+FILL_FIELDS = (
+    "txId",
+    "confirmedAt",
+    "action",
+    "inputAmount",
+    "rawInputAmount",
+    "outputAmount",
+    "rawOutputAmount",
+    "feeAmount",
+    "rawFeeAmount",
+    "feeMint",
+    "keeper",
+)
+# Without these an order is not one we can show or cancel (`MissingKey`).
+ORDER_REQUIRED = ("orderKey", "inputMint", "outputMint", "cycleFrequency", "createdAt")
 
 PAGE_WORKERS = 20  # concurrent page fetches after page 1 (the rate limiter paces them)
 MAX_EXPECTED_PAGES = 50  # at most this many pages are asked for before page 1 says how many there are
@@ -120,11 +169,14 @@ def parse_fill(data: dict[str, Any]) -> Fill:
 
 
 def parse_order(data: dict[str, Any], status: str) -> Order:
+    """One order; `MissingKey` (a ValueError) naming the first of ORDER_REQUIRED it lacks."""
     frequency = to_int(data.get("cycleFrequency"))
     if frequency is None and isinstance(data.get("cycleFrequency"), float):
         frequency = int(data["cycleFrequency"])
-    if not to_text(data.get("orderKey")) or frequency is None:
-        raise ValueError("order without orderKey or cycleFrequency")
+    for key in ORDER_REQUIRED:
+        readable = frequency is not None if key == "cycleFrequency" else bool(to_text(data.get(key)))
+        if not readable:
+            raise MissingKey(key)
     trades = data.get("trades") or []
     if not isinstance(trades, list):
         raise ValueError("trades is not a list")
@@ -161,24 +213,32 @@ def parse_order(data: dict[str, Any], status: str) -> Order:
 
 
 def parse_orders_page(data: Any, status: str, recurring_type: str) -> OrdersPage:
-    """Read `{..., totalPages, page, <type>: [...]}`, or the old nested `<type>: {orders, ...}`."""
+    """Read `{..., totalPages, page, <type>: [...]}`, or the old nested `<type>: {orders, totalPages,
+    page}`. `UnexpectedShape` (naming the key) when the list, `totalPages` or a required key of an
+    order is missing — e.g. the early live `{"data": {"time": {"orders": …}}}` — never an empty page."""
     if not isinstance(data, dict):
-        raise ValueError("not a JSON object")
-    listing = data.get(recurring_type, data.get("orders"))
-    meta = data
+        raise upstream.unexpected_shape(LIST_ENDPOINT, "a JSON object")
+    key = recurring_type if recurring_type in data else "orders"
+    if key not in data:
+        raise upstream.unexpected_shape(LIST_ENDPOINT, recurring_type)
+    listing, meta = data[key], data
     if isinstance(listing, dict):  # very old shape: the list nested with its own paging
-        meta = listing
-        listing = listing.get("orders")
-    if listing is None:
-        listing = []
+        listing, meta, key = listing.get("orders"), listing, f"{key}.orders"
     if not isinstance(listing, list):
-        raise ValueError("order list is not a list")
-    page = to_int(meta.get("page")) or 1
+        raise upstream.unexpected_shape(LIST_ENDPOINT, f"{key} (a list)")
     total_pages = to_int(meta.get("totalPages"))
     if total_pages is None:
-        total_pages = page
-    orders = tuple(parse_order(item, status) for item in listing if isinstance(item, dict))
-    return OrdersPage(orders=orders, page=page, total_pages=max(total_pages, 1), fetched_at=time.time())
+        raise upstream.unexpected_shape(LIST_ENDPOINT, "totalPages")
+    page = to_int(meta.get("page")) or 1
+    orders = []
+    for item in listing:
+        if not isinstance(item, dict):
+            raise upstream.unexpected_shape(LIST_ENDPOINT, f"{key}[] (objects)")
+        try:
+            orders.append(parse_order(item, status))
+        except MissingKey as exc:
+            raise upstream.unexpected_shape(LIST_ENDPOINT, f"{key}[].{exc.key}") from None
+    return OrdersPage(orders=tuple(orders), page=page, total_pages=max(total_pages, 1), fetched_at=time.time())
 
 
 def parse_cancel(data: Any) -> CancelTransaction:
@@ -227,7 +287,7 @@ def get_orders(wallet: str, status: str, page: int = 1) -> OrdersPage:
     data = upstream.call(
         "GET",
         f"{settings.JUPITER_API_URL}/getRecurringOrders",
-        "getRecurringOrders",
+        LIST_ENDPOINT,
         params={
             "user": wallet,
             "orderStatus": status,

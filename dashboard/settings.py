@@ -181,6 +181,8 @@ def env_rate(name: str, default: str) -> str:
 
 RATELIMIT_SIGN_IN = env_rate("DASHBOARD_RATELIMIT_SIGN_IN", "1000/m" if SANDBOX else "20/m")
 RATELIMIT_CANCEL = env_rate("DASHBOARD_RATELIMIT_CANCEL", "1000/m" if SANDBOX else "20/m")
+# A cancel's follow-ups (status checks, every 5 s while one is still confirming; declines).
+RATELIMIT_CANCEL_STATUS = env_rate("DASHBOARD_RATELIMIT_CANCEL_STATUS", "1000/m" if SANDBOX else "60/m")
 # Views of the order lists (active, history, export) per client address and per wallet.
 RATELIMIT_LISTS = env_rate("DASHBOARD_RATELIMIT_LISTS", "1000/m" if SANDBOX else "60/m")
 SILENCED_SYSTEM_CHECKS: list[str] = []

@@ -6,24 +6,39 @@ size limits, canonical text, every field against the challenge *stored* for this
 session, the host, the time window, the ed25519 signature, the claimed address, and
 finally the nonce, consumed once and atomically. Every refusal is a `SignInError`
 carrying a sentence a non-technical user can act on.
+
+Wallets that cannot sign messages (hardware wallets: no `solana:signIn`, no
+`solana:signMessage`) sign a transaction instead, the fallback Jupiter uses: a memo carrying
+this site's exact sign-in text, the wallet its fee payer and only signer, and a blockhash derived
+from the nonce (not a real one, so it can never land; it is never sent). `verify_sign_in_transaction`
+accepts nothing but that memo, unchanged, beside at most capped compute-unit settings a wallet
+may add (`transactions.memo_notes`), the blockhash as issued and the wallet's signature over the
+whole message; then the text goes through every check of the message path, and the nonce is used once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, timezone
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone as dj_timezone
+from solders.hash import Hash
+from solders.instruction import AccountMeta, Instruction
+from solders.message import Message, to_bytes_versioned
+from solders.null_signer import NullSigner
 from solders.pubkey import Pubkey
 from solders.signature import Signature
+from solders.transaction import VersionedTransaction
 
-from dashboard import encoding
+from dashboard import encoding, transactions
 from dashboard.models import SignInChallenge
 
 STATEMENT = (
@@ -219,6 +234,60 @@ def issue_challenge(
     return challenge
 
 
+MEMO_PROGRAM = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")  # SPL Memo v2
+
+
+def challenge_blockhash(challenge: SignInChallenge) -> Hash:
+    """The sign-in transaction's blockhash: derived from the nonce, never a real one."""
+    return Hash(hashlib.sha256(f"dca-dashboard sign-in {challenge.nonce}".encode()).digest())
+
+
+def challenge_transaction(challenge: SignInChallenge) -> bytes:
+    """For wallets that can only sign transactions: the unsigned memo transaction carrying the
+    exact sign-in text (a challenge issued with the wallet's address)."""
+    wallet = Pubkey.from_string(challenge.address)
+    memo = Instruction(MEMO_PROGRAM, challenge.message.encode(), [AccountMeta(wallet, True, False)])
+    message = Message.new_with_blockhash([memo], wallet, challenge_blockhash(challenge))
+    return bytes(VersionedTransaction(message, [NullSigner(wallet)]))
+
+
+def _waiting_challenge(session_key: str, nonce: str) -> SignInChallenge:
+    challenge = SignInChallenge.objects.filter(nonce=nonce, session_key=session_key).first()
+    if challenge is None or challenge.consumed_at is not None:
+        raise SignInError("This sign-in request has already been used or belongs to another browser tab. " + TRY_AGAIN)
+    return challenge
+
+
+def verify_sign_in_transaction(
+    *, session_key: str, host: str, address: str, signed_transaction: bytes, nonce: str, now: datetime | None = None
+) -> str:
+    """Check a signed sign-in transaction (never sent) and consume its nonce; return the wallet address."""
+    now = now or dj_timezone.now()
+    challenge = _waiting_challenge(session_key, nonce)
+    if not challenge.message or challenge.address != address:
+        raise SignInError("Your wallet signed in with a different account than it said. " + TRY_AGAIN, 403)
+    try:
+        tx = transactions.parse_transaction(signed_transaction)
+        reading = transactions.read_message(tx.message)
+    except (transactions.InvalidTransaction, ValueError):
+        raise SignInError("The transaction from your wallet could not be read. " + TRY_AGAIN) from None
+    wallet = Pubkey.from_string(address)
+    try:
+        notes = transactions.memo_notes(reading, wallet, settings.MAX_PRIORITY_FEE_LAMPORTS)
+    except ValueError:
+        raise SignInError(
+            "The transaction your wallet signed does more than carry this site's sign-in text. " + TRY_AGAIN
+        ) from None
+    if len(notes) != 1 or reading.blockhash != challenge_blockhash(challenge):
+        raise SignInError("Your wallet changed this site's sign-in transaction before signing it. " + TRY_AGAIN)
+    _check_text(challenge, notes[0], host, now)
+    message = to_bytes_versioned(tx.message)
+    if len(tx.signatures) != 1 or not tx.signatures[0].verify(wallet, message):
+        raise SignInError("The signature does not match the wallet address. " + TRY_AGAIN, 403)
+    _consume(challenge, session_key, now)
+    return address
+
+
 def verify_sign_in(
     *,
     session_key: str,
@@ -231,11 +300,25 @@ def verify_sign_in(
 ) -> str:
     """Check a signed sign-in message and consume its nonce; return the wallet address."""
     now = now or dj_timezone.now()
-    challenge = SignInChallenge.objects.filter(nonce=nonce, session_key=session_key).first()
-    if challenge is None or challenge.consumed_at is not None:
-        raise SignInError("This sign-in request has already been used or belongs to another browser tab. " + TRY_AGAIN)
+    challenge = _waiting_challenge(session_key, nonce)
     if len(signature) != 64:
         raise SignInError("The signature from your wallet has the wrong size. " + TRY_AGAIN)
+    signed = _check_text(challenge, signed_message, host, now)
+    try:
+        valid = Signature.from_bytes(signature).verify(Pubkey.from_string(signed.address), signed_message)
+    except ValueError:
+        valid = False
+    if not valid:
+        raise SignInError("The signature does not match the wallet address. " + TRY_AGAIN, 403)
+    if signed.address != address or (challenge.address and challenge.address != address):
+        raise SignInError("Your wallet signed in with a different account than it said. " + TRY_AGAIN, 403)
+    _consume(challenge, session_key, now)
+    return address
+
+
+def _check_text(challenge: SignInChallenge, signed_message: bytes, host: str, now: datetime) -> SignInFields:
+    """The signed text, read strictly, against every field this server stored for this session,
+    the host the browser used and the time window."""
     try:
         text = signed_message.decode("utf-8")
     except UnicodeDecodeError:
@@ -263,22 +346,16 @@ def verify_sign_in(
         raise SignInError("The sign-in request expired (they last 5 minutes). " + TRY_AGAIN)
     if abs(now - challenge.issued_at) > CLOCK_SKEW:
         raise SignInError("The sign-in request has a time too far from now. Check your device's clock.")
+    return signed
 
-    try:
-        valid = Signature.from_bytes(signature).verify(Pubkey.from_string(signed.address), signed_message)
-    except ValueError:
-        valid = False
-    if not valid:
-        raise SignInError("The signature does not match the wallet address. " + TRY_AGAIN, 403)
-    if signed.address != address or (challenge.address and challenge.address != address):
-        raise SignInError("Your wallet signed in with a different account than it said. " + TRY_AGAIN, 403)
 
+def _consume(challenge: SignInChallenge, session_key: str, now: datetime) -> None:
+    """Use the nonce up, atomically: exactly one request gets through."""
     consumed = SignInChallenge.objects.filter(
         pk=challenge.pk, session_key=session_key, consumed_at__isnull=True
     ).update(consumed_at=now)
     if consumed != 1:
         raise SignInError("This sign-in request has already been used. " + TRY_AGAIN)
-    return address
 
 
 def clear_expired(now: datetime | None = None) -> tuple[int, int]:

@@ -3,7 +3,8 @@ current USD price (`usdPrice`, cached for a minute).
 
 Falls back to a built-in table of well-known mints, then to the mint's short form, so pages read
 well when the API is unavailable; a price that cannot be had is `None` ("price unknown"), never
-a guess.
+a guess. An answer that is not a list of tokens each with its `id` is `UnexpectedShape` (Jupiter
+changed its shape): the page keeps the metadata it has, and the log names the missing key.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ PRICE_CACHE_SECONDS = 60  # prices: "today's price" may be a minute old, no more
 MAX_TOKENS_PER_CALL = 100
 MAX_USD_PRICE = Decimal(10) ** 12  # anything above is not a token price we can believe
 NO_PRICE = ""  # cached for a mint whose price is unknown, so it is not asked again at once
+# What the dashboard reads of each token the search answers (`manage.py jupiter_check` reports
+# each as present or missing); without its `id` a token cannot be matched to a mint at all.
+TOKEN_FIELDS = ("id", "symbol", "name", "decimals", "icon", "usdPrice", "tokenProgram")
 
 
 @dataclass(frozen=True)
@@ -75,16 +79,27 @@ def fetch_tokens(mints: Iterable[str]) -> dict[str, Token]:
             exact_numbers=True,
             params={"query": ",".join(chunk)},
         )
-        if not isinstance(data, list):
-            raise upstream.JupiterBadResponse(upstream_message="tokens answer is not a list")
-        for item in data:
-            token = parse_token(item)
-            if token is not None and token.mint in chunk:
+        for token in parse_search(data):
+            if token.mint in chunk:
                 found[token.mint] = token
     return found
 
 
+def parse_search(data: Any) -> list[Token]:
+    """The tokens of a search answer; `UnexpectedShape` unless it is a list of objects with an `id`."""
+    if not isinstance(data, list):
+        raise upstream.unexpected_shape("tokens", "a JSON list")
+    found = []
+    for item in data:
+        token = parse_token(item)
+        if token is None:
+            raise upstream.unexpected_shape("tokens", "[].id")
+        found.append(token)
+    return found
+
+
 def parse_token(item: Any) -> Token | None:
+    """One token, or None when it is not an object with a string `id`."""
     if not isinstance(item, dict) or not isinstance(item.get("id"), str):
         return None
     decimals = item.get("decimals")

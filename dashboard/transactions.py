@@ -20,8 +20,15 @@ MAX_TX_BYTES = 1232  # Solana's packet limit for one transaction
 COMPUTE_BUDGET = Pubkey.from_string("ComputeBudget111111111111111111111111111111")
 SET_COMPUTE_UNIT_LIMIT = 2  # ComputeBudget instruction tags
 SET_COMPUTE_UNIT_PRICE = 3
+MEMO_PROGRAMS = frozenset(
+    {
+        Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr"),  # SPL Memo v2
+        Pubkey.from_string("Memo1UhkJRfHyvLMcVucJwxXeuD728EqVDDwQDxFMNo"),  # SPL Memo v1
+    }
+)
 DEFAULT_UNITS_PER_INSTRUCTION = 200_000  # what the runtime grants without SetComputeUnitLimit
 MAX_COMPUTE_UNITS = 1_400_000
+LAMPORTS_PER_SIGNATURE = 5000  # Solana's base fee
 
 
 class InvalidTransaction(ValueError):
@@ -148,3 +155,35 @@ def priority_fee_lamports(reading: Reading) -> int:
         limit = DEFAULT_UNITS_PER_INSTRUCTION * others
     units = min(limit, MAX_COMPUTE_UNITS)
     return -(-(price or 0) * units // 1_000_000)  # integer ceiling: exact for every u64 price
+
+
+def network_fee_lamports(message: VersionedMessage) -> int:
+    """What the fee payer pays for this message: the base fee of each required signature plus the
+    priority fee (`priority_fee_lamports`). ValueError when its instructions cannot be read."""
+    signatures = message.header.num_required_signatures
+    return LAMPORTS_PER_SIGNATURE * signatures + priority_fee_lamports(read_message(message))
+
+
+def memo_notes(reading: Reading, signer: Pubkey, max_priority_fee: int) -> tuple[bytes, ...]:
+    """The notes of a transaction that does nothing but carry notes (a sign-in proof, never sent):
+    the data of its memo instructions, in order.
+
+    ValueError unless `signer` is its fee payer and only signer, it uses no address tables, and
+    every instruction is either a memo naming no account but `signer`, or a ComputeBudget
+    SetComputeUnitLimit / SetComputeUnitPrice naming no account at all (each at most once), with a
+    priority fee within `max_priority_fee` lamports; and there is at least one memo.
+    """
+    if reading.fee_payer != signer or reading.signers != (signer,) or reading.lookups:
+        raise ValueError("not the signer's own transaction")
+    budget_tags = (bytes([SET_COMPUTE_UNIT_LIMIT]), bytes([SET_COMPUTE_UNIT_PRICE]))
+    notes = []
+    for ix in reading.instructions:
+        if ix.program in MEMO_PROGRAMS and all(address == str(signer) for address, _, _ in ix.accounts):
+            notes.append(ix.data)
+        elif not (ix.program == COMPUTE_BUDGET and not ix.accounts and ix.data[:1] in budget_tags):
+            raise ValueError("an instruction that does more than carry a note")
+    if not notes:
+        raise ValueError("no note")
+    if priority_fee_lamports(reading) > max_priority_fee:  # ValueError for a repeated setting too
+        raise ValueError("priority fee above the ceiling")
+    return tuple(notes)

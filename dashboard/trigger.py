@@ -9,7 +9,9 @@ JSON is turned into frozen dataclasses at this boundary: amounts as `int` base u
 `Decimal`, times as aware datetimes. The API is labelled beta, so parsing is tolerant: unknown
 states, order types, event types and fields are kept as they came (`DcaOrder.extra`) for the page
 to show plainly, and an order we cannot read at all is counted (`DcaListing.unreadable`) rather
-than failing the whole list. Failures are `dashboard.upstream.JupiterError`s; a 401 is
+than failing the whole list — but an answer without a key we rely on (`orders`,
+`pagination.total`, or an order's `ORDER_REQUIRED` on every order of a page) is `UnexpectedShape`,
+never an empty list. Failures are `dashboard.upstream.JupiterError`s; a 401 is
 `JupiterUnauthorized` (ask the wallet to sign again). Endpoint names for the call log and the
 budget: dca-challenge, dca-verify, dca-list, dca-order, dca-cancel, dca-confirm.
 """
@@ -32,7 +34,7 @@ from urllib.parse import quote
 from django.conf import settings
 
 from dashboard import upstream
-from dashboard.upstream import JupiterBadResponse, OrderNotFound, to_datetime, to_int, to_text
+from dashboard.upstream import JupiterBadResponse, MissingKey, OrderNotFound, to_datetime, to_int, to_text
 
 MESSAGE, TRANSACTION = "message", "transaction"
 CHALLENGE_TYPES = (MESSAGE, TRANSACTION)
@@ -81,6 +83,12 @@ KNOWN_FIELDS = frozenset(
         "events",
     }
 )
+# What the dashboard relies on in a list answer and in every order (`MissingKey` otherwise), and
+# in the answers to /auth/challenge (`manage.py jupiter_check` reports each as present or missing).
+PAGE_REQUIRED = ("orders", "pagination.total")
+PAGE_FIELDS = ("orders", "pagination.total", "pagination.limit", "pagination.offset")
+ORDER_REQUIRED = ("id", "inputMint", "outputMint", "createdAt")
+CHALLENGE_FIELDS = {MESSAGE: ("type", "challenge"), TRANSACTION: ("type", "transaction")}
 MAX_EXTRA_FIELDS = 12
 MAX_EXTRA_CHARS = 120
 
@@ -256,11 +264,12 @@ def parse_order(data: Any, listed: str) -> DcaOrder:
     """One DcaOrder. ValueError when even its id, pair or creation time cannot be read."""
     if not isinstance(data, dict):
         raise ValueError("order is not an object")
-    order_id = to_text(data.get("id"))
+    for key in ORDER_REQUIRED:
+        if not to_text(data.get(key)):
+            raise MissingKey(key)
+    order_id = data["id"]
     if not ORDER_ID.match(order_id):
         raise ValueError("order without a usable id")
-    if not to_text(data.get("inputMint")) or not to_text(data.get("outputMint")):
-        raise ValueError("order without its mints")
     created_at = to_datetime(data.get("createdAt"))
     events = data.get("events") or []
     if not isinstance(events, list):
@@ -309,16 +318,26 @@ def parse_order(data: Any, listed: str) -> DcaOrder:
 
 
 def parse_page(data: Any, listed: str) -> DcaPage:
-    """`{"orders": [...], "pagination": {"total", "limit", "offset"}}`; unreadable orders are counted."""
-    if not isinstance(data, dict) or not isinstance(data.get("orders", []), list):
-        raise ValueError("not a list of DCA orders")
-    orders, unreadable = [], 0
-    for item in data.get("orders") or []:
+    """`{"orders": [...], "pagination": {"total", "limit", "offset"}}`; unreadable orders are counted.
+    `UnexpectedShape` when `orders` or `pagination.total` is missing, or when no order of the page
+    can be read because each lacks a key of ORDER_REQUIRED (a renamed key, not one odd order)."""
+    missing = upstream.missing_keys(data, PAGE_REQUIRED)
+    if missing:
+        raise upstream.unexpected_shape("dca-list", missing[0])
+    if not isinstance(data["orders"], list):
+        raise upstream.unexpected_shape("dca-list", "orders (a list)")
+    orders, unreadable, lacking = [], 0, ""
+    for item in data["orders"]:
         try:
             orders.append(parse_order(item, listed))
+        except MissingKey as exc:
+            unreadable += 1
+            lacking = lacking or exc.key
         except (ValueError, TypeError, KeyError):
             unreadable += 1
-    pagination = data.get("pagination") if isinstance(data.get("pagination"), dict) else {}
+    if lacking and not orders:
+        raise upstream.unexpected_shape("dca-list", f"orders[].{lacking}")
+    pagination = data["pagination"] if isinstance(data["pagination"], dict) else {}
     count = len(orders) + unreadable
     total = to_int(pagination.get("total"))
     offset = to_int(pagination.get("offset")) or 0
@@ -502,11 +521,14 @@ def get_order(token: str, order_id: str) -> DcaOrder:
 
 
 def parse_order_answer(data: Any) -> DcaOrder:
-    """One DcaOrder (or `{"order": DcaOrder}`), listed by its state: active or history."""
+    """One DcaOrder (or `{"order": DcaOrder}`), listed by its state: active or history;
+    `UnexpectedShape` when it lacks a key of ORDER_REQUIRED."""
     order = data.get("order", data) if isinstance(data, dict) else data
     try:
         listed = "active" if isinstance(order, dict) and order.get("state") in ACTIVE_STATES else "history"
         return parse_order(order, listed)
+    except MissingKey as exc:
+        raise upstream.unexpected_shape("dca-order", exc.key) from None
     except (ValueError, TypeError, KeyError) as exc:
         raise JupiterBadResponse(upstream_message=str(exc)[:200], retryable=True) from None
 

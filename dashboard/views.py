@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import csv
 import json
 import logging
 from collections.abc import Callable
@@ -16,12 +15,13 @@ from typing import Any
 from django.contrib.auth import login, logout
 from django.core.cache import cache
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
+from django.utils.log import log_response
 from django.views import csrf
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
@@ -30,17 +30,30 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 from django_ratelimit.decorators import ratelimit
 
-from dashboard import budget, dca_auth, encoding, limits, relay, siws, tracking, trigger
-from dashboard.forms import DcaForm, DcaVerifyForm, SignedTransactionForm, SignInChallengeForm, SignInVerifyForm
+from dashboard import budget, dca_auth, encoding, exports, limits, messages, relay, siws, tracking, trigger
+from dashboard.forms import (
+    DcaForm,
+    DcaVerifyForm,
+    ExportForm,
+    SignedTransactionForm,
+    SignInChallengeForm,
+    SignInTransactionForm,
+    SignInVerifyForm,
+    export_years,
+)
 from dashboard.middleware import mark_signed_in
-from dashboard.models import CancelAttempt
-from dashboard.orders import ACCOUNT_RENT_WORDS, fill_columns, fill_rows, total_value
+from dashboard.models import CancelAttempt, TrackedOrder
+from dashboard.orders import ACCOUNT_RENT_WORDS, total_value
 
 logger = logging.getLogger(__name__)
 
 
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
+
+
+View = Callable[..., HttpResponse]
+System = TrackedOrder.System
 
 
 def home(request: HttpRequest) -> TemplateResponse:
@@ -75,46 +88,63 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 # --- the JSON answers static/js/bridge.js reads (sign-in, and orders.js's cancel steps through it) ---
 #
-# One shape: {"state": what happened, "message": plain words for the trader, "next": what the trader
-# can do now ("retry", "refresh", "sign_in", "wait", "finish" — a stopped DCA v2 order waits for a fresh
-# refund — "connect" — connect to Jupiter's DCA again — or null), ...payload}. HTTP statuses: 200 done;
+# One shape: {"state": what happened, "code": a stable code for it (`dashboard.messages`; null when
+# there is nothing more to say than the state), "message": plain words for the trader, "next": what
+# the trader can do now ("retry", "refresh", "sign_in", "wait", "finish" — a stopped DCA v2 order
+# waits for a fresh refund — "connect" — connect to Jupiter's DCA again — or null), ...payload}.
+# The browser decides on `state`, `code` and `next`, never on the words. HTTP statuses: 200 done;
 # 400 what was sent is not acceptable; 403 not allowed (the session ended: "next": "sign_in", or a
 # sign-in proof for another site or key); 404 not found for this wallet — another wallet's order or
 # cancel attempt gets the very answer a made-up one gets, so ids reveal nothing; 409 a conflict
 # with what already happened (used, sent, closed, expired); 429 slow down, with Retry-After
 # (inbound rate limits: settings RATELIMIT_SIGN_IN, RATELIMIT_CANCEL); 502 Jupiter failed or
-# offered something we cannot vouch for.
+# offered something we cannot vouch for; 503 Jupiter is busy (its rate limit): nothing was sent,
+# with Retry-After as Jupiter said.
 
-SLOW_DOWN = "Too many attempts — please wait a minute and try again."
 SLOW_DOWN_SECONDS = 60  # the rate windows are per minute, and the message says "a minute"
-SIGNED_OUT = "You were signed out — sign in again."
 
 
 def answer(
-    state: str, message: str = "", *, next_step: str | None = None, status: int = 200, **payload: Any
+    state: str,
+    message: str = "",
+    *,
+    code: str | None = None,
+    next_step: str | None = None,
+    status: int = 200,
+    **payload: Any,
 ) -> JsonResponse:
     """Every JSON answer the bridge reads, in its one shape."""
-    return JsonResponse({"state": state, "message": message, "next": next_step, **payload}, status=status)
+    return JsonResponse(
+        {"state": state, "code": code or None, "message": message, "next": next_step, **payload}, status=status
+    )
+
+
+def refused(code: str, *, next_step: str | None = None, status: int = 400) -> JsonResponse:
+    """A refusal of ours, in its words (`dashboard.messages`)."""
+    return answer("refused", messages.words(code), code=code, next_step=next_step, status=status)
 
 
 def slow_down() -> JsonResponse:
     """The answer to a rate-limited JSON request."""
-    response = answer("refused", SLOW_DOWN, next_step="wait", status=429)
+    response = refused("slow_down", next_step="wait", status=429)
     response["Retry-After"] = str(SLOW_DOWN_SECONDS)
     return response
 
 
-STALE_PAGE = (
-    "This page is out of date (you may have signed in again in another tab). "
-    "Reload the page and try again. Nothing was sent."
-)
+def jupiter_busy(request: HttpRequest, response: JsonResponse, retry_after: int) -> JsonResponse:
+    """Jupiter answered 429 (nothing was sent): 503 with Jupiter's own wait as Retry-After, logged
+    at WARNING — a busy Jupiter is not a fault of the dashboard's."""
+    response.status_code = 503
+    response["Retry-After"] = str(retry_after)
+    log_response("Jupiter is busy: %s", request.path, response=response, request=request, level="warning")
+    return response
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """CSRF_FAILURE_VIEW: the bridge's requests (they carry X-CSRFToken) get the one JSON shape
     saying the page is stale, not an HTML page it would read as "signed out"; forms get Django's."""
     if "X-CSRFToken" in request.headers:
-        return answer("refused", STALE_PAGE, next_step="reload", status=403)
+        return refused("stale_page", next_step="reload", status=403)
     return csrf.csrf_failure(request, reason)
 
 
@@ -164,7 +194,10 @@ def sign_in_challenge(request: HttpRequest) -> JsonResponse:
         uri=request.build_absolute_uri("/"),
         address=form.cleaned_data["address"],
     )
-    return answer("challenge", "Approve the sign-in in your wallet.", **siws.challenge_input(challenge))
+    data = siws.challenge_input(challenge)
+    if form.cleaned_data["type"] == "transaction":  # wallets that cannot sign messages
+        data["transaction"] = base64.b64encode(siws.challenge_transaction(challenge)).decode()
+    return answer("challenge", "Approve the sign-in in your wallet.", **data)
 
 
 @require_POST
@@ -175,18 +208,28 @@ def sign_in_verify(request: HttpRequest) -> JsonResponse:
     data = _json_body(request)
     if data is None:
         return _refuse("The sign-in request was too large or not understood. Please start again.")
-    form = SignInVerifyForm(data)
+    by_transaction = "signedTransaction" in data  # a wallet that cannot sign messages
+    form = SignInTransactionForm(data) if by_transaction else SignInVerifyForm(data)
     if not form.is_valid():
         return _refuse(form.first_error())
+    signed = form.cleaned_data
+    session = {"session_key": request.session.session_key or "", "host": request.get_host()}
     try:
-        address = siws.verify_sign_in(
-            session_key=request.session.session_key or "",
-            host=request.get_host(),
-            address=form.cleaned_data["address"],
-            signed_message=form.cleaned_data["signedMessage"],
-            signature=form.cleaned_data["signature"],
-            nonce=form.cleaned_data["nonce"],
-        )
+        if by_transaction:
+            address = siws.verify_sign_in_transaction(
+                **session,
+                address=signed["address"],
+                signed_transaction=signed["signedTransaction"],
+                nonce=signed["nonce"],
+            )
+        else:
+            address = siws.verify_sign_in(
+                **session,
+                address=signed["address"],
+                signed_message=signed["signedMessage"],
+                signature=signed["signature"],
+                nonce=signed["nonce"],
+            )
     except siws.SignInError as exc:
         return _refuse(exc.message, exc.status)
     # Counted per wallet only now, with the wallet's own signature verified: refused requests
@@ -220,7 +263,12 @@ def wallet_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
 
 def wallet_required_json(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Signed-in wallets only, for the JSON endpoints: the bridge reads why and says so."""
-    return _signed_in_only(view, lambda request: answer("signed_out", SIGNED_OUT, next_step="sign_in", status=403))
+    return _signed_in_only(
+        view,
+        lambda request: answer(
+            "signed_out", messages.words("signed_out"), code="signed_out", next_step="sign_in", status=403
+        ),
+    )
 
 
 def _signed_in_only(
@@ -242,6 +290,29 @@ def _signed_in_only(
     return wrapper
 
 
+def json_endpoint(*, limit: tuple[str, str] | None = None, refuse_past_limit: bool = True) -> Callable[[View], View]:
+    """A signed-in JSON endpoint: POST only, signed-in wallets only (else the one "signed out"
+    answer), and with `limit=(group, rate)` limited per client address and per wallet (both
+    counted, django-ratelimit); past either it answers `slow_down` and does nothing — or, with
+    `refuse_past_limit=False`, the view reads `request.limited` and answers itself."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def within_limits(request: HtmxHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if refuse_past_limit and getattr(request, "limited", False):
+                return slow_down()
+            return view(request, *args, **kwargs)
+
+        inner: View = within_limits
+        if limit is not None:
+            group, rate = limit
+            inner = ratelimit(group=group, key="dashboard.limits.wallet_key", rate=rate, block=False)(inner)
+            inner = ratelimit(group=group, key="ip", rate=rate, block=False)(inner)
+        return require_POST(wallet_required_json(inner))
+
+    return decorate
+
+
 def render_panel(request: HtmxHttpRequest, template: str, context: dict[str, Any], **kwargs: Any) -> TemplateResponse:
     """The template's `panel` partial alone for htmx, else the whole page around it (every
     fragment URL works without htmx)."""
@@ -250,7 +321,8 @@ def render_panel(request: HtmxHttpRequest, template: str, context: dict[str, Any
 
 @wallet_required
 def orders(request: HtmxHttpRequest) -> TemplateResponse:
-    return TemplateResponse(request, "orders/page.html")
+    context = {"export_formats": exports.FORMATS.items(), "export_years": export_years(timezone.now().date())}
+    return TemplateResponse(request, "orders/page.html", context)
 
 
 # Views of the order lists, per client address and per wallet (settings RATELIMIT_LISTS): past
@@ -304,6 +376,8 @@ def orders_panel(request: HtmxHttpRequest, status: str, template: str) -> HttpRe
     access = dca_access_after(request, board, access)
     limited = getattr(request, "limited", False) and not request.htmx  # htmx shows a 200's body only
     context = board_context(board, access)
+    # Stopped orders whose latest refund we refused: their cards say so and offer to try again.
+    context["refund_refused"] = relay.refused_refunds(wallet) if status == "active" else set()
     # "No active orders" rather than "none yet" once this wallet was seen with closed ones.
     context["has_closed"] = status == "active" and not context["orders"] and tracking.has_closed_orders(wallet)
     response = render_panel(request, template, context, status=429 if limited else 200)
@@ -344,44 +418,51 @@ def order_fills(request: HtmxHttpRequest, order_key: str) -> TemplateResponse:
 @wallet_required
 @lists_limited
 def orders_export(request: HtmxHttpRequest) -> HttpResponse:
+    """Every deposit, fill and refund of the wallet's orders (both systems, active and closed) as
+    one file: plain CSV (also `;`-separated), Koinly or CoinTracker, all years or one (UTC),
+    streamed. Past the list limit, or while Jupiter fails, what was last seen, said in the file
+    name (and the plain CSV's first line); when nothing is known of a list, no file: 429 with
+    Retry-After when the limit starved it, else 503."""
     wallet = request.user.username
+    form = ExportForm(request.GET, today=timezone.now().date())
+    if not form.is_valid():
+        return TemplateResponse(request, "orders/export_unavailable.html", {"message": form.first_error()}, status=400)
+    fmt, year = form.cleaned_data["format"], form.cleaned_data["year"]
     access = dca_auth.access(request.session.session_key, wallet)
-    boards = [board_for(request, status, access) for status in tracking.STATUSES]
+    if getattr(request, "limited", False):
+        boards = [board_for(request, status, access) for status in tracking.STATUSES]
+    else:
+        boards = tracking.list_boards(wallet, access.token or None)
     for board in boards:
         access = dca_access_after(request, board, access)
     # v2 lists this session cannot read (not connected, or Jupiter refused the token) add what was
     # last seen of them, if anything; the others must be known.
     listings = [listing for board in boards for listing in (board.v1, board.v2)]
-    unknown = next(
-        (listing for listing in listings if listing.problem and not listing.as_of and not listing.needs_connect),
-        None,
-    )
-    if unknown is not None:  # nothing known about one of the lists: an export would be incomplete
-        return TemplateResponse(request, "orders/export_unavailable.html", {"listing": unknown}, status=503)
+    unknown = [listing for listing in listings if listing.problem and not listing.as_of and not listing.needs_connect]
+    if unknown:  # nothing known about one of the lists: an export would be incomplete
+        limited = any(listing.rate_limited for listing in unknown)
+        response = TemplateResponse(
+            request, "orders/export_unavailable.html", {"listing": unknown[0]}, status=429 if limited else 503
+        )
+        if limited:
+            response["Retry-After"] = str(SLOW_DOWN_SECONDS)
+        return response
     views = tracking.describe([o for board in boards for o in board.orders])
-    rows = fill_rows(views)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    stamp = timezone.now().strftime("%Y-%m-%d")
-    name = f"dca-fills-{wallet[:8]}-{stamp}"
+    rows = exports.ledger(views, exports.cancel_fees(wallet), year)
     stale = [listing for listing in listings if listing.problem and listing.as_of]
-    if stale:  # last-known fills: the file says so in its name and in its first line
-        as_of = min(listing.as_of for listing in stale)
-        name += f"-last-known-as-of-{as_of:%Y-%m-%d-%H%M}-UTC"
-    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
-    response.write("\ufeff")  # a UTF-8 byte order mark: spreadsheets then read "→" and symbols right
-    if stale:
-        csv.writer(response).writerow([export_note(as_of, stale[0].problem)])
-    writer = csv.DictWriter(response, fieldnames=fill_columns(views))
-    writer.writeheader()
-    writer.writerows(rows)
+    as_of = min((listing.as_of for listing in stale), default=None)
+    note = export_note(as_of, stale[0].problem) if as_of is not None else ""
+    response = StreamingHttpResponse(exports.lines(fmt, rows, note), content_type="text/csv; charset=utf-8")
+    name = exports.file_name(wallet, fmt, year, timezone.now(), as_of)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 
 
 def export_note(as_of: datetime, problem: str) -> str:
-    """The first line of an export made from last-known data, in plain words."""
+    """The first line of a plain export made from last-known data, in plain words."""
     return (
-        f"# Last-known fills as of {as_of.astimezone(dt_timezone.utc):%Y-%m-%d %H:%M} UTC. {problem} "
-        "Fills after that time are missing: download again later for a complete file."
+        f"# Last-known orders as of {as_of.astimezone(dt_timezone.utc):%Y-%m-%d %H:%M} UTC. {problem} "
+        "Anything after that time is missing: download again later for a complete file."
     )
 
 
@@ -390,48 +471,43 @@ def export_note(as_of: datetime, problem: str) -> str:
 CONNECT_STATUS = {"invalid": 400, "signed_out": 403, "conflict": 409, "upstream": 502}
 
 
-def connect_refusal(refused: dca_auth.ConnectRefused) -> JsonResponse:
+def connect_refusal(request: HttpRequest, refusal: dca_auth.ConnectRefused) -> JsonResponse:
     """Nothing was sent to Jupiter (or Jupiter refused); the message says why, `next` what helps."""
-    next_step = "sign_in" if refused.reason == "signed_out" else "retry" if refused.retry else None
-    return answer("refused", refused.message, next_step=next_step, status=CONNECT_STATUS[refused.reason])
+    next_step = "sign_in" if refusal.reason == "signed_out" else "retry" if refusal.retry else None
+    response = answer(
+        "refused", refusal.message, code=refusal.code, next_step=next_step, status=CONNECT_STATUS[refusal.reason]
+    )
+    if refusal.retry_after is not None:
+        return jupiter_busy(request, response, refusal.retry_after)
+    return response
 
 
-@require_POST
-@wallet_required_json
-@ratelimit(group="dca-connect", key="ip", rate="dashboard.limits.sign_in_rate", block=False)
-@ratelimit(group="dca-connect", key="dashboard.limits.wallet_key", rate="dashboard.limits.sign_in_rate", block=False)
+@json_endpoint(limit=("dca-connect", "dashboard.limits.sign_in_rate"))
 def dca_challenge(request: HtmxHttpRequest) -> JsonResponse:
     """Jupiter's challenge for the session's wallet, checked and kept for this session; the bridge
     has the wallet sign exactly this (`challenge`: the text, or `transaction`: the memo transaction)."""
-    if getattr(request, "limited", False):
-        return slow_down()
     data = _json_body(request)
     form = DcaForm(data)
     if data is None or not form.is_valid():
-        return connect_refusal(dca_auth.ConnectRefused(form.first_error()))
+        return connect_refusal(request, dca_auth.ConnectRefused(form.first_error()))
     try:
         challenge = dca_auth.issue(request.session.session_key, request.user.username, form.cleaned_data["type"])
-    except dca_auth.ConnectRefused as refused:
-        return connect_refusal(refused)
+    except dca_auth.ConnectRefused as refusal:
+        return connect_refusal(request, refusal)
     words = "Approve the message from Jupiter in your wallet. It is free and sends nothing."
     if challenge.type == trigger.MESSAGE:
         return answer("challenge", words, type=challenge.type, challenge=challenge.message)
     return answer("challenge", words, type=challenge.type, transaction=base64.b64encode(challenge.transaction).decode())
 
 
-@require_POST
-@wallet_required_json
-@ratelimit(group="dca-connect", key="ip", rate="dashboard.limits.sign_in_rate", block=False)
-@ratelimit(group="dca-connect", key="dashboard.limits.wallet_key", rate="dashboard.limits.sign_in_rate", block=False)
+@json_endpoint(limit=("dca-connect", "dashboard.limits.sign_in_rate"))
 def dca_verify(request: HtmxHttpRequest) -> JsonResponse:
     """Check the wallet's signature of this session's challenge, then get and keep the token
     (server-side only: the answer says when it ends, never what it is)."""
-    if getattr(request, "limited", False):
-        return slow_down()
     data = _json_body(request)
     form = DcaVerifyForm(data)
     if data is None or not form.is_valid():
-        return connect_refusal(dca_auth.ConnectRefused(form.first_error()))
+        return connect_refusal(request, dca_auth.ConnectRefused(form.first_error()))
     signed = form.cleaned_data
     try:
         expires = dca_auth.connect(
@@ -442,8 +518,8 @@ def dca_verify(request: HtmxHttpRequest) -> JsonResponse:
             signature=signed["signature"],
             signed_transaction=signed["signedTransaction"],
         )
-    except dca_auth.ConnectRefused as refused:
-        return connect_refusal(refused)
+    except dca_auth.ConnectRefused as refusal:
+        return connect_refusal(request, refusal)
     hours = int((expires - timezone.now()).total_seconds() // 3600)
     lasting = f"for the next {hours} hours" if hours > 1 else "for less than two hours"
     return answer("connected", f"Connected to Jupiter's DCA {lasting}. Loading your DCA orders…", next_step="refresh")
@@ -459,10 +535,10 @@ def cancel_confirm(request: HtmxHttpRequest, order_key: str) -> TemplateResponse
     order = tracking.tracked_order(request.user.username, order_key, system=None)
     view = tracking.describe([order])[0] if order else None
     context: dict[str, Any] = {"o": view, "rent_words": ACCOUNT_RENT_WORDS}
-    if view is not None and view.system == "v2":
+    if view is not None and view.dca is not None:
         base, most = relay.refund_fee_lamports()
         context |= {
-            "rounds_left": max(view.cycles_total - view.cycles_done, 0),
+            "rounds_left": max(view.progress.total - view.progress.done, 0),
             "fee_sol": lamports_in_sol(base),
             "fee_most_sol": lamports_in_sol(most),
             "dca_state": dca_auth.access(request.session.session_key, request.user.username).state,
@@ -477,27 +553,40 @@ def lamports_in_sol(lamports: int) -> str:
 REFUSAL_STATUS = {"invalid": 400, "disconnected": 403, "not_found": 404, "conflict": 409, "upstream": 502}
 
 
-def refusal(refused: relay.CancelRefused, request: HttpRequest | None = None) -> JsonResponse:
+def refusal(request: HttpRequest, refused: relay.CancelRefused) -> JsonResponse:
     """Nothing was relayed; the message says why, `next` whether a fresh try or the list can help.
     When Jupiter's DCA refused the session's token, the token is forgotten (connect again)."""
-    if refused.reason == "disconnected" and request is not None:
+    if refused.reason == "disconnected":
         dca_auth.end(request.session.session_key)
-    return answer("refused", refused.message, next_step=refused.next_step, status=REFUSAL_STATUS[refused.reason])
+    response = answer(
+        "refused",
+        refused.message,
+        code=refused.code,
+        next_step=refused.next_step,
+        status=REFUSAL_STATUS[refused.reason],
+    )
+    if refused.retry_after is not None:
+        return jupiter_busy(request, response, refused.retry_after)
+    return response
 
 
-def cancel_answer(attempt: CancelAttempt, request: HttpRequest | None = None) -> JsonResponse:
-    """Where an attempt stands (its state), in plain words, and what the trader can do now."""
+def cancel_answer(request: HttpRequest, attempt: CancelAttempt) -> JsonResponse:
+    """Where an attempt stands (its state and code), in plain words, and what the trader can do now."""
     next_step = relay.next_step(attempt)
-    if next_step == "connect" and request is not None:
+    if next_step == "connect":
         dca_auth.end(request.session.session_key)
-    return answer(
+    response = answer(
         attempt.state,
         attempt.outcome,
+        code=attempt.code,
         next_step=next_step,
         attempt=attempt.pk,
         system=attempt.system,
         explorer_url=attempt.explorer_url,
     )
+    if attempt.retry_after is not None:
+        return jupiter_busy(request, response, attempt.retry_after)
+    return response
 
 
 def dca_token(request: HttpRequest) -> str | None:
@@ -505,26 +594,20 @@ def dca_token(request: HttpRequest) -> str | None:
     return dca_auth.access(request.session.session_key, request.user.username).token or None
 
 
-@require_POST
-@wallet_required_json
-@ratelimit(group="cancel", key="ip", rate="dashboard.limits.cancel_rate", block=False)
-@ratelimit(group="cancel", key="dashboard.limits.wallet_key", rate="dashboard.limits.cancel_rate", block=False)
+@json_endpoint(limit=("cancel", "dashboard.limits.cancel_rate"))
 def cancel_start(request: HtmxHttpRequest, order_key: str) -> JsonResponse:
-    if getattr(request, "limited", False):
-        return slow_down()
     wallet = request.user.username
     order = tracking.tracked_order(wallet, order_key, system=None)
     cancelled_text = tracking.describe([order])[0].cancelled_text if order else ""
     try:
         issued = relay.start(wallet, order_key, cancelled_text, dca_token(request))
     except relay.CancelRefused as refused:
-        return refusal(refused, request)
-    stopped = issued.attempt.system == relay.V2
+        return refusal(request, refused)
+    code = "approve_refund" if issued.attempt.system == System.DCA else "approve_cancel"
     return answer(
         CancelAttempt.State.ISSUED,
-        "Jupiter has stopped this order. Approve the refund in your wallet."
-        if stopped
-        else "Approve the cancel in your wallet.",
+        issued.words or messages.words(code),  # a v2 refund names what it gives back, as checked
+        code=code,
         attempt=issued.attempt.pk,
         system=issued.attempt.system,
         transaction=base64.b64encode(issued.transaction).decode(),
@@ -534,42 +617,41 @@ def cancel_start(request: HtmxHttpRequest, order_key: str) -> JsonResponse:
     )
 
 
-@require_POST
-@wallet_required_json
-@ratelimit(group="cancel", key="ip", rate="dashboard.limits.cancel_rate", block=False)
-@ratelimit(group="cancel", key="dashboard.limits.wallet_key", rate="dashboard.limits.cancel_rate", block=False)
+@json_endpoint(limit=("cancel", "dashboard.limits.cancel_rate"))
 def cancel_submit(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
-    if getattr(request, "limited", False):
-        return slow_down()
     form = SignedTransactionForm(request.POST)
     if not form.is_valid():
-        return refusal(relay.CancelRefused(form.first_error(), reason="invalid"))
+        return refusal(
+            request, relay.CancelRefused("invalid_transaction", reason="invalid", message=form.first_error())
+        )
     try:
         attempt = relay.submit(
             request.user.username, attempt_id, form.cleaned_data["signed_transaction"], dca_token(request)
         )
     except relay.CancelRefused as refused:
-        return refusal(refused, request)
-    return cancel_answer(attempt, request)
+        return refusal(request, refused)
+    return cancel_answer(request, attempt)
 
 
-@require_POST
-@wallet_required_json
+@json_endpoint(limit=("cancel-status", "dashboard.limits.cancel_status_rate"))
 def cancel_decline(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
+    """The trader declined in the wallet: the attempt ends, nothing was signed or sent."""
     try:
-        return cancel_answer(relay.decline(request.user.username, attempt_id))
+        return cancel_answer(request, relay.decline(request.user.username, attempt_id))
     except relay.CancelRefused as refused:
-        return refusal(refused)
+        return refusal(request, refused)
 
 
-@require_POST
-@wallet_required_json
+@json_endpoint(limit=("cancel-status", "dashboard.limits.cancel_status_rate"), refuse_past_limit=False)
 def cancel_status(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
-    """Where a relayed cancel stands; settles a pending one by re-reading the order."""
+    """Where a relayed cancel stands; settles a pending one by re-reading the order. Past the
+    limit, where it stood when last known, without asking Jupiter."""
     try:
-        return cancel_answer(relay.reconcile(request.user.username, attempt_id, dca_token(request)), request)
+        if getattr(request, "limited", False):
+            return cancel_answer(request, relay.find(request.user.username, attempt_id))
+        return cancel_answer(request, relay.reconcile(request.user.username, attempt_id, dca_token(request)))
     except relay.CancelRefused as refused:
-        return refusal(refused)
+        return refusal(request, refused)
 
 
 @wallet_required

@@ -184,10 +184,7 @@ NOT_SIGNED_CODE, CHANGED_CODE, WRONG_SIGNATURE_CODE, OTHER_SIGNATURES_CODE = (
     "other_signatures",
 )
 
-UNVERIFIED = (
-    "We could not verify this refund transaction, so we did not ask your wallet to sign it. "
-    "Nothing was sent; you can finish the cancel on jup.ag."
-)
+UNVERIFIED = "We could not verify the refund transaction Jupiter offered, so we did not ask your wallet to sign it."
 NOT_SIGNED = "This is not a signed refund transaction. Nothing was sent."
 WRONG_SIGNATURE = (
     "Your wallet's signature does not match this refund transaction (was another account selected?). Nothing was sent."

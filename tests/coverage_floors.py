@@ -14,7 +14,13 @@ import coverage
 
 TOTAL_FLOOR = 93
 FLOORS = {  # percent of statements and branches, per module: about a point under the latest run
-    "dashboard/relay.py": 95,
+    # the cancel path (relay.py's 95 % before it was split into these rooms)
+    "dashboard/attempts.py": 97,
+    "dashboard/recurring_check.py": 94,
+    "dashboard/recurring_cancel.py": 96,
+    "dashboard/dca_cancel.py": 97,
+    "dashboard/relay.py": 98,
+    "dashboard/messages.py": 99,
     "dashboard/siws.py": 94,
     "dashboard/upstream.py": 93,
     "dashboard/recurring.py": 96,
@@ -24,6 +30,13 @@ FLOORS = {  # percent of statements and branches, per module: about a point unde
     "dashboard/solana_rpc.py": 93,
     "dashboard/trigger.py": 98,
     "dashboard/dca_auth.py": 96,
+    "dashboard/management/commands/jupiter_check.py": 91,
+    # The figures (orders.py until it was split), measured by the fast tier alone.
+    "dashboard/formatting.py": 97,
+    "dashboard/orders.py": 97,
+    "dashboard/recurring_view.py": 99,
+    "dashboard/dca_view.py": 97,
+    "dashboard/exports.py": 96,
 }
 
 
@@ -35,7 +48,7 @@ def main() -> int:
     rows += [(path, cov.report(include=[path], file=io.StringIO()), floor) for path, floor in FLOORS.items()]
     for name, percent, floor in rows:
         verdict = "ok" if percent >= floor else "BELOW THE FLOOR"
-        print(f"{name:28} {percent:5.1f} % (floor {floor} %) {verdict}")
+        print(f"{name:48} {percent:5.1f} % (floor {floor} %) {verdict}")
         if percent < floor:
             failed.append(name)
     if failed:

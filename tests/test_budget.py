@@ -8,12 +8,13 @@ when REDIS_URL is set, against Redis (shared by every worker and instance).
 
 from __future__ import annotations
 
+import json
 import os
-import threading
 import time
 
 import pytest
 import redis
+import requests
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -21,6 +22,7 @@ from solders.keypair import Keypair
 
 from dashboard import budget, recurring, tokens, tracking, upstream
 from dashboard.sandbox import control
+from tests.wallet import b64, sign_transaction
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 WINDOW = 60.0
@@ -51,11 +53,6 @@ def guards(request, settings):
     budget.reset()
     yield request.param
     budget.reset()
-
-
-@pytest.fixture
-def wallet() -> str:
-    return str(Keypair().pubkey())
 
 
 def listed(wallet: str) -> int:
@@ -185,6 +182,43 @@ def test_one_wallet_viewed_from_many_clients_leaves_the_list_budget_to_others(gu
     assert "Up to date" in newcomer.text
 
 
+def connect_calls() -> int:
+    return control.count_calls("dca-challenge") + control.count_calls("dca-verify")
+
+
+def hammer_connect(client: Client, keypair: Keypair) -> None:
+    """One throwaway wallet asks for Jupiter's challenge and verifies it, as connect.js does."""
+    asked = client.post("/orders/dca/challenge", json.dumps({"type": "message"}), content_type="application/json")
+    if asked.status_code != 200:
+        return
+    text = asked.json()["challenge"].encode()
+    body = {"type": "message", "signedMessage": b64(text), "signature": b64(bytes(keypair.sign_message(text)))}
+    client.post("/orders/dca/verify", json.dumps(body), content_type="application/json")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_throwaway_wallets_connecting_leave_a_victims_cancel_working(guards, sandbox_upstream, settings):
+    """The connect-drain attack: signing in with a throwaway key is free, and each connect costs
+    Jupiter calls. They are charged to the list budget and the fair shares, never to the reserve."""
+    settings.JUPITER_RATE_FAIR_SHARE = 0.5  # 3 of the 7 list calls a window per wallet or client
+    victim = Keypair()
+    keys = control.seed_wallet(str(victim.pubkey()), active=2, history=0)
+    trader = viewer(str(victim.pubkey()), "10.55.0.1")
+    assert "Up to date" in trader.get("/orders/active", **HTMX).text
+    before = list_calls()
+    for n in range(12):  # fresh wallets from two client addresses, each connecting
+        throwaway = Keypair()
+        hammer_connect(viewer(str(throwaway.pubkey()), f"10.66.0.{n % 2}"), throwaway)
+    assert before == 2 and connect_calls() == 7 - before  # the rest of the list budget, no more
+    assert control.count_calls("dca-challenge") <= 2 * 3  # at most each client's share
+    started = trader.post(f"/orders/{keys[0]}/cancel/start")
+    assert started.status_code == 200, started.json()
+    answer = trader.post(
+        started.json()["submit_url"], {"signed_transaction": sign_transaction(started.json()["transaction"], victim)}
+    )
+    assert answer.json()["state"] == "succeeded"
+
+
 def test_shares_are_per_requester_and_never_hold_cancels(guards):
     shared = budget.budget()
     for _ in range(3):
@@ -199,20 +233,13 @@ def test_shares_are_per_requester_and_never_hold_cancels(guards):
     assert wait > 0 and not share  # the list budget itself is spent
 
 
-def test_concurrent_takers_never_exceed_the_budget(guards, settings):
+def test_concurrent_takers_never_exceed_the_budget(guards, settings, at_once):
     capacity, list_capacity = budget.capacities()
-    barrier = threading.Barrier(25)
-    taken: list[bool] = []
 
-    def take() -> None:
-        barrier.wait()
-        taken.append(budget.budget().try_take(WINDOW, capacity, list_capacity, False, False)[0] == 0)
+    def take() -> bool:
+        return budget.budget().try_take(WINDOW, capacity, list_capacity, False, False)[0] == 0
 
-    threads = [threading.Thread(target=take) for _ in range(25)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=10)
+    taken = at_once(25, take)
     assert taken.count(True) == capacity
     assert len(taken) == 25
 
@@ -316,3 +343,75 @@ def test_after_the_cool_down_one_success_closes(guards, sandbox_upstream, wallet
     for _ in range(2):
         assert try_list(wallet) is upstream.JupiterUnavailable
     assert not budget.breaker().is_open()
+
+
+# --- Jupiter's own numbers (x-ratelimit-* headers) ------------------------------------------------
+
+SOL = "So11111111111111111111111111111111111111112"
+
+
+def try_cancel(wallet: str, key: str) -> recurring.CancelTransaction | None:
+    try:
+        return recurring.cancel_order(wallet, key)
+    except upstream.JupiterRateLimited:
+        return None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_calls_slow_to_what_jupiter_says_is_left(guards, sandbox_upstream, wallet):
+    control.set_rate_limit("0.1")  # Jupiter allows this organisation 6 calls a minute, fewer than our 10
+    keys = control.seed_wallet(wallet, active=3, history=0)
+    outcomes = [try_list(wallet) for _ in range(6)]
+    # Lists take Jupiter's list share of its own 6 (4), leaving 2 for cancels — not our configured 7.
+    assert outcomes == [None] * 4 + [upstream.JupiterRateLimited] * 2
+    assert listed(wallet) == 4
+    issued = [try_cancel(wallet, key) for key in keys]
+    assert [c is not None for c in issued] == [True, True, False]  # cancels use what is left, to 0
+    assert control.count_calls("cancelOrder", user=wallet) == 2
+    # Jupiter said 0 left until its reset (a minute away): nothing more goes out before it.
+    assert try_list(wallet) is upstream.JupiterRateLimited
+    assert listed(wallet) == 4
+    assert control.count_calls(status=429) == 0  # Jupiter never had to refuse a call
+    # A signed transaction is still never held back (here one the sandbox refuses).
+    with pytest.raises(upstream.JupiterRejected):
+        recurring.execute(issued[0].request_id, b"not a transaction")
+    assert control.count_calls("execute") == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_a_429_nothing_goes_out_before_jupiters_reset(guards, sandbox_upstream, wallet):
+    control.set_rate_limit("0.05")  # 3 calls a minute
+    for _ in range(3):  # another application of the same organisation spends them
+        requests.get(f"{sandbox_upstream.url}/sandbox/tokens/v2/search", params={"query": SOL}, timeout=10)
+    assert try_list(wallet) is upstream.JupiterRateLimited
+    assert control.count_calls("getRecurringOrders", status=429) == 1
+    key = control.seed_wallet(wallet, active=1, history=0)[0]
+    assert [try_list(wallet) for _ in range(3)] == [upstream.JupiterRateLimited] * 3
+    assert try_cancel(wallet, key) is None
+    assert listed(wallet) == 1  # only the call Jupiter refused: the others were held back here
+    assert control.count_calls("cancelOrder") == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_configured_rate_stays_the_ceiling(guards, sandbox_upstream, wallet):
+    control.set_rate_limit(100)  # Jupiter would allow 6,000 a minute
+    outcomes = [try_list(wallet) for _ in range(9)]
+    assert outcomes.count(None) == 7  # our own list share of 10, as without Jupiter's numbers
+    assert listed(wallet) == 7
+
+
+def test_jupiters_numbers_are_shared_and_the_latest_wins(guards):
+    now = time.time()
+    budget.observe(0, now + 30, 10)  # as another worker or instance saw it (the shared cache)
+    assert budget.take_told(is_list=True, force=False)[0] > 0
+    assert budget.take_told(is_list=False, force=False)[0] > 0  # no room for a cancel either
+    assert budget.take_told(is_list=False, force=True)[0] == 0  # a signed transaction goes
+    budget.observe(5, now + 30, 5)  # a newer answer: 5 left of 10, 3 of them kept for cancels
+    assert [budget.take_told(True, False)[0] == 0 for _ in range(3)] == [True, True, False]
+    assert [budget.take_told(False, False)[0] == 0 for _ in range(4)] == [True, True, True, False]
+
+
+@pytest.mark.parametrize("reset_in", [-1.0, 0.0, 3600.0])
+def test_a_reset_past_or_implausibly_far_is_not_believed(guards, reset_in):
+    budget.observe(0, time.time() + reset_in, 10)
+    assert budget.take_told(is_list=True, force=False) == (0.0, "")

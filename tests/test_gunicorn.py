@@ -44,3 +44,30 @@ def test_the_dashboard_reads_and_cancels_through_its_own_sandbox(server):
         timeout=TIMEOUT,
     ).json()
     assert answer["state"] == "succeeded", answer
+
+
+@pytest.fixture(scope="module")
+def behind_proxy(tmp_path_factory):
+    """gunicorn with gunicorn.conf.py, DEBUG off and DJANGO_TRUST_PROXY=1, as behind nginx."""
+    folder = tmp_path_factory.mktemp("gunicorn-proxy")
+    env = clean_env(DASHBOARD_SANDBOX="1", DJANGO_TRUST_PROXY="1", DATABASE_URL=f"sqlite:///{folder / 'db.sqlite3'}")
+    with Gunicorn(
+        ["dashboard.wsgi", "--config", "gunicorn.conf.py", "-k", "gthread", "--workers", "1"], env, log_dir=folder
+    ) as gunicorn:
+        yield gunicorn.url
+
+
+def is_https(url: str, headers: dict[str, str]) -> bool:
+    """Whether the site took the request for https (HSTS is sent on https answers only)."""
+    response = requests.get(f"{url}/healthz", headers=headers, timeout=TIMEOUT)
+    assert response.status_code == 200
+    return "Strict-Transport-Security" in response.headers
+
+
+def test_a_trusted_proxy_is_believed_only_through_x_forwarded_proto(behind_proxy):
+    assert not is_https(behind_proxy, {})
+    assert is_https(behind_proxy, {"X-Forwarded-Proto": "https"})  # what the proxy sets
+    # gunicorn's defaults would believe these too; a proxy that only sets (and strips)
+    # X-Forwarded-Proto passes them through from the client.
+    assert not is_https(behind_proxy, {"X-Forwarded-Ssl": "on"})
+    assert not is_https(behind_proxy, {"X-Forwarded-Protocol": "ssl"})

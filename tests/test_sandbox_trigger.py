@@ -300,7 +300,7 @@ def test_expired_challenges_are_refused(api):
     assert post(f"{api}/auth/verify", body).status_code == 200  # the same challenge, within 5 minutes
 
 
-def test_transaction_challenge_is_a_memo_only_transaction_signed_by_the_wallet_alone(api):
+def test_transaction_challenge_is_a_memo_and_a_compute_unit_price_signed_by_the_wallet_alone(api):
     answer = challenge(api, ALICE_WALLET, "transaction")
     assert set(answer) == {"type", "transaction"}
     assert answer["type"] == "transaction"
@@ -309,7 +309,9 @@ def test_transaction_challenge_is_a_memo_only_transaction_signed_by_the_wallet_a
     assert tx.message.header.num_required_signatures == 1
     assert str(tx.message.account_keys[0]) == ALICE_WALLET
     assert list(tx.signatures) == [Signature.default()]
-    [(program, accounts, data)] = instructions(tx)
+    [(budget, no_accounts, price), (program, accounts, data)] = instructions(tx)  # as the live API sends it
+    assert budget == "ComputeBudget111111111111111111111111111111" and no_accounts == []
+    assert price == bytes([3]) + trigger_transactions.CHALLENGE_UNIT_PRICE.to_bytes(8, "little")
     assert program == "MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr"
     assert accounts == [ALICE_WALLET]
     assert data.decode().startswith(PREFIX)
@@ -945,22 +947,17 @@ def test_confirm_validation_and_404(api):
     assert (missing.status_code, missing.json()) == (404, {"error": "DCA order not found or you do not own it"})
 
 
-def test_concurrent_confirms_cancel_the_order_once(api):
+def test_concurrent_confirms_cancel_the_order_once(api, at_once):
     token = login(api)
     order_id = seeded("active")
     issued = cancel(api, token, order_id).json()
     signed = wallet_sign(issued["transaction"], ALICE)
-    answers: list[tuple[int, dict]] = []
 
-    def submit() -> None:
+    def submit() -> tuple[int, dict]:
         response = confirm(api, token, order_id, signed, issued["requestId"])
-        answers.append((response.status_code, response.json()))
+        return response.status_code, response.json()
 
-    threads = [threading.Thread(target=submit) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    answers = at_once(6, submit)
     assert sorted(status for status, _ in answers) == [200, 400, 400, 400, 400, 400]
     assert {json.dumps(body) for status, body in answers if status == 400} == {
         json.dumps({"error": "DCA order not in cancellation state"})

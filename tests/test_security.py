@@ -22,11 +22,12 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.models import Session
+from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 from solders.keypair import Keypair
 
-from dashboard import siws, tracking, views
+from dashboard import messages, siws, tracking, views
 from dashboard.middleware import SIGNED_IN_AT
 from dashboard.sandbox import control
 from tests.wallet import sign_in, sign_in_body, sign_in_text
@@ -34,11 +35,7 @@ from tests.wallet import sign_in, sign_in_body, sign_in_text
 BASE_DIR = Path(__file__).resolve().parent.parent
 CHALLENGE = "/sign-in/challenge"
 VERIFY = "/sign-in/verify"
-SLOW_DOWN = {
-    "state": "refused",
-    "message": "Too many attempts — please wait a minute and try again.",
-    "next": "wait",
-}
+SLOW_DOWN = {"state": "refused", "code": "slow_down", "message": messages.words("slow_down"), "next": "wait"}
 # Settings the response tests take over from the production process.
 PRODUCTION_NAMES = (
     "DEBUG",
@@ -412,7 +409,7 @@ def test_deeply_nested_json_is_refused_plainly(client, caplog, url, body):
 
 
 def cancel_start(client: Client, address: str):
-    return client.post("/orders/NoSuchOrder/cancel/start", REMOTE_ADDR=address)
+    return client.post(f"/orders/{Keypair().pubkey()}/cancel/start", REMOTE_ADDR=address)  # no such order
 
 
 @pytest.mark.django_db
@@ -439,6 +436,43 @@ def test_cancel_is_rate_limited_per_address(client, settings):
         assert cancel_start(client, address).status_code == 404
     assert cancel_start(client, address).status_code == 429
     assert cancel_start(client, unique_address()).status_code == 404
+
+
+@pytest.mark.django_db
+def test_cancel_decline_is_rate_limited(client, settings):
+    settings.RATELIMIT_CANCEL_STATUS = "2/d"
+    client.force_login(siws.get_wallet_user(str(Keypair().pubkey())))
+    for _ in range(2):  # no such attempt, but counted, from ever-new addresses (per wallet)
+        assert client.post("/cancels/1/decline", REMOTE_ADDR=unique_address()).status_code == 404
+    limited = client.post("/cancels/1/decline", REMOTE_ADDR=unique_address())
+    assert limited.status_code == 429
+    assert limited.json() == SLOW_DOWN
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancel_status_past_its_limit_answers_what_is_recorded_without_asking_jupiter(
+    client, settings, sandbox_upstream
+):
+    from dashboard.models import CancelAttempt
+
+    settings.RATELIMIT_CANCEL_STATUS = "2/d"
+    wallet = str(Keypair().pubkey())
+    key = control.seed_wallet(wallet, active=1, history=0)[0]
+    now = timezone.now()
+    attempt = CancelAttempt.objects.create(
+        wallet=wallet, order_key=key, request_id="lost", message=b"", issued_at=now, claimed_at=now, state="pending"
+    )
+    client.force_login(siws.get_wallet_user(wallet))
+    address = unique_address()
+    for _ in range(2):  # each settles by re-reading the wallet's orders (10 s apart at most)
+        cache.delete(f"settle:{wallet}")
+        assert client.post(f"/cancels/{attempt.pk}/status", REMOTE_ADDR=address).json()["state"] == "pending"
+    asked = control.count_calls("getRecurringOrders", user=wallet)
+    assert asked >= 2
+    cache.delete(f"settle:{wallet}")
+    limited = client.post(f"/cancels/{attempt.pk}/status", REMOTE_ADDR=address)
+    assert limited.status_code == 200 and limited.json()["state"] == "pending"  # as recorded
+    assert control.count_calls("getRecurringOrders", user=wallet) == asked
 
 
 def test_client_address_behind_a_proxy(rf, settings):
@@ -509,7 +543,8 @@ def test_api_key_never_in_responses_or_logs(client, sandbox_upstream, settings, 
     responses.append(client.post(f"/orders/{order_key}/cancel/start"))
     assert control.count_calls() >= 6  # the upstream was really called
     for response in responses:
-        assert key not in response.content.decode(), response.request["PATH_INFO"]
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        assert key not in body.decode("utf-8-sig"), response.request["PATH_INFO"]
         assert key not in str(response.headers)
     logged = [r.getMessage() + str(r.args) + (r.exc_text or "") for r in caplog.records]
     assert logged
@@ -631,7 +666,12 @@ def test_a_stale_csrf_token_is_said_plainly_to_the_bridge():
     browser.get("/")  # a CSRF cookie, as a page load gives
     stale = browser.post("/sign-in/challenge", "{}", content_type="application/json", headers={"X-CSRFToken": "x" * 64})
     assert stale.status_code == 403
-    assert stale.json() == {"state": "refused", "message": views.STALE_PAGE, "next": "reload"}
+    assert stale.json() == {
+        "state": "refused",
+        "code": "stale_page",
+        "message": messages.words("stale_page"),
+        "next": "reload",
+    }
     form = browser.post("/sign-out")
     assert form.status_code == 403
     assert form["Content-Type"].startswith("text/html")

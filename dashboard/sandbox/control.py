@@ -37,6 +37,10 @@ WINDOW_SECONDS = 60
 # counts every Trigger v2 call against the same per-organisation limit, confirm-cancel included.
 RATE_LIMITED_ENDPOINTS = ("getRecurringOrders", "cancelOrder", "tokens", *V2_ENDPOINTS)
 V1_OFF_STATUSES = (404, 410)
+# Shapes the sandbox can drift to, as the live API has (or might): the early live v1 list
+# `{"data": {"time": {"orders": …}}}`; the v2 list under another key; every v2 order's `id`
+# renamed; the Tokens API's `id` renamed `address` (as in its v1).
+DRIFTS = ("v1_list", "v2_list", "v2_order", "tokens")
 DEFAULT_CHALLENGE_SECONDS = 300
 DEFAULT_TOKEN_SECONDS = 24 * 3600
 
@@ -70,6 +74,7 @@ def reset() -> None:
                 "dca_challenge_seconds": DEFAULT_CHALLENGE_SECONDS,
                 "dca_token_seconds": DEFAULT_TOKEN_SECONDS,
                 "dca_withdrawal_mode": trigger_transactions.NORMAL,
+                "drift": "",
             },
         )
 
@@ -109,8 +114,9 @@ def set_expiry(seconds: int) -> None:
 def inject_fault(endpoint: str, kind: str, times: int = 1, seconds: float | None = None) -> None:
     """Make the next `times` calls of `endpoint` ("*" for any) fail with `kind`.
 
-    Kinds: "500", "502", "403" (gateway refusal), "429", "timeout" (answer after `seconds`, default
-    30; the work is done, e.g. execute still closes the order and dca-confirm still cancels it),
+    Kinds: "500", "502", "403" (gateway refusal), "429" (its `x-ratelimit-reset` `seconds` from now,
+    default 1), "timeout" (answer after `seconds`, default 30; the work is done, e.g. execute still
+    closes the order and dca-confirm still cancels it),
     "nonjson", and for execute only "failed" and "insufficient_funds".
     """
     kind = str(kind)
@@ -177,6 +183,19 @@ def set_dca_withdrawal_mode(mode: str) -> None:
         raise ValueError(f"unknown withdrawal mode {mode!r}; expected one of {', '.join(trigger_transactions.MODES)}")
     knobs()
     Knobs.objects.filter(pk=1).update(dca_withdrawal_mode=mode)
+
+
+def set_drift(shape: str | None) -> None:
+    """Answer in a drifted shape from now on (one of DRIFTS), or as documented again (None or "")."""
+    if shape and shape not in DRIFTS:
+        raise ValueError(f"unknown drift {shape!r}; expected one of {', '.join(DRIFTS)} or null")
+    knobs()
+    Knobs.objects.filter(pk=1).update(drift=shape or "")
+
+
+def drift() -> str:
+    """The drifted shape the sandbox answers in ("" when none)."""
+    return knobs().drift
 
 
 def set_dca_token_lifetime(seconds: int) -> None:

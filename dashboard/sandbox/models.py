@@ -92,6 +92,8 @@ class Knobs(models.Model):
     dca_token_generation = models.PositiveIntegerField(default=0)
     # The shape of the withdrawal transactions /orders/dca/cancel issues ("normal" or a harmful variant).
     dca_withdrawal_mode = models.CharField(max_length=32, default="normal")
+    # A drifted answer shape (control.DRIFTS: "v1_list", "v2_list", "v2_order", "tokens"); "": as documented.
+    drift = models.CharField(max_length=16, blank=True, default="")
 
     def __str__(self) -> str:
         return "sandbox knobs"

@@ -1,5 +1,5 @@
-"""Trigger API v2 transactions: the memo challenge, the DCA withdrawal (refund) with its harmful
-variants, and the signatures the sandbox adds at confirm-cancel.
+"""Trigger API v2 transactions: the memo challenge (a compute-unit price beside it), the DCA
+withdrawal (refund) with its harmful variants, and the signatures the sandbox adds at confirm-cancel.
 
 The normal withdrawal has the layout of Jupiter's published example
 (`jupiter-dca-v2-cancel-transaction.json`, rebuilt byte for byte by the tests): a legacy message
@@ -271,10 +271,15 @@ def unsigned(message: Message) -> str:
     return base64.b64encode(bytes(VersionedTransaction(message, signers))).decode()
 
 
+CHALLENGE_UNIT_PRICE = 1_000  # micro-lamports per unit: 200 lamports at the default 200,000 units
+
+
 def build_challenge(wallet: Pubkey, text: str, nonce: str) -> Message:
-    """The memo-only challenge transaction (never sent): the wallet pays and is the only signer."""
+    """The challenge transaction (never sent): the wallet pays and is the only signer; a
+    SetComputeUnitPrice beside the Memo holding the text, as the live API is reported to send."""
+    price = set_compute_unit_price(CHALLENGE_UNIT_PRICE)
     memo = Instruction(keys.MEMO_PROGRAM, text.encode(), [readonly(wallet, signer=True)])
-    return Message.new_with_blockhash([memo], wallet, Hash(keys.digest("sandbox-trigger-challenge", nonce)))
+    return Message.new_with_blockhash([price, memo], wallet, Hash(keys.digest("sandbox-trigger-challenge", nonce)))
 
 
 def sandbox_signers(user: str) -> dict[Pubkey, Keypair]:

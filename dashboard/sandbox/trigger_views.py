@@ -239,12 +239,23 @@ def list_orders(request: HttpRequest) -> HttpResponse:
     if details or sort is None or direction is None:
         return invalid(details)
     listing = trigger_orders.list_orders(wallet, group, query.get("mint") or None, limit, offset, sort, direction)
+    drift = control.drift()
     return JsonResponse(
         {
-            "orders": [trigger_orders.order_to_api(o) for o in listing.orders],
+            # A drifted list comes under another key ("v2_list"), or with every order's id renamed ("v2_order").
+            "data" if drift == "v2_list" else "orders": [
+                drifted(trigger_orders.order_to_api(o), drift) for o in listing.orders
+            ],
             "pagination": {"total": listing.total, "limit": limit, "offset": offset},
         }
     )
+
+
+def drifted(order: dict, drift: str) -> dict:
+    """An order as the sandbox answers it: `id` renamed `orderId` when drifting "v2_order"."""
+    if drift != "v2_order":
+        return order
+    return {("orderId" if name == "id" else name): value for name, value in order.items()}
 
 
 @sandbox_endpoint("dca-order", ("GET",), wrong_method=not_found_text)
@@ -257,7 +268,7 @@ def get_order(request: HttpRequest, order_id: str) -> HttpResponse:
     order = trigger_orders.find(order_id, wallet)
     if order is None:
         return error(ORDER_NOT_FOUND, 404)
-    return JsonResponse(trigger_orders.order_to_api(order))
+    return JsonResponse(drifted(trigger_orders.order_to_api(order), control.drift()))
 
 
 @sandbox_endpoint("dca-cancel", ("POST",), wrong_method=not_found_text)

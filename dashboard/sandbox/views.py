@@ -64,8 +64,9 @@ def server_error() -> JsonResponse:
     return JsonResponse({"code": 500, "error": "Internal Server Error", "status": "Internal Server Error"}, status=500)
 
 
-def gateway_fault(kind: str) -> HttpResponse:
-    """The answer for an injected gateway fault ("500", "502", "403", "429" or "nonjson")."""
+def gateway_fault(kind: str, seconds: float | None = None) -> HttpResponse:
+    """The answer for an injected gateway fault ("500", "502", "403", "429" or "nonjson"). A 429
+    carries Jupiter's rate-limit headers, its window resetting in `seconds` (default 1)."""
     if kind == "500":
         return server_error()
     if kind == "502":
@@ -77,7 +78,7 @@ def gateway_fault(kind: str) -> HttpResponse:
             {
                 "x-ratelimit-remaining": "0",
                 "x-ratelimit-current": "1",
-                "x-ratelimit-reset": str(math.ceil(time.time()) + 1),
+                "x-ratelimit-reset": str(math.ceil(time.time() + (1 if seconds is None else seconds))),
             }
         )
     return HttpResponse(NON_JSON_BODY, status=200, content_type="text/html")
@@ -163,7 +164,7 @@ def sandbox_endpoint(
                 if decision.limited:
                     response = too_many_requests(decision.headers)
                 elif fault is not None and fault.kind != "timeout":
-                    response = gateway_fault(fault.kind)
+                    response = gateway_fault(fault.kind, fault.seconds)
                 else:
                     if fault is not None:
                         delay = control.DEFAULT_TIMEOUT_SECONDS if fault.seconds is None else fault.seconds
@@ -224,6 +225,8 @@ def get_recurring_orders(request: HttpRequest) -> HttpResponse:
         found = orders.list_orders(user, status, page, mint)
         items = [orders.order_to_api(o, with_type=recurring_type == "all") for o in found.orders]
         total_pages = found.total_pages
+    if control.drift() == "v1_list":  # the early live shape: the nested list, wrapped in "data"
+        return JsonResponse({"data": {recurring_type: {"orders": items, "totalPages": total_pages, "page": page}}})
     return JsonResponse(
         {"user": user, "orderStatus": status, "totalPages": total_pages, "page": page, recurring_type: items}
     )
@@ -315,7 +318,10 @@ def tokens_search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("query")
     if query is None:
         return bad_request("Missing required query parameter: query")
-    return JsonResponse(tokens.search(query), safe=False)
+    found = tokens.search(query)
+    if control.drift() == "tokens":  # `id` renamed, as the Tokens API v1 named it
+        found = [{("address" if name == "id" else name): value for name, value in t.items()} for t in found]
+    return JsonResponse(found, safe=False)
 
 
 # --- control (sandbox mode only, like the whole app) -----------------------------------------
@@ -382,6 +388,9 @@ def run_trigger_action(action: object, body: dict) -> dict:
     if action == "dca_challenge_lifetime":
         control.set_dca_challenge_lifetime(int(body["seconds"]))
         return {}
+    if action == "drift":
+        control.set_drift(body.get("shape"))
+        return {}
     if action == "dca_expire_tokens":
         control.expire_dca_tokens()
         return {}
@@ -391,7 +400,8 @@ def run_trigger_action(action: object, body: dict) -> dict:
 @csrf_exempt
 def control_view(request: HttpRequest) -> HttpResponse:
     """POST {"action": "reset"|"latency"|"rate_limit"|"expiry"|"fault"|"seed"|"order"|"v1_off"|"dca_seed"|
-    "dca_order"|"dca_state"|"dca_withdrawal"|"dca_token_lifetime"|"dca_challenge_lifetime"|"dca_expire_tokens", ...}."""
+    "dca_order"|"dca_state"|"dca_withdrawal"|"dca_token_lifetime"|"dca_challenge_lifetime"|"dca_expire_tokens"|
+    "drift", ...}."""
     if request.method != "POST":
         return method_not_allowed(("POST",))
     if request.headers.get("Sec-Fetch-Site") in ("cross-site", "same-site"):

@@ -11,7 +11,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
-from dashboard.orders import Amount
+from dashboard import messages
+from dashboard.formatting import Amount
 
 register = template.Library()
 
@@ -22,6 +23,13 @@ _FORMATS = {
     "time": "%H:%M:%S UTC",
     "clock": "%H:%M UTC",
 }
+
+
+@register.simple_tag
+def words(code: str) -> str:
+    """`{% words "earn_not_here" %}`: the trader's words for a code (`dashboard.messages`), so a
+    card says exactly what the server answers when asked anyway. Escaped like any text."""
+    return messages.words(code)
 
 
 @register.simple_tag

@@ -14,7 +14,9 @@ from dashboard.tokens import Token
 register = template.Library()
 register.filter("short_address", encoding.short_address)  # {{ address|short_address }}: "EPjF…Dt1v"
 
-_KEY = "ORDER-KEY"  # stands in for the order key in a URL reversed once per name
+# Stands in for the order key in a URL reversed once per name (an order key of the nil UUID
+# shape, as the path converter accepts only the shapes of real order keys).
+_KEY = "00000000-0000-0000-0000-000000000000"
 
 
 @functools.cache

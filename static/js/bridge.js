@@ -28,13 +28,13 @@ const el = (tag, props = {}, ...kids) => {
   e.append(...kids);
   return e;
 };
-const plain = (message) => Object.assign(new Error(message), { plain: true });
-const b64 = (bytes) => btoa(String.fromCharCode(...bytes));
+export const plain = (message) => Object.assign(new Error(message), { plain: true });
+export const b64 = (bytes) => btoa(String.fromCharCode(...bytes));
+export const fromB64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 
 function unusable(w) {
   const f = w.features || {};
   const lacking = Object.keys(NEEDS).filter((name) => !f[name]).map((name) => NEEDS[name]);
-  if (!f['solana:signIn'] && !f['solana:signMessage']) lacking.push('signing in to websites');
   if (!w.chains?.some((c) => c.startsWith('solana:'))) lacking.push('Solana');
   return lacking.length ? `${w.name} cannot be used here: it does not support ${lacking.join(', ')}.` : '';
 }
@@ -132,19 +132,19 @@ async function signIn(w) {
     } else {
       const [account] = (await inTime(f['standard:connect'].connect(), slow)).accounts;
       if (!account) throw plain('Your wallet did not share an account. Unlock it and try again.');
-      const ch = await post(d.challengeUrl, { address: account.address });
+      // Wallets that cannot sign messages (hardware wallets) sign the text in a memo transaction, never sent.
+      const sm = f['solana:signMessage'];
+      const ch = await post(d.challengeUrl, { address: account.address, type: sm ? 'message' : 'transaction' });
       nonce = ch.nonce;
-      const message = new TextEncoder().encode(ch.text);
-      [out] = await inTime(f['solana:signMessage'].signMessage({ account, message }), slow);
+      active = { wallet: w, account };
+      [out] = sm ? await inTime(sm.signMessage({ account, message: new TextEncoder().encode(ch.text) }), slow)
+        : [{ signedTransaction: await signTransaction(fromB64(ch.transaction)) }];
       out = { ...out, account };
     }
     say('Checking your signature…');
-    await post(d.verifyUrl, {
-      address: out.account.address,
-      signedMessage: b64(out.signedMessage),
-      signature: b64(out.signature),
-      nonce,
-    });
+    const proof = { address: out.account.address, nonce };
+    for (const k of ['signedMessage', 'signature', 'signedTransaction']) if (out[k]) proof[k] = b64(out[k]);
+    await post(d.verifyUrl, proof);
     localStorage.setItem(KEY, w.name);
     active = { wallet: w, account: out.account };
     say('Signed in. Opening your orders…');
@@ -201,12 +201,14 @@ export async function signTransaction(bytes) {
   return out.signedTransaction;
 }
 
+export async function signsMessages() {
+  return !!(active || (await reconnect(false))).wallet.features['solana:signMessage'];
+}
+
 export async function signMessage(message) {
   const { wallet, account } = active || (await reconnect(false));
-  const feature = wallet.features['solana:signMessage'];
-  if (!feature) throw Object.assign(plain(''), { unsupported: true });
   const [out] = await inTime(
-    feature.signMessage({ account, message }),
+    wallet.features['solana:signMessage'].signMessage({ account, message }),
     `Your wallet did not answer within ${WAIT_SECONDS} seconds. Nothing was sent.`,
   );
   return out;

@@ -1,14 +1,12 @@
 // The orders page: list refreshes and the cancel flow (issued transaction -> wallet -> relayed
 // once). After every swap the focus lands on what changed, its message in view; a control that
 // no longer does what it says is disabled or hidden.
-import { isRejection, send, signTransaction } from './bridge.js';
+import { b64, fromB64, isRejection, send, signTransaction } from './bridge.js';
 
 const body = document.body;
 const htmx = () => window.htmx;
 const $ = (id) => document.getElementById(id);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const fromB64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
-const toB64 = (bytes) => btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(''));
 const refreshOrders = () => htmx()?.trigger(body, 'orders-changed');
 const post = (url, form) => send(url, form || new URLSearchParams(),
   'The dashboard did not answer. Check your connection, then look at the list before trying again.');
@@ -133,7 +131,7 @@ async function cancel(button) {
   }
   button.hidden = true; // signed: nothing can be taken back
   say(status, 'Sending… this cannot be taken back now.', 'pending');
-  let result = await post(start.submit_url, new URLSearchParams({ signed_transaction: toB64(signed) }));
+  let result = await post(start.submit_url, new URLSearchParams({ signed_transaction: b64(signed) }));
   for (let tries = 0; ['pending', 'sending'].includes(result.state) && tries < 24; tries++) {
     say(status, result.message, 'pending', result.explorer_url);
     await sleep(5000);
@@ -142,10 +140,10 @@ async function cancel(button) {
   finish(box, result, true);
 }
 
-// An order found already closed makes the list out of date, whatever `next` says.
+// What happens next is the server's `next` (decided on codes and states), never the words.
 function finish(box, result, signed) {
   const status = parts(box)[2];
-  const next = /already (closed|cancelled)/i.test(result.message) ? 'refresh' : result.next;
+  const { next } = result;
   htmx()?.trigger(body, 'cancel-finished');
   if (result.state === 'succeeded' || next === 'refresh' || next === 'connect') {
     delete box.dataset.busy;

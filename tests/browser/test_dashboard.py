@@ -64,17 +64,47 @@ def test_export_csv(page, live_server, install_wallet):
     sign_in(page, live_server, wallet.name)
     with page.expect_download() as download:
         page.get_by_role("link", name="Download all fills (CSV)").click()
+    assert download.value.suggested_filename.startswith(f"jupiter-dca-{wallet.address[:8]}-csv-all-years-")
     raw = Path(download.value.path()).read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: spreadsheet programs read "→" right
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
-    assert [(r["in_amount"], r["in_token"], r["out_amount"], r["out_token"]) for r in rows] == [
-        ("50", "USDC", "0.29", "SOL"),
-        ("50", "USDC", "0.3", "SOL"),
+    assert [(r["kind"], r["in_amount"], r["in_token"], r["out_amount"], r["out_token"]) for r in rows] == [
+        ("deposit", "300", "USDC", "", ""),
+        ("fill", "50", "USDC", "0.29", "SOL"),
+        ("fill", "50", "USDC", "0.3", "SOL"),
     ]
-    assert rows[0]["fee_amount"] == "0.00029"
-    assert rows[0]["date (UTC)"].endswith("Z")
-    assert [r["price (in_token per 1 out_token)"] for r in rows] == ["172.413793103", "166.666666667"]
+    assert rows[1]["fee_amount"] == "0.00029"
+    datetime.strptime(rows[1]["date (UTC, YYYY-MM-DD HH:MM:SS)"], "%Y-%m-%d %H:%M:%S")
+    assert [r["price (in price_unit)"] for r in rows[1:]] == ["172.413793103", "166.666666667"]
+    assert {r["price_unit"] for r in rows[1:]} == {"USDC per 1 SOL"}  # as the screen reads it
     assert rows[0]["pair"] == "USDC → SOL"
+
+
+@pytest.mark.parametrize(
+    ("label", "fmt", "header"),
+    [
+        ("Koinly (universal template)", "koinly", "Date,Sent Amount,Sent Currency,Received Amount"),
+        ("CoinTracker", "cointracker", "Date,Received Quantity,Received Currency,Sent Quantity"),
+        ("Plain CSV for Excel in Germany", "csv-semicolon", "kind;date (UTC, YYYY-MM-DD HH:MM:SS);pair"),
+    ],
+)
+def test_download_for_taxes_in_each_format(page, live_server, install_wallet, label, fmt, header):
+    wallet = install_wallet()
+    key = known_order(wallet.address)
+    sign_in(page, live_server, wallet.name)
+    form = page.get_by_role("form", name="Download for taxes")
+    option = form.get_by_label("Format").locator("option", has_text=label)
+    form.get_by_label("Format").select_option(option.get_attribute("value"))
+    year = form.get_by_label("Tax year").locator("option").nth(1).get_attribute("value")  # the newest year
+    form.get_by_label("Tax year").select_option(year)
+    with page.expect_download() as download:
+        form.get_by_role("button", name="Download for taxes").click()
+    assert download.value.suggested_filename.startswith(f"jupiter-dca-{wallet.address[:8]}-{fmt}-{year}-")
+    text = Path(download.value.path()).read_bytes().decode("utf-8-sig")
+    assert text.startswith(header)
+    order = control.get_order(key)
+    moments = [order["createdAt"], *(t["confirmedAt"] for t in order["trades"])]  # the deposit and two fills
+    assert len(text.splitlines()) - 1 == sum(moment.startswith(year) for moment in moments)
 
 
 def test_refresh_reloads_the_panel(page, live_server, install_wallet):

@@ -67,10 +67,33 @@ def test_flat_and_nested_list_shapes():
 
 
 def test_garbage_order_list_is_refused():
-    with pytest.raises(ValueError):
-        recurring.parse_orders_page({"time": "nope"}, "active", "time")
-    with pytest.raises(ValueError):
+    with pytest.raises(upstream.UnexpectedShape):
+        recurring.parse_orders_page({"time": "nope", "totalPages": 1}, "active", "time")
+    with pytest.raises(upstream.UnexpectedShape):
         recurring.parse_orders_page([1, 2], "active", "time")
+    with pytest.raises(upstream.UnexpectedShape):
+        recurring.parse_orders_page({"time": [1], "totalPages": 1}, "active", "time")
+
+
+@pytest.mark.parametrize(
+    ("answer", "missing"),
+    [
+        # The early live v1 answer: the list wrapped in "data".
+        ({"data": {"time": {"orders": [raw_order()], "totalPages": 1, "page": 1}}}, "time"),
+        ({"page": 1, "totalPages": 1, "timeOrders": [raw_order()]}, "time"),  # a renamed list
+        ({"page": 1, "time": [raw_order()]}, "totalPages"),
+        ({"time": {"orders": [raw_order()], "page": 1}}, "totalPages"),
+        ({"page": 1, "totalPages": 1, "time": [raw_order(orderKey=None)]}, "time[].orderKey"),
+        ({"time": {"orders": [raw_order(createdAt=None)], "totalPages": 1}}, "time.orders[].createdAt"),
+    ],
+)
+def test_a_drifted_shape_is_an_error_naming_the_key_never_an_empty_page(answer, missing, caplog):
+    with pytest.raises(upstream.UnexpectedShape) as raised:
+        recurring.parse_orders_page(answer, "active", "time")
+    assert raised.value.code == "unexpected_shape"
+    assert raised.value.missing == missing
+    assert isinstance(raised.value, upstream.JupiterBadResponse)
+    assert f"{missing} is missing" in caplog.text
 
 
 def test_cancel_answer_launched_shape_and_draft_fallback():
@@ -94,14 +117,17 @@ def test_a_float_frequency_is_read_as_whole_seconds():
     assert recurring.parse_order(raw_order(cycleFrequency=3600.0), "active").cycle_frequency == 3600
 
 
-@pytest.mark.parametrize("changes", [{"orderKey": ""}, {"cycleFrequency": None}, {"trades": "nope"}])
+@pytest.mark.parametrize(
+    "changes",
+    [{"orderKey": ""}, {"cycleFrequency": None}, {"trades": "nope"}, {"inputMint": None}, {"createdAt": ""}],
+)
 def test_an_order_missing_what_defines_it_is_refused(changes):
     with pytest.raises(ValueError):
         recurring.parse_order(raw_order(**changes), "active")
 
 
-def test_an_empty_page_without_paging_fields():
-    page = recurring.parse_orders_page({"page": 3}, "history", "time")
+def test_an_empty_page_is_read_when_its_keys_are_there():
+    page = recurring.parse_orders_page({"page": 3, "totalPages": 3, "time": []}, "history", "time")
     assert (page.orders, page.page, page.total_pages) == ((), 3, 3)
 
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from dashboard import tokens
+from dashboard import tokens, upstream
 
 
 @pytest.mark.parametrize(
@@ -39,3 +39,23 @@ def test_the_token_program_is_read_when_the_api_names_it():
     assert named is not None and named.token_program == token_2022
     unnamed = tokens.parse_token({"id": "mint", "symbol": "X", "decimals": 6})
     assert unnamed is not None and unnamed.token_program == ""
+
+
+@pytest.mark.parametrize(
+    ("answer", "missing"),
+    [
+        ({"tokens": []}, "a JSON list"),
+        ([{"address": "mint", "symbol": "X", "decimals": 6}], "[].id"),  # the Tokens API v1's name
+        (["mint"], "[].id"),
+    ],
+)
+def test_a_drifted_search_answer_is_an_error_naming_the_key(answer, missing, caplog):
+    with pytest.raises(upstream.UnexpectedShape) as raised:
+        tokens.parse_search(answer)
+    assert (raised.value.code, raised.value.missing) == ("unexpected_shape", missing)
+    assert f"{missing} is missing" in caplog.text
+
+
+def test_a_search_answer_of_tokens():
+    found = tokens.parse_search([{"id": "a", "symbol": "A", "decimals": 6}, {"id": "b", "symbol": "B", "decimals": 9}])
+    assert [t.mint for t in found] == ["a", "b"]

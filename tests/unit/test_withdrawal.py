@@ -1005,8 +1005,7 @@ def test_a_listed_twice_account_is_refused():
 
 def test_the_refusal_message_is_the_one_traders_read():
     assert UNVERIFIED == (
-        "We could not verify this refund transaction, so we did not ask your wallet to sign it. "
-        "Nothing was sent; you can finish the cancel on jup.ag."
+        "We could not verify the refund transaction Jupiter offered, so we did not ask your wallet to sign it."
     )
 
 
