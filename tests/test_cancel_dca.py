@@ -644,3 +644,36 @@ def test_an_earn_while_you_wait_order_is_not_offered_a_cancel_that_would_strand_
     active = order_id(wallet, "active")
     assert f"/orders/{active}/cancel" in panel  # the others keep their button
     assert control.count_calls("dca-cancel") == 0
+
+
+def test_a_refund_that_is_not_the_listed_remainder_is_refused_when_the_order_cannot_be_read_again(trader, wallet):
+    key = order_id(wallet)
+    row = TrackedOrder.objects.get(order_key=key)
+    row.snapshot = {**row.snapshot, "inputAmountRemaining": "1", "inputAmountInitial": None, "inputAmountUsed": None}
+    row.save()
+    control.inject_fault("dca-order", "500", times=3)
+    response = start(trader, key)
+    assert (response.status_code, response.json()["code"]) == (502, "refund_refused")
+    assert CancelAttempt.objects.get().error.startswith("refund_amount: ")
+
+
+def test_an_unreadable_listing_is_not_cancelled(trader, wallet):
+    key = order_id(wallet)
+    TrackedOrder.objects.filter(order_key=key).update(snapshot={"id": key})
+    response = start(trader, key)
+    assert (response.status_code, response.json()["code"]) == (404, "not_active")
+    assert control.count_calls("dca-cancel") == 0
+
+
+def test_a_token_we_know_nothing_about_is_refunded_without_a_figure(trader, wallet, keypair):
+    from dashboard.sandbox.models import DcaOrder
+
+    unknown = str(Keypair().pubkey())  # neither in the Tokens API nor in our own table
+    key = order_id(wallet)
+    DcaOrder.objects.filter(order_id=key).update(input_mint=unknown)
+    row = TrackedOrder.objects.get(order_key=key)
+    row.snapshot = {**row.snapshot, "inputMint": unknown}
+    row.save()
+    started, answer = cancel_through(trader, keypair, key)
+    assert started["message"] == messages.words("approve_refund")
+    assert answer["message"] == messages.words("cancelled")

@@ -176,6 +176,9 @@ def named_then_landed(page, wallet, name: str) -> tuple[str, VersionedTransactio
     status = confirm.locator(".cancel-status")
     expect(status).to_contain_text("Approve the refund in your wallet: you receive ")
     named = status.inner_text()
+    page.set_viewport_size({"width": 1280, "height": 900})
+    confirm.scroll_into_view_if_needed()
+    screenshot(page, f"dca-approve-{name}-1280.png")
     page.evaluate("window.__testWallet.answer(true)")
     expect(page.locator("#cancel-outcome")).to_contain_text("Order cancelled")
     key = trigger_seed.order_id(wallet.address, name)
@@ -240,6 +243,7 @@ def test_an_earn_while_you_wait_order_cannot_reach_jupiters_cancel_by_any_url(pa
     page.goto(f"{live_server.url}/orders/{key}/cancel")
     expect(page.locator(".confirm")).to_contain_text(messages.words("earn_not_here"))
     expect(page.locator("[data-cancel-start]")).to_have_count(0)
+    screenshot(page, "dca-earn-not-here-1280.png")
     # A forged start from the page, with its CSRF token (a stale page would send the same).
     answer = page.evaluate(
         """async (url) => {
