@@ -23,7 +23,18 @@ from django.conf import settings
 from django.utils import timezone
 from solders.transaction import VersionedTransaction
 
-from dashboard import attempts, messages, solana_rpc, tokens, tracking, transactions, trigger, upstream, withdrawal
+from dashboard import (
+    attempts,
+    dca_orders,
+    messages,
+    solana_rpc,
+    tokens,
+    tracking,
+    transactions,
+    trigger,
+    upstream,
+    withdrawal,
+)
 from dashboard.attempts import SENT, UNSETTLED, CancelRefused, Issued
 from dashboard.encoding import short_address
 from dashboard.models import CancelAttempt, TrackedOrder
@@ -46,7 +57,7 @@ def refund_fee_lamports() -> tuple[int, int]:
     return base, base + settings.MAX_PRIORITY_FEE_LAMPORTS
 
 
-def stoppable(wallet: str, order_key: str) -> trigger.DcaOrder:
+def stoppable(wallet: str, order_key: str) -> dca_orders.DcaOrder:
     """The wallet's active v2 order as last seen; refused (no upstream call) otherwise, or while
     one of its refunds is still being confirmed."""
     row = TrackedOrder.objects.filter(wallet=wallet, order_key=order_key, system=SYSTEM, status="active").first()
@@ -56,7 +67,7 @@ def stoppable(wallet: str, order_key: str) -> trigger.DcaOrder:
             order = tracking.parse_snapshot(row)
         except ValueError:
             order = None
-    if not isinstance(order, trigger.DcaOrder):
+    if not isinstance(order, dca_orders.DcaOrder):
         raise CancelRefused("not_active", reason="not_found", next_step="refresh")
     if order.jl_enabled:
         # "Earn While You Wait": its refund carries Jupiter Lend instructions we cannot verify, and
@@ -157,7 +168,7 @@ def start(wallet: str, order_key: str, token: str | None, cancelled_text: str = 
     return Issued(attempt=attempt, transaction=issued.transaction, words=approve)
 
 
-def refund_order(wallet: str, order: trigger.DcaOrder, issued: trigger.DcaCancel, input_token: tokens.Token | None):
+def refund_order(wallet: str, order: dca_orders.DcaOrder, issued: trigger.DcaCancel, input_token: tokens.Token | None):
     """What the refund is checked against: the order as Jupiter listed it, and its cancel answer."""
     if order.user not in ("", wallet):
         raise withdrawal.WithdrawalRefused(
@@ -178,7 +189,7 @@ def refund_order(wallet: str, order: trigger.DcaOrder, issued: trigger.DcaCancel
 
 def check_refund(
     wallet: str,
-    order: trigger.DcaOrder,
+    order: dca_orders.DcaOrder,
     issued: trigger.DcaCancel,
     input_token: tokens.Token | None,
     token: str,
@@ -304,7 +315,7 @@ def next_step(attempt: CancelAttempt) -> str | None:
     return attempts.next_step(attempt, "finish")
 
 
-def refund_signature(order: trigger.DcaOrder) -> str:
+def refund_signature(order: dca_orders.DcaOrder) -> str:
     """The signature of the order's successful withdrawal (refund), the latest if several."""
     refunds = [e for e in order.events if e.type == "withdrawal" and e.state == "success" and e.tx_signature]
     return refunds[-1].tx_signature if refunds else ""
@@ -330,7 +341,7 @@ def settle(attempt: CancelAttempt, token: str | None, now: datetime) -> CancelAt
     if order.state == "cancelled":
         signature = refund_signature(order) or attempt.signature
         return succeed(attempt, signature, "Reconciled", expected=UNSETTLED)
-    if order.state in trigger.PAST_STATES:
+    if order.state in dca_orders.PAST_STATES:
         return attempts.finish(attempt, A.FAILED, "ended_on_its_own", expected=UNSETTLED, upstream_status="Reconciled")
     if not late:
         return attempt
