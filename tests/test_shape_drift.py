@@ -110,7 +110,7 @@ def test_one_v2_order_with_a_renamed_key_retires_nothing(monkeypatch):
     monkeypatch.setattr(sandbox_trigger_views, "drifted", one_odd)
     tracking.expire_dca(wallet, "active")
     shown = tracking.list_dca(wallet, "active", token)
-    assert shown.unreadable == 1 and len(shown.orders) == 6
+    assert shown.unreadable == 1 and len(shown.orders) == 7
     assert odd[0] not in {o.id for o in shown.orders}
     assert active_keys(wallet, "v2") == tracked  # the unreadable one is not taken for gone
 
