@@ -404,6 +404,8 @@ def orders_panel(request: HtmxHttpRequest, status: str, template: str) -> HttpRe
 def panel_context(request: HttpRequest, status: str, board: tracking.Board, access: dca_auth.Access) -> dict[str, Any]:
     """What a list's panel reads (after forgetting a token Jupiter refused)."""
     context = board_context(board, dca_access_after(request, board, access))
+    # Stopped orders whose latest refund we refused: their cards say so and offer to try again.
+    context["refund_refused"] = relay.refused_refunds(request.user.username) if status == "active" else set()
     # "No active orders" rather than "none yet" once this wallet was seen with closed ones.
     context["has_closed"] = (
         status == "active" and not context["orders"] and tracking.has_closed_orders(request.user.username)
@@ -723,7 +725,7 @@ def cancel_start(request: HtmxHttpRequest, order_key: str) -> JsonResponse:
     code = "approve_refund" if issued.attempt.system == System.DCA else "approve_cancel"
     return answer(
         CancelAttempt.State.ISSUED,
-        messages.words(code),
+        issued.words or messages.words(code),  # a v2 refund names what it gives back, as checked
         code=code,
         attempt=issued.attempt.pk,
         system=issued.attempt.system,
