@@ -50,13 +50,26 @@ NOT_CHECKED = "Nothing was sent to Jupiter."
 class ConnectRefused(Exception):
     """A refused connect; `message` is shown to the trader as is. `reason`: "invalid" (what the
     browser sent is not acceptable), "conflict" (no fresh, unused challenge of this session),
-    "upstream" (Jupiter failed, refused, or sent something we cannot vouch for) or "signed_out"."""
+    "upstream" (Jupiter failed, refused, or sent something we cannot vouch for) or "signed_out".
+    `code`: Jupiter's error code when Jupiter refused (`upstream.JupiterError.code`, e.g.
+    `challenge_not_found`: sign again), else ""; `retry_after`: the seconds Jupiter asked us to
+    wait (it was busy), else None."""
 
-    def __init__(self, message: str, *, reason: str = "invalid", retry: bool = True) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str = "invalid",
+        retry: bool = True,
+        code: str = "",
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.reason = reason
         self.retry = retry
+        self.code = code
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -192,7 +205,9 @@ def issue(session_key: str, wallet: str, kind: str) -> trigger.Challenge:
     try:
         challenge = trigger.request_challenge(wallet, kind)
     except upstream.JupiterError as exc:
-        raise ConnectRefused(exc.user_message, reason="upstream", retry=exc.retryable) from None
+        raise ConnectRefused(
+            exc.user_message, reason="upstream", retry=exc.retryable, code=exc.code, retry_after=exc.retry_after
+        ) from None
     if kind == trigger.MESSAGE:
         stored = check_challenge_text(challenge.message)
     else:
@@ -245,9 +260,15 @@ def connect(
     try:
         token = trigger.verify(wallet, **answer)
     except upstream.JupiterError as exc:
-        logger.info("dca connect refused by jupiter: status=%s", exc.status)
+        logger.info("dca connect refused by jupiter: status=%s code=%s", exc.status, exc.code)
+        # Words of Jupiter's own (sign again; busy) as they are; anything else said as a refusal.
+        known = exc.code in ("challenge_not_found", "rate_limited")
         raise ConnectRefused(
-            f"Jupiter did not accept the signature: {exc.user_message}", reason="upstream", retry=True
+            exc.user_message if known else f"Jupiter did not accept the signature: {exc.user_message}",
+            reason="upstream",
+            retry=True,
+            code=exc.code,
+            retry_after=exc.retry_after,
         ) from None
     kept = DcaConnection.objects.filter(pk=row.pk, wallet=wallet).update(
         token=token.value, token_expires_at=token.expires_at, connected_at=now, ended=""

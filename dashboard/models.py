@@ -9,6 +9,8 @@ from django.contrib.sessions.models import Session
 from django.db import models
 from django.utils import timezone
 
+from dashboard import messages
+
 # A cancel transaction's blockhash lives ~60-90 s: a signed one older than this is not relayed.
 ATTEMPT_LIFETIME = timedelta(seconds=75)
 
@@ -65,13 +67,13 @@ class CancelAttempt(models.Model):
         PENDING = "pending", "Still confirming"
         SUCCEEDED = "succeeded", "Cancelled"
         FAILED = "failed", "Failed"
-        REFUSED = "refused", "Refused"  # closed unsent: the order was cancelled by another attempt (relay.close_others)
+        REFUSED = "refused", "Refused"  # closed unsent (attempts.close_others), or its refund failed the check
         EXPIRED = "expired", "Expired"
 
     wallet = models.CharField(max_length=64, db_index=True)
     order_key = models.CharField(max_length=64)
-    # "v1": a Recurring API cancel (request_id: cancelOrder's requestId, relayed with execute);
-    # "v2": a Trigger API v2 DCA refund (request_id: the cancel's requestId, relayed with
+    # System.RECURRING: a Recurring API cancel (request_id: cancelOrder's requestId, relayed with execute);
+    # System.DCA: a Trigger API v2 DCA refund (request_id: the cancel's requestId, relayed with
     # confirm-cancel). In both, `message` holds the exact message bytes the wallet was asked to sign.
     system = models.CharField(max_length=2, choices=TrackedOrder.System.choices, default=TrackedOrder.System.RECURRING)
     request_id = models.CharField(max_length=128)
@@ -83,12 +85,19 @@ class CancelAttempt(models.Model):
     signature = models.CharField(max_length=128, blank=True)
     upstream_status = models.CharField(max_length=32, blank=True)
     error = models.TextField(blank=True)
+    # What became of it: a stable code (`dashboard.messages`; what behaviour reads) and the words
+    # the trader was told (`outcome`, kept as said then).
+    code = models.CharField(max_length=40, blank=True)
     outcome = models.TextField(blank=True)
     # What the trader reads if it goes through, e.g. "Order cancelled. 45 USDC and 0.12 SOL are back in your wallet."
     cancelled_text = models.CharField(max_length=300, blank=True)
     # What the signed transaction pays the network (signatures and priority fee), recorded when it
     # is relayed; the tax exports give it as the cancel's network fee once the cancel succeeded.
     network_fee_lamports = models.PositiveBigIntegerField(null=True, blank=True)
+
+    # Not stored: the seconds Jupiter asked us to wait when this request's relay met its rate
+    # limit (the answer's Retry-After); None otherwise.
+    retry_after: int | None = None
 
     class Meta:
         ordering = ["-issued_at"]
@@ -103,11 +112,8 @@ class CancelAttempt(models.Model):
             return self.outcome
         if self.state == self.State.ISSUED and timezone.now() - self.issued_at > ATTEMPT_LIFETIME:
             if self.system == TrackedOrder.System.DCA:
-                return (
-                    "The refund expired before the wallet approved it. "
-                    "Jupiter has stopped the order; finish the refund from its card."
-                )
-            return "Expired before the wallet approved it. Nothing was sent."
+                return messages.words("refund_expired_unsigned")
+            return messages.words("expired_unsigned")
         return self.get_state_display()
 
     @property

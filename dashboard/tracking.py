@@ -42,7 +42,7 @@ LOCK_TTL = 30  # seconds a fetch may hold the single-flight lock
 WAIT_FOR_OTHER = 12.0  # seconds a request waits for another's fetch of the same page
 PAGES_SEEN_TTL = 7 * 24 * 3600  # how long the page count of a wallet's list is remembered
 RETIRED_STATUSES = (404, 410)  # every v1 call answering these: Jupiter switched the v1 API off
-V1, V2 = TrackedOrder.System.RECURRING.value, TrackedOrder.System.DCA.value
+System = TrackedOrder.System
 
 T = TypeVar("T")
 AnyOrder = recurring.Order | trigger.DcaOrder
@@ -50,10 +50,10 @@ AnyOrder = recurring.Order | trigger.DcaOrder
 
 @dataclass(frozen=True)
 class Listing:
-    orders: list[Any]  # recurring.Order (system "v1") or trigger.DcaOrder (system "v2")
+    orders: list[Any]  # recurring.Order (System.RECURRING) or trigger.DcaOrder (System.DCA)
     as_of: datetime | None  # when the data left Jupiter
     problem: str = ""  # plain words when this is last-known data, or nothing could be loaded
-    system: str = V1
+    system: str = System.RECURRING
     retired: bool = False  # v1 only: Jupiter answers 404/410, the v1 API is switched off
     needs_connect: bool = False  # v2 only: no token, or Jupiter refused it (the wallet must sign again)
     unreadable: int = 0  # v2 only: orders Jupiter sent that we could not read
@@ -250,7 +250,7 @@ def list_orders(wallet: str, status: str) -> Listing:
     orders = [order for page in pages for order in page.orders]
     as_of = datetime.fromtimestamp(min(page.fetched_at for page in pages), tz=dt_timezone.utc)
     if status == "active":
-        retire(wallet, [o.order_key for o in orders], as_of, V1)
+        retire(wallet, [o.order_key for o in orders], as_of, System.RECURRING)
     return Listing(orders=orders, as_of=as_of)
 
 
@@ -267,18 +267,18 @@ def list_dca(wallet: str, status: str, token: str | None) -> Listing:
     """The wallet's v2 orders in one list ("active" or "history"): live with a token, else (or
     when Jupiter fails or refuses the token) as last seen."""
     if not token:
-        return dataclasses.replace(last_known(wallet, status, "", V2), needs_connect=True)
+        return dataclasses.replace(last_known(wallet, status, "", System.DCA), needs_connect=True)
     try:
         listing = cached_dca(wallet, status, token)
     except upstream.JupiterUnauthorized as exc:
-        return dataclasses.replace(last_known(wallet, status, exc.user_message, V2), needs_connect=True)
+        return dataclasses.replace(last_known(wallet, status, exc.user_message, System.DCA), needs_connect=True)
     except upstream.JupiterError as exc:
-        return _limited(last_known(wallet, status, exc.user_message, V2), exc)
+        return _limited(last_known(wallet, status, exc.user_message, System.DCA), exc)
     orders = [order for order in listing.orders if order.user in ("", wallet)]
     as_of = datetime.fromtimestamp(listing.fetched_at, tz=dt_timezone.utc)
     if status == "active" and not listing.unreadable:  # retire only on a wholly readable answer
-        retire(wallet, [o.id for o in orders], as_of, V2)
-    return Listing(orders=orders, as_of=as_of, system=V2, unreadable=listing.unreadable)
+        retire(wallet, [o.id for o in orders], as_of, System.DCA)
+    return Listing(orders=orders, as_of=as_of, system=System.DCA, unreadable=listing.unreadable)
 
 
 def _limited(listing: Listing, exc: upstream.JupiterError) -> Listing:
@@ -308,19 +308,21 @@ def list_boards(wallet: str, token: str | None) -> list[Board]:
 def last_known_board(wallet: str, status: str, problem: str, connected: bool) -> Board:
     """Both lists as last seen, without calling Jupiter (`problem` says why); the v2 list of a
     session that is not connected is marked so, as `list_board` does."""
-    v2 = last_known(wallet, status, problem if connected else "", V2)
+    v2 = last_known(wallet, status, problem if connected else "", System.DCA)
     return Board(last_known(wallet, status, problem), v2 if connected else dataclasses.replace(v2, needs_connect=True))
 
 
 def record(wallet: str, status: str, page: recurring.OrdersPage) -> None:
     """Remember the orders of a page just read from Jupiter, as their last-known state."""
     seen = datetime.fromtimestamp(page.fetched_at, tz=dt_timezone.utc)
-    _record(wallet, status, seen, V1, [(o.order_key, o.raw) for o in page.orders if o.user in ("", wallet)])
+    _record(
+        wallet, status, seen, System.RECURRING, [(o.order_key, o.raw) for o in page.orders if o.user in ("", wallet)]
+    )
 
 
 def record_dca(wallet: str, status: str, listing: trigger.DcaListing) -> None:
     seen = datetime.fromtimestamp(listing.fetched_at, tz=dt_timezone.utc)
-    _record(wallet, status, seen, V2, [(o.id, o.raw) for o in listing.orders if o.user in ("", wallet)])
+    _record(wallet, status, seen, System.DCA, [(o.id, o.raw) for o in listing.orders if o.user in ("", wallet)])
 
 
 def _record(wallet: str, status: str, seen: datetime, system: str, snapshots: list[tuple[str, dict]]) -> None:
@@ -335,7 +337,7 @@ def _record(wallet: str, status: str, seen: datetime, system: str, snapshots: li
     )
 
 
-def retire(wallet: str, active: list[str], seen: datetime, system: str = V1) -> None:
+def retire(wallet: str, active: list[str], seen: datetime, system: str = System.RECURRING) -> None:
     """Orders tracked as active that this listing no longer shows have left the active list.
     Called only with a well-formed answer: a drifted shape raises `UnexpectedShape` before, and a
     v2 list with orders we could not read retires nothing."""
@@ -350,14 +352,14 @@ def parse_snapshot(row: TrackedOrder) -> AnyOrder:
     """A tracked order's last snapshot as the dataclass of its system; ValueError if unreadable."""
     listed = "active" if row.status == "active" else "history"
     try:
-        if row.system == V2:
+        if row.system == System.DCA:
             return trigger.parse_order(row.snapshot, listed)
         return recurring.parse_order(row.snapshot, listed)
     except (TypeError, KeyError) as exc:
         raise ValueError(str(exc)) from None
 
 
-def last_known(wallet: str, status: str, problem: str, system: str = V1) -> Listing:
+def last_known(wallet: str, status: str, problem: str, system: str = System.RECURRING) -> Listing:
     """The orders of one list as last seen, with `problem` saying why they are not live ("": no
     fetch was tried)."""
     tracked = list(TrackedOrder.objects.filter(wallet=wallet, system=system, status=status).order_by("-last_seen"))
@@ -401,9 +403,11 @@ def tracked_orders(wallet: str, order_keys: list[str]) -> dict[str, AnyOrder]:
     return found
 
 
-def tracked_order(wallet: str, order_key: str, *, any_status: bool = False, system: str | None = V1) -> AnyOrder | None:
+def tracked_order(
+    wallet: str, order_key: str, *, any_status: bool = False, system: str | None = System.RECURRING
+) -> AnyOrder | None:
     """This wallet's order as last seen in its active list (or in any list), or None. `system`:
-    only an order of that system ("v1" by default: what the v1 cancel can act on), None for either."""
+    only an order of that system (Recurring v1 by default: what the v1 cancel can act on), None for either."""
     rows = TrackedOrder.objects.filter(wallet=wallet, order_key=order_key)
     if system is not None:
         rows = rows.filter(system=system)

@@ -12,10 +12,12 @@ trader understands. Headers are never logged (the API key and wallets' tokens tr
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -23,7 +25,7 @@ from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from dashboard import budget
+from dashboard import budget, messages
 
 logger = logging.getLogger(__name__)
 
@@ -36,28 +38,39 @@ POOL_SIZE = 24  # connections kept per host: page fetches run concurrently
 
 
 class JupiterError(Exception):
-    """Any failure talking to Jupiter, with a message a trader understands."""
+    """Any failure talking to Jupiter: a stable `code` (what code branches on) and the trader's
+    words for it (`user_message`, from `dashboard.messages`)."""
 
-    default_user_message = "Jupiter could not complete this request. Please try again shortly."
+    code = "jupiter_failed"
 
     def __init__(
         self,
-        user_message: str = "",
+        code: str = "",
         *,
         status: int | None = None,
         upstream_message: str = "",
         gateway_request_id: str = "",
         retryable: bool = False,
+        retry_after: int | None = None,
     ) -> None:
-        self.user_message = user_message or self.default_user_message
+        self.code = code or type(self).code
         self.status = status
         self.upstream_message = upstream_message
         self.gateway_request_id = gateway_request_id
         self.retryable = retryable
+        self.retry_after = retry_after  # seconds Jupiter asked us to wait (its 429s); else None
+        self.user_message = self.words()
         super().__init__(self.user_message)
 
+    def words(self) -> str:
+        if self.code == "rejected":
+            return messages.words("rejected", detail=self.upstream_message or "no reason given")
+        if self.code == "rate_limited":
+            return messages.rate_limited_words(self.retry_after)
+        return messages.words(self.code)
+
     def __str__(self) -> str:
-        parts = [self.user_message]
+        parts = [self.code, self.user_message]
         if self.status is not None:
             parts.append(f"HTTP {self.status}")
         if self.upstream_message:
@@ -70,17 +83,19 @@ class JupiterError(Exception):
 class JupiterUnavailable(JupiterError):
     """Timeouts, lost connections and 5xx answers: Jupiter is not answering properly."""
 
-    default_user_message = "Jupiter is not answering right now. Please try again in a minute."
+    code = "unavailable"
 
 
 class JupiterRateLimited(JupiterError):
-    default_user_message = "Jupiter is busy right now (too many requests). Please try again in a moment."
+    """Jupiter answered 429, or the dashboard's own budget for calls to Jupiter is spent."""
+
+    code = "rate_limited"
 
 
 class JupiterBadResponse(JupiterError):
     """A 2xx answer we cannot read (not JSON, or not the documented shape)."""
 
-    default_user_message = "Jupiter sent an answer we could not read. Please try again shortly."
+    code = "bad_response"
 
 
 class UnexpectedShape(JupiterBadResponse):
@@ -136,13 +151,13 @@ def missing_keys(data: Any, keys: tuple[str, ...]) -> list[str]:
 
 
 class OrderNotFound(JupiterError):
-    default_user_message = "This order is already closed or could not be found."
+    code = "not_found"
 
 
 class JupiterRejected(JupiterError):
     """A 4xx refusal other than the ones above."""
 
-    default_user_message = "Jupiter refused this request."
+    code = "rejected"
 
 
 class JupiterUnauthorized(JupiterRejected):
@@ -150,69 +165,49 @@ class JupiterUnauthorized(JupiterRejected):
     revoked (401), or belongs to another wallet (403 "must match authenticated user"). The wallet
     must sign Jupiter's challenge again; nothing else can help."""
 
-    default_user_message = "Your connection to Jupiter's DCA has ended. Connect again to see those orders."
+    code = "token_refused"
 
 
 # --- HTTP ---------------------------------------------------------------------------------------
 
 
-TRANSACTION_EXPIRED = "That took too long and the transaction expired — try again."
-
-# What Jupiter says, in plain words: the one table for every API, whether Jupiter answers with an
-# HTTP error (`error_for`) or reports a failure inside a 200 answer (`plain_words`, e.g. execute's
+# What Jupiter says, as codes: the one table for every API, whether Jupiter answers with an HTTP
+# error (`error_for`) or reports a failure inside a 200 answer (`known_code`, e.g. execute's
 # `status: "Failed"`). Rows: (words Jupiter's message contains, the error class that decides over
-# the HTTP status or None to let the status decide, the sentence a trader reads). First match wins.
-# Trigger API v2 (DCA) cancel answers: a buy is running; the refund transaction Jupiter cached is
+# the HTTP status or None to let the status decide, the code; `dashboard.messages` has its plain
+# words). First match wins. Trigger API v2: a bad signature at /auth/verify is "Challenge not
+# found" (sign again); cancel answers: a buy is running; the refund transaction Jupiter cached is
 # gone (expired, or unknown); the order is not waiting for its refund (cancelled already, or never
-# stopped) — relay.py re-reads the order then; nothing left to refund; a changed signed refund.
-DCA_EXECUTING = "A buy is running right now; try again in a minute. Nothing was stopped or signed."
-DCA_NOT_IN_CACHE = (
-    "Jupiter no longer has that refund transaction (it expired). Nothing was sent; "
-    "press “Finish the refund” for a fresh one."
-)
-DCA_NOT_CANCELLING = "Jupiter says this order is not waiting for its refund any more; we are re-reading it."
-DCA_NOT_NOW = (
-    "Jupiter cannot cancel this order in its current state (it is still starting, or has already ended). "
-    "Nothing was stopped or signed; the list will refresh."
-)
-DCA_NOTHING_LEFT = "Nothing is left in this order to refund, so there is nothing to cancel."
-DCA_SIGNATURE_REFUSED = (
-    "Jupiter did not accept your wallet's signature of the refund. Nothing was sent; "
-    "press “Finish the refund” to try with a fresh transaction."
-)
-
+# stopped) — dca_cancel.py re-reads the order then; nothing left to refund; a changed signed refund.
 KNOWN_MESSAGES: tuple[tuple[str, type[JupiterError] | None, str], ...] = (
-    ("in 'executing' state", None, DCA_EXECUTING),
-    ("cannot cancel dca order in", None, DCA_NOT_NOW),
-    ("withdrawal transaction not found in cache", None, DCA_NOT_IN_CACHE),
-    ("not in cancellation state", None, DCA_NOT_CANCELLING),
-    ("no remaining funds", None, DCA_NOTHING_LEFT),
-    ("invalid withdrawal transaction", None, DCA_SIGNATURE_REFUSED),
-    ("failed to fill whole buffer", OrderNotFound, OrderNotFound.default_user_message),
-    (
-        "insufficient funds",
-        JupiterRejected,
-        "Your wallet does not have enough SOL for the network fee. Add a little SOL and try again.",
-    ),
-    ("blockhash not found", None, TRANSACTION_EXPIRED),
-    ("expired", None, TRANSACTION_EXPIRED),
-    ("already", None, "This order was already closed."),
-    ("too many requests", None, JupiterRateLimited.default_user_message),
+    ("challenge not found", None, "challenge_not_found"),
+    ("in 'executing' state", None, "order_executing"),
+    ("cannot cancel dca order in", None, "cannot_cancel_now"),
+    ("withdrawal transaction not found in cache", None, "withdrawal_not_in_cache"),
+    ("not in cancellation state", None, "not_cancelling"),
+    ("no remaining funds", None, "nothing_left"),
+    ("invalid withdrawal transaction", None, "refund_signature_refused"),
+    ("failed to fill whole buffer", OrderNotFound, "not_found"),
+    ("insufficient funds", JupiterRejected, "insufficient_funds"),
+    ("blockhash not found", None, "transaction_expired"),
+    ("expired", None, "transaction_expired"),
+    ("already", None, "already_closed"),
+    ("too many requests", None, "rate_limited"),
 )
 
 
 def known_message(message: str) -> tuple[type[JupiterError] | None, str]:
-    """The row of KNOWN_MESSAGES matching Jupiter's message: (its error class or None, its words),
+    """The row of KNOWN_MESSAGES matching Jupiter's message: (its error class or None, its code),
     or (None, "") when Jupiter's message is not one we know."""
     lowered = message.lower()
-    for needle, kind, words in KNOWN_MESSAGES:
+    for needle, kind, code in KNOWN_MESSAGES:
         if needle in lowered:
-            return kind, words
+            return kind, code
     return None, ""
 
 
-def plain_words(message: str) -> str:
-    """Jupiter's message in plain words, or "" when it is not one we know."""
+def known_code(message: str) -> str:
+    """The code of Jupiter's message, or "" when it is not one we know."""
     return known_message(message)[1]
 
 
@@ -237,9 +232,9 @@ def with_token(response: requests.Response) -> bool:
 
 
 def error_for(response: requests.Response) -> JupiterError:
-    """The error for an HTTP error answer. A 429 or 5xx keeps its class's words whatever the
+    """The error for an HTTP error answer. A 429 or 5xx keeps its class's code whatever the
     message says (its text is no reliable account of what happened); a known message otherwise
-    gives the words, and its class when the table names one."""
+    gives the code, and its class when the table names one."""
     status = response.status_code
     message = upstream_message(response)
     details = {
@@ -247,20 +242,46 @@ def error_for(response: requests.Response) -> JupiterError:
         "upstream_message": message,
         "gateway_request_id": response.headers.get("x-api-gateway-request-id", ""),
     }
-    kind, words = known_message(message)
+    kind, code = known_message(message)
     if kind is not None:
-        return kind(words, **details)
+        return kind(code, **details)
     if with_token(response) and (
         status == 401 or (status == 403 and "must match authenticated user" in message.lower())
     ):
         return JupiterUnauthorized(**details)
     if status == 429:
-        return JupiterRateLimited(retryable=True, **details)
+        return JupiterRateLimited(retryable=True, retry_after=retry_after_seconds(response), **details)
     if status >= 500:
         return JupiterUnavailable(retryable=True, **details)
     if status in (401, 403):
-        return JupiterRejected("Jupiter refused the dashboard's credentials. Please tell the site operator.", **details)
-    return JupiterRejected(words or f"Jupiter refused this request: {message or 'no reason given'}.", **details)
+        return JupiterRejected("credentials_refused", **details)
+    return JupiterRejected(code, **details)
+
+
+MAX_RETRY_AFTER = 60  # seconds: Jupiter's window is a 60-second sliding one
+
+
+def retry_after_seconds(response: requests.Response) -> int:
+    """How long Jupiter asks us to wait, in whole seconds within 1..MAX_RETRY_AFTER: its
+    `Retry-After` (seconds or an HTTP date), else its `x-ratelimit-reset` (Unix seconds) minus
+    now; when it says neither in a form we can read, its whole window (MAX_RETRY_AFTER)."""
+    retry_after = response.headers.get("Retry-After", "").strip()
+    seconds: float | None = None
+    if retry_after.isdigit():
+        seconds = float(retry_after)
+    elif retry_after:
+        try:
+            seconds = parsedate_to_datetime(retry_after).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            seconds = None
+    if seconds is None:
+        try:
+            seconds = float(response.headers.get("x-ratelimit-reset", "")) - time.time()
+        except ValueError:
+            seconds = MAX_RETRY_AFTER
+    if not math.isfinite(seconds):
+        seconds = MAX_RETRY_AFTER
+    return min(max(math.ceil(seconds), 1), MAX_RETRY_AFTER)
 
 
 class Session:
@@ -346,12 +367,6 @@ class Session:
                 ) from None
 
 
-SHARE_SPENT = (
-    "Your orders were loaded very often in the last minute. We paused to leave room for others; "
-    "fresh data will be back in a moment."
-)
-
-
 def guard(endpoint: str) -> None:
     """The shared budget and breaker, in Jupiter's error vocabulary."""
     try:
@@ -360,7 +375,7 @@ def guard(endpoint: str) -> None:
         raise JupiterUnavailable(upstream_message="circuit open", retryable=True) from None
     except budget.BudgetSpent as spent:
         if spent.share:
-            raise JupiterRateLimited(SHARE_SPENT, upstream_message="fair share spent", retryable=True) from None
+            raise JupiterRateLimited("share_spent", upstream_message="fair share spent", retryable=True) from None
         raise JupiterRateLimited(upstream_message="dashboard call budget spent", retryable=True) from None
 
 

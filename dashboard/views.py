@@ -21,6 +21,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
+from django.utils.log import log_response
 from django.views import csrf
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
@@ -29,7 +30,7 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 from django_ratelimit.decorators import ratelimit
 
-from dashboard import budget, dca_auth, encoding, exports, limits, relay, siws, tracking, trigger
+from dashboard import budget, dca_auth, encoding, exports, limits, messages, relay, siws, tracking, trigger
 from dashboard.forms import (
     DcaForm,
     DcaVerifyForm,
@@ -41,7 +42,7 @@ from dashboard.forms import (
     export_years,
 )
 from dashboard.middleware import mark_signed_in
-from dashboard.models import CancelAttempt
+from dashboard.models import CancelAttempt, TrackedOrder
 from dashboard.orders import ACCOUNT_RENT_WORDS, total_value
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,10 @@ logger = logging.getLogger(__name__)
 
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
+
+
+View = Callable[..., HttpResponse]
+System = TrackedOrder.System
 
 
 def home(request: HttpRequest) -> TemplateResponse:
@@ -83,46 +88,63 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 # --- the JSON answers static/js/bridge.js reads (sign-in, and orders.js's cancel steps through it) ---
 #
-# One shape: {"state": what happened, "message": plain words for the trader, "next": what the trader
-# can do now ("retry", "refresh", "sign_in", "wait", "finish" — a stopped DCA v2 order waits for a fresh
-# refund — "connect" — connect to Jupiter's DCA again — or null), ...payload}. HTTP statuses: 200 done;
+# One shape: {"state": what happened, "code": a stable code for it (`dashboard.messages`; null when
+# there is nothing more to say than the state), "message": plain words for the trader, "next": what
+# the trader can do now ("retry", "refresh", "sign_in", "wait", "finish" — a stopped DCA v2 order
+# waits for a fresh refund — "connect" — connect to Jupiter's DCA again — or null), ...payload}.
+# The browser decides on `state`, `code` and `next`, never on the words. HTTP statuses: 200 done;
 # 400 what was sent is not acceptable; 403 not allowed (the session ended: "next": "sign_in", or a
 # sign-in proof for another site or key); 404 not found for this wallet — another wallet's order or
 # cancel attempt gets the very answer a made-up one gets, so ids reveal nothing; 409 a conflict
 # with what already happened (used, sent, closed, expired); 429 slow down, with Retry-After
 # (inbound rate limits: settings RATELIMIT_SIGN_IN, RATELIMIT_CANCEL); 502 Jupiter failed or
-# offered something we cannot vouch for.
+# offered something we cannot vouch for; 503 Jupiter is busy (its rate limit): nothing was sent,
+# with Retry-After as Jupiter said.
 
-SLOW_DOWN = "Too many attempts — please wait a minute and try again."
 SLOW_DOWN_SECONDS = 60  # the rate windows are per minute, and the message says "a minute"
-SIGNED_OUT = "You were signed out — sign in again."
 
 
 def answer(
-    state: str, message: str = "", *, next_step: str | None = None, status: int = 200, **payload: Any
+    state: str,
+    message: str = "",
+    *,
+    code: str | None = None,
+    next_step: str | None = None,
+    status: int = 200,
+    **payload: Any,
 ) -> JsonResponse:
     """Every JSON answer the bridge reads, in its one shape."""
-    return JsonResponse({"state": state, "message": message, "next": next_step, **payload}, status=status)
+    return JsonResponse(
+        {"state": state, "code": code or None, "message": message, "next": next_step, **payload}, status=status
+    )
+
+
+def refused(code: str, *, next_step: str | None = None, status: int = 400) -> JsonResponse:
+    """A refusal of ours, in its words (`dashboard.messages`)."""
+    return answer("refused", messages.words(code), code=code, next_step=next_step, status=status)
 
 
 def slow_down() -> JsonResponse:
     """The answer to a rate-limited JSON request."""
-    response = answer("refused", SLOW_DOWN, next_step="wait", status=429)
+    response = refused("slow_down", next_step="wait", status=429)
     response["Retry-After"] = str(SLOW_DOWN_SECONDS)
     return response
 
 
-STALE_PAGE = (
-    "This page is out of date (you may have signed in again in another tab). "
-    "Reload the page and try again. Nothing was sent."
-)
+def jupiter_busy(request: HttpRequest, response: JsonResponse, retry_after: int) -> JsonResponse:
+    """Jupiter answered 429 (nothing was sent): 503 with Jupiter's own wait as Retry-After, logged
+    at WARNING — a busy Jupiter is not a fault of the dashboard's."""
+    response.status_code = 503
+    response["Retry-After"] = str(retry_after)
+    log_response("Jupiter is busy: %s", request.path, response=response, request=request, level="warning")
+    return response
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """CSRF_FAILURE_VIEW: the bridge's requests (they carry X-CSRFToken) get the one JSON shape
     saying the page is stale, not an HTML page it would read as "signed out"; forms get Django's."""
     if "X-CSRFToken" in request.headers:
-        return answer("refused", STALE_PAGE, next_step="reload", status=403)
+        return refused("stale_page", next_step="reload", status=403)
     return csrf.csrf_failure(request, reason)
 
 
@@ -241,7 +263,12 @@ def wallet_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
 
 def wallet_required_json(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Signed-in wallets only, for the JSON endpoints: the bridge reads why and says so."""
-    return _signed_in_only(view, lambda request: answer("signed_out", SIGNED_OUT, next_step="sign_in", status=403))
+    return _signed_in_only(
+        view,
+        lambda request: answer(
+            "signed_out", messages.words("signed_out"), code="signed_out", next_step="sign_in", status=403
+        ),
+    )
 
 
 def _signed_in_only(
@@ -261,6 +288,29 @@ def _signed_in_only(
         return response
 
     return wrapper
+
+
+def json_endpoint(*, limit: tuple[str, str] | None = None, refuse_past_limit: bool = True) -> Callable[[View], View]:
+    """A signed-in JSON endpoint: POST only, signed-in wallets only (else the one "signed out"
+    answer), and with `limit=(group, rate)` limited per client address and per wallet (both
+    counted, django-ratelimit); past either it answers `slow_down` and does nothing — or, with
+    `refuse_past_limit=False`, the view reads `request.limited` and answers itself."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def within_limits(request: HtmxHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if refuse_past_limit and getattr(request, "limited", False):
+                return slow_down()
+            return view(request, *args, **kwargs)
+
+        inner: View = within_limits
+        if limit is not None:
+            group, rate = limit
+            inner = ratelimit(group=group, key="dashboard.limits.wallet_key", rate=rate, block=False)(inner)
+            inner = ratelimit(group=group, key="ip", rate=rate, block=False)(inner)
+        return require_POST(wallet_required_json(inner))
+
+    return decorate
 
 
 def render_panel(request: HtmxHttpRequest, template: str, context: dict[str, Any], **kwargs: Any) -> TemplateResponse:
@@ -419,48 +469,43 @@ def export_note(as_of: datetime, problem: str) -> str:
 CONNECT_STATUS = {"invalid": 400, "signed_out": 403, "conflict": 409, "upstream": 502}
 
 
-def connect_refusal(refused: dca_auth.ConnectRefused) -> JsonResponse:
+def connect_refusal(request: HttpRequest, refusal: dca_auth.ConnectRefused) -> JsonResponse:
     """Nothing was sent to Jupiter (or Jupiter refused); the message says why, `next` what helps."""
-    next_step = "sign_in" if refused.reason == "signed_out" else "retry" if refused.retry else None
-    return answer("refused", refused.message, next_step=next_step, status=CONNECT_STATUS[refused.reason])
+    next_step = "sign_in" if refusal.reason == "signed_out" else "retry" if refusal.retry else None
+    response = answer(
+        "refused", refusal.message, code=refusal.code, next_step=next_step, status=CONNECT_STATUS[refusal.reason]
+    )
+    if refusal.retry_after is not None:
+        return jupiter_busy(request, response, refusal.retry_after)
+    return response
 
 
-@require_POST
-@wallet_required_json
-@ratelimit(group="dca-connect", key="ip", rate="dashboard.limits.sign_in_rate", block=False)
-@ratelimit(group="dca-connect", key="dashboard.limits.wallet_key", rate="dashboard.limits.sign_in_rate", block=False)
+@json_endpoint(limit=("dca-connect", "dashboard.limits.sign_in_rate"))
 def dca_challenge(request: HtmxHttpRequest) -> JsonResponse:
     """Jupiter's challenge for the session's wallet, checked and kept for this session; the bridge
     has the wallet sign exactly this (`challenge`: the text, or `transaction`: the memo transaction)."""
-    if getattr(request, "limited", False):
-        return slow_down()
     data = _json_body(request)
     form = DcaForm(data)
     if data is None or not form.is_valid():
-        return connect_refusal(dca_auth.ConnectRefused(form.first_error()))
+        return connect_refusal(request, dca_auth.ConnectRefused(form.first_error()))
     try:
         challenge = dca_auth.issue(request.session.session_key, request.user.username, form.cleaned_data["type"])
-    except dca_auth.ConnectRefused as refused:
-        return connect_refusal(refused)
+    except dca_auth.ConnectRefused as refusal:
+        return connect_refusal(request, refusal)
     words = "Approve the message from Jupiter in your wallet. It is free and sends nothing."
     if challenge.type == trigger.MESSAGE:
         return answer("challenge", words, type=challenge.type, challenge=challenge.message)
     return answer("challenge", words, type=challenge.type, transaction=base64.b64encode(challenge.transaction).decode())
 
 
-@require_POST
-@wallet_required_json
-@ratelimit(group="dca-connect", key="ip", rate="dashboard.limits.sign_in_rate", block=False)
-@ratelimit(group="dca-connect", key="dashboard.limits.wallet_key", rate="dashboard.limits.sign_in_rate", block=False)
+@json_endpoint(limit=("dca-connect", "dashboard.limits.sign_in_rate"))
 def dca_verify(request: HtmxHttpRequest) -> JsonResponse:
     """Check the wallet's signature of this session's challenge, then get and keep the token
     (server-side only: the answer says when it ends, never what it is)."""
-    if getattr(request, "limited", False):
-        return slow_down()
     data = _json_body(request)
     form = DcaVerifyForm(data)
     if data is None or not form.is_valid():
-        return connect_refusal(dca_auth.ConnectRefused(form.first_error()))
+        return connect_refusal(request, dca_auth.ConnectRefused(form.first_error()))
     signed = form.cleaned_data
     try:
         expires = dca_auth.connect(
@@ -471,8 +516,8 @@ def dca_verify(request: HtmxHttpRequest) -> JsonResponse:
             signature=signed["signature"],
             signed_transaction=signed["signedTransaction"],
         )
-    except dca_auth.ConnectRefused as refused:
-        return connect_refusal(refused)
+    except dca_auth.ConnectRefused as refusal:
+        return connect_refusal(request, refusal)
     hours = int((expires - timezone.now()).total_seconds() // 3600)
     lasting = f"for the next {hours} hours" if hours > 1 else "for less than two hours"
     return answer("connected", f"Connected to Jupiter's DCA {lasting}. Loading your DCA orders…", next_step="refresh")
@@ -506,27 +551,40 @@ def lamports_in_sol(lamports: int) -> str:
 REFUSAL_STATUS = {"invalid": 400, "disconnected": 403, "not_found": 404, "conflict": 409, "upstream": 502}
 
 
-def refusal(refused: relay.CancelRefused, request: HttpRequest | None = None) -> JsonResponse:
+def refusal(request: HttpRequest, refused: relay.CancelRefused) -> JsonResponse:
     """Nothing was relayed; the message says why, `next` whether a fresh try or the list can help.
     When Jupiter's DCA refused the session's token, the token is forgotten (connect again)."""
-    if refused.reason == "disconnected" and request is not None:
+    if refused.reason == "disconnected":
         dca_auth.end(request.session.session_key)
-    return answer("refused", refused.message, next_step=refused.next_step, status=REFUSAL_STATUS[refused.reason])
+    response = answer(
+        "refused",
+        refused.message,
+        code=refused.code,
+        next_step=refused.next_step,
+        status=REFUSAL_STATUS[refused.reason],
+    )
+    if refused.retry_after is not None:
+        return jupiter_busy(request, response, refused.retry_after)
+    return response
 
 
-def cancel_answer(attempt: CancelAttempt, request: HttpRequest | None = None) -> JsonResponse:
-    """Where an attempt stands (its state), in plain words, and what the trader can do now."""
+def cancel_answer(request: HttpRequest, attempt: CancelAttempt) -> JsonResponse:
+    """Where an attempt stands (its state and code), in plain words, and what the trader can do now."""
     next_step = relay.next_step(attempt)
-    if next_step == "connect" and request is not None:
+    if next_step == "connect":
         dca_auth.end(request.session.session_key)
-    return answer(
+    response = answer(
         attempt.state,
         attempt.outcome,
+        code=attempt.code,
         next_step=next_step,
         attempt=attempt.pk,
         system=attempt.system,
         explorer_url=attempt.explorer_url,
     )
+    if attempt.retry_after is not None:
+        return jupiter_busy(request, response, attempt.retry_after)
+    return response
 
 
 def dca_token(request: HttpRequest) -> str | None:
@@ -534,26 +592,20 @@ def dca_token(request: HttpRequest) -> str | None:
     return dca_auth.access(request.session.session_key, request.user.username).token or None
 
 
-@require_POST
-@wallet_required_json
-@ratelimit(group="cancel", key="ip", rate="dashboard.limits.cancel_rate", block=False)
-@ratelimit(group="cancel", key="dashboard.limits.wallet_key", rate="dashboard.limits.cancel_rate", block=False)
+@json_endpoint(limit=("cancel", "dashboard.limits.cancel_rate"))
 def cancel_start(request: HtmxHttpRequest, order_key: str) -> JsonResponse:
-    if getattr(request, "limited", False):
-        return slow_down()
     wallet = request.user.username
     order = tracking.tracked_order(wallet, order_key, system=None)
     cancelled_text = tracking.describe([order])[0].cancelled_text if order else ""
     try:
         issued = relay.start(wallet, order_key, cancelled_text, dca_token(request))
     except relay.CancelRefused as refused:
-        return refusal(refused, request)
-    stopped = issued.attempt.system == relay.V2
+        return refusal(request, refused)
+    code = "approve_refund" if issued.attempt.system == System.DCA else "approve_cancel"
     return answer(
         CancelAttempt.State.ISSUED,
-        "Jupiter has stopped this order. Approve the refund in your wallet."
-        if stopped
-        else "Approve the cancel in your wallet.",
+        messages.words(code),
+        code=code,
         attempt=issued.attempt.pk,
         system=issued.attempt.system,
         transaction=base64.b64encode(issued.transaction).decode(),
@@ -563,57 +615,41 @@ def cancel_start(request: HtmxHttpRequest, order_key: str) -> JsonResponse:
     )
 
 
-@require_POST
-@wallet_required_json
-@ratelimit(group="cancel", key="ip", rate="dashboard.limits.cancel_rate", block=False)
-@ratelimit(group="cancel", key="dashboard.limits.wallet_key", rate="dashboard.limits.cancel_rate", block=False)
+@json_endpoint(limit=("cancel", "dashboard.limits.cancel_rate"))
 def cancel_submit(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
-    if getattr(request, "limited", False):
-        return slow_down()
     form = SignedTransactionForm(request.POST)
     if not form.is_valid():
-        return refusal(relay.CancelRefused(form.first_error(), reason="invalid"))
+        return refusal(
+            request, relay.CancelRefused("invalid_transaction", reason="invalid", message=form.first_error())
+        )
     try:
         attempt = relay.submit(
             request.user.username, attempt_id, form.cleaned_data["signed_transaction"], dca_token(request)
         )
     except relay.CancelRefused as refused:
-        return refusal(refused, request)
-    return cancel_answer(attempt, request)
+        return refusal(request, refused)
+    return cancel_answer(request, attempt)
 
 
-def cancel_follow_up_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """A cancel's status checks and declines, per client address and per wallet (settings
-    RATELIMIT_CANCEL_STATUS)."""
-    rate = "dashboard.limits.cancel_status_rate"
-    view = ratelimit(group="cancel-status", key="dashboard.limits.wallet_key", rate=rate, block=False)(view)
-    return ratelimit(group="cancel-status", key="ip", rate=rate, block=False)(view)
-
-
-@require_POST
-@wallet_required_json
-@cancel_follow_up_limited
+@json_endpoint(limit=("cancel-status", "dashboard.limits.cancel_status_rate"))
 def cancel_decline(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
-    if getattr(request, "limited", False):
-        return slow_down()
+    """The trader declined in the wallet: the attempt ends, nothing was signed or sent."""
     try:
-        return cancel_answer(relay.decline(request.user.username, attempt_id))
+        return cancel_answer(request, relay.decline(request.user.username, attempt_id))
     except relay.CancelRefused as refused:
-        return refusal(refused)
+        return refusal(request, refused)
 
 
-@require_POST
-@wallet_required_json
-@cancel_follow_up_limited
+@json_endpoint(limit=("cancel-status", "dashboard.limits.cancel_status_rate"), refuse_past_limit=False)
 def cancel_status(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
     """Where a relayed cancel stands; settles a pending one by re-reading the order. Past the
     limit, where it stood when last known, without asking Jupiter."""
     try:
         if getattr(request, "limited", False):
-            return cancel_answer(relay.find(request.user.username, attempt_id))
-        return cancel_answer(relay.reconcile(request.user.username, attempt_id, dca_token(request)), request)
+            return cancel_answer(request, relay.find(request.user.username, attempt_id))
+        return cancel_answer(request, relay.reconcile(request.user.username, attempt_id, dca_token(request)))
     except relay.CancelRefused as refused:
-        return refusal(refused)
+        return refusal(request, refused)
 
 
 @wallet_required

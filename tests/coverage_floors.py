@@ -14,7 +14,13 @@ import coverage
 
 TOTAL_FLOOR = 93
 FLOORS = {  # percent of statements and branches, per module: about a point under the latest run
-    "dashboard/relay.py": 95,
+    # the cancel path (relay.py's 95 % before it was split into these rooms)
+    "dashboard/attempts.py": 97,
+    "dashboard/recurring_check.py": 94,
+    "dashboard/recurring_cancel.py": 96,
+    "dashboard/dca_cancel.py": 97,
+    "dashboard/relay.py": 98,
+    "dashboard/messages.py": 99,
     "dashboard/siws.py": 94,
     "dashboard/upstream.py": 93,
     "dashboard/recurring.py": 96,

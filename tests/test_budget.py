@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 
 import pytest
@@ -54,11 +53,6 @@ def guards(request, settings):
     budget.reset()
     yield request.param
     budget.reset()
-
-
-@pytest.fixture
-def wallet() -> str:
-    return str(Keypair().pubkey())
 
 
 def listed(wallet: str) -> int:
@@ -239,20 +233,13 @@ def test_shares_are_per_requester_and_never_hold_cancels(guards):
     assert wait > 0 and not share  # the list budget itself is spent
 
 
-def test_concurrent_takers_never_exceed_the_budget(guards, settings):
+def test_concurrent_takers_never_exceed_the_budget(guards, settings, at_once):
     capacity, list_capacity = budget.capacities()
-    barrier = threading.Barrier(25)
-    taken: list[bool] = []
 
-    def take() -> None:
-        barrier.wait()
-        taken.append(budget.budget().try_take(WINDOW, capacity, list_capacity, False, False)[0] == 0)
+    def take() -> bool:
+        return budget.budget().try_take(WINDOW, capacity, list_capacity, False, False)[0] == 0
 
-    threads = [threading.Thread(target=take) for _ in range(25)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=10)
+    taken = at_once(25, take)
     assert taken.count(True) == capacity
     assert len(taken) == 25
 

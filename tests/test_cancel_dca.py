@@ -8,20 +8,18 @@ import base64
 import csv
 import io
 import logging
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 import requests
-from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.utils import timezone
 from solders.keypair import Keypair
 from solders.message import to_bytes_versioned
 from solders.transaction import VersionedTransaction
 
-from dashboard import relay, trigger, upstream, withdrawal
+from dashboard import trigger
 from dashboard.models import CancelAttempt, DcaConnection, TrackedOrder
 from dashboard.sandbox import control, trigger_seed
 from dashboard.sandbox.trigger_transactions import HARMFUL_MODES
@@ -38,29 +36,19 @@ def b64(data: bytes) -> str:
 
 
 @pytest.fixture
-def keypair() -> Keypair:
-    return Keypair()
-
-
-@pytest.fixture
-def wallet(keypair) -> str:
-    return str(keypair.pubkey())
-
-
-@pytest.fixture
-def trader(client, wallet, keypair):
-    """Signed in, connected to Jupiter's DCA with one signature, and the active list seen once."""
-    client.force_login(get_user_model().objects.create_user(username=wallet))
-    text = client.post("/orders/dca/challenge", {"type": "message"}, content_type="application/json").json()
+def trader(trader, keypair):
+    """Signed in (the shared `trader`), connected to Jupiter's DCA with one signature, and the
+    active list seen once."""
+    text = trader.post("/orders/dca/challenge", {"type": "message"}, content_type="application/json").json()
     raw = text["challenge"].encode()
-    answer = client.post(
+    answer = trader.post(
         "/orders/dca/verify",
         {"type": "message", "signedMessage": b64(raw), "signature": b64(bytes(keypair.sign_message(raw)))},
         content_type="application/json",
     )
     assert answer.status_code == 200, answer.content
-    assert client.get("/orders/active", **HTMX).status_code == 200
-    return client
+    assert trader.get("/orders/active", **HTMX).status_code == 200
+    return trader
 
 
 def order_id(wallet: str, name: str = "active") -> str:
@@ -115,11 +103,11 @@ def test_the_whole_cancel_confirms_once_and_the_order_leaves_the_list(trader, wa
     assert response.status_code == 200, response.content
     started = response.json()
     assert started["system"] == "v2"
-    assert "Jupiter has stopped this order" in started["message"]
+    assert started["code"] == "approve_refund"
     assert control.get_dca_order(key)["state"] == "withdrawing"  # stopped by the first call
     answer = submit(trader, started, sign_own_slot(started["transaction"], keypair)).json()
-    assert answer["state"] == "succeeded", answer
-    assert answer["message"] == CANCELLED
+    assert (answer["state"], answer["code"]) == ("succeeded", "cancelled"), answer
+    assert answer["message"] == CANCELLED  # the card's own figures: what comes back
     (issued,) = control.dca_withdrawals(key)
     assert issued["confirmed"]
     assert answer["explorer_url"].endswith(issued["txSignature"])
@@ -160,11 +148,11 @@ def test_a_harmful_refund_is_refused_logged_and_never_offered(trader, wallet, mo
         response = start(trader, key)
     assert response.status_code == 502
     answer = response.json()
-    assert answer["message"] == f"{withdrawal.UNVERIFIED} {relay.STOPPED_WAITING}"
+    assert answer["code"] == "refund_refused"
     assert "transaction" not in answer
     assert answer["next"] == "refresh"  # the order is stopped: the list shows it waiting for its refund
     (attempt,) = CancelAttempt.objects.all()
-    assert attempt.state == A.REFUSED and attempt.system == "v2"
+    assert (attempt.state, attempt.system, attempt.code) == (A.REFUSED, TrackedOrder.System.DCA, "refund_refused")
     (issued,) = control.dca_withdrawals(key)
     refusal = next(r for r in caplog.records if "refused the refund transaction" in r.getMessage())
     assert issued["requestId"] in refusal.getMessage()
@@ -176,8 +164,8 @@ def test_a_harmful_refund_is_refused_logged_and_never_offered(trader, wallet, mo
 
 def test_an_earn_while_you_wait_refund_is_refused_with_the_jup_ag_words(trader, wallet):
     response = start(trader, order_id(wallet, "earn"))
-    assert response.status_code == 502
-    assert "you can finish the cancel on jup.ag" in response.json()["message"]
+    assert (response.status_code, response.json()["code"]) == (502, "refund_refused")
+    assert "you can finish the cancel on jup.ag" in response.json()["message"]  # withdrawal.py's words
 
 
 def test_executing_is_a_plain_message_and_nothing_is_issued(trader, wallet):
@@ -185,8 +173,7 @@ def test_executing_is_a_plain_message_and_nothing_is_issued(trader, wallet):
     control.set_dca_state(key, "executing")
     response = start(trader, key)
     assert response.status_code == 502
-    assert response.json()["message"] == upstream.DCA_EXECUTING
-    assert response.json()["next"] == "retry"
+    assert (response.json()["code"], response.json()["next"]) == ("order_executing", "retry")
     assert CancelAttempt.objects.count() == 0
 
 
@@ -200,19 +187,20 @@ def test_jupiter_not_knowing_the_order_refreshes_the_list(trader, wallet):
     )
     response = start(trader, foreign)
     assert response.status_code == 404
-    assert response.json()["message"] == relay.V2_NOT_FOUND
-    assert response.json()["next"] == "refresh"
+    assert (response.json()["code"], response.json()["next"]) == ("dca_not_found", "refresh")
     assert control.get_dca_order(foreign)["state"] == "active"
 
 
 def test_an_ended_connection_asks_to_connect_again_and_keeps_the_list(trader, wallet):
+    (v1_key,) = control.seed_wallet(wallet, active=1, history=0)
     control.expire_dca_tokens()
     response = start(trader, order_id(wallet))
     assert response.status_code == 403
-    assert response.json()["next"] == "connect"
+    assert (response.json()["code"], response.json()["next"]) == ("disconnected", "connect")
     assert DcaConnection.objects.get().token == ""  # forgotten: the page offers to connect again
     page = trader.get("/orders/active", **HTMX).content.decode()
     assert "Connect again" in page and order_id(wallet) in page  # the last-known orders stay listed
+    assert f'data-order="{v1_key}"' in page  # and the v1 list, live
 
 
 def test_not_one_of_the_wallets_active_orders_costs_no_call(trader, wallet):
@@ -255,9 +243,7 @@ def test_declining_leaves_it_stopped_and_finish_completes_it(trader, wallet, key
     key = order_id(wallet)
     first = start(trader, key).json()
     declined = trader.post(first["decline_url"]).json()
-    assert declined["state"] == "failed"
-    assert "the refund still needs your approval" in declined["message"]
-    assert declined["next"] == "finish"
+    assert (declined["state"], declined["code"], declined["next"]) == ("failed", "refund_declined", "finish")
     page = trader.get("/orders/active", **HTMX).content.decode()
     assert "Cancelling — the refund still needs your approval" in page and "Finish the refund" in page
     second = start(trader, key).json()  # a fresh refund for the stopped order
@@ -271,9 +257,7 @@ def test_a_refund_jupiter_no_longer_has_offers_a_fresh_one(trader, wallet, keypa
     started = start(trader, order_id(wallet)).json()
     control.set_expiry(0)
     answer = submit(trader, started, sign_own_slot(started["transaction"], keypair)).json()
-    assert answer["state"] == "failed"
-    assert answer["message"] == upstream.DCA_NOT_IN_CACHE
-    assert answer["next"] == "finish"
+    assert (answer["state"], answer["code"], answer["next"]) == ("failed", "withdrawal_not_in_cache", "finish")
     assert answer["explorer_url"] == ""  # it never landed: nothing to see on an explorer
 
 
@@ -300,8 +284,7 @@ def test_a_lost_confirm_answer_is_pending_then_settled_from_the_order(trader, wa
     started = start(trader, key).json()
     control.inject_fault("dca-confirm", "timeout", seconds=2)
     answer = submit(trader, started, sign_own_slot(started["transaction"], keypair)).json()
-    assert answer["state"] == "pending"
-    assert "don't send it again" in answer["message"]
+    assert (answer["state"], answer["code"]) == ("pending", "still_confirming")
     status = trader.post(started["status_url"]).json()
     assert status["state"] == "succeeded"
     assert status["explorer_url"].endswith(control.dca_withdrawals(key)[0]["txSignature"])
@@ -319,40 +302,31 @@ def test_a_lost_answer_of_a_refund_that_never_landed_offers_finish_once_expired(
     CancelAttempt.objects.filter(pk=started["attempt"]).update(issued_at=timezone.now() - timedelta(minutes=5))
     cache.delete(f"settle:{wallet}")
     settled = trader.post(started["status_url"]).json()
-    assert settled["state"] == "failed"
-    assert settled["message"] == relay.V2_NEVER_LANDED
-    assert settled["next"] == "finish"
+    assert (settled["state"], settled["code"], settled["next"]) == ("failed", "refund_never_landed", "finish")
     assert control.count_calls("dca-confirm") == 1
 
 
 # --- concurrency ------------------------------------------------------------------------------------
 
 
-def test_ten_concurrent_submissions_of_one_attempt_confirm_once(sandbox_upstream, trader, wallet, keypair):
+def test_ten_concurrent_submissions_of_one_attempt_confirm_once(sandbox_upstream, trader, wallet, keypair, at_once):
     started = start(trader, order_id(wallet)).json()
     signed = sign_own_slot(started["transaction"], keypair)
     session = requests.Session()
     session.cookies.update({k: v.value for k, v in trader.cookies.items()})
     token = trader.get("/orders/").cookies.get("csrftoken") or trader.cookies.get("csrftoken")
     session.cookies.set("csrftoken", token.value)
-    barrier = threading.Barrier(10)
-    answers: list[int] = []
 
-    def post() -> None:
-        barrier.wait(timeout=10)
+    def post() -> int:
         reply = session.post(
             f"{sandbox_upstream.url}{started['submit_url']}",
             data={"signed_transaction": signed},
             headers={"X-CSRFToken": token.value, "Referer": sandbox_upstream.url},
             timeout=30,
         )
-        answers.append(reply.status_code)
+        return reply.status_code
 
-    threads = [threading.Thread(target=post) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=40)
+    answers = at_once(10, post)
     assert sorted(answers) == [200] + [409] * 9
     assert control.count_calls("dca-confirm") == 1
     assert CancelAttempt.objects.get(pk=started["attempt"]).state == A.SUCCEEDED
@@ -409,6 +383,39 @@ def test_a_token_refused_at_confirm_asks_to_connect_again(trader, wallet, keypai
     assert control.get_dca_order(order_id(wallet))["state"] == "withdrawing"
 
 
+def test_jupiter_busy_when_asked_to_stop_is_a_503_with_its_wait(trader, wallet, caplog):
+    control.inject_fault("dca-cancel", "429", seconds=15)
+    with caplog.at_level(logging.INFO):
+        response = start(trader, order_id(wallet))
+    answer = response.json()
+    assert (response.status_code, answer["code"], answer["next"]) == (503, "rate_limited", "retry")
+    assert 13 <= int(response["Retry-After"]) <= 16  # Jupiter's window resets 15 s ahead
+    assert CancelAttempt.objects.count() == 0
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # logged at WARNING
+
+
+def test_jupiter_busy_at_confirm_is_a_503_and_finish_offers_a_fresh_refund(trader, wallet, keypair, caplog):
+    key = order_id(wallet)
+    started = start(trader, key).json()
+    control.inject_fault("dca-confirm", "429", seconds=15)
+    with caplog.at_level(logging.INFO):
+        response = submit(trader, started, sign_own_slot(started["transaction"], keypair))
+    answer = response.json()
+    assert (response.status_code, answer["state"], answer["code"], answer["next"]) == (
+        503,
+        "failed",
+        "rate_limited",
+        "finish",
+    )
+    assert 13 <= int(response["Retry-After"]) <= 16
+    assert answer["explorer_url"] == ""  # nothing landed
+    assert control.get_dca_order(key)["state"] == "withdrawing"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    # the recent cancel requests say what happened; asking where it stands is an ordinary answer
+    status = trader.post(started["status_url"])
+    assert (status.status_code, status.json()["code"]) == (200, "rate_limited")
+
+
 def test_jupiter_not_answering_the_cancel_offers_a_fresh_try(trader, wallet):
     control.inject_fault("dca-cancel", "502")
     response = start(trader, order_id(wallet))
@@ -421,7 +428,7 @@ def test_an_order_that_has_ended_refreshes_the_list(trader, wallet):
     control.set_dca_state(order_id(wallet), "completed")
     response = start(trader, order_id(wallet))
     assert response.status_code == 502
-    assert response.json()["message"] == upstream.DCA_NOT_NOW and response.json()["next"] == "refresh"
+    assert (response.json()["code"], response.json()["next"]) == ("cannot_cancel_now", "refresh")
 
 
 def test_an_order_listed_for_another_wallet_is_never_offered(trader, wallet):
@@ -429,8 +436,7 @@ def test_an_order_listed_for_another_wallet_is_never_offered(trader, wallet):
     row.snapshot = {**row.snapshot, "userPubkey": str(Keypair().pubkey())}
     row.save()
     response = start(trader, order_id(wallet))
-    assert response.status_code == 502
-    assert response.json()["message"].startswith(withdrawal.UNVERIFIED)
+    assert (response.status_code, response.json()["code"]) == (502, "refund_refused")
 
 
 def test_an_order_gone_at_confirm_refreshes_the_list(trader, wallet, keypair):
@@ -439,7 +445,7 @@ def test_an_order_gone_at_confirm_refreshes_the_list(trader, wallet, keypair):
     started = start(trader, order_id(wallet)).json()
     DcaOrder.objects.filter(order_id=order_id(wallet)).delete()
     answer = submit(trader, started, sign_own_slot(started["transaction"], keypair)).json()
-    assert answer["state"] == "failed" and answer["message"] == relay.V2_NOT_FOUND and answer["next"] == "refresh"
+    assert (answer["state"], answer["code"], answer["next"]) == ("failed", "dca_not_found", "refresh")
 
 
 def test_settling_waits_without_a_token_or_an_answer(trader, wallet, keypair):
@@ -457,7 +463,7 @@ def test_settling_an_order_that_is_gone_or_ended(trader, wallet, keypair):
 
     started = lose_the_answer(trader, wallet, keypair)
     control.set_dca_state(order_id(wallet), "completed")
-    assert settle_now(trader, wallet, started)["message"] == relay.ENDED_ON_ITS_OWN
+    assert settle_now(trader, wallet, started)["code"] == "ended_on_its_own"
 
     other = start(trader, order_id(wallet, "price-band")).json()
     control.inject_fault("dca-confirm", "502")
@@ -465,7 +471,7 @@ def test_settling_an_order_that_is_gone_or_ended(trader, wallet, keypair):
     DcaOrder.objects.filter(order_id=order_id(wallet, "price-band")).delete()
     assert settle_now(trader, wallet, other)["state"] == "pending"  # not found, but it could still land
     make_late(other)
-    assert settle_now(trader, wallet, other)["message"] == relay.NOT_FOUND
+    assert settle_now(trader, wallet, other)["code"] == "not_listed"
 
 
 def test_an_earn_while_you_wait_order_is_not_offered_a_cancel_that_would_strand_its_refund(trader, wallet):

@@ -31,22 +31,6 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-@pytest.fixture
-def keypair() -> Keypair:
-    return Keypair()
-
-
-@pytest.fixture
-def wallet(keypair) -> str:
-    return str(keypair.pubkey())
-
-
-@pytest.fixture
-def trader(client, wallet):
-    client.force_login(get_user_model().objects.create_user(username=wallet))
-    return client
-
-
 def challenge(trader, kind: str = "message"):
     return trader.post("/orders/dca/challenge", {"type": kind}, content_type="application/json")
 
@@ -414,10 +398,30 @@ def test_jupiter_refusing_the_signature_is_said_plainly_and_nothing_is_kept(trad
     text = challenge(trader).json()["challenge"].encode()
     answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(keypair.sign_message(text))))
     assert answer.status_code == 502
-    assert answer.json()["message"].startswith("Jupiter did not accept the signature")
-    assert answer.json()["next"] == "retry"
+    assert (answer.json()["code"], answer.json()["next"]) == ("challenge_not_found", "retry")  # sign again
     assert control.count_calls("dca-verify") == 1
     assert stored_token(trader) == ""
+    control.set_dca_challenge_lifetime(300)
+    connect(trader, keypair)  # a fresh challenge, signed again, connects
+    assert stored_token(trader)
+
+
+@pytest.mark.parametrize("endpoint", ["dca-challenge", "dca-verify"])
+def test_jupiter_busy_while_connecting_is_a_503_with_its_wait(trader, keypair, endpoint, caplog):
+    text = challenge(trader).json()["challenge"].encode() if endpoint == "dca-verify" else b""
+    control.inject_fault(endpoint, "429", seconds=25)
+    with caplog.at_level(logging.INFO):
+        if endpoint == "dca-verify":
+            answer = verify(
+                trader, type="message", signedMessage=b64(text), signature=b64(bytes(keypair.sign_message(text)))
+            )
+        else:
+            answer = challenge(trader)
+    assert (answer.status_code, answer.json()["code"], answer.json()["next"]) == (503, "rate_limited", "retry")
+    assert 23 <= int(answer["Retry-After"]) <= 26  # Jupiter's window resets 25 s ahead
+    assert f"Try again in {answer['Retry-After']} seconds" in answer.json()["message"]
+    assert not DcaConnection.objects.exclude(token="").exists()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # a busy Jupiter is a WARNING
 
 
 def test_jupiter_down_when_asked_for_a_challenge(trader):
@@ -450,31 +454,18 @@ def test_unknown_kinds_and_missing_sessions_are_refused_or_ignored(trader, walle
     assert control.count_calls("dca-challenge") == 0
 
 
-def test_two_submissions_of_one_signature_reach_jupiter_once(trader, keypair, wallet):
-    import threading
-
-    from django.db import connections
-
+def test_two_submissions_of_one_signature_reach_jupiter_once(trader, keypair, wallet, at_once):
     text = challenge(trader).json()["challenge"].encode()
     body = {"signed_message": text, "signature": bytes(keypair.sign_message(text))}
     session_key = trader.session.session_key
-    barrier = threading.Barrier(2)
-    outcomes: list[str] = []
 
-    def submit() -> None:
+    def submit() -> str:
         try:
-            barrier.wait(timeout=10)
             dca_auth.connect(session_key, wallet, kind="message", **body)
-            outcomes.append("connected")
         except dca_auth.ConnectRefused as refused:
-            outcomes.append(refused.reason)
-        finally:
-            connections.close_all()
+            return refused.reason
+        return "connected"
 
-    threads = [threading.Thread(target=submit) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    outcomes = at_once(2, submit)
     assert sorted(outcomes) == ["conflict", "connected"]
     assert control.count_calls("dca-verify") == 1

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import base64
+import logging
 import threading
 import time
 from datetime import timedelta
 
 import pytest
 import requests
-from django.contrib.auth import get_user_model
 from django.db import connections
 from django.test import Client
 from django.utils import timezone
@@ -22,10 +22,11 @@ from solders.message import Message
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
-from dashboard import recurring, relay
+from dashboard import messages, recurring, relay
 from dashboard.models import CancelAttempt
 from dashboard.sandbox import control
 from dashboard.sandbox.models import SandboxOrder
+from dashboard.transactions import COMPUTE_BUDGET, read_message
 from tests.wallet import sign_transaction, signed
 
 A = CancelAttempt.State
@@ -36,15 +37,9 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture
-def keypair():
-    return Keypair()
-
-
-@pytest.fixture
-def trader(sandbox_upstream, client, keypair):
-    user = get_user_model().objects.create_user(username=str(keypair.pubkey()))
-    client.force_login(user)
-    return client
+def trader(sandbox_upstream, trader):
+    """The shared `trader` (signed in as `wallet`), its Jupiter the sandbox."""
+    return trader
 
 
 @pytest.fixture
@@ -57,6 +52,11 @@ def order_key(trader, keypair):
 def start(client: Client, order_key: str) -> dict:
     response = client.post(f"/orders/{order_key}/cancel/start")
     return response.json()
+
+
+def attempt_text(order_key: str) -> str:
+    """What the order's card said a cancel would bring back (the attempt's `cancelled_text`)."""
+    return CancelAttempt.objects.filter(order_key=order_key).latest("issued_at").cancelled_text
 
 
 def submit(client: Client, started: dict, signed_b64: str):
@@ -73,9 +73,8 @@ def test_happy_path_relays_once_and_closes_the_order(trader, keypair, order_key)
     response = submit(trader, started, sign_transaction(started["transaction"], keypair))
     answer = response.json()
     assert response.status_code == 200
-    assert answer["state"] == "succeeded"
-    assert answer["message"].startswith("Order cancelled.")
-    assert "back in your wallet" in answer["message"]
+    assert (answer["state"], answer["code"]) == ("succeeded", "cancelled")
+    assert answer["message"] == attempt_text(order_key) != ""  # the words the card promised: what comes back
     attempt = CancelAttempt.objects.get(pk=started["attempt"])
     assert attempt.signature in answer["explorer_url"]
     assert attempt.claimed_at is not None  # the outcome is written field by field, after the claim
@@ -96,14 +95,13 @@ def test_replays_are_refused_and_never_relayed(trader, keypair, order_key):
     signed_b64 = sign_transaction(started["transaction"], keypair)
     assert submit(trader, started, signed_b64).json()["state"] == "succeeded"
     again = submit(trader, started, signed_b64)
-    assert again.status_code == 409
-    assert "already" in again.json()["message"]
+    assert (again.status_code, again.json()["code"]) == (409, "attempt_used")
     # A different valid signature over an allowed variant (the wallet changed the priority fee).
-    reading = relay.read_message(VersionedTransaction.from_bytes(base64.b64decode(started["transaction"])).message)
+    reading = read_message(VersionedTransaction.from_bytes(base64.b64decode(started["transaction"])).message)
     kept = [
         Instruction(ix.program, ix.data, [AccountMeta(Pubkey.from_string(a), s, w) for a, s, w in ix.accounts])
         for ix in reading.instructions
-        if ix.program != relay.COMPUTE_BUDGET
+        if ix.program != COMPUTE_BUDGET
     ]
     variant = Message.new_with_blockhash(
         [set_compute_unit_limit(90_000), set_compute_unit_price(1), *kept], keypair.pubkey(), reading.blockhash
@@ -119,8 +117,7 @@ def test_another_wallets_order_is_refused_before_any_upstream_call(trader):
     keys = control.seed_wallet(other, active=1, history=0)
     response = trader.post(f"/orders/{keys[0]}/cancel/start")
     assert response.status_code == 404  # the answer a made-up order gets
-    assert "not one of your active orders" in response.json()["message"]
-    assert response.json()["next"] == "refresh"
+    assert (response.json()["code"], response.json()["next"]) == ("not_active", "refresh")
     assert control.count_calls("cancelOrder") == 0
 
 
@@ -132,20 +129,47 @@ def test_an_order_closed_elsewhere_meanwhile_is_refused_and_the_list_refreshes(t
     assert recurring.execute(closed_elsewhere.request_id, base64.b64decode(signed_b64)).succeeded
     response = trader.post(f"/orders/{order_key}/cancel/start")
     assert response.status_code == 409
-    assert response.json()["message"] == "This order is already closed or could not be found. The list will refresh."
-    assert response.json()["next"] == "refresh"
+    assert (response.json()["code"], response.json()["next"]) == ("not_found", "refresh")
     assert f'data-order="{order_key}"' not in trader.get("/orders/active", **HTMX).text
 
 
 @pytestmark_http
-def test_jupiter_refusing_the_relay_is_a_failure_in_plain_words(trader, keypair, order_key):
+def test_jupiter_busy_at_execute_is_a_503_with_its_wait_and_nothing_relayed(trader, keypair, order_key, caplog):
     started = start(trader, order_key)
-    control.inject_fault("execute", "429")
-    response = submit(trader, started, sign_transaction(started["transaction"], keypair))
+    control.inject_fault("execute", "429", seconds=30)  # Jupiter's window resets in 30 s
+    with caplog.at_level(logging.INFO):
+        response = submit(trader, started, sign_transaction(started["transaction"], keypair))
     answer = response.json()
-    assert (response.status_code, answer["state"], answer["next"]) == (200, "failed", "retry")
-    assert answer["message"] == "Jupiter is busy right now (too many requests). Please try again in a moment."
+    assert (response.status_code, answer["state"], answer["code"], answer["next"]) == (
+        503,
+        "failed",
+        "rate_limited",
+        "retry",
+    )
+    assert 28 <= int(response["Retry-After"]) <= 31  # from Jupiter's x-ratelimit-reset, 30 s ahead
+    assert f"Try again in {response['Retry-After']} seconds" in answer["message"]
     assert control.get_order(order_key)["status"] == "active"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # a busy Jupiter is a WARNING
+    assert any(r.levelno == logging.WARNING and r.name == "django.request" for r in caplog.records)
+    fresh = start(trader, order_key)  # and a fresh try goes through
+    assert submit(trader, fresh, sign_transaction(fresh["transaction"], keypair)).json()["state"] == "succeeded"
+
+
+@pytestmark_http
+def test_jupiter_busy_at_cancel_order_is_a_503_with_its_wait(trader, order_key, caplog):
+    control.inject_fault("cancelOrder", "429", seconds=20)
+    with caplog.at_level(logging.INFO):
+        response = trader.post(f"/orders/{order_key}/cancel/start")
+    answer = response.json()
+    assert (response.status_code, answer["state"], answer["code"], answer["next"]) == (
+        503,
+        "refused",
+        "rate_limited",
+        "retry",
+    )
+    assert 18 <= int(response["Retry-After"]) <= 21  # 20 s ahead
+    assert CancelAttempt.objects.count() == 0  # nothing issued, nothing to sign
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 @pytestmark_http
@@ -156,7 +180,7 @@ def test_another_wallets_attempt_is_refused(trader, keypair, order_key, django_u
     intruder.force_login(django_user_model.objects.create_user(username=str(Keypair().pubkey())))
     response = submit(intruder, started, signed_b64)
     assert response.status_code == 404  # the answer a made-up attempt gets
-    assert "could not find" in response.json()["message"]
+    assert response.json()["code"] == "attempt_not_found"
     assert control.count_calls("execute") == 0
 
 
@@ -185,7 +209,8 @@ def test_a_session_that_ended_is_told_to_sign_in_again(trader, keypair, order_ke
     assert response.status_code == 403
     assert response.json() == {
         "state": "signed_out",
-        "message": "You were signed out — sign in again.",
+        "code": "signed_out",
+        "message": messages.words("signed_out"),
         "next": "sign_in",
     }
     assert "no-store" in response["Cache-Control"]
@@ -200,7 +225,7 @@ def test_changed_blockhash_or_wrong_key_is_refused_and_not_relayed(trader, keypa
     wrong_key = base64.b64encode(bytes(signed(tx.message, Keypair()))).decode()
     answer = submit(trader, started, wrong_key)
     assert answer.status_code == 400
-    assert "signature does not match" in answer.json()["message"]
+    assert answer.json()["code"] == "signature_mismatch"
     assert control.count_calls("execute") == 0
     # The attempt is still usable with the right signature.
     assert submit(trader, started, sign_transaction(started["transaction"], keypair)).json()["state"] == "succeeded"
@@ -213,8 +238,7 @@ def test_expired_attempt_offers_a_fresh_one(trader, keypair, order_key):
     response = submit(trader, started, sign_transaction(started["transaction"], keypair))
     answer = response.json()
     assert response.status_code == 409
-    assert answer["message"] == relay.EXPIRED
-    assert answer["next"] == "retry"
+    assert (answer["code"], answer["next"]) == ("transaction_expired", "retry")
     assert control.count_calls("execute") == 0
     fresh = start(trader, order_key)
     assert submit(trader, fresh, sign_transaction(fresh["transaction"], keypair)).json()["state"] == "succeeded"
@@ -222,15 +246,14 @@ def test_expired_attempt_offers_a_fresh_one(trader, keypair, order_key):
 
 @pytestmark_http
 @pytest.mark.parametrize(
-    ("fault", "words"),
-    [("failed", "could not cancel"), ("insufficient_funds", "enough SOL")],
+    ("fault", "code"),
+    [("failed", "cancel_failed"), ("insufficient_funds", "insufficient_funds")],
 )
-def test_execute_answering_failed_is_a_failure(trader, keypair, order_key, fault, words):
+def test_execute_answering_failed_is_a_failure(trader, keypair, order_key, fault, code):
     started = start(trader, order_key)
     control.inject_fault("execute", fault)
     answer = submit(trader, started, sign_transaction(started["transaction"], keypair)).json()
-    assert answer["state"] == "failed"
-    assert words in answer["message"]
+    assert (answer["state"], answer["code"], answer["next"]) == ("failed", code, "retry")
     assert control.get_order(order_key)["status"] == "active"
 
 
@@ -240,8 +263,7 @@ def test_execute_timeout_is_pending_then_reconciled(trader, keypair, order_key, 
     started = start(trader, order_key)
     control.inject_fault("execute", "timeout", seconds=2)
     answer = submit(trader, started, sign_transaction(started["transaction"], keypair)).json()
-    assert answer["state"] == "pending"
-    assert "don't send it again" in answer["message"]
+    assert (answer["state"], answer["code"]) == ("pending", "still_confirming")
     status = trader.post(f"/cancels/{started['attempt']}/status").json()
     assert status["state"] == "succeeded"
     assert control.count_calls("execute") == 1
@@ -256,8 +278,7 @@ def test_cancel_order_timeout_offers_a_fresh_try(trader, order_key, settings):
     response = trader.post(f"/orders/{order_key}/cancel/start")
     assert response.status_code == 502
     answer = response.json()
-    assert answer["message"] == "Jupiter is not answering right now. Please try again in a minute."
-    assert answer["next"] == "retry"  # nothing was signed or sent: a fresh try is safe
+    assert (answer["code"], answer["next"]) == ("unavailable", "retry")  # nothing signed or sent: a fresh try is safe
     assert CancelAttempt.objects.count() == 0
 
 
@@ -265,7 +286,7 @@ def test_cancel_order_timeout_offers_a_fresh_try(trader, order_key, settings):
 def test_declining_in_the_wallet_ends_the_attempt(trader, order_key):
     started = start(trader, order_key)
     answer = trader.post(started["decline_url"]).json()
-    assert "declined" in answer["message"]
+    assert (answer["state"], answer["code"], answer["next"]) == ("failed", "declined", "retry")
     assert CancelAttempt.objects.get(pk=started["attempt"]).state == A.FAILED
     assert control.count_calls("execute") == 0
 
@@ -282,7 +303,9 @@ def test_fuzzed_submissions_never_500_and_never_relay(trader, order_key, payload
 
 
 @pytestmark_http
-def test_concurrent_submissions_of_one_attempt_relay_exactly_once(sandbox_upstream, keypair, order_key, client):
+def test_concurrent_submissions_of_one_attempt_relay_exactly_once(
+    sandbox_upstream, keypair, order_key, client, at_once
+):
     """Ten browsers' worth of submissions at once, through the threaded live server."""
     started = start(client, order_key)
     signed_b64 = sign_transaction(started["transaction"], keypair)
@@ -291,24 +314,17 @@ def test_concurrent_submissions_of_one_attempt_relay_exactly_once(sandbox_upstre
     csrf = client.get("/orders/").cookies.get("csrftoken") or client.cookies.get("csrftoken")
     token = csrf.value
     session.cookies.set("csrftoken", token)
-    barrier = threading.Barrier(10)
-    answers: list[int] = []
 
-    def post() -> None:
-        barrier.wait(timeout=10)
+    def post() -> int:
         reply = session.post(
             f"{sandbox_upstream.url}{started['submit_url']}",
             data={"signed_transaction": signed_b64},
             headers={"X-CSRFToken": token, "Referer": sandbox_upstream.url},
             timeout=30,
         )
-        answers.append(reply.status_code)
+        return reply.status_code
 
-    threads = [threading.Thread(target=post) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=40)
+    answers = at_once(10, post)
     assert sorted(answers) == [200] + [409] * 9
     assert control.count_calls("execute") == 1
     assert CancelAttempt.objects.get(pk=started["attempt"]).state == A.SUCCEEDED
@@ -377,8 +393,8 @@ def test_once_an_order_is_cancelled_its_other_attempts_are_closed_and_never_rela
     first, second = start(trader, order_key), start(trader, order_key)  # two tabs, say
     assert submit(trader, first, sign_transaction(first["transaction"], keypair)).json()["state"] == "succeeded"
     closed = CancelAttempt.objects.get(pk=second["attempt"])
-    assert closed.state == A.REFUSED
-    assert closed.summary == relay.NOT_NEEDED
+    assert (closed.state, closed.code) == (A.REFUSED, "not_needed")
+    assert trader.post(second["status_url"]).json()["next"] == "refresh"  # the page's list is out of date
     late = submit(trader, second, sign_transaction(second["transaction"], keypair))
     assert late.status_code == 409
     assert control.count_calls("execute") == 1
@@ -392,7 +408,7 @@ def test_an_attempt_for_an_order_cancelled_by_another_is_refused_at_submit(trade
     CancelAttempt.objects.filter(pk=second["attempt"]).update(state=A.ISSUED, outcome="", finished_at=None)
     late = submit(trader, second, sign_transaction(second["transaction"], keypair))
     assert late.status_code == 409
-    assert late.json()["message"] == relay.ALREADY_CANCELLED
+    assert (late.json()["code"], late.json()["next"]) == ("already_cancelled", "refresh")
     assert CancelAttempt.objects.get(pk=second["attempt"]).state == A.REFUSED
     assert control.count_calls("execute") == 1
 
@@ -404,7 +420,7 @@ def test_an_attempt_is_not_relayed_while_another_for_its_order_is_confirming(tra
     assert submit(trader, first, sign_transaction(first["transaction"], keypair)).json()["state"] == "pending"
     refused = submit(trader, second, sign_transaction(second["transaction"], keypair))
     assert refused.status_code == 409
-    assert refused.json()["message"] == relay.IN_FLIGHT
+    assert refused.json()["code"] == "in_flight"
     assert CancelAttempt.objects.get(pk=second["attempt"]).state == A.ISSUED
     assert control.count_calls("execute") == 1
 
@@ -419,28 +435,24 @@ def http_session(client: Client) -> tuple[requests.Session, str]:
 
 
 @pytestmark_http
-def test_concurrent_submissions_of_two_attempts_for_one_order_relay_once(sandbox_upstream, keypair, order_key, client):
+def test_concurrent_submissions_of_two_attempts_for_one_order_relay_once(
+    sandbox_upstream, keypair, order_key, client, at_once
+):
     attempts = [start(client, order_key), start(client, order_key)]
     signed_b64 = {a["submit_url"]: sign_transaction(a["transaction"], keypair) for a in attempts}
     session, token = http_session(client)
-    barrier = threading.Barrier(10)
-    states: list[str] = []
 
-    def post(url: str) -> None:
-        barrier.wait(timeout=10)
+    def post(thread: int) -> str:
+        url = attempts[thread % 2]["submit_url"]  # five threads for each attempt
         reply = session.post(
             f"{sandbox_upstream.url}{url}",
             data={"signed_transaction": signed_b64[url]},
             headers={"X-CSRFToken": token, "Referer": sandbox_upstream.url},
             timeout=30,
         )
-        states.append(reply.json()["state"])
+        return reply.json()["state"]
 
-    threads = [threading.Thread(target=post, args=(a["submit_url"],)) for a in attempts * 5]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=40)
+    states = at_once(10, post, numbered=True)
     assert sorted(states) == ["refused"] * 9 + ["succeeded"]
     assert control.count_calls("execute") == 1
 
@@ -492,7 +504,7 @@ def lost(wallet: str, order_key: str, *, age: int) -> CancelAttempt:
         issued_at=issued,
         claimed_at=issued,
         state=A.PENDING,
-        outcome=relay.STILL_CONFIRMING,
+        code="still_confirming",
     )
 
 
@@ -516,14 +528,12 @@ def test_every_lost_answer_ends_in_a_final_state_reading_each_list_once(trader, 
     before = control.count_calls("getRecurringOrders")
     answer = trader.post(f"/cancels/{attempts[running].pk}/status").json()
     assert control.count_calls("getRecurringOrders") - before == 2  # the history once, the active list once
-    assert answer["state"] == "failed"
-    assert answer["message"] == relay.NEVER_LANDED
-    assert answer["next"] == "retry"
+    assert (answer["state"], answer["code"], answer["next"]) == ("failed", "never_landed", "retry")
     settled = {a.order_key: a for a in CancelAttempt.objects.filter(wallet=wallet)}
     assert settled[cancelled].state == A.SUCCEEDED
     assert settled[cancelled].signature == signature
-    assert (settled[ended].state, settled[ended].outcome) == (A.FAILED, relay.ENDED_ON_ITS_OWN)
-    assert (settled[gone].state, settled[gone].outcome) == (A.FAILED, relay.NOT_FOUND)
+    assert (settled[ended].state, settled[ended].code) == (A.FAILED, "ended_on_its_own")
+    assert (settled[gone].state, settled[gone].code) == (A.FAILED, "not_listed")
     assert all(a.finished_at is not None for a in settled.values())
     assert trader.post(f"/cancels/{attempts[ended].pk}/status").json()["next"] is None  # nothing to cancel
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import threading
 import time
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -42,12 +41,12 @@ AMOUNT_FIELDS = (
 )
 
 
-def keypair(n: int) -> Keypair:
+def seeded_keypair(n: int) -> Keypair:
     return Keypair.from_seed(bytes([n]) * 32)
 
 
-ALICE = keypair(1)
-BOB = keypair(2)
+ALICE = seeded_keypair(1)
+BOB = seeded_keypair(2)
 ALICE_WALLET = str(ALICE.pubkey())
 BOB_WALLET = str(BOB.pubkey())
 
@@ -603,23 +602,18 @@ def test_cancel_flow_over_http(live_server):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_executes_of_one_request_close_the_order_once(live_server):
+def test_concurrent_executes_of_one_request_close_the_order_once(live_server, at_once):
     control.seed_wallet(ALICE_WALLET, active=1, history=0)
     order_key = SandboxOrder.objects.get(user=ALICE_WALLET).order_key
     base = f"{live_server.url}{API}"
     body = {"order": order_key, "user": ALICE_WALLET, "recurringType": "time"}
     issued = requests.post(f"{base}/cancelOrder", json=body, timeout=10).json()
     payload = {"requestId": issued["requestId"], "signedTransaction": sign(issued["transaction"], ALICE)}
-    results: list[str] = []
 
-    def execute() -> None:
-        results.append(requests.post(f"{base}/execute", json=payload, timeout=30).json()["status"])
+    def execute() -> str:
+        return requests.post(f"{base}/execute", json=payload, timeout=30).json()["status"]
 
-    threads = [threading.Thread(target=execute) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = at_once(4, execute)
     assert sorted(results) == ["Failed", "Failed", "Failed", "Success"]
     assert control.get_order(order_key)["status"] == "history"
 

@@ -946,22 +946,17 @@ def test_confirm_validation_and_404(api):
     assert (missing.status_code, missing.json()) == (404, {"error": "DCA order not found or you do not own it"})
 
 
-def test_concurrent_confirms_cancel_the_order_once(api):
+def test_concurrent_confirms_cancel_the_order_once(api, at_once):
     token = login(api)
     order_id = seeded("active")
     issued = cancel(api, token, order_id).json()
     signed = wallet_sign(issued["transaction"], ALICE)
-    answers: list[tuple[int, dict]] = []
 
-    def submit() -> None:
+    def submit() -> tuple[int, dict]:
         response = confirm(api, token, order_id, signed, issued["requestId"])
-        answers.append((response.status_code, response.json()))
+        return response.status_code, response.json()
 
-    threads = [threading.Thread(target=submit) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    answers = at_once(6, submit)
     assert sorted(status for status, _ in answers) == [200, 400, 400, 400, 400, 400]
     assert {json.dumps(body) for status, body in answers if status == 400} == {
         json.dumps({"error": "DCA order not in cancellation state"})

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
@@ -111,7 +110,7 @@ def test_healthz_on_both(instances):
         assert response.json() == {"status": "ok"}
 
 
-def test_session_and_cancel_across_instances(instances):
+def test_session_and_cancel_across_instances(instances, at_once):
     a, b = instances
     kp = Keypair()
     wallet = str(kp.pubkey())
@@ -131,12 +130,9 @@ def test_session_and_cancel_across_instances(instances):
 
     count = 10
     cookies, headers = http.cookies.get_dict(), csrf_headers(http)
-    barrier = threading.Barrier(count)
-    answers: list[tuple[int, dict]] = []
-    lock = threading.Lock()
 
-    def submit(base: str) -> None:
-        barrier.wait(timeout=HTTP_TIMEOUT)
+    def submit(thread: int) -> tuple[int, dict]:
+        base = (a, b)[thread % 2].url  # half the submissions to each instance
         response = requests.post(
             f"{base}{issued['submit_url']}",
             data={"signed_transaction": signed},
@@ -144,14 +140,9 @@ def test_session_and_cancel_across_instances(instances):
             cookies=cookies,
             timeout=HTTP_TIMEOUT,
         )
-        with lock:
-            answers.append((response.status_code, response.json()))
+        return response.status_code, response.json()
 
-    threads = [threading.Thread(target=submit, args=((a, b)[i % 2].url,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=HTTP_TIMEOUT * 2)
+    answers = at_once(count, submit, numbered=True)
     assert len(answers) == count
     succeeded = [body for status, body in answers if status == 200]
     assert [body["state"] for body in succeeded] == ["succeeded"], answers

@@ -27,7 +27,7 @@ from django.test import Client
 from django.utils import timezone
 from solders.keypair import Keypair
 
-from dashboard import siws, tracking, views
+from dashboard import messages, siws, tracking, views
 from dashboard.middleware import SIGNED_IN_AT
 from dashboard.sandbox import control
 from tests.wallet import sign_in, sign_in_body, sign_in_text
@@ -35,11 +35,7 @@ from tests.wallet import sign_in, sign_in_body, sign_in_text
 BASE_DIR = Path(__file__).resolve().parent.parent
 CHALLENGE = "/sign-in/challenge"
 VERIFY = "/sign-in/verify"
-SLOW_DOWN = {
-    "state": "refused",
-    "message": "Too many attempts — please wait a minute and try again.",
-    "next": "wait",
-}
+SLOW_DOWN = {"state": "refused", "code": "slow_down", "message": messages.words("slow_down"), "next": "wait"}
 # Settings the response tests take over from the production process.
 PRODUCTION_NAMES = (
     "DEBUG",
@@ -670,7 +666,12 @@ def test_a_stale_csrf_token_is_said_plainly_to_the_bridge():
     browser.get("/")  # a CSRF cookie, as a page load gives
     stale = browser.post("/sign-in/challenge", "{}", content_type="application/json", headers={"X-CSRFToken": "x" * 64})
     assert stale.status_code == 403
-    assert stale.json() == {"state": "refused", "message": views.STALE_PAGE, "next": "reload"}
+    assert stale.json() == {
+        "state": "refused",
+        "code": "stale_page",
+        "message": messages.words("stale_page"),
+        "next": "reload",
+    }
     form = browser.post("/sign-out")
     assert form.status_code == 403
     assert form["Content-Type"].startswith("text/html")

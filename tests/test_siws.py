@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import threading
 from datetime import timedelta
 
 import pytest
@@ -51,11 +50,6 @@ def assert_refused(client: Client, response, phrase: str, status: int = 400) -> 
     assert SESSION_KEY not in client.session
 
 
-@pytest.fixture
-def kp() -> Keypair:
-    return Keypair()
-
-
 # --- The happy paths ---
 
 
@@ -73,49 +67,55 @@ def test_challenge_is_the_sign_in_input(client):
 
 
 @pytest.mark.django_db
-def test_sign_in_happy_path(client, kp):
+def test_sign_in_happy_path(client, keypair, wallet):
     challenge = start(client)
-    text = sign_in_text(challenge, str(kp.pubkey()))
+    text = sign_in_text(challenge, wallet)
     # The exact SIWS layout, pinned independently of the serialiser.
     assert text == (
-        f"testserver wants you to sign in with your Solana account:\n{kp.pubkey()}\n\n"
+        f"testserver wants you to sign in with your Solana account:\n{wallet}\n\n"
         f"{siws.STATEMENT}\n\nURI: http://testserver/\nVersion: 1\nChain ID: mainnet\n"
         f"Nonce: {challenge['nonce']}\nIssued At: {challenge['issuedAt']}\n"
         f"Expiration Time: {challenge['expirationTime']}"
     )
     before = client.session.session_key
-    response = verify(client, sign_in_body(kp, text, challenge["nonce"]))
+    response = verify(client, sign_in_body(keypair, text, challenge["nonce"]))
     assert response.status_code == 200, response.content
-    assert response.json() == {"state": "signed_in", "message": "Signed in.", "next": None, "address": str(kp.pubkey())}
+    assert response.json() == {
+        "state": "signed_in",
+        "code": None,
+        "message": "Signed in.",
+        "next": None,
+        "address": wallet,
+    }
     assert client.session[SESSION_KEY]
     assert client.session.session_key != before  # rotated on login
     page = client.get("/")
-    assert page.context["wallet"] == str(kp.pubkey())
-    assert f"{str(kp.pubkey())[:4]}…" in page.content.decode()
+    assert page.context["wallet"] == wallet
+    assert f"{wallet[:4]}…" in page.content.decode()
     assert b"Sign out" in page.content
     assert not page.context["user"].has_usable_password()
 
 
 @pytest.mark.django_db
-def test_sign_message_fallback(client, kp):
-    challenge = start(client, str(kp.pubkey()))
-    assert challenge["text"] == sign_in_text(challenge, str(kp.pubkey()))
-    response = verify(client, sign_in_body(kp, challenge["text"], challenge["nonce"]))
+def test_sign_message_fallback(client, keypair, wallet):
+    challenge = start(client, wallet)
+    assert challenge["text"] == sign_in_text(challenge, wallet)
+    response = verify(client, sign_in_body(keypair, challenge["text"], challenge["nonce"]))
     assert response.status_code == 200, response.content
 
 
 @pytest.mark.django_db
-def test_sign_message_fallback_requires_the_exact_text(client, kp):
-    challenge = start(client, str(kp.pubkey()))
-    other = sign_in_text(challenge, str(kp.pubkey()), statement="Something else entirely.")
-    response = verify(client, sign_in_body(kp, other, challenge["nonce"]))
+def test_sign_message_fallback_requires_the_exact_text(client, keypair, wallet):
+    challenge = start(client, wallet)
+    other = sign_in_text(challenge, wallet, statement="Something else entirely.")
+    response = verify(client, sign_in_body(keypair, other, challenge["nonce"]))
     assert_refused(client, response, "different text")
 
 
 @pytest.mark.django_db
-def test_sign_out(client, kp):
+def test_sign_out(client, keypair, wallet):
     challenge = start(client)
-    verify(client, sign_in_body(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"]))
+    verify(client, sign_in_body(keypair, sign_in_text(challenge, wallet), challenge["nonce"]))
     response = client.post(reverse("sign_out"))
     assert response.status_code == 302
     assert SESSION_KEY not in client.session
@@ -163,18 +163,18 @@ def signed_as_issued(challenge: dict, issued: VersionedTransaction, kp: Keypair,
 
 
 @pytest.mark.django_db
-def test_sign_in_with_a_transaction(client, kp):
-    challenge, issued = start_transaction(client, kp)
+def test_sign_in_with_a_transaction(client, keypair, wallet):
+    challenge, issued = start_transaction(client, keypair)
     # Only the sign-in text in a memo; the wallet pays and is the only signer; not a real blockhash.
-    assert challenge["text"] == sign_in_text(challenge, str(kp.pubkey()))
-    assert issued.message.account_keys[0] == kp.pubkey()
+    assert challenge["text"] == sign_in_text(challenge, wallet)
+    assert issued.message.account_keys[0] == keypair.pubkey()
     assert issued.message.header.num_required_signatures == 1
     [ix] = issued.message.instructions
     assert issued.message.account_keys[ix.program_id_index] == MEMO
     assert bytes(ix.data) == challenge["text"].encode()
     body = {
-        "address": str(kp.pubkey()),
-        "signedTransaction": sign_transaction(challenge["transaction"], kp),
+        "address": wallet,
+        "signedTransaction": sign_transaction(challenge["transaction"], keypair),
         "nonce": challenge["nonce"],
     }
     response = verify(client, body)
@@ -186,11 +186,11 @@ def test_sign_in_with_a_transaction(client, kp):
 
 
 @pytest.mark.django_db
-def test_compute_unit_settings_a_wallet_adds_are_accepted_within_the_ceiling(client, kp, settings):
+def test_compute_unit_settings_a_wallet_adds_are_accepted_within_the_ceiling(client, keypair, settings):
     assert settings.MAX_PRIORITY_FEE_LAMPORTS == 200_000
-    challenge, issued = start_transaction(client, kp)
+    challenge, issued = start_transaction(client, keypair)
     added = (set_compute_unit_limit(50_000), set_compute_unit_price(4_000_000))  # 200,000 lamports
-    response = verify(client, signed_as_issued(challenge, issued, kp, before=added))
+    response = verify(client, signed_as_issued(challenge, issued, keypair, before=added))
     assert response.status_code == 200, response.content
 
 
@@ -219,24 +219,27 @@ def refused_transactions(kp: Keypair) -> dict[str, tuple[dict, str, int]]:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("case", list(refused_transactions(Keypair())))
-def test_sign_in_transactions_that_are_not_exactly_ours_are_refused(client, kp, case):
-    changes, phrase, status = refused_transactions(kp)[case]
-    challenge, issued = start_transaction(client, kp)
+def test_sign_in_transactions_that_are_not_exactly_ours_are_refused(client, keypair, case):
+    changes, phrase, status = refused_transactions(keypair)[case]
+    challenge, issued = start_transaction(client, keypair)
     text = changes.pop("text", challenge["text"])
     blockhash = changes.pop("blockhash", issued.message.recent_blockhash)
-    body = {**memo_transaction(kp, text, blockhash, **changes), "nonce": challenge["nonce"]}
+    body = {**memo_transaction(keypair, text, blockhash, **changes), "nonce": challenge["nonce"]}
     assert_refused(client, verify(client, body), phrase, status)
     # Nothing was used up: the wallet's real answer still signs in.
-    assert verify(client, signed_as_issued(challenge, issued, kp)).status_code == 200
+    assert verify(client, signed_as_issued(challenge, issued, keypair)).status_code == 200
 
 
 @pytest.mark.django_db
-def test_a_sign_in_transaction_is_refused_unsigned_late_elsewhere_or_for_another_account(client, kp):
-    challenge, issued = start_transaction(client, kp)
-    unsigned = {"address": str(kp.pubkey()), "signedTransaction": challenge["transaction"], "nonce": challenge["nonce"]}
+def test_a_sign_in_transaction_is_refused_unsigned_late_elsewhere_or_for_another_account(client, keypair, wallet):
+    challenge, issued = start_transaction(client, keypair)
+    unsigned = {"address": wallet, "signedTransaction": challenge["transaction"], "nonce": challenge["nonce"]}
     assert_refused(client, verify(client, unsigned), "signature does not match", 403)
     assert_refused(
-        client, verify(client, signed_as_issued(challenge, issued, kp), HTTP_HOST="localhost"), "another address", 403
+        client,
+        verify(client, signed_as_issued(challenge, issued, keypair), HTTP_HOST="localhost"),
+        "another address",
+        403,
     )
     other = Keypair()
     assert_refused(client, verify(client, {**signed_as_issued(challenge, issued, other)}), "different account", 403)
@@ -247,20 +250,20 @@ def test_a_sign_in_transaction_is_refused_unsigned_late_elsewhere_or_for_another
         issued_at=past, expires_at=past + timedelta(minutes=5)
     )
     stale = SignInChallenge.objects.get(nonce=challenge["nonce"])
-    late = {**memo_transaction(kp, stale.message, issued.message.recent_blockhash), "nonce": challenge["nonce"]}
+    late = {**memo_transaction(keypair, stale.message, issued.message.recent_blockhash), "nonce": challenge["nonce"]}
     assert_refused(client, verify(client, late), "does not match")  # its text no longer matches the times…
-    text = siws.format_message(siws.challenge_fields(stale, str(kp.pubkey())))
-    late = {**memo_transaction(kp, text, issued.message.recent_blockhash), "nonce": challenge["nonce"]}
+    text = siws.format_message(siws.challenge_fields(stale, wallet))
+    late = {**memo_transaction(keypair, text, issued.message.recent_blockhash), "nonce": challenge["nonce"]}
     assert_refused(client, verify(client, late), "different text")  # …and the stored text is what counts
     SignInChallenge.objects.filter(nonce=challenge["nonce"]).update(message=text)
     assert_refused(client, verify(client, late), "expired")
 
 
 @pytest.mark.django_db
-def test_a_message_challenge_cannot_be_answered_with_a_transaction(client, kp):
+def test_a_message_challenge_cannot_be_answered_with_a_transaction(client, keypair, wallet):
     challenge = start(client)  # no address: the signIn path
     body = {
-        **memo_transaction(kp, sign_in_text(challenge, str(kp.pubkey())), Hash.new_unique()),
+        **memo_transaction(keypair, sign_in_text(challenge, wallet), Hash.new_unique()),
         "nonce": challenge["nonce"],
     }
     assert_refused(client, verify(client, body), "different account", 403)
@@ -272,83 +275,83 @@ def test_a_message_challenge_cannot_be_answered_with_a_transaction(client, kp):
 
 
 @pytest.mark.django_db
-def test_replayed_nonce(client, kp):
+def test_replayed_nonce(client, keypair, wallet):
     challenge = start(client)
-    body = sign_in_body(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
+    body = sign_in_body(keypair, sign_in_text(challenge, wallet), challenge["nonce"])
     assert verify(client, body).status_code == 200
     client.post(reverse("sign_out"))
     assert_refused(client, verify(client, body), "already been used")
 
 
 @pytest.mark.django_db
-def test_replay_from_another_session(client, kp):
+def test_replay_from_another_session(client, keypair, wallet):
     challenge = start(client)
-    body = sign_in_body(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
+    body = sign_in_body(keypair, sign_in_text(challenge, wallet), challenge["nonce"])
     thief = Client()
     start(thief)
     assert_refused(thief, verify(thief, body), "another browser tab")
 
 
 @pytest.mark.django_db
-def test_expired(client, kp):
+def test_expired(client, keypair, wallet):
     challenge = start(client)
     past = timezone.now().replace(microsecond=0) - timedelta(minutes=6)
     SignInChallenge.objects.filter(nonce=challenge["nonce"]).update(
         issued_at=past, expires_at=past + timedelta(minutes=5)
     )
     challenge = siws.challenge_input(SignInChallenge.objects.get(nonce=challenge["nonce"]))
-    response = verify(client, sign_in_body(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"]))
+    response = verify(client, sign_in_body(keypair, sign_in_text(challenge, wallet), challenge["nonce"]))
     assert_refused(client, response, "expired")
 
 
 @pytest.mark.django_db
-def test_issued_at_far_in_the_future(client, kp):
+def test_issued_at_far_in_the_future(client, keypair, wallet):
     challenge = start(client)
     future = timezone.now().replace(microsecond=0) + timedelta(minutes=30)
     SignInChallenge.objects.filter(nonce=challenge["nonce"]).update(
         issued_at=future, expires_at=future + timedelta(minutes=5)
     )
     challenge = siws.challenge_input(SignInChallenge.objects.get(nonce=challenge["nonce"]))
-    response = verify(client, sign_in_body(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"]))
+    response = verify(client, sign_in_body(keypair, sign_in_text(challenge, wallet), challenge["nonce"]))
     assert_refused(client, response, "too far from now")
 
 
 @pytest.mark.django_db
-def test_issued_at_changed_by_the_client(client, kp):
+def test_issued_at_changed_by_the_client(client, keypair, wallet):
     challenge = start(client)
-    text = sign_in_text(challenge, str(kp.pubkey()), issued_at="2030-01-01T00:00:00Z")
-    assert_refused(client, verify(client, sign_in_body(kp, text, challenge["nonce"])), "does not match")
+    text = sign_in_text(challenge, wallet, issued_at="2030-01-01T00:00:00Z")
+    assert_refused(client, verify(client, sign_in_body(keypair, text, challenge["nonce"])), "does not match")
 
 
 @pytest.mark.django_db
-def test_wrong_domain_in_the_message(client, kp):
+def test_wrong_domain_in_the_message(client, keypair, wallet):
     challenge = start(client)
-    text = sign_in_text(challenge, str(kp.pubkey()), domain="evil.example")
-    response = verify(client, sign_in_body(kp, text, challenge["nonce"]))
+    text = sign_in_text(challenge, wallet, domain="evil.example")
+    response = verify(client, sign_in_body(keypair, text, challenge["nonce"]))
     assert_refused(client, response, "another website", 403)
 
 
 @pytest.mark.django_db
-def test_message_replayed_on_another_host(client, kp):
+def test_message_replayed_on_another_host(client, keypair, wallet):
     challenge = start(client)
-    body = sign_in_body(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
+    body = sign_in_body(keypair, sign_in_text(challenge, wallet), challenge["nonce"])
     response = verify(client, body, HTTP_HOST="localhost")
     assert_refused(client, response, "started on another address", 403)
 
 
 @pytest.mark.django_db
-def test_wrong_address_claimed(client, kp):
+def test_wrong_address_claimed(client, keypair, wallet):
     challenge = start(client)
-    body = sign_in_body(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
+    body = sign_in_body(keypair, sign_in_text(challenge, wallet), challenge["nonce"])
     body["address"] = str(Keypair().pubkey())
     assert_refused(client, verify(client, body), "different account", 403)
 
 
 @pytest.mark.django_db
-def test_signed_by_another_key(client, kp):
+def test_signed_by_another_key(client, wallet):
     challenge = start(client)
-    text = sign_in_text(challenge, str(kp.pubkey()))
-    body = sign_in_body(Keypair(), text, challenge["nonce"], address=str(kp.pubkey()))
+    text = sign_in_text(challenge, wallet)
+    body = sign_in_body(Keypair(), text, challenge["nonce"], address=wallet)
     assert_refused(client, verify(client, body), "signature does not match", 403)
 
 
@@ -376,10 +379,10 @@ def test_signed_by_another_key(client, kp):
         "crlf",
     ],
 )
-def test_non_canonical_text(client, kp, mangle):
+def test_non_canonical_text(client, keypair, wallet, mangle):
     challenge = start(client)
-    text = mangle(sign_in_text(challenge, str(kp.pubkey())))
-    response = verify(client, sign_in_body(kp, text, challenge["nonce"]))
+    text = mangle(sign_in_text(challenge, wallet))
+    response = verify(client, sign_in_body(keypair, text, challenge["nonce"]))
     assert response.status_code == 400, response.content
     error = response.json()["message"]
     assert "not a standard sign-in message" in error or "does not match" in error
@@ -389,9 +392,9 @@ def test_non_canonical_text(client, kp, mangle):
 @pytest.mark.django_db
 @pytest.mark.parametrize("field", ["signedMessage", "signature"])
 @pytest.mark.parametrize("garbage", ["not base64!", "QUJD\n", "QUJD=", "QUJ", ""])
-def test_garbage_base64(client, kp, field, garbage):
+def test_garbage_base64(client, keypair, wallet, field, garbage):
     challenge = start(client)
-    body = sign_in_body(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
+    body = sign_in_body(keypair, sign_in_text(challenge, wallet), challenge["nonce"])
     body[field] = garbage
     response = verify(client, body)
     assert response.status_code == 400
@@ -411,25 +414,25 @@ def test_malformed_requests(client, body):
 
 
 @pytest.mark.django_db
-def test_oversized_body(client, kp):
+def test_oversized_body(client, keypair, wallet):
     challenge = start(client)
-    body = sign_in_body(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
+    body = sign_in_body(keypair, sign_in_text(challenge, wallet), challenge["nonce"])
     body["padding"] = "x" * (siws.MAX_BODY_BYTES + 1)
     assert_refused(client, verify(client, body), "too large")
     big = start(client)
-    text = sign_in_text(big, str(kp.pubkey()), statement="x" * 3000)
-    assert_refused(client, verify(client, sign_in_body(kp, text, big["nonce"])), "too long")
+    text = sign_in_text(big, wallet, statement="x" * 3000)
+    assert_refused(client, verify(client, sign_in_body(keypair, text, big["nonce"])), "too long")
 
 
 @pytest.mark.django_db
-def test_missing_csrf_token(kp):
+def test_missing_csrf_token(keypair, wallet):
     client = Client(enforce_csrf_checks=True)
     assert client.post(CHALLENGE, "{}", content_type="application/json").status_code == 403
     client.get("/")  # sets the CSRF cookie
     token = client.cookies["csrftoken"].value
     response = client.post(CHALLENGE, "{}", content_type="application/json", HTTP_X_CSRFTOKEN=token)
     challenge = response.json()
-    body = sign_in_body(kp, sign_in_text(challenge, str(kp.pubkey())), challenge["nonce"])
+    body = sign_in_body(keypair, sign_in_text(challenge, wallet), challenge["nonce"])
     response = verify(client, body)
     assert response.status_code == 403
     assert SESSION_KEY not in client.session
@@ -438,14 +441,14 @@ def test_missing_csrf_token(kp):
 
 
 @pytest.mark.django_db
-def test_session_unchanged_after_refusal(client, kp):
+def test_session_unchanged_after_refusal(client, keypair, wallet):
     challenge = start(client)
     before = client.session.session_key
-    text = sign_in_text(challenge, str(kp.pubkey()))
-    verify(client, sign_in_body(Keypair(), text, challenge["nonce"], address=str(kp.pubkey())))
+    text = sign_in_text(challenge, wallet)
+    verify(client, sign_in_body(Keypair(), text, challenge["nonce"], address=wallet))
     assert client.session.session_key == before
     # …and the challenge is still usable by the real wallet.
-    assert verify(client, sign_in_body(kp, text, challenge["nonce"])).status_code == 200
+    assert verify(client, sign_in_body(keypair, text, challenge["nonce"])).status_code == 200
 
 
 @pytest.mark.django_db
@@ -459,42 +462,36 @@ def test_sandbox_wallet_script_only_in_sandbox(client, settings):
 # --- Concurrent replays: exactly one sign-in wins ---
 
 
-def replay_concurrently(live_server, count: int = 8) -> list[int]:
+def replay_concurrently(live_server, at_once, count: int = 8) -> list[int]:
+    """One signed sign-in posted `count` times at once; the answers' statuses, sorted."""
     http = requests.Session()
     http.get(live_server.url + "/", timeout=10)
     headers = {"X-CSRFToken": http.cookies["csrftoken"]}
     challenge = http.post(live_server.url + CHALLENGE, json={}, headers=headers, timeout=10).json()
-    kp = Keypair()
-    text = sign_in_text(challenge, str(kp.pubkey()))
-    body = sign_in_body(kp, text, challenge["nonce"])
+    keypair = Keypair()
+    text = sign_in_text(challenge, str(keypair.pubkey()))
+    body = sign_in_body(keypair, text, challenge["nonce"])
     cookies = http.cookies.get_dict()
-    barrier = threading.Barrier(count)
-    statuses: list[int] = []
 
-    def attempt() -> None:
-        barrier.wait()
-        r = requests.post(live_server.url + VERIFY, json=body, headers=headers, cookies=cookies, timeout=30)
-        statuses.append(r.status_code)
+    def attempt() -> int:
+        return requests.post(
+            live_server.url + VERIFY, json=body, headers=headers, cookies=cookies, timeout=30
+        ).status_code
 
-    threads = [threading.Thread(target=attempt) for _ in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return sorted(statuses)
+    return sorted(at_once(count, attempt))
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_replays_one_wins(live_server):
-    statuses = replay_concurrently(live_server)
+def test_concurrent_replays_one_wins(live_server, at_once):
+    statuses = replay_concurrently(live_server, at_once)
     assert statuses.count(200) == 1, statuses
     assert all(s in (400, 403) for s in statuses if s != 200), statuses
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_replays_one_wins_on_postgres(live_server):
+def test_concurrent_replays_one_wins_on_postgres(live_server, at_once):
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         pytest.skip("Needs PostgreSQL: set DATABASE_URL=postgres://… to run it.")
-    statuses = replay_concurrently(live_server, count=12)
+    statuses = replay_concurrently(live_server, at_once, count=12)
     assert statuses.count(200) == 1, statuses

@@ -23,18 +23,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture
-def wallet() -> str:
-    return str(Keypair().pubkey())
-
-
-@pytest.fixture
-def trader(client, wallet):
-    user = get_user_model().objects.create_user(username=wallet)
-    client.force_login(user)
-    return client
-
-
 def list_calls() -> int:
     return control.count_calls("getRecurringOrders")
 

@@ -114,8 +114,9 @@ def set_expiry(seconds: int) -> None:
 def inject_fault(endpoint: str, kind: str, times: int = 1, seconds: float | None = None) -> None:
     """Make the next `times` calls of `endpoint` ("*" for any) fail with `kind`.
 
-    Kinds: "500", "502", "403" (gateway refusal), "429", "timeout" (answer after `seconds`, default
-    30; the work is done, e.g. execute still closes the order and dca-confirm still cancels it),
+    Kinds: "500", "502", "403" (gateway refusal), "429" (its `x-ratelimit-reset` `seconds` from now,
+    default 1), "timeout" (answer after `seconds`, default 30; the work is done, e.g. execute still
+    closes the order and dca-confirm still cancels it),
     "nonjson", and for execute only "failed" and "insufficient_funds".
     """
     kind = str(kind)

@@ -64,8 +64,9 @@ def server_error() -> JsonResponse:
     return JsonResponse({"code": 500, "error": "Internal Server Error", "status": "Internal Server Error"}, status=500)
 
 
-def gateway_fault(kind: str) -> HttpResponse:
-    """The answer for an injected gateway fault ("500", "502", "403", "429" or "nonjson")."""
+def gateway_fault(kind: str, seconds: float | None = None) -> HttpResponse:
+    """The answer for an injected gateway fault ("500", "502", "403", "429" or "nonjson"). A 429
+    carries Jupiter's rate-limit headers, its window resetting in `seconds` (default 1)."""
     if kind == "500":
         return server_error()
     if kind == "502":
@@ -77,7 +78,7 @@ def gateway_fault(kind: str) -> HttpResponse:
             {
                 "x-ratelimit-remaining": "0",
                 "x-ratelimit-current": "1",
-                "x-ratelimit-reset": str(math.ceil(time.time()) + 1),
+                "x-ratelimit-reset": str(math.ceil(time.time() + (1 if seconds is None else seconds))),
             }
         )
     return HttpResponse(NON_JSON_BODY, status=200, content_type="text/html")
@@ -163,7 +164,7 @@ def sandbox_endpoint(
                 if decision.limited:
                     response = too_many_requests(decision.headers)
                 elif fault is not None and fault.kind != "timeout":
-                    response = gateway_fault(fault.kind)
+                    response = gateway_fault(fault.kind, fault.seconds)
                 else:
                     if fault is not None:
                         delay = control.DEFAULT_TIMEOUT_SECONDS if fault.seconds is None else fault.seconds

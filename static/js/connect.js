@@ -6,11 +6,11 @@ import { b64, fromB64, isRejection, plain, send, signMessage, signsMessages, sig
 
 const body = document.body;
 
-// Every answer has the one shape {state, message, next, ...} (bridge.js's `send`).
+// Every answer has the one shape {state, code, message, next, ...} (bridge.js's `send`).
 async function ask(url, data, field) {
   const answer = await send(url, data);
   if (answer.state === 'refused' || answer.state === 'signed_out' || answer.state === 'unknown') {
-    throw plain(answer.message);
+    throw Object.assign(plain(answer.message), { code: answer.code });
   }
   if (field && (typeof answer[field] !== 'string' || !answer[field])) {
     throw plain('Jupiter sent nothing to sign. Try again in a moment.');
@@ -45,6 +45,8 @@ async function connect(button) {
     say(isRejection(error) && !error?.plain
       ? 'You declined in your wallet, so nothing was shared with Jupiter. Your other orders stay listed; press the button whenever you want to see your DCA orders.'
       : String(error?.message || error), 'error');
+    // Jupiter no longer knows the message that was signed: the button offers a fresh one.
+    if (error?.code === 'challenge_not_found') button.textContent = 'Sign again';
     button.disabled = false;
   }
 }

@@ -140,10 +140,10 @@ async function cancel(button) {
   finish(box, result, true);
 }
 
-// An order found already closed makes the list out of date, whatever `next` says.
+// What happens next is the server's `next` (decided on codes and states), never the words.
 function finish(box, result, signed) {
   const status = parts(box)[2];
-  const next = /already (closed|cancelled)/i.test(result.message) ? 'refresh' : result.next;
+  const { next } = result;
   htmx()?.trigger(body, 'cancel-finished');
   if (result.state === 'succeeded' || next === 'refresh' || next === 'connect') {
     delete box.dataset.busy;

@@ -3,6 +3,7 @@ what the trader sees, where the focus goes and what stays possible at every step
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from django.contrib.sessions.models import Session
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from dashboard import views
+from dashboard import messages
 from dashboard.models import CancelAttempt
 from dashboard.sandbox import control
 from dashboard.sandbox.models import SandboxOrder
@@ -223,6 +224,24 @@ def test_no_explorer_link_for_a_transaction_that_never_landed(page, live_server,
     expect(confirm.get_by_role("button", name="Keep this order")).to_be_visible()
 
 
+@pytest.mark.parametrize("endpoint", ["cancelOrder", "execute"])
+def test_jupiter_busy_says_nothing_was_sent_and_how_long_to_wait(page, live_server, install_wallet, endpoint):
+    wallet = install_wallet()
+    key, confirm = open_confirmation(page, live_server, wallet)
+    control.inject_fault(endpoint, "429", seconds=40)
+    confirm.get_by_role("button", name="Confirm cancel").click()
+    status = confirm.locator(".cancel-status")
+    expect(status).to_contain_text(
+        re.compile(r"Jupiter is busy right now, so nothing was sent\. Try again in \d+ seconds\.")
+    )
+    expect(confirm.get_by_role("button", name="Try again")).to_be_enabled()
+    expect_refusals_logged(page, "503 (Service Unavailable)")
+    assert control.get_order(key)["status"] == "active"
+    confirm.get_by_role("button", name="Try again").click()  # once Jupiter has room again
+    expect(page.locator("#cancel-outcome")).to_contain_text("Order cancelled.")
+    assert control.get_order(key)["status"] == "history"
+
+
 def test_expired_attempt_offers_a_fresh_one_without_a_link(page, live_server, install_wallet):
     wallet = install_wallet()
     _key, confirm = open_confirmation(page, live_server, wallet)
@@ -419,8 +438,8 @@ def test_a_wallet_that_never_answers_is_given_up_on(page, live_server, install_w
 @pytest.mark.parametrize(
     ("how", "words"),
     [
-        ("session", "You were signed out — sign in again."),  # the dashboard's JSON answer
-        ("csrf", views.STALE_PAGE),  # views.csrf_failure's JSON answer
+        ("session", messages.words("signed_out")),  # the dashboard's JSON answer
+        ("csrf", messages.words("stale_page")),  # views.csrf_failure's JSON answer
     ],
 )
 def test_a_session_that_ended_is_said_plainly(page, live_server, install_wallet, how, words):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from dashboard import relay, upstream, withdrawal
+from dashboard import messages, withdrawal
 from dashboard.models import CancelAttempt
 from dashboard.sandbox import control, trigger_seed
 from tests.browser.flows import screenshot, sign_in
@@ -109,7 +109,7 @@ def test_executing_says_so_and_nothing_is_signed(page, live_server, install_wall
     confirm = open_confirmation(page, wallet)
     control.set_dca_state(trigger_seed.order_id(wallet.address, "active"), "executing")
     confirm.get_by_role("button", name="Confirm cancel").click()
-    expect(confirm.locator(".cancel-status")).to_have_text(upstream.DCA_EXECUTING)
+    expect(confirm.locator(".cancel-status")).to_have_text(messages.words("order_executing"))
     expect(confirm.get_by_role("button", name="Try again")).to_be_enabled()
     assert signed_transactions(page) == 0
     assert CancelAttempt.objects.count() == 0
@@ -122,7 +122,9 @@ def test_a_harmful_refund_never_reaches_the_wallet(page, live_server, install_wa
     control.set_dca_withdrawal_mode(mode)
     confirm = open_confirmation(page, wallet)
     confirm.get_by_role("button", name="Confirm cancel").click()
-    expect(page.locator("#cancel-outcome")).to_contain_text(f"{withdrawal.UNVERIFIED} {relay.STOPPED_WAITING}")
+    expect(page.locator("#cancel-outcome")).to_contain_text(
+        messages.words("refund_refused", detail=withdrawal.UNVERIFIED)
+    )
     # the order is stopped: its card now waits for a refund we can verify
     expect(card(page, wallet)).to_contain_text("Cancelling — the refund still needs your approval")
     if mode == "refund_elsewhere":
@@ -148,4 +150,4 @@ def test_a_lost_confirm_answer_is_pending_then_settled_from_the_order(page, live
     assert control.count_calls("dca-order") >= 1
     attempt = CancelAttempt.objects.get()
     assert attempt.state == CancelAttempt.State.SUCCEEDED
-    assert attempt.outcome != relay.STILL_CONFIRMING
+    assert attempt.code == "cancelled"

@@ -7,6 +7,7 @@ import pytest
 from django.core.cache import cache
 from playwright.sync_api import expect
 
+from dashboard import messages
 from dashboard.models import DcaConnection
 from dashboard.sandbox import control, trigger_seed
 from tests.browser.flows import known_order, screenshot, sign_in
@@ -111,8 +112,28 @@ def test_declining_keeps_v1_listed_and_the_offer(page, live_server, install_wall
     expect(page.locator(f'[data-order="{v1_key}"]')).to_be_visible()
 
 
+def test_jupiter_not_knowing_its_challenge_offers_to_sign_again(page, live_server, install_wallet):
+    wallet = install_wallet()
+    v1_key = known_order(wallet.address)
+    sign_in(page, live_server, wallet.name)
+    control.set_dca_challenge_lifetime(0)  # Jupiter has forgotten the message by the time it is signed
+    page.get_by_role("button", name=OFFER).click()
+    expect(page.locator(".dca-status")).to_have_text(messages.words("challenge_not_found"))
+    again = page.get_by_role("button", name="Sign again")
+    expect(again).to_be_enabled()
+    expect(page.locator(f'[data-order="{v1_key}"]')).to_be_visible()
+    assert not DcaConnection.objects.exclude(token="").exists()
+    assert [url for text, url in page.errors if "502 (Bad Gateway)" in text] == [live_server.url + "/orders/dca/verify"]
+    page.errors.clear()  # the browser logs the refusal as a failed load: expected here
+    control.set_dca_challenge_lifetime(300)
+    again.click()  # a fresh message from Jupiter, signed once more
+    expect(page.locator("#active-panel [data-system='v2']")).to_have_count(7)
+    assert signing_calls(page) == ["signMessage", "signMessage"]
+
+
 def test_token_expiry_asks_again_and_keeps_the_list(page, live_server, install_wallet):
     wallet = install_wallet()
+    v1_key = known_order(wallet.address)
     sign_in(page, live_server, wallet.name)
     connect(page)
     expect(page.locator("#active-panel [data-system='v2']")).to_have_count(7)
@@ -121,6 +142,7 @@ def test_token_expiry_asks_again_and_keeps_the_list(page, live_server, install_w
     page.get_by_role("link", name="Refresh").click()
     expect(page.locator("[data-dca-offer]")).to_contain_text("Your connection to Jupiter's DCA has ended.")
     expect(page.locator("#active-panel [data-system='v2']")).to_have_count(7)  # as last seen
+    expect(page.locator(f'[data-order="{v1_key}"]')).to_be_visible()  # the v1 list stays
     page.get_by_role("button", name="Connect again").click()
     expect(page.locator("[data-dca-offer]")).to_have_count(0)
     assert signing_calls(page) == ["signMessage", "signMessage"]

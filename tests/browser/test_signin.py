@@ -17,7 +17,7 @@ from solders.pubkey import Pubkey
 from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
-from dashboard import views
+from dashboard import messages
 from dashboard.encoding import short_address
 from tests.browser.flows import sign_in
 
@@ -281,7 +281,7 @@ def test_a_stale_page_says_so_plainly(page, live_server, install_wallet):
     page.context.clear_cookies(name="csrftoken")
     page.get_by_role("button", name="Connect wallet").click()
     page.get_by_role("button", name=wallet.name).click()
-    expect(page.get_by_role("status")).to_contain_text(views.STALE_PAGE)
+    expect(page.get_by_role("status")).to_contain_text(messages.words("stale_page"))
     assert any("403 (Forbidden)" in text for text, _url in page.errors)
     page.errors.clear()
     assert not User.objects.exists()

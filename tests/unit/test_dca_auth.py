@@ -29,89 +29,80 @@ MEMO_V1 = Pubkey.from_string("Memo1UhkJRfHyvLMcVucJwxXeuD728EqVDDwQDxFMNo")
 COMPUTE_BUDGET = Pubkey.from_string("ComputeBudget111111111111111111111111111111")
 
 
-@pytest.fixture
-def wallet() -> Keypair:
-    return Keypair()
-
-
-def pending_text(wallet: Keypair, *, text: str = TEXT, age: timedelta = timedelta(seconds=30)) -> Pending:
-    return Pending(str(wallet.pubkey()), trigger.MESSAGE, text.encode(), NOW - age)
+def pending_text(keypair: Keypair, *, text: str = TEXT, age: timedelta = timedelta(seconds=30)) -> Pending:
+    return Pending(str(keypair.pubkey()), trigger.MESSAGE, text.encode(), NOW - age)
 
 
 # --- the message challenge -----------------------------------------------------------------------
 
 
-def test_the_wallets_signature_over_the_exact_text_passes(wallet):
-    signature = wallet.sign_message(TEXT.encode())
-    checked = dca_auth.check_signed_message(
-        pending_text(wallet), str(wallet.pubkey()), TEXT.encode(), bytes(signature), NOW
-    )
+def test_the_wallets_signature_over_the_exact_text_passes(keypair, wallet):
+    signature = keypair.sign_message(TEXT.encode())
+    checked = dca_auth.check_signed_message(pending_text(keypair), wallet, TEXT.encode(), bytes(signature), NOW)
     assert checked == signature  # sent to Jupiter as base58: str(checked)
 
 
-def test_another_wallets_signature_is_refused(wallet):
+def test_another_wallets_signature_is_refused(keypair, wallet):
     stranger = Keypair()
     with pytest.raises(ConnectRefused, match="not your signed-in wallet's signature"):
         dca_auth.check_signed_message(
-            pending_text(wallet), str(wallet.pubkey()), TEXT.encode(), bytes(stranger.sign_message(TEXT.encode())), NOW
+            pending_text(keypair), wallet, TEXT.encode(), bytes(stranger.sign_message(TEXT.encode())), NOW
         )
 
 
-def test_a_challenge_fetched_for_another_wallet_is_refused(wallet):
+def test_a_challenge_fetched_for_another_wallet_is_refused(keypair):
     stranger = Keypair()
     signature = stranger.sign_message(TEXT.encode())
     # The session is the stranger's now, but the challenge was fetched for `wallet`.
     with pytest.raises(ConnectRefused, match="for another wallet"):
         dca_auth.check_signed_message(
-            pending_text(wallet), str(stranger.pubkey()), TEXT.encode(), bytes(signature), NOW
+            pending_text(keypair), str(stranger.pubkey()), TEXT.encode(), bytes(signature), NOW
         )
 
 
-def test_a_different_text_is_refused_even_when_correctly_signed(wallet):
+def test_a_different_text_is_refused_even_when_correctly_signed(keypair, wallet):
     other = dca_auth.CHALLENGE_PREFIX + "another-nonce"
     with pytest.raises(ConnectRefused, match="different message than Jupiter's"):
         dca_auth.check_signed_message(
-            pending_text(wallet), str(wallet.pubkey()), other.encode(), bytes(wallet.sign_message(other.encode())), NOW
+            pending_text(keypair), wallet, other.encode(), bytes(keypair.sign_message(other.encode())), NOW
         )
 
 
-def test_a_signature_over_something_else_is_refused(wallet):
+def test_a_signature_over_something_else_is_refused(keypair, wallet):
     # The wallet echoes the right text but signed other bytes (a SIWS text, a transaction…).
-    elsewhere = wallet.sign_message(b"example.com wants you to sign in with your Solana account")
+    elsewhere = keypair.sign_message(b"example.com wants you to sign in with your Solana account")
     with pytest.raises(ConnectRefused, match="not your signed-in wallet's signature"):
-        dca_auth.check_signed_message(pending_text(wallet), str(wallet.pubkey()), TEXT.encode(), bytes(elsewhere), NOW)
+        dca_auth.check_signed_message(pending_text(keypair), wallet, TEXT.encode(), bytes(elsewhere), NOW)
 
 
 @pytest.mark.parametrize("age", [timedelta(minutes=5), timedelta(minutes=5, seconds=1), timedelta(hours=3)])
-def test_a_stale_challenge_is_refused(wallet, age):
-    signature = bytes(wallet.sign_message(TEXT.encode()))
+def test_a_stale_challenge_is_refused(keypair, wallet, age):
+    signature = bytes(keypair.sign_message(TEXT.encode()))
+    with pytest.raises(ConnectRefused, match="expired"):
+        dca_auth.check_signed_message(pending_text(keypair, age=age), wallet, TEXT.encode(), signature, NOW)
+
+
+def test_a_challenge_from_the_future_is_refused(keypair, wallet):
+    signature = bytes(keypair.sign_message(TEXT.encode()))
     with pytest.raises(ConnectRefused, match="expired"):
         dca_auth.check_signed_message(
-            pending_text(wallet, age=age), str(wallet.pubkey()), TEXT.encode(), signature, NOW
+            pending_text(keypair, age=-timedelta(minutes=1)), wallet, TEXT.encode(), signature, NOW
         )
 
 
-def test_a_challenge_from_the_future_is_refused(wallet):
-    signature = bytes(wallet.sign_message(TEXT.encode()))
-    with pytest.raises(ConnectRefused, match="expired"):
-        dca_auth.check_signed_message(
-            pending_text(wallet, age=-timedelta(minutes=1)), str(wallet.pubkey()), TEXT.encode(), signature, NOW
-        )
-
-
-def test_no_waiting_challenge_or_the_wrong_kind_is_refused(wallet):
-    signature = bytes(wallet.sign_message(TEXT.encode()))
+def test_no_waiting_challenge_or_the_wrong_kind_is_refused(keypair, wallet):
+    signature = bytes(keypair.sign_message(TEXT.encode()))
     with pytest.raises(ConnectRefused, match="No connect request is waiting"):
-        dca_auth.check_signed_message(None, str(wallet.pubkey()), TEXT.encode(), signature, NOW)
-    memo_pending = Pending(str(wallet.pubkey()), trigger.TRANSACTION, TEXT.encode(), NOW)
+        dca_auth.check_signed_message(None, wallet, TEXT.encode(), signature, NOW)
+    memo_pending = Pending(wallet, trigger.TRANSACTION, TEXT.encode(), NOW)
     with pytest.raises(ConnectRefused, match="different kind"):
-        dca_auth.check_signed_message(memo_pending, str(wallet.pubkey()), TEXT.encode(), signature, NOW)
+        dca_auth.check_signed_message(memo_pending, wallet, TEXT.encode(), signature, NOW)
 
 
-def test_a_truncated_signature_is_refused(wallet):
-    signature = bytes(wallet.sign_message(TEXT.encode()))[:63]
+def test_a_truncated_signature_is_refused(keypair, wallet):
+    signature = bytes(keypair.sign_message(TEXT.encode()))[:63]
     with pytest.raises(ConnectRefused, match="not readable"):
-        dca_auth.check_signed_message(pending_text(wallet), str(wallet.pubkey()), TEXT.encode(), signature, NOW)
+        dca_auth.check_signed_message(pending_text(keypair), wallet, TEXT.encode(), signature, NOW)
 
 
 @pytest.mark.parametrize(
@@ -149,19 +140,19 @@ def signed_by(keypair: Keypair, message: Message) -> bytes:
     return bytes(VersionedTransaction.populate(message, [keypair.sign_message(to_bytes_versioned(message))]))
 
 
-def pending_memo(wallet: Keypair, message: Message, age: timedelta = timedelta(seconds=10)) -> Pending:
-    return Pending(str(wallet.pubkey()), trigger.TRANSACTION, to_bytes_versioned(message), NOW - age)
+def pending_memo(keypair: Keypair, message: Message, age: timedelta = timedelta(seconds=10)) -> Pending:
+    return Pending(str(keypair.pubkey()), trigger.TRANSACTION, to_bytes_versioned(message), NOW - age)
 
 
-def test_a_memo_only_challenge_signed_by_the_wallet_passes(wallet):
-    message = memo_message(wallet.pubkey())
-    assert dca_auth.check_memo_transaction(unsigned(message), str(wallet.pubkey())) == to_bytes_versioned(message)
-    signed = signed_by(wallet, message)
-    assert dca_auth.check_signed_transaction(pending_memo(wallet, message), str(wallet.pubkey()), signed, NOW) == signed
+def test_a_memo_only_challenge_signed_by_the_wallet_passes(keypair, wallet):
+    message = memo_message(keypair.pubkey())
+    assert dca_auth.check_memo_transaction(unsigned(message), wallet) == to_bytes_versioned(message)
+    signed = signed_by(keypair, message)
+    assert dca_auth.check_signed_transaction(pending_memo(keypair, message), wallet, signed, NOW) == signed
 
 
-def test_memo_v1_and_several_memos_pass(wallet):
-    owner = wallet.pubkey()
+def test_memo_v1_and_several_memos_pass(keypair):
+    owner = keypair.pubkey()
     message = memo_message(
         owner, Instruction(MEMO_V1, b"a", []), Instruction(MEMO, b"b", [AccountMeta(owner, True, False)])
     )
@@ -190,14 +181,14 @@ def harmful_challenges(owner: Pubkey) -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("kind", list(harmful_challenges(Keypair().pubkey())))
-def test_a_challenge_transaction_that_does_more_than_a_memo_is_refused(wallet, kind):
+def test_a_challenge_transaction_that_does_more_than_a_memo_is_refused(keypair, wallet, kind):
     with pytest.raises(ConnectRefused, match="does more than carry a note"):
-        dca_auth.check_memo_transaction(harmful_challenges(wallet.pubkey())[kind], str(wallet.pubkey()))
+        dca_auth.check_memo_transaction(harmful_challenges(keypair.pubkey())[kind], wallet)
 
 
-def test_compute_unit_settings_beside_the_memo_pass(wallet):
+def test_compute_unit_settings_beside_the_memo_pass(keypair):
     """The live API's transaction challenge carries a ComputeBudget instruction beside the Memo."""
-    owner = wallet.pubkey()
+    owner = keypair.pubkey()
     memo = Instruction(MEMO, TEXT.encode(), [AccountMeta(owner, True, False)])
     for budget in (
         [set_compute_unit_price(1_000)],
@@ -206,8 +197,8 @@ def test_compute_unit_settings_beside_the_memo_pass(wallet):
     ):
         message = memo_message(owner, *budget, memo)
         assert dca_auth.check_memo_transaction(unsigned(message), str(owner)) == to_bytes_versioned(message)
-        signed = signed_by(wallet, message)
-        assert dca_auth.check_signed_transaction(pending_memo(wallet, message), str(owner), signed, NOW) == signed
+        signed = signed_by(keypair, message)
+        assert dca_auth.check_signed_transaction(pending_memo(keypair, message), str(owner), signed, NOW) == signed
 
 
 def harmful_budgets(owner: Pubkey) -> dict[str, list[Instruction]]:
@@ -226,54 +217,52 @@ def harmful_budgets(owner: Pubkey) -> dict[str, list[Instruction]]:
 
 
 @pytest.mark.parametrize("kind", list(harmful_budgets(Keypair().pubkey())))
-def test_compute_budget_beyond_capped_unit_settings_is_refused(wallet, kind, settings):
+def test_compute_budget_beyond_capped_unit_settings_is_refused(keypair, kind, settings):
     assert settings.MAX_PRIORITY_FEE_LAMPORTS == 200_000
-    owner = wallet.pubkey()
+    owner = keypair.pubkey()
     memo = Instruction(MEMO, TEXT.encode(), [AccountMeta(owner, True, False)])
     with pytest.raises(ConnectRefused, match="does more than carry a note"):
         dca_auth.check_memo_transaction(unsigned(memo_message(owner, *harmful_budgets(owner)[kind], memo)), str(owner))
 
 
-def test_compute_budget_without_a_memo_is_refused(wallet):
-    owner = wallet.pubkey()
+def test_compute_budget_without_a_memo_is_refused(keypair):
+    owner = keypair.pubkey()
     with pytest.raises(ConnectRefused, match="does more than carry a note"):
         dca_auth.check_memo_transaction(unsigned(memo_message(owner, set_compute_unit_price(1))), str(owner))
 
 
-def test_a_changed_transaction_is_refused_even_when_signed_by_the_wallet(wallet):
-    issued = memo_message(wallet.pubkey())
-    changed = memo_message(wallet.pubkey())  # another blockhash: other bytes
+def test_a_changed_transaction_is_refused_even_when_signed_by_the_wallet(keypair, wallet):
+    issued = memo_message(keypair.pubkey())
+    changed = memo_message(keypair.pubkey())  # another blockhash: other bytes
     with pytest.raises(ConnectRefused, match="changed Jupiter's sign-in transaction"):
-        dca_auth.check_signed_transaction(
-            pending_memo(wallet, issued), str(wallet.pubkey()), signed_by(wallet, changed), NOW
-        )
+        dca_auth.check_signed_transaction(pending_memo(keypair, issued), wallet, signed_by(keypair, changed), NOW)
 
 
-def test_a_transaction_signed_by_another_key_is_refused(wallet):
-    message = memo_message(wallet.pubkey())
+def test_a_transaction_signed_by_another_key_is_refused(keypair, wallet):
+    message = memo_message(keypair.pubkey())
     forged = bytes(VersionedTransaction.populate(message, [Keypair().sign_message(to_bytes_versioned(message))]))
     with pytest.raises(ConnectRefused, match="not signed by your signed-in wallet"):
-        dca_auth.check_signed_transaction(pending_memo(wallet, message), str(wallet.pubkey()), forged, NOW)
+        dca_auth.check_signed_transaction(pending_memo(keypair, message), wallet, forged, NOW)
     # Unsigned (the zero-filled slot) is refused the same way.
     with pytest.raises(ConnectRefused, match="not signed by your signed-in wallet"):
-        dca_auth.check_signed_transaction(pending_memo(wallet, message), str(wallet.pubkey()), unsigned(message), NOW)
+        dca_auth.check_signed_transaction(pending_memo(keypair, message), wallet, unsigned(message), NOW)
 
 
-def test_a_stale_transaction_challenge_is_refused(wallet):
-    message = memo_message(wallet.pubkey())
+def test_a_stale_transaction_challenge_is_refused(keypair, wallet):
+    message = memo_message(keypair.pubkey())
     with pytest.raises(ConnectRefused, match="expired"):
         dca_auth.check_signed_transaction(
-            pending_memo(wallet, message, age=timedelta(minutes=6)),
-            str(wallet.pubkey()),
-            signed_by(wallet, message),
+            pending_memo(keypair, message, age=timedelta(minutes=6)),
+            wallet,
+            signed_by(keypair, message),
             NOW,
         )
 
 
-def test_garbage_instead_of_a_signed_transaction_is_refused(wallet):
-    message = memo_message(wallet.pubkey())
+def test_garbage_instead_of_a_signed_transaction_is_refused(keypair, wallet):
+    message = memo_message(keypair.pubkey())
     with pytest.raises(ConnectRefused, match="not a valid Solana transaction"):
-        dca_auth.check_signed_transaction(pending_memo(wallet, message), str(wallet.pubkey()), b"\x00garbage", NOW)
+        dca_auth.check_signed_transaction(pending_memo(keypair, message), wallet, b"\x00garbage", NOW)
 
 
 # --- the token's expiry --------------------------------------------------------------------------

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,14 +20,23 @@ from solders.signature import Signature
 from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
-from dashboard import relay
+from dashboard import recurring_check
 from tests.wallet import signed
 
 FIXTURES = json.loads((Path(__file__).parent.parent / "fixtures" / "jupiter-cancel-transactions.json").read_text())
 
 
+@contextmanager
+def refused(code: str, *, ceiling: str = "") -> Iterator[None]:
+    """The block is refused with `code` (and, for a fee refusal, names the site's `ceiling`)."""
+    with pytest.raises(recurring_check.CancelRefused) as caught:
+        yield
+    assert caught.value.code == code
+    assert ceiling in caught.value.message
+
+
 def order_of(fixture: dict) -> str:
-    (dca,) = [ix for ix in fixture["instructions"] if ix["program"] == str(relay.DCA_PROGRAM)]
+    (dca,) = [ix for ix in fixture["instructions"] if ix["program"] == str(recurring_check.DCA_PROGRAM)]
     return dca["accounts"][1]
 
 
@@ -36,7 +46,7 @@ def order_of(fixture: dict) -> str:
 @pytest.mark.parametrize("fixture", FIXTURES, ids=[f["source"] for f in FIXTURES])
 def test_real_jupiter_cancel_transactions_pass_the_issue_check(fixture):
     raw = base64.b64decode(fixture["transaction_base64"])
-    message = relay.check_issued(raw, fixture["fee_payer"], order_of(fixture))
+    message = recurring_check.check_issued(raw, fixture["fee_payer"], order_of(fixture))
     assert message == to_bytes_versioned(VersionedTransaction.from_bytes(raw).message)
 
 
@@ -44,15 +54,15 @@ def test_real_jupiter_cancel_transactions_pass_the_issue_check(fixture):
 def test_issued_transaction_for_another_wallet_or_order_is_refused(fixture):
     raw = base64.b64decode(fixture["transaction_base64"])
     other = str(Keypair().pubkey())
-    with pytest.raises(relay.CancelRefused):
-        relay.check_issued(raw, other, order_of(fixture))
-    with pytest.raises(relay.CancelRefused):
-        relay.check_issued(raw, fixture["fee_payer"], other)
+    with pytest.raises(recurring_check.CancelRefused):
+        recurring_check.check_issued(raw, other, order_of(fixture))
+    with pytest.raises(recurring_check.CancelRefused):
+        recurring_check.check_issued(raw, fixture["fee_payer"], other)
 
 
 def issued_message(user: Pubkey, order: Pubkey, extra: list[Instruction] = (), v0: bool = False):
     dca = Instruction(
-        relay.DCA_PROGRAM,
+        recurring_check.DCA_PROGRAM,
         bytes.fromhex("16072162a8b722f3"),
         [AccountMeta(user, True, True), AccountMeta(order, False, True)],
     )
@@ -71,29 +81,29 @@ def test_issued_transaction_with_an_unexpected_program_is_refused():
     user, order = Keypair(), Pubkey.new_unique()
     drain = transfer(TransferParams(from_pubkey=user.pubkey(), to_pubkey=Pubkey.new_unique(), lamports=10**9))
     message = issued_message(user.pubkey(), order, [drain])
-    with pytest.raises(relay.CancelRefused):
-        relay.check_issued(unsigned(message), str(user.pubkey()), str(order))
+    with pytest.raises(recurring_check.CancelRefused):
+        recurring_check.check_issued(unsigned(message), str(user.pubkey()), str(order))
 
 
 def test_issued_transaction_already_signed_or_with_trailing_bytes_is_refused():
     user, order = Keypair(), Pubkey.new_unique()
     message = issued_message(user.pubkey(), order)
-    with pytest.raises(relay.CancelRefused):
-        relay.check_issued(bytes(signed(message, user)), str(user.pubkey()), str(order))
-    with pytest.raises(relay.CancelRefused):
-        relay.check_issued(unsigned(message) + b"\x00", str(user.pubkey()), str(order))
+    with pytest.raises(recurring_check.CancelRefused):
+        recurring_check.check_issued(bytes(signed(message, user)), str(user.pubkey()), str(order))
+    with pytest.raises(recurring_check.CancelRefused):
+        recurring_check.check_issued(unsigned(message) + b"\x00", str(user.pubkey()), str(order))
 
 
 def test_issued_transaction_must_close_the_order():
     user, order = Keypair(), Pubkey.new_unique()
     accounts = [AccountMeta(user.pubkey(), True, True), AccountMeta(order, False, True)]
     for data in (bytes.fromhex("16072162a8b722f4"), bytes.fromhex("16072162a8b722f3") + b"\x01", b""):
-        other = Instruction(relay.DCA_PROGRAM, data, accounts)  # another DCA instruction on the same order
+        other = Instruction(recurring_check.DCA_PROGRAM, data, accounts)  # another DCA instruction on the same order
         message = Message.new_with_blockhash(
             [set_compute_unit_limit(90_000), set_compute_unit_price(200_000), other], user.pubkey(), Hash.new_unique()
         )
-        with pytest.raises(relay.CancelRefused, match="cannot vouch for"):
-            relay.check_issued(unsigned(message), str(user.pubkey()), str(order))
+        with refused("issued_unverifiable"):
+            recurring_check.check_issued(unsigned(message), str(user.pubkey()), str(order))
 
 
 def fee_message(user: Keypair, order: Pubkey, limit: int, price: int, blockhash: Hash | None = None) -> Message:
@@ -106,23 +116,25 @@ def test_issued_network_fee_has_a_ceiling(settings):
     assert settings.MAX_PRIORITY_FEE_LAMPORTS == 200_000
     user, order = Keypair(), Pubkey.new_unique()
     at_ceiling = fee_message(user, order, 200_000, 1_000_000)  # 200,000 units × 1 lamport
-    relay.check_issued(unsigned(at_ceiling), str(user.pubkey()), str(order))
+    recurring_check.check_issued(unsigned(at_ceiling), str(user.pubkey()), str(order))
     for limit, price in ((200_000, 1_000_001), (1_400_000, 10**12)):
-        with pytest.raises(relay.CancelRefused, match=re.escape("above this site's limit of 0.0002 SOL")):
-            relay.check_issued(unsigned(fee_message(user, order, limit, price)), str(user.pubkey()), str(order))
+        with refused("issued_fee_too_high", ceiling="0.0002 SOL"):
+            recurring_check.check_issued(
+                unsigned(fee_message(user, order, limit, price)), str(user.pubkey()), str(order)
+            )
     # Without a unit limit the runtime grants 200,000 units per other instruction (one here).
     *_, dca = parts(user.pubkey(), order)
     unlimited = Message.new_with_blockhash([set_compute_unit_price(1_000_001), dca], user.pubkey(), Hash.new_unique())
-    with pytest.raises(relay.CancelRefused, match="above this site's limit"):
-        relay.check_issued(unsigned(unlimited), str(user.pubkey()), str(order))
+    with refused("issued_fee_too_high"):
+        recurring_check.check_issued(unsigned(unlimited), str(user.pubkey()), str(order))
 
 
 @pytest.mark.parametrize("fixture", FIXTURES, ids=[f["source"] for f in FIXTURES])
 def test_the_fee_ceiling_is_configurable(fixture, settings):
     raw = base64.b64decode(fixture["transaction_base64"])
     settings.MAX_PRIORITY_FEE_LAMPORTS = 17_000  # below the fixtures' ~17,700 lamports
-    with pytest.raises(relay.CancelRefused, match=re.escape("limit of 0.000017 SOL")):
-        relay.check_issued(raw, fixture["fee_payer"], order_of(fixture))
+    with refused("issued_fee_too_high", ceiling="0.000017 SOL"):
+        recurring_check.check_issued(raw, fixture["fee_payer"], order_of(fixture))
 
 
 # --- the signed transaction ----------------------------------------------------------------------
@@ -132,8 +144,8 @@ def test_the_fee_ceiling_is_configurable(fixture, settings):
 def test_signed_exactly_as_issued_passes(v0):
     user, order = Keypair(), Pubkey.new_unique()
     message = issued_message(user.pubkey(), order, v0=v0)
-    issued = relay.check_issued(unsigned(message), str(user.pubkey()), str(order))
-    assert relay.check_signed(issued, signed(message, user), str(user.pubkey())) == issued
+    issued = recurring_check.check_issued(unsigned(message), str(user.pubkey()), str(order))
+    assert recurring_check.check_signed(issued, signed(message, user), str(user.pubkey())) == issued
 
 
 def resigned_with(issued_msg, user: Keypair, instructions: list[Instruction], blockhash=None) -> VersionedTransaction:
@@ -143,7 +155,7 @@ def resigned_with(issued_msg, user: Keypair, instructions: list[Instruction], bl
 
 def parts(user: Pubkey, order: Pubkey):
     dca = Instruction(
-        relay.DCA_PROGRAM,
+        recurring_check.DCA_PROGRAM,
         bytes.fromhex("16072162a8b722f3"),
         [AccountMeta(user, True, True), AccountMeta(order, False, True)],
     )
@@ -154,10 +166,10 @@ def test_wallet_inserted_lighthouse_and_compute_budget_changes_pass():
     user, order = Keypair(), Pubkey.new_unique()
     limit, price, dca = parts(user.pubkey(), order)
     original = Message.new_with_blockhash([limit, price, dca], user.pubkey(), Hash.new_unique())
-    issued = relay.check_issued(unsigned(original), str(user.pubkey()), str(order))
-    guard = Instruction(relay.LIGHTHOUSE, b"\x01\x02", [AccountMeta(Pubkey.new_unique(), False, False)])
+    issued = recurring_check.check_issued(unsigned(original), str(user.pubkey()), str(order))
+    guard = Instruction(recurring_check.LIGHTHOUSE, b"\x01\x02", [AccountMeta(Pubkey.new_unique(), False, False)])
     wallet_version = resigned_with(original, user, [set_compute_unit_price(500_000), limit, dca, guard])
-    assert relay.check_signed(issued, wallet_version, str(user.pubkey()))
+    assert recurring_check.check_signed(issued, wallet_version, str(user.pubkey()))
 
 
 @pytest.mark.parametrize(
@@ -168,55 +180,68 @@ def test_any_other_change_is_refused(change):
     user, order = Keypair(), Pubkey.new_unique()
     limit, price, dca = parts(user.pubkey(), order)
     original = Message.new_with_blockhash([limit, price, dca], user.pubkey(), Hash.new_unique())
-    issued = relay.check_issued(unsigned(original), str(user.pubkey()), str(order))
+    issued = recurring_check.check_issued(unsigned(original), str(user.pubkey()), str(order))
     instructions, blockhash = [limit, price, dca], None
     if change == "blockhash":
         blockhash = Hash.new_unique()
     elif change == "dca-data":
-        instructions[2] = Instruction(relay.DCA_PROGRAM, b"\x00" * 8, dca.accounts)
+        instructions[2] = Instruction(recurring_check.DCA_PROGRAM, b"\x00" * 8, dca.accounts)
     elif change == "dca-order":
         other = [AccountMeta(user.pubkey(), True, True), AccountMeta(Pubkey.new_unique(), False, True)]
-        instructions[2] = Instruction(relay.DCA_PROGRAM, dca.data, other)
+        instructions[2] = Instruction(recurring_check.DCA_PROGRAM, dca.data, other)
     elif change == "extra-transfer":
         instructions.append(
             transfer(TransferParams(from_pubkey=user.pubkey(), to_pubkey=Pubkey.new_unique(), lamports=1))
         )
     elif change == "dropped-dca":
         instructions = [limit, price]
-    with pytest.raises(relay.CancelRefused, match="not the one we prepared"):
-        relay.check_signed(issued, resigned_with(original, user, instructions, blockhash), str(user.pubkey()))
+    with refused("signed_changed"):
+        recurring_check.check_signed(issued, resigned_with(original, user, instructions, blockhash), str(user.pubkey()))
 
 
 def test_wallet_raising_the_network_fee_past_the_ceiling_is_refused():
     user, order = Keypair(), Pubkey.new_unique()
     original = fee_message(user, order, 90_000, 200_000)
-    issued = relay.check_issued(unsigned(original), str(user.pubkey()), str(order))
+    issued = recurring_check.check_issued(unsigned(original), str(user.pubkey()), str(order))
     raised = fee_message(user, order, 90_000, 2_000_000, original.recent_blockhash)  # 180,000 lamports: allowed
-    assert relay.check_signed(issued, signed(raised, user), str(user.pubkey()))
+    assert recurring_check.check_signed(issued, signed(raised, user), str(user.pubkey()))
     drained = fee_message(user, order, 1_400_000, 10**12, original.recent_blockhash)  # about 1,400 SOL
-    with pytest.raises(relay.CancelRefused, match="Your wallet changed the transaction with a network fee above"):
-        relay.check_signed(issued, signed(drained, user), str(user.pubkey()))
+    with refused("signed_fee_too_high"):
+        recurring_check.check_signed(issued, signed(drained, user), str(user.pubkey()))
     *_, dca = parts(user.pubkey(), order)
     twice = Message.new_with_blockhash(
         [set_compute_unit_price(1), set_compute_unit_price(10**12), dca], user.pubkey(), original.recent_blockhash
     )
-    with pytest.raises(relay.CancelRefused, match="not the one we prepared"):
-        relay.check_signed(issued, signed(twice, user), str(user.pubkey()))
+    with refused("signed_changed"):
+        recurring_check.check_signed(issued, signed(twice, user), str(user.pubkey()))
+
+
+def test_a_transaction_another_key_pays_for_or_co_signs_is_refused():
+    user, order = Keypair(), Pubkey.new_unique()
+    message = issued_message(user.pubkey(), order)
+    issued = recurring_check.check_issued(unsigned(message), str(user.pubkey()), str(order))
+    other = Keypair()
+    paid_by_other = Message.new_with_blockhash(
+        list(parts(user.pubkey(), order)), other.pubkey(), message.recent_blockhash
+    )
+    tx = VersionedTransaction(paid_by_other, [other, user])
+    with refused("not_signed_alone"):
+        recurring_check.check_signed(issued, tx, str(user.pubkey()))
 
 
 def test_signature_by_another_key_is_refused():
     user, order = Keypair(), Pubkey.new_unique()
     message = issued_message(user.pubkey(), order)
-    issued = relay.check_issued(unsigned(message), str(user.pubkey()), str(order))
-    with pytest.raises(relay.CancelRefused, match="signature does not match"):
-        relay.check_signed(issued, signed(message, Keypair()), str(user.pubkey()))
+    issued = recurring_check.check_issued(unsigned(message), str(user.pubkey()), str(order))
+    with refused("signature_mismatch"):
+        recurring_check.check_signed(issued, signed(message, Keypair()), str(user.pubkey()))
 
 
 def test_v0_with_address_tables_passes_only_with_lookups_unchanged():
     user, order, mint = Keypair(), Pubkey.new_unique(), Pubkey.new_unique()
     limit, price, _ = parts(user.pubkey(), order)
     dca = Instruction(
-        relay.DCA_PROGRAM,
+        recurring_check.DCA_PROGRAM,
         bytes.fromhex("16072162a8b722f3"),
         [AccountMeta(user.pubkey(), True, True), AccountMeta(order, False, True), AccountMeta(mint, False, False)],
     )
@@ -224,11 +249,11 @@ def test_v0_with_address_tables_passes_only_with_lookups_unchanged():
     blockhash = Hash.new_unique()
     original = MessageV0.try_compile(user.pubkey(), [limit, price, dca], [table], blockhash)
     assert original.address_table_lookups  # the mint really is loaded from the table
-    issued = relay.check_issued(unsigned(original), str(user.pubkey()), str(order))
-    guard = Instruction(relay.LIGHTHOUSE, b"\x01", [AccountMeta(Pubkey.new_unique(), False, False)])
+    issued = recurring_check.check_issued(unsigned(original), str(user.pubkey()), str(order))
+    guard = Instruction(recurring_check.LIGHTHOUSE, b"\x01", [AccountMeta(Pubkey.new_unique(), False, False)])
     with_guard = MessageV0.try_compile(user.pubkey(), [limit, price, dca, guard], [table], blockhash)
-    assert relay.check_signed(issued, signed(with_guard, user), str(user.pubkey()))
+    assert recurring_check.check_signed(issued, signed(with_guard, user), str(user.pubkey()))
     other_table = AddressLookupTableAccount(Pubkey.new_unique(), [mint])
     moved = MessageV0.try_compile(user.pubkey(), [limit, price, dca], [other_table], blockhash)
-    with pytest.raises(relay.CancelRefused, match="not the one we prepared"):
-        relay.check_signed(issued, signed(moved, user), str(user.pubkey()))
+    with refused("signed_changed"):
+        recurring_check.check_signed(issued, signed(moved, user), str(user.pubkey()))

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dashboard', '0004_cancel_attempt_system'),
+        ('dashboard', '0005_cancel_attempt_code'),
     ]
 
     operations = [
