@@ -82,7 +82,8 @@ def _mint_details(token: Token) -> str:
     return format_html(
         '<details class="mint{}"><summary>{} <span class="visually-hidden">mint address</span>'
         '<code title="{}">{}</code></summary>{}<p><code class="mint-address">{}</code></p>'
-        '<p><button type="button" class="button secondary small" data-copy="{}">Copy address</button> '
+        '<p><button type="button" class="button secondary small" data-copy="{}" data-copied="{} mint address copied."'
+        ' data-failed="Could not copy: select the address above and copy it.">Copy address</button> '
         '<a href="{}" rel="noopener noreferrer" target="_blank">View on {}</a></p></details>',
         " unverified" if token.verified is False else "",
         token.symbol,
@@ -91,6 +92,7 @@ def _mint_details(token: Token) -> str:
         warning,
         token.mint,
         token.mint,
+        token.symbol,
         settings.EXPLORER_ACCOUNT_URL.format(token.mint),
         settings.EXPLORER_NAME,
     )
