@@ -32,7 +32,10 @@ body.addEventListener('htmx:beforeSwap', ({ detail: { target } }) => {
   if (target !== panel) return;
   const focused = document.activeElement;
   place = {
-    open: [...panel.querySelectorAll('details[open]')].map((d) => d.closest('[data-order]')?.dataset.order),
+    open: [...panel.querySelectorAll('details[open]')].map((d) => {
+      const c = d.closest('[data-order]');
+      return [c?.dataset.order, [...(c?.querySelectorAll('details') || [])].indexOf(d)]; // a timeline, a mint
+    }),
     order: panel.contains(focused) ? focused.closest('[data-order]')?.dataset.order : null,
     text: focused?.textContent.trim(),
   };
@@ -53,7 +56,7 @@ body.addEventListener('htmx:afterSettle', ({ detail: { target, requestConfig } }
   } else if (target === panel && place) {
     const { open, order, text } = place;
     place = null;
-    for (const key of open) { const d = card(key)?.querySelector('details'); if (d) d.open = true; }
+    for (const [key, n] of open) { const d = card(key)?.querySelectorAll('details')[n]; if (d) d.open = true; }
     const c = card(order);
     if (c && !panel.contains(document.activeElement)) {
       focusOn([...c.querySelectorAll('a[href], button, summary')].find((el) => el.textContent.trim() === text) || c);
