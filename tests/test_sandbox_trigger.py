@@ -1381,9 +1381,10 @@ def test_the_sandbox_wallet_signs_v2_challenges_and_withdrawals(api):
     message, memo, withdrawal = result["sheets"]
     assert "Sign a message from Jupiter" in message and "authenticate with Jupiter" in message
     assert "Approve a transaction" in memo and "Memo" in memo
-    # In token amounts and names, as a wallet that reads the accounts shows it (150 USDC left in the order).
-    assert re.search(r"Move 150 USDC from \w{4}…\w{4} to your wallet", withdrawal)
-    assert re.search(r"Close the USDC account of \w{4}…\w{4}; its rent goes to your wallet", withdrawal)
+    # In token amounts and names, as a wallet that reads the accounts shows it ("Move 150 USDC …").
+    moved = re.search(r"Move [\d,.]+ (USDC|PYUSD) from \w{4}…\w{4} to your wallet", withdrawal)
+    assert moved, withdrawal
+    assert re.search(rf"Close the {moved[1]} account of \w{{4}}…\w{{4}}; its rent goes to your wallet", withdrawal)
     assert "base units" not in withdrawal
     assert "Network fee ≈ 0.000015 SOL" in withdrawal  # three signatures
 

@@ -84,7 +84,7 @@ def _mint_details(token: Token) -> str:
         '<code title="{}">{}</code></summary>{}<p><code class="mint-address">{}</code></p>'
         '<p><button type="button" class="button secondary small" data-copy="{}" data-copied="{} mint address copied."'
         ' data-failed="Could not copy: select the address above and copy it.">Copy address</button> '
-        '<a href="{}" rel="noopener noreferrer" target="_blank">View on {}</a></p></details>',
+        '<a href="{}" rel="noopener noreferrer" target="_blank">Token page on {}</a></p></details>',
         " unverified" if token.verified is False else "",
         token.symbol,
         token.mint,
