@@ -104,9 +104,18 @@ def machine() -> list[tuple[str, str]]:
         ("OS", f"{platform.system()} {platform.release()}"),
         ("Python", platform.python_version()),
         ("Packages", ", ".join(versions)),
+        ("Load average (1 / 5 / 15 min, at the end)", load_average()),
         ("Date", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
         ("Command", "make bench  (= .venv/bin/python -m bench)"),
     ]
+
+
+def load_average() -> str:
+    """The machine's load when the run ended: other work on its cores skews every time here."""
+    try:
+        return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
 
 
 def results_markdown(tables: list[Table], setup: list[str], skipped: list[str], seconds: float) -> str:

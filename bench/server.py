@@ -21,8 +21,9 @@ from tests.wallet import csrf_headers, sign_in, sign_transaction
 TIMEOUT = (3.05, 30.0)  # every HTTP call the bench makes
 
 
-def server_env(database_url: str, upstream: str = "") -> dict[str, str]:
-    """Sandbox mode with production-like settings (no DEBUG), the budgets out of the way."""
+def server_env(database_url: str, upstream: str = "", redis_url: str = "") -> dict[str, str]:
+    """Sandbox mode with production-like settings (no DEBUG), the budgets out of the way; the
+    shared cache in Redis when `redis_url` is given, else each worker's local memory."""
     env = clean_env(
         DASHBOARD_SANDBOX="1",
         DJANGO_ALLOW_PLAIN_HTTP="1",
@@ -30,6 +31,8 @@ def server_env(database_url: str, upstream: str = "") -> dict[str, str]:
         JUPITER_RATE_LIMIT_RPS="1000",
         DASHBOARD_RATELIMIT_LISTS="1000000/m",  # load tests view lists far more often than people
     )
+    if redis_url:
+        env["REDIS_URL"] = redis_url
     if upstream:  # the sandbox served by its own gunicorn, as Jupiter is its own service
         env["JUPITER_API_URL"] = f"{upstream}/sandbox/recurring/v1"
         env["JUPITER_TOKENS_URL"] = f"{upstream}/sandbox/tokens/v2"
@@ -44,10 +47,10 @@ def migrate(database_url: str) -> None:
 class Server(Gunicorn):
     """`gunicorn dashboard.wsgi -k gthread --workers N --threads 32` on a free loopback port."""
 
-    def __init__(self, database_url: str, workers: int, log_dir: Path, upstream: str = "") -> None:
+    def __init__(self, database_url: str, workers: int, log_dir: Path, upstream: str = "", redis_url: str = "") -> None:
         args = ["dashboard.wsgi", "-k", "gthread", "--workers", str(workers), "--threads", "32"]
         args += ["--timeout", "60", "--log-level", "warning"]
-        super().__init__(args, server_env(database_url, upstream), log_dir=log_dir, start_timeout=30)
+        super().__init__(args, server_env(database_url, upstream, redis_url), log_dir=log_dir, start_timeout=30)
         self.workers = workers
         self.sandbox_url = upstream or self.url  # where the simulated Jupiter answers
 

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.utils import timezone
 from solders.transaction import VersionedTransaction
 
-from dashboard import attempts, messages, tokens, tracking, transactions, trigger, upstream, withdrawal
+from dashboard import attempts, dca_orders, messages, tokens, tracking, transactions, trigger, upstream, withdrawal
 from dashboard.attempts import SENT, UNSETTLED, CancelRefused, Issued
 from dashboard.models import CancelAttempt, TrackedOrder
 
@@ -40,7 +40,7 @@ def refund_fee_lamports() -> tuple[int, int]:
     return base, base + settings.MAX_PRIORITY_FEE_LAMPORTS
 
 
-def stoppable(wallet: str, order_key: str) -> trigger.DcaOrder:
+def stoppable(wallet: str, order_key: str) -> dca_orders.DcaOrder:
     """The wallet's active v2 order as last seen; refused (no upstream call) otherwise, or while
     one of its refunds is still being confirmed."""
     row = TrackedOrder.objects.filter(wallet=wallet, order_key=order_key, system=SYSTEM, status="active").first()
@@ -50,7 +50,7 @@ def stoppable(wallet: str, order_key: str) -> trigger.DcaOrder:
             order = tracking.parse_snapshot(row)
         except ValueError:
             order = None
-    if not isinstance(order, trigger.DcaOrder):
+    if not isinstance(order, dca_orders.DcaOrder):
         raise CancelRefused("not_active", reason="not_found", next_step="refresh")
     if CancelAttempt.objects.filter(wallet=wallet, order_key=order_key, state__in=UNSETTLED).exists():
         raise CancelRefused("refund_in_flight", reason="conflict", next_step="wait")
@@ -220,7 +220,7 @@ def next_step(attempt: CancelAttempt) -> str | None:
     return attempts.next_step(attempt, "finish")
 
 
-def refund_signature(order: trigger.DcaOrder) -> str:
+def refund_signature(order: dca_orders.DcaOrder) -> str:
     """The signature of the order's successful withdrawal (refund), the latest if several."""
     refunds = [e for e in order.events if e.type == "withdrawal" and e.state == "success" and e.tx_signature]
     return refunds[-1].tx_signature if refunds else ""
@@ -246,7 +246,7 @@ def settle(attempt: CancelAttempt, token: str | None, now: datetime) -> CancelAt
     if order.state == "cancelled":
         signature = refund_signature(order) or attempt.signature
         return succeed(attempt, signature, "Reconciled", expected=UNSETTLED)
-    if order.state in trigger.PAST_STATES:
+    if order.state in dca_orders.PAST_STATES:
         return attempts.finish(attempt, A.FAILED, "ended_on_its_own", expected=UNSETTLED, upstream_status="Reconciled")
     if not late:
         return attempt

@@ -1,4 +1,4 @@
-"""Describing a Jupiter DCA order (Trigger API v2, `dashboard.trigger.DcaOrder`) into an `OrderView`.
+"""Describing a Jupiter DCA order (Trigger API v2, `dashboard.dca_orders.DcaOrder`) into an `OrderView`.
 
 Jupiter's own fields are used where it has them: its schedule (`nextFillAt`, not our estimate), its
 round counts, its state (in words, unknown ones shown as they came), fills from `events`, the price
@@ -13,6 +13,7 @@ from decimal import ROUND_FLOOR
 from django.conf import settings
 
 from dashboard import orders
+from dashboard.dca_orders import DcaEvent, DcaOrder
 from dashboard.formatting import (
     ZERO,
     Amount,
@@ -20,7 +21,6 @@ from dashboard.formatting import (
     frequency_words,
     is_stable,
     minus,
-    price_text,
     token_for,
     usd_price_text,
     zero,
@@ -28,7 +28,6 @@ from dashboard.formatting import (
 from dashboard.models import TrackedOrder
 from dashboard.orders import DcaFigures, FillView, Funds, OrderEvent, OrderView, Progress, RoundView, Transfer
 from dashboard.tokens import Token
-from dashboard.trigger import DcaEvent, DcaOrder
 
 DCA_STATE_WORDS = {
     "depositing": "Starting",
@@ -148,7 +147,6 @@ def describe_dca_fill(event: DcaEvent, when: datetime, input_token: Token, outpu
         spent=spent,
         received=received,
         fee=None,
-        rate=price_text(spent, received),
         tx_id=event.tx_signature,
         explorer_url=orders.tx_url(event.tx_signature),
     )
@@ -303,7 +301,7 @@ def describe_dca(order: DcaOrder, tokens: dict[str, Token], now: datetime) -> Or
         open_tx_url=orders.tx_url(_last_tx(order, "deposit")),
         close_tx_url=orders.tx_url(_last_tx(order, "withdrawal")),
         fills=tuple(fills),
-        events=_dca_events(order, fills, rounds, deposited, schedule, input_token),
+        timeline_of=lambda: _dca_events(order, fills, rounds, deposited, schedule, input_token),
         last_buy=last_buy,  # an estimate from Jupiter's next round and the rounds left; next_cycle: dca.next_fill_at
         dca=dca,
         transfers=_transfers(order, input_token, deposited, funds.withdrawn_in),

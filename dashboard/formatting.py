@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Context, Decimal
+from functools import cached_property
 
 from dashboard.encoding import short_address
 from dashboard.tokens import KNOWN_TOKENS, Token
@@ -121,15 +122,16 @@ class Amount:
     value: Decimal
     token: Token
 
-    @property
+    # Worked out once, on first read: a page reads each several times (text, tooltip, CSV).
+    @cached_property
     def text(self) -> str:
         return f"{_display(self.value, self.token.decimals, is_stable(self.token))} {self.token.symbol}"
 
-    @property
+    @cached_property
     def exact(self) -> str:
         return f"{_grouped(Decimal(self.number))} {self.token.symbol}"
 
-    @property
+    @cached_property
     def is_rounded(self) -> bool:
         """True when `text` hides digits that `exact` shows."""
         return self.text != self.exact
@@ -141,7 +143,7 @@ class Amount:
             return None
         return CONTEXT.multiply(self.value, self.token.usd_price)
 
-    @property
+    @cached_property
     def number(self) -> str:
         value = self.value
         if self.token.decimals is not None:

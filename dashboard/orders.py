@@ -9,8 +9,8 @@ the timeline's order, the average price).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import ROUND_FLOOR, Decimal
 from functools import cached_property
@@ -144,10 +144,14 @@ class FillView:
     spent: Amount
     received: Amount
     fee: Amount | None  # in the fee mint's token (the output token when that is unknown)
-    rate: str  # price_text(spent, received)
     tx_id: str
     explorer_url: str  # "" without a signature
     usd_value: Decimal | None = None  # the fill's USD value at fill time, only when upstream gives it
+
+    @cached_property
+    def rate(self) -> str:
+        """The price of this buy, "1 SOL ≈ 172.41 USDC" (worked out when a timeline or export shows it)."""
+        return price_text(self.spent, self.received)
 
 
 @dataclass(frozen=True)
@@ -299,11 +303,17 @@ class OrderView:
     open_tx_url: str
     close_tx_url: str  # "" when there is no closing transaction
     fills: tuple[FillView, ...]  # newest first
-    events: tuple[OrderEvent, ...]  # newest first
+    # The timeline (`events`) is built when a page shows it (one order's timeline, not every card).
+    timeline_of: Callable[[], tuple[OrderEvent, ...]] = field(compare=False, repr=False)
     next_cycle: datetime | None = None  # our estimate (v1); Jupiter schedules v2 rounds itself: dca.next_fill_at
     last_buy: datetime | None = None  # an estimate, active time-based orders only
     dca: DcaFigures | None = None  # Jupiter DCA (v2) orders only
     transfers: tuple[Transfer, ...] = ()  # deposits and refunds, oldest first (the exports' rows)
+
+    @cached_property
+    def events(self) -> tuple[OrderEvent, ...]:
+        """The order's timeline, newest first."""
+        return self.timeline_of()
 
     @cached_property
     def pair(self) -> str:

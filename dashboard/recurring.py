@@ -10,9 +10,11 @@ rely on: a page without its list or `totalPages`, or an order without `ORDER_REQ
 from __future__ import annotations
 
 import base64
+import os
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -71,7 +73,8 @@ FILL_FIELDS = (
 # Without these an order is not one we can show or cancel (`MissingKey`).
 ORDER_REQUIRED = ("orderKey", "inputMint", "outputMint", "cycleFrequency", "createdAt")
 
-PAGE_WORKERS = 20  # concurrent page fetches after page 1 (the rate limiter paces them)
+PAGE_WORKERS = 20  # concurrent page fetches of one list after page 1 (the rate limiter paces them)
+POOL_THREADS = 64  # page fetches in flight in one process, every request's together
 MAX_EXPECTED_PAGES = 50  # at most this many pages are asked for before page 1 says how many there are
 
 
@@ -256,27 +259,62 @@ def parse_cancel(data: Any) -> CancelTransaction:
     return CancelTransaction(request_id=request_id, transaction=raw)
 
 
-def fetch_pages(get_page: Callable[[int], OrdersPage], expected: int = 1) -> list[OrdersPage]:
+def page_pool() -> ThreadPoolExecutor:
+    """This process's page-fetching threads, kept between requests (a forked worker makes its
+    own): starting twenty threads for every cold list costs, on a busy machine, more than the
+    list's own work."""
+    global _pool, _pool_pid
+    with _pool_lock:
+        if _pool is None or _pool_pid != os.getpid():
+            _pool = ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix="jupiter-pages")
+            _pool_pid = os.getpid()
+        return _pool
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_pid = 0
+_pool_lock = threading.Lock()
+
+
+def _ask(get_page: Callable[[int], OrdersPage], numbers: range, asked: list[Future]) -> list[Future]:
+    """Submit these pages to the shared pool, at most PAGE_WORKERS of this list in flight at once;
+    each future is also added to `asked` (so the caller can wait for all of them)."""
+    slots = threading.BoundedSemaphore(PAGE_WORKERS)
+    futures = []
+    for number in numbers:
+        slots.acquire()
+        future = page_pool().submit(get_page, number)
+        future.add_done_callback(lambda _done: slots.release())
+        futures.append(future)
+        asked.append(future)
+    return futures
+
+
+def fetch_pages(
+    get_page: Callable[[int], OrdersPage], expected: int = 1, meanwhile: Callable[[], None] | None = None
+) -> list[OrdersPage]:
     """Every page, returned in order. Page 1 first, then the remaining pages concurrently
     (bounded) — or, when `expected` (the page count last seen) is more than 1, pages 1 to
     `expected` all at once: pages beyond what page 1 now reports are dropped, and any it
-    reports beyond `expected` are fetched after it."""
+    reports beyond `expected` are fetched after it. `meanwhile()` runs in the calling thread
+    once page 1 is in, while the other pages are still being fetched. Returns (or raises) only
+    once every page asked for has come back or failed."""
     expected = max(1, min(expected, MAX_EXPECTED_PAGES))
-    if expected == 1:
-        first = get_page(1)
-        rest = range(2, first.total_pages + 1)
-        if not rest:
-            return [first]
-        with ThreadPoolExecutor(max_workers=min(PAGE_WORKERS, len(rest))) as pool:
-            return [first, *pool.map(get_page, rest)]
-    with ThreadPoolExecutor(max_workers=min(PAGE_WORKERS, expected)) as pool:
-        asked = [pool.submit(get_page, number) for number in range(1, expected + 1)]
-        first = asked[0].result()
-        pages = [first, *(future.result() for future in asked[1 : first.total_pages])]
-        more = range(expected + 1, first.total_pages + 1)
-        if more:
-            pages += pool.map(get_page, more)
-    return pages
+    asked: list[Future] = []
+    try:
+        if expected == 1:
+            first = get_page(1)
+            others = _ask(get_page, range(2, first.total_pages + 1), asked)
+        else:
+            futures = _ask(get_page, range(1, expected + 1), asked)
+            first = futures[0].result()
+            others = futures[1 : first.total_pages]
+            others += _ask(get_page, range(expected + 1, first.total_pages + 1), asked)
+        if others and meanwhile is not None:
+            meanwhile()
+        return [first, *(future.result() for future in others)]
+    finally:
+        wait(asked)
 
 
 # --- calls --------------------------------------------------------------------------------------

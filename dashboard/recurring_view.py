@@ -20,7 +20,6 @@ from dashboard.formatting import (
     frequency_words,
     join_words,
     minus,
-    price_text,
     token_for,
     zero,
 )
@@ -46,7 +45,6 @@ def describe_fill(fill: Fill, input_token: Token, output_token: Token, tokens: d
         spent=spent,
         received=received,
         fee=amount(fill.raw_fee, fill.fee_amount, fee_token),
-        rate=price_text(spent, received),
         tx_id=fill.tx_id,
         explorer_url=orders.tx_url(fill.tx_id),
     )
@@ -177,7 +175,6 @@ def describe(order: Order, tokens: dict[str, Token], now: datetime) -> OrderView
     remaining = minus(deposited, spent, withdrawn_in)
 
     fills = [f for f in order.fills if _is_fill(f)]
-    others = [_other_event(f, input_token, output_token, tokens) for f in order.fills if not _is_fill(f)]
     fill_views = sorted(
         (describe_fill(f, input_token, output_token, tokens) for f in fills),
         key=lambda v: v.confirmed_at,
@@ -211,7 +208,15 @@ def describe(order: Order, tokens: dict[str, Token], now: datetime) -> OrderView
         open_tx_url=orders.tx_url(order.open_tx),
         close_tx_url=orders.tx_url(order.close_tx),
         fills=tuple(fill_views),
-        events=_events(order, fill_views, others, deposited, withdrawn_in, withdrawn_out, schedule),
+        timeline_of=lambda: _events(
+            order,
+            fill_views,
+            [_other_event(f, input_token, output_token, tokens) for f in order.fills if not _is_fill(f)],
+            deposited,
+            withdrawn_in,
+            withdrawn_out,
+            schedule,
+        ),
         next_cycle=next_cycle,
         last_buy=_last_buy(order, next_cycle, cycles_left),
         transfers=_transfers(order, deposited, withdrawn_in),

@@ -28,7 +28,7 @@ from django.core.cache import cache
 from django.db import connections
 from django.utils import timezone as dj_timezone
 
-from dashboard import budget, recurring, tokens, trigger, upstream
+from dashboard import budget, dca_orders, recurring, tokens, trigger, upstream
 from dashboard.dca_view import describe_dca
 from dashboard.models import TrackedOrder
 from dashboard.orders import OrderView
@@ -45,12 +45,12 @@ RETIRED_STATUSES = (404, 410)  # every v1 call answering these: Jupiter switched
 System = TrackedOrder.System
 
 T = TypeVar("T")
-AnyOrder = recurring.Order | trigger.DcaOrder
+AnyOrder = recurring.Order | dca_orders.DcaOrder
 
 
 @dataclass(frozen=True)
 class Listing:
-    orders: list[Any]  # recurring.Order (System.RECURRING) or trigger.DcaOrder (System.DCA)
+    orders: list[Any]  # recurring.Order (System.RECURRING) or dca_orders.DcaOrder (System.DCA)
     as_of: datetime | None  # when the data left Jupiter
     problem: str = ""  # plain words when this is last-known data, or nothing could be loaded
     system: str = System.RECURRING
@@ -204,14 +204,39 @@ def single_flight(key: str, fetch: Callable[[], T], recorded: Callable[[T], None
         time.sleep(0.02)
 
 
-def cached_page(wallet: str, status: str, page: int) -> recurring.OrdersPage:
+def cached_page(
+    wallet: str, status: str, page: int, recorded: Callable[[recurring.OrdersPage], None] | None = None
+) -> recurring.OrdersPage:
     """One page, from the shared cache when fresh; one upstream call per key at a time.
-    A page fetched from Jupiter is recorded at once (in the fetching thread)."""
+    A page fetched from Jupiter is handed to `recorded`, else recorded at once (in the fetching
+    thread)."""
     return single_flight(
         _page_key(wallet, status, page),
         lambda: recurring.get_orders(wallet, status, page),
-        lambda fresh: record(wallet, status, fresh),
+        recorded or (lambda fresh: record(wallet, status, fresh)),
     )
+
+
+class PageRecorder:
+    """The pages one listing fetched from Jupiter, written to the database by the request's own
+    thread, one statement per `flush`: page 1 while the other pages are still in flight, the
+    rest together once they are in. Page threads then never wait for the database (SQLite has
+    one writer at a time) nor open a connection of their own."""
+
+    def __init__(self, wallet: str, status: str) -> None:
+        self.wallet, self.status = wallet, status
+        self.pending: list[recurring.OrdersPage] = []
+        self.lock = threading.Lock()
+
+    def add(self, page: recurring.OrdersPage) -> None:
+        with self.lock:
+            self.pending.append(page)
+
+    def flush(self) -> None:
+        with self.lock:
+            pages, self.pending = self.pending, []
+        if pages:
+            record(self.wallet, self.status, *pages)
 
 
 def in_own_thread(work: Callable[..., T]) -> Callable[..., T]:
@@ -237,14 +262,17 @@ def list_orders(wallet: str, status: str) -> Listing:
     pages the list had last time are asked for at once."""
     seen_key = _pages_seen_key(wallet, status)
     expected = cache.get(seen_key) or 1
-    get_page = in_own_thread(lambda number: cached_page(wallet, status, number))
+    recorder = PageRecorder(wallet, status)
+    get_page = in_own_thread(lambda number: cached_page(wallet, status, number, recorder.add))
     try:
-        pages = recurring.fetch_pages(get_page, expected=expected)
+        pages = recurring.fetch_pages(get_page, expected=expected, meanwhile=recorder.flush)
     except upstream.JupiterError as exc:
+        recorder.flush()  # what did arrive is kept as last-known, even though another page failed
         if exc.status in RETIRED_STATUSES:
             logger.info("recurring v1 answers %s: listed as switched off", exc.status)
             return Listing(orders=[], as_of=None, retired=True)
         return _limited(last_known(wallet, status, exc.user_message), exc)
+    recorder.flush()
     if pages[0].total_pages != expected:
         cache.set(seen_key, pages[0].total_pages, PAGES_SEEN_TTL)
     orders = [order for page in pages for order in page.orders]
@@ -254,7 +282,7 @@ def list_orders(wallet: str, status: str) -> Listing:
     return Listing(orders=orders, as_of=as_of)
 
 
-def cached_dca(wallet: str, status: str, token: str) -> trigger.DcaListing:
+def cached_dca(wallet: str, status: str, token: str) -> dca_orders.DcaListing:
     """The whole v2 list, from the shared cache when fresh; one upstream fetch at a time."""
     return single_flight(
         _dca_key(wallet, status),
@@ -312,24 +340,31 @@ def last_known_board(wallet: str, status: str, problem: str, connected: bool) ->
     return Board(last_known(wallet, status, problem), v2 if connected else dataclasses.replace(v2, needs_connect=True))
 
 
-def record(wallet: str, status: str, page: recurring.OrdersPage) -> None:
-    """Remember the orders of a page just read from Jupiter, as their last-known state."""
-    seen = datetime.fromtimestamp(page.fetched_at, tz=dt_timezone.utc)
-    _record(
-        wallet, status, seen, System.RECURRING, [(o.order_key, o.raw) for o in page.orders if o.user in ("", wallet)]
-    )
+def record(wallet: str, status: str, *pages: recurring.OrdersPage) -> None:
+    """Remember the orders of pages just read from Jupiter, as their last-known state, in one
+    statement (each order seen when its own page arrived)."""
+    rows = [
+        (o.order_key, o.raw, datetime.fromtimestamp(page.fetched_at, tz=dt_timezone.utc))
+        for page in pages
+        for o in page.orders
+        if o.user in ("", wallet)
+    ]
+    _record(wallet, status, System.RECURRING, rows)
 
 
-def record_dca(wallet: str, status: str, listing: trigger.DcaListing) -> None:
+def record_dca(wallet: str, status: str, listing: dca_orders.DcaListing) -> None:
     seen = datetime.fromtimestamp(listing.fetched_at, tz=dt_timezone.utc)
-    _record(wallet, status, seen, System.DCA, [(o.id, o.raw) for o in listing.orders if o.user in ("", wallet)])
+    _record(wallet, status, System.DCA, [(o.id, o.raw, seen) for o in listing.orders if o.user in ("", wallet)])
 
 
-def _record(wallet: str, status: str, seen: datetime, system: str, snapshots: list[tuple[str, dict]]) -> None:
+def _record(wallet: str, status: str, system: str, snapshots: list[tuple[str, dict, datetime]]) -> None:
+    """One upsert of these orders' snapshots (nothing when there are none)."""
+    if not snapshots:
+        return
     TrackedOrder.objects.bulk_create(
         [
             TrackedOrder(wallet=wallet, order_key=key, system=system, status=status, last_seen=seen, snapshot=raw)
-            for key, raw in snapshots
+            for key, raw, seen in snapshots
         ],
         update_conflicts=True,
         unique_fields=["wallet", "order_key"],
@@ -353,7 +388,7 @@ def parse_snapshot(row: TrackedOrder) -> AnyOrder:
     listed = "active" if row.status == "active" else "history"
     try:
         if row.system == System.DCA:
-            return trigger.parse_order(row.snapshot, listed)
+            return dca_orders.parse_order(row.snapshot, listed)
         return recurring.parse_order(row.snapshot, listed)
     except (TypeError, KeyError) as exc:
         raise ValueError(str(exc)) from None
@@ -377,11 +412,11 @@ def last_known(wallet: str, status: str, problem: str, system: str = System.RECU
 def describe(orders: list[AnyOrder]) -> list[OrderView]:
     """The trader-facing figures of these orders (either system), with token symbols and decimals."""
     mints = {m for o in orders for m in (o.input_mint, o.output_mint)}
-    mints |= {o.trigger_mint for o in orders if isinstance(o, trigger.DcaOrder) and o.trigger_mint}
+    mints |= {o.trigger_mint for o in orders if isinstance(o, dca_orders.DcaOrder) and o.trigger_mint}
     known = tokens.get_tokens(mints)
     now = dj_timezone.now()
     return [
-        describe_dca(order, known, now) if isinstance(order, trigger.DcaOrder) else describe_order(order, known, now)
+        describe_dca(order, known, now) if isinstance(order, dca_orders.DcaOrder) else describe_order(order, known, now)
         for order in orders
     ]
 

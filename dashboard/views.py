@@ -35,6 +35,7 @@ from dashboard.forms import (
     DcaForm,
     DcaVerifyForm,
     ExportForm,
+    Refusal,
     SignedTransactionForm,
     SignInChallengeForm,
     SignInTransactionForm,
@@ -151,8 +152,10 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 # --- Sign-In With Solana ---
 
 
-def _refuse(message: str, status: int = 400) -> JsonResponse:
-    return answer("refused", message, next_step="retry", status=status)
+def _refuse(refusal: siws.SignInError | Refusal, status: int = 400) -> JsonResponse:
+    """A refused sign-in: its code, its words, the field at fault when one is; start again."""
+    field = {"field": refusal.field} if refusal.field else {}
+    return answer("refused", refusal.message, code=refusal.code, next_step="retry", status=status, **field)
 
 
 CLEANUP_SECONDS = 3600  # expired sessions and challenges are deleted at most this often by sign-ins
@@ -184,7 +187,7 @@ def sign_in_challenge(request: HttpRequest) -> JsonResponse:
     data = _json_body(request)
     form = SignInChallengeForm(data)
     if data is None or not form.is_valid():
-        return _refuse(form.first_error())
+        return _refuse(form.refusal())
     request.session["sign_in_started"] = True  # marks the session modified so its cookie is sent
     if not request.session.session_key:
         request.session.save()
@@ -197,7 +200,7 @@ def sign_in_challenge(request: HttpRequest) -> JsonResponse:
     data = siws.challenge_input(challenge)
     if form.cleaned_data["type"] == "transaction":  # wallets that cannot sign messages
         data["transaction"] = base64.b64encode(siws.challenge_transaction(challenge)).decode()
-    return answer("challenge", "Approve the sign-in in your wallet.", **data)
+    return answer("challenge", messages.words("approve_sign_in"), code="approve_sign_in", **data)
 
 
 @require_POST
@@ -207,11 +210,11 @@ def sign_in_verify(request: HttpRequest) -> JsonResponse:
         return slow_down()
     data = _json_body(request)
     if data is None:
-        return _refuse("The sign-in request was too large or not understood. Please start again.")
+        return _refuse(Refusal("bad_request"))
     by_transaction = "signedTransaction" in data  # a wallet that cannot sign messages
     form = SignInTransactionForm(data) if by_transaction else SignInVerifyForm(data)
     if not form.is_valid():
-        return _refuse(form.first_error())
+        return _refuse(form.refusal())
     signed = form.cleaned_data
     session = {"session_key": request.session.session_key or "", "host": request.get_host()}
     try:
@@ -231,7 +234,7 @@ def sign_in_verify(request: HttpRequest) -> JsonResponse:
                 nonce=signed["nonce"],
             )
     except siws.SignInError as exc:
-        return _refuse(exc.message, exc.status)
+        return _refuse(exc, exc.status)
     # Counted per wallet only now, with the wallet's own signature verified: refused requests
     # naming someone else's address can never use up that wallet's sign-ins.
     if limits.wallet_signed_in_too_often(request, address):
@@ -240,7 +243,7 @@ def sign_in_verify(request: HttpRequest) -> JsonResponse:
     mark_signed_in(request)
     if cache.add("cleanup", 1, CLEANUP_SECONDS):  # `manage.py cleanup` as well, at most hourly
         siws.clear_expired()
-    return answer("signed_in", "Signed in.", address=address)
+    return answer("signed_in", messages.words("signed_in"), code="signed_in", address=address)
 
 
 @require_POST
@@ -472,12 +475,22 @@ CONNECT_STATUS = {"invalid": 400, "signed_out": 403, "conflict": 409, "upstream"
 def connect_refusal(request: HttpRequest, refusal: dca_auth.ConnectRefused) -> JsonResponse:
     """Nothing was sent to Jupiter (or Jupiter refused); the message says why, `next` what helps."""
     next_step = "sign_in" if refusal.reason == "signed_out" else "retry" if refusal.retry else None
+    field = {"field": refusal.field} if refusal.field else {}
     response = answer(
-        "refused", refusal.message, code=refusal.code, next_step=next_step, status=CONNECT_STATUS[refusal.reason]
+        "refused",
+        refusal.message,
+        code=refusal.code,
+        next_step=next_step,
+        status=CONNECT_STATUS[refusal.reason],
+        **field,
     )
     if refusal.retry_after is not None:
         return jupiter_busy(request, response, refusal.retry_after)
     return response
+
+
+def form_refused(refusal: Refusal) -> dca_auth.ConnectRefused:
+    return dca_auth.ConnectRefused(refusal.code, message=refusal.message, field=refusal.field)
 
 
 @json_endpoint(limit=("dca-connect", "dashboard.limits.sign_in_rate"))
@@ -487,15 +500,16 @@ def dca_challenge(request: HtmxHttpRequest) -> JsonResponse:
     data = _json_body(request)
     form = DcaForm(data)
     if data is None or not form.is_valid():
-        return connect_refusal(request, dca_auth.ConnectRefused(form.first_error()))
+        return connect_refusal(request, form_refused(form.refusal()))
     try:
         challenge = dca_auth.issue(request.session.session_key, request.user.username, form.cleaned_data["type"])
     except dca_auth.ConnectRefused as refusal:
         return connect_refusal(request, refusal)
-    words = "Approve the message from Jupiter in your wallet. It is free and sends nothing."
+    words = messages.words("approve_connect")
+    data = {"type": challenge.type, "code": "approve_connect"}
     if challenge.type == trigger.MESSAGE:
-        return answer("challenge", words, type=challenge.type, challenge=challenge.message)
-    return answer("challenge", words, type=challenge.type, transaction=base64.b64encode(challenge.transaction).decode())
+        return answer("challenge", words, challenge=challenge.message, **data)
+    return answer("challenge", words, transaction=base64.b64encode(challenge.transaction).decode(), **data)
 
 
 @json_endpoint(limit=("dca-connect", "dashboard.limits.sign_in_rate"))
@@ -505,7 +519,7 @@ def dca_verify(request: HtmxHttpRequest) -> JsonResponse:
     data = _json_body(request)
     form = DcaVerifyForm(data)
     if data is None or not form.is_valid():
-        return connect_refusal(request, dca_auth.ConnectRefused(form.first_error()))
+        return connect_refusal(request, form_refused(form.refusal()))
     signed = form.cleaned_data
     try:
         expires = dca_auth.connect(
@@ -519,8 +533,8 @@ def dca_verify(request: HtmxHttpRequest) -> JsonResponse:
     except dca_auth.ConnectRefused as refusal:
         return connect_refusal(request, refusal)
     hours = int((expires - timezone.now()).total_seconds() // 3600)
-    lasting = f"for the next {hours} hours" if hours > 1 else "for less than two hours"
-    return answer("connected", f"Connected to Jupiter's DCA {lasting}. Loading your DCA orders…", next_step="refresh")
+    code = "connected" if hours > 1 else "connected_briefly"
+    return answer("connected", messages.words(code, hours=hours), code=code, next_step="refresh")
 
 
 # --- cancelling an order (the confirmation, and JSON endpoints used by static/js/orders.js) ---
@@ -619,9 +633,7 @@ def cancel_start(request: HtmxHttpRequest, order_key: str) -> JsonResponse:
 def cancel_submit(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
     form = SignedTransactionForm(request.POST)
     if not form.is_valid():
-        return refusal(
-            request, relay.CancelRefused("invalid_transaction", reason="invalid", message=form.first_error())
-        )
+        return refusal(request, relay.CancelRefused(form.refusal().code, reason="invalid"))
     try:
         attempt = relay.submit(
             request.user.username, attempt_id, form.cleaned_data["signed_transaction"], dca_token(request)

@@ -16,7 +16,7 @@ from solders.keypair import Keypair
 from solders.message import to_bytes_versioned
 from solders.transaction import VersionedTransaction
 
-from dashboard import dca_auth, tracking
+from dashboard import dca_auth, tracking, trigger
 from dashboard.models import DcaConnection, TrackedOrder
 from dashboard.sandbox import control, trigger_seed
 
@@ -97,10 +97,10 @@ def test_hardware_wallets_connect_with_the_memo_transaction_never_sent(trader, k
     assert stored_token(trader)
 
 
-def refused_without_upstream_call(answer, words: str, status: int = 400) -> None:
+def refused_without_upstream_call(answer, code: str, status: int = 400) -> None:
     assert answer.status_code == status, answer.content
-    assert answer.json()["state"] == "refused"
-    assert words in answer.json()["message"]
+    assert (answer.json()["state"], answer.json()["code"], answer.json()["next"]) == ("refused", code, "retry")
+    assert answer.json()["message"]
     assert control.count_calls("dca-verify") == 0
 
 
@@ -108,28 +108,29 @@ def test_another_wallets_signature_is_refused_without_asking_jupiter(trader):
     text = challenge(trader).json()["challenge"].encode()
     stranger = Keypair()
     answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(stranger.sign_message(text))))
-    refused_without_upstream_call(answer, "not your signed-in wallet's signature")
+    refused_without_upstream_call(answer, "connect_signature_invalid")
+    assert answer.json()["field"] == "signature"
 
 
 def test_a_different_text_is_refused_without_asking_jupiter(trader, keypair):
     challenge(trader)
     text = (dca_auth.CHALLENGE_PREFIX + "a-nonce-of-our-own").encode()
     answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(keypair.sign_message(text))))
-    refused_without_upstream_call(answer, "different message")
+    refused_without_upstream_call(answer, "connect_text_changed")
 
 
 def test_a_signature_over_something_else_is_refused_without_asking_jupiter(trader, keypair):
     text = challenge(trader).json()["challenge"].encode()
     other = keypair.sign_message(b"localhost wants you to sign in with your Solana account")
     answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(other)))
-    refused_without_upstream_call(answer, "not your signed-in wallet's signature")
+    refused_without_upstream_call(answer, "connect_signature_invalid")
 
 
 def test_a_stale_challenge_is_refused_without_asking_jupiter(trader, keypair):
     text = challenge(trader).json()["challenge"].encode()
     DcaConnection.objects.update(challenge_issued_at=timezone.now() - timedelta(minutes=5, seconds=1))
     answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(keypair.sign_message(text))))
-    refused_without_upstream_call(answer, "expired", 409)
+    refused_without_upstream_call(answer, "connect_expired", 409)
 
 
 def test_a_challenge_of_another_session_is_refused_without_asking_jupiter(trader, keypair, wallet):
@@ -139,7 +140,7 @@ def test_a_challenge_of_another_session_is_refused_without_asking_jupiter(trader
     other.force_login(get_user_model().objects.get(username=wallet))  # the same wallet, another browser
     text = challenge(other).json()["challenge"].encode()
     answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(keypair.sign_message(text))))
-    refused_without_upstream_call(answer, "No connect request is waiting", 409)
+    refused_without_upstream_call(answer, "no_connect_request", 409)
 
 
 def test_a_signature_is_used_once(trader, keypair):
@@ -147,24 +148,35 @@ def test_a_signature_is_used_once(trader, keypair):
     answer = {"type": "message", "signedMessage": b64(text), "signature": b64(bytes(keypair.sign_message(text)))}
     assert verify(trader, **answer).status_code == 200
     again = verify(trader, **answer)
-    assert again.status_code == 409 and "Connect" in again.json()["message"] and again.json()["next"] == "retry"
+    assert (again.status_code, again.json()["code"], again.json()["next"]) == (409, "no_connect_request", "retry")
     assert control.count_calls("dca-verify") == 1
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "code", "field"),
     [
-        {"type": "message"},
-        {"type": "message", "signedMessage": "not base64!", "signature": "AAAA"},
-        {"type": "sms", "signedMessage": "AAAA", "signature": "AAAA"},
-        {"type": "transaction", "signedTransaction": "A" * 5000},
+        ({"type": "message"}, "connect_answer_incomplete", None),
+        (
+            {"type": "message", "signedMessage": "not base64!", "signature": "AAAA"},
+            "connect_answer_garbled",
+            "signedMessage",
+        ),
+        ({"type": "sms", "signedMessage": "AAAA", "signature": "AAAA"}, "connect_kind_unknown", "type"),
+        ({"type": "transaction", "signedTransaction": "A" * 5000}, "connect_answer_too_large", "signedTransaction"),
     ],
 )
-def test_unreadable_answers_are_refused_plainly(trader, body):
+def test_unreadable_answers_are_refused_plainly(trader, body, code, field):
     challenge(trader)
     answer = verify(trader, **body)
     assert answer.status_code == 400
+    assert (answer.json()["code"], answer.json().get("field")) == (code, field)
     assert answer.json()["message"]
+    assert control.count_calls("dca-verify") == 0
+
+
+def test_an_unreadable_body_is_refused_plainly(trader):
+    answer = trader.post("/orders/dca/verify", "not json", content_type="application/json")
+    assert (answer.status_code, answer.json()["code"], answer.json()["next"]) == (400, "connect_bad_request", "retry")
     assert control.count_calls("dca-verify") == 0
 
 
@@ -393,16 +405,42 @@ def test_past_the_list_limit_both_systems_show_what_was_last_seen(trader, keypai
     assert "You refreshed your orders very often" in limited.text
 
 
-def test_jupiter_refusing_the_signature_is_said_plainly_and_nothing_is_kept(trader, keypair):
+def assert_sign_again(answer, caplog) -> None:
+    """Jupiter's 400 "Challenge not found": the trader's signature did not match what Jupiter
+    holds — a 400 saying "sign again", logged below ERROR (it is no fault of ours or Jupiter's)."""
+    assert answer.status_code == 400, answer.content
+    assert (answer.json()["code"], answer.json()["next"]) == ("challenge_not_found", "retry")  # sign again
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any(r.levelno == logging.INFO and "challenge_not_found" in r.getMessage() for r in caplog.records)
+
+
+def test_jupiter_refusing_the_signature_is_said_plainly_and_nothing_is_kept(trader, keypair, caplog):
     control.set_dca_challenge_lifetime(0)  # Jupiter has forgotten its challenge; ours is fresh
     text = challenge(trader).json()["challenge"].encode()
-    answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(keypair.sign_message(text))))
-    assert answer.status_code == 502
-    assert (answer.json()["code"], answer.json()["next"]) == ("challenge_not_found", "retry")  # sign again
+    with caplog.at_level(logging.INFO):
+        answer = verify(
+            trader, type="message", signedMessage=b64(text), signature=b64(bytes(keypair.sign_message(text)))
+        )
+    assert_sign_again(answer, caplog)
     assert control.count_calls("dca-verify") == 1
     assert stored_token(trader) == ""
     control.set_dca_challenge_lifetime(300)
     connect(trader, keypair)  # a fresh challenge, signed again, connects
+    assert stored_token(trader)
+
+
+def test_a_signature_jupiter_does_not_match_is_a_400_saying_sign_again(trader, keypair, wallet, caplog):
+    """The signature reaches Jupiter's /auth/verify (over HTTP, the sandbox) after Jupiter's
+    challenge was used up elsewhere: for Jupiter it is a bad signature, "Challenge not found"."""
+    text = challenge(trader).json()["challenge"].encode()
+    signature = keypair.sign_message(text)
+    trigger.verify(wallet, signature=str(signature))  # the same signature, redeemed at Jupiter first
+    with caplog.at_level(logging.INFO):
+        answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(signature)))
+    assert_sign_again(answer, caplog)
+    assert control.count_calls("dca-verify") == 2
+    assert stored_token(trader) == ""
+    connect(trader, keypair)  # signed again: connected
     assert stored_token(trader)
 
 

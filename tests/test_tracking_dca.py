@@ -10,7 +10,7 @@ import pytest
 from django.core.cache import cache
 from solders.keypair import Keypair
 
-from dashboard import recurring, tracking, trigger
+from dashboard import dca_orders, recurring, tracking, trigger
 from dashboard.models import TrackedOrder
 from dashboard.sandbox import control
 
@@ -72,7 +72,7 @@ def test_v2_orders_are_recorded_and_served_as_last_known():
     shown = tracking.list_dca(wallet, "active", token)
     assert shown.stale and "not answering" in shown.problem
     assert {o.id for o in shown.orders} == {o.id for o in live.orders}
-    assert all(isinstance(o, trigger.DcaOrder) for o in shown.orders)
+    assert all(isinstance(o, dca_orders.DcaOrder) for o in shown.orders)
     # v1's last-known list never includes v2 orders, and the reverse.
     control.inject_fault("getRecurringOrders", "502", times=10)
     assert tracking.list_orders(wallet, "active").orders == []

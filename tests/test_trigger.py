@@ -48,6 +48,8 @@ def test_a_wrong_signature_is_refused_by_jupiter_too(wallet):
     with pytest.raises(upstream.JupiterRejected) as refused:
         trigger.verify(wallet, signature=str(Keypair().sign_message(b"something else")))
     assert not isinstance(refused.value, upstream.JupiterUnauthorized)  # no token was sent: not "connect again"
+    # Jupiter's 400 "Challenge not found", as a code: the trader signs again.
+    assert (refused.value.status, refused.value.code) == (400, "challenge_not_found")
 
 
 def test_active_and_past_lists_hold_every_state(keypair, wallet):

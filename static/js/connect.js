@@ -47,7 +47,7 @@ async function connect(button) {
     outcome.focus();
     if (window.htmx) window.htmx.trigger(body, 'orders-changed');
   } catch (error) {
-    say(isRejection(error) && !error?.plain
+    say(isRejection(error)
       ? 'You declined in your wallet, so nothing was shared with Jupiter. Your other orders stay listed; press the button whenever you want to see your DCA orders.'
       : String(error?.message || error), 'error');
     // Jupiter no longer knows the message that was signed: the button offers a fresh one.

@@ -123,7 +123,8 @@ def test_jupiter_not_knowing_its_challenge_offers_to_sign_again(page, live_serve
     expect(again).to_be_enabled()
     expect(page.locator(f'[data-order="{v1_key}"]')).to_be_visible()
     assert not DcaConnection.objects.exclude(token="").exists()
-    assert [url for text, url in page.errors if "502 (Bad Gateway)" in text] == [live_server.url + "/orders/dca/verify"]
+    # Jupiter did not match the signature: a 400 (what was sent is not acceptable), not a 502.
+    assert [url for text, url in page.errors if "400 (Bad Request)" in text] == [live_server.url + "/orders/dca/verify"]
     page.errors.clear()  # the browser logs the refusal as a failed load: expected here
     control.set_dca_challenge_lifetime(300)
     again.click()  # a fresh message from Jupiter, signed once more

@@ -310,3 +310,23 @@ def test_the_transaction_version_is_checked_before_asking_the_wallet(page, live_
     assert answer == f"{wallet.name} {words}"
     assert "signTransaction" not in page.evaluate("window.__testWallet.calls")
     assert_bridge_signs_for(page, payer)  # a legacy one it can
+
+
+WHAT_IS_A_DECLINE = """async () => {
+    const { isRejection, plain } = await import('/static/js/bridge.js');
+    const error = (message, extra) => Object.assign(new Error(message), extra);
+    return [
+        isRejection(error('Nope.', { code: 4001 })),  // the code, whatever the words
+        isRejection(error('', { name: 'UserRejectedRequestError' })),  // the name
+        isRejection(error('User rejected the request.')),  // a wallet with neither: its words
+        isRejection(error('User rejected the request.', { code: -32603 })),  // another code: not a decline
+        isRejection(plain('You declined in your wallet')),  // our own words never are
+        isRejection(error('Transaction simulation failed')),
+    ];
+}"""
+
+
+def test_a_decline_is_read_from_the_wallets_code_and_name_before_its_words(page, live_server, install_wallet):
+    install_wallet()
+    page.goto(live_server.url + "/")
+    assert page.evaluate(WHAT_IS_A_DECLINE) == [True, True, True, False, False, False]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from dashboard import recurring, upstream
@@ -134,3 +136,25 @@ def test_an_empty_page_is_read_when_its_keys_are_there():
 def test_a_cancel_answer_that_is_not_an_object_is_a_bad_response():
     with pytest.raises(upstream.JupiterBadResponse):
         recurring.parse_cancel(["requestId", "transaction"])
+
+
+@pytest.mark.parametrize("expected", [1, 3])
+def test_fetch_pages_runs_meanwhile_once_page_1_is_in_while_the_others_are_in_flight(expected):
+    """The caller records page 1 while pages 2 and 3 are still being fetched: they only come
+    back once `meanwhile` has run (and page 1 had come back before it ran)."""
+    released = threading.Event()
+    arrived: list[int] = []
+
+    def get_page(number: int) -> recurring.OrdersPage:
+        if number > 1 and not released.wait(10):
+            raise TimeoutError("meanwhile never ran while this page was in flight")
+        arrived.append(number)
+        return recurring.OrdersPage(orders=(), page=number, total_pages=3)
+
+    def meanwhile() -> None:
+        assert arrived == [1]
+        released.set()
+
+    pages = recurring.fetch_pages(get_page, expected=expected, meanwhile=meanwhile)
+    assert [p.page for p in pages] == [1, 2, 3]
+    assert released.is_set()
