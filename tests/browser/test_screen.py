@@ -12,7 +12,7 @@ from solders.keypair import Keypair
 
 from dashboard.models import CancelAttempt
 from dashboard.sandbox import control, tokens, trigger_seed
-from tests.browser.flows import active_element, known_order, sign_in
+from tests.browser.flows import active_element, known_order, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sandbox_upstream")]
 
@@ -212,3 +212,7 @@ def test_a_look_alike_token_is_marked_and_its_mint_can_be_copied(page, live_serv
     mint.get_by_role("button", name="Copy address").click()
     expect(page.locator("#announce")).to_have_text("$WIF mint address copied.")
     assert page.evaluate("navigator.clipboard.readText()") == tokens.FAKE_WIF
+    for width, height in ((1280, 900), (375, 800)):  # `make screenshots`: the README's picture
+        page.set_viewport_size({"width": width, "height": height})
+        fake.evaluate("(el) => el.scrollIntoView({block: 'start'})")
+        screenshot(page, f"token-identity-{width}.png")
