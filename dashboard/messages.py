@@ -85,7 +85,11 @@ WORDS: dict[str, str] = {
         "The cancel did not go through and can no longer land. Your order is still active — you can try again."
     ),
     "declined": "You declined in your wallet, so nothing was sent. Your order keeps running.",
-    "issued_unverifiable": "Jupiter offered a cancel transaction we cannot vouch for, so we stopped. Nothing was sent.",
+    # the same first sentence as `refund_refused`: both checks hold Jupiter's transactions to one rule
+    "issued_unverifiable": (
+        "We could not verify the cancel transaction Jupiter offered, so we did not ask your wallet to sign it. "
+        "Nothing was sent: your order is still active."
+    ),
     "issued_fee_too_high": (
         "Jupiter offered a cancel transaction with a network fee above this site's limit of {ceiling} SOL, "
         "so we did not send it. Nothing was sent."
@@ -113,9 +117,24 @@ WORDS: dict[str, str] = {
         "A refund for this order is still being confirmed — don't send it again. See Recent cancel requests."
     ),
     # the refund check's own words (dashboard/withdrawal.py), then what is left to do
+    # a refund the check refused after Jupiter stopped the order: stopped, nothing lost, recoverable
     "refund_refused": (
-        "{detail} Jupiter has already stopped this order (no more buys); its refund waits in your list."
+        "We could not verify the refund transaction Jupiter offered, so we did not ask your wallet to sign it. "
+        "Jupiter has stopped this order (no more buys), but nothing left your wallet: the deposit is still in "
+        "Jupiter's vault. Try again — Jupiter builds a fresh refund each time — or finish the cancel on jup.ag."
     ),
+    # the card of a stopped order whose latest refund was refused (a link to jup.ag follows)
+    "refund_refused_card": (
+        "Stopped, and its refund could not be verified: nothing left your wallet, and the deposit is still in "
+        "Jupiter's vault. Try again — Jupiter builds a fresh refund each time — or finish the cancel on jup.ag."
+    ),
+    # an "Earn While You Wait" order: its refund cannot be verified, so it is never stopped here
+    "earn_not_here": (
+        "Its deposit earns Jupiter Lend yield while it waits, and we cannot yet check the refund transaction "
+        "of such an order, so we do not cancel it here (Jupiter would stop it at once, and the refund would "
+        "then wait for you on jup.ag)."
+    ),
+    "earn_refused": "{earn} Nothing was stopped or signed: cancel it on jup.ag.",
     "signed_refund_refused": "{detail}",
     "refund_declined": (
         "You declined in your wallet. Jupiter has already stopped this order, so no more buys happen, "
@@ -130,6 +149,12 @@ WORDS: dict[str, str] = {
         "from its card."
     ),
     "approve_refund": "Jupiter has stopped this order. Approve the refund in your wallet.",
+    # with what the checked refund gives back (`withdrawal.received_words`)
+    "approve_refund_amount": (
+        "Jupiter has stopped this order. Approve the refund in your wallet: you receive {received}."
+    ),
+    "refund_cancelled": "Order cancelled. {amount} not yet spent and {rent} are back in your wallet.",
+    "refund_cancelled_about": "Order cancelled: you received {received}, and {rent}.",
     # --- signing in (dashboard/siws.py, the sign-in forms and views) ---
     "approve_sign_in": "Approve the sign-in in your wallet.",
     "signed_in": "Signed in.",

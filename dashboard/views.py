@@ -379,6 +379,8 @@ def orders_panel(request: HtmxHttpRequest, status: str, template: str) -> HttpRe
     access = dca_access_after(request, board, access)
     limited = getattr(request, "limited", False) and not request.htmx  # htmx shows a 200's body only
     context = board_context(board, access)
+    # Stopped orders whose latest refund we refused: their cards say so and offer to try again.
+    context["refund_refused"] = relay.refused_refunds(wallet) if status == "active" else set()
     # "No active orders" rather than "none yet" once this wallet was seen with closed ones.
     context["has_closed"] = status == "active" and not context["orders"] and tracking.has_closed_orders(wallet)
     response = render_panel(request, template, context, status=429 if limited else 200)
@@ -618,7 +620,7 @@ def cancel_start(request: HtmxHttpRequest, order_key: str) -> JsonResponse:
     code = "approve_refund" if issued.attempt.system == System.DCA else "approve_cancel"
     return answer(
         CancelAttempt.State.ISSUED,
-        messages.words(code),
+        issued.words or messages.words(code),  # a v2 refund names what it gives back, as checked
         code=code,
         attempt=issued.attempt.pk,
         system=issued.attempt.system,

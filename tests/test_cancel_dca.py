@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import json
 import logging
 from datetime import timedelta
 from decimal import Decimal
@@ -15,11 +16,12 @@ import pytest
 import requests
 from django.core.cache import cache
 from django.utils import timezone
+from django.utils.html import escape
 from solders.keypair import Keypair
 from solders.message import to_bytes_versioned
 from solders.transaction import VersionedTransaction
 
-from dashboard import trigger
+from dashboard import messages, trigger
 from dashboard.models import CancelAttempt, DcaConnection, TrackedOrder
 from dashboard.sandbox import control, trigger_seed
 from dashboard.sandbox.trigger_transactions import HARMFUL_MODES
@@ -138,6 +140,100 @@ def test_a_good_transfer_checked_refund_goes_through(trader, wallet, keypair, mo
     assert answer["state"] == "succeeded", answer
 
 
+def cancel_through(trader, keypair, key: str) -> tuple[dict, dict]:
+    """(what start said before the wallet signed, what submit said once it was done)."""
+    response = start(trader, key)
+    assert response.status_code == 200, response.content
+    started = response.json()
+    answer = submit(trader, started, sign_own_slot(started["transaction"], keypair)).json()
+    assert (answer["state"], answer["code"]) == ("succeeded", "cancelled"), answer
+    return started, answer
+
+
+# Each benign shape, and what the trader reads before signing and after: built from the checked refund.
+SHAPES = [
+    ("active", "normal", False, "you receive 350 USDC.", CANCELLED),
+    (
+        "sol-input",
+        "normal",
+        False,
+        "you receive about 1.25 SOL, Jupiter's figure.",
+        "Order cancelled: you received about 1.25 SOL, Jupiter's figure, and about 0.002 SOL of account rent.",
+    ),
+    (
+        "sol-input",
+        "normal",
+        True,  # a Solana RPC reads the wrapped-SOL account before the wallet signs
+        "you receive 1.25 SOL.",
+        "Order cancelled. 1.25 SOL not yet spent and about 0.002 SOL of account rent are back in your wallet.",
+    ),
+    (
+        "sol-input",
+        "sol_unwrap",
+        False,
+        "you receive 1.25 SOL.",
+        "Order cancelled. 1.25 SOL not yet spent and about 0.002 SOL of account rent are back in your wallet.",
+    ),
+    (
+        "token-2022",
+        "normal",
+        False,
+        "you receive 90 PYUSD, less any transfer fee the token itself charges.",
+        "Order cancelled: you received 90 PYUSD, less any transfer fee the token itself charges, "
+        "and about 0.002 SOL of account rent.",
+    ),
+    (
+        "token-2022",
+        "transfer_fee",
+        False,
+        "you receive about 89.73 PYUSD after the token's own transfer fee.",
+        "Order cancelled: you received about 89.73 PYUSD after the token's own transfer fee, "
+        "and about 0.002 SOL of account rent.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "mode", "rpc", "before", "after"), SHAPES)
+def test_every_benign_refund_shape_is_cancelled_and_named_as_checked(
+    trader, wallet, keypair, settings, sandbox_upstream, name, mode, rpc, before, after
+):
+    settings.SOLANA_RPC_URL = f"{sandbox_upstream.url}/sandbox/solana-rpc" if rpc else ""
+    control.set_dca_withdrawal_mode(mode)
+    key = order_id(wallet, name)
+    started, answer = cancel_through(trader, keypair, key)
+    assert started["message"] == f"Jupiter has stopped this order. Approve the refund in your wallet: {before}"
+    assert answer["message"] == after
+    (withdrawn,) = control.dca_withdrawals(key)
+    assert withdrawn["confirmed"] and withdrawn["mode"] == mode
+    assert control.count_calls("dca-confirm") == 1
+    assert control.count_calls("solana-rpc") == (1 if rpc else 0)
+    assert control.get_dca_order(key)["state"] == "cancelled"
+
+
+def test_a_solana_rpc_not_answering_leaves_jupiters_figure_named_as_such(trader, wallet, settings, sandbox_upstream):
+    settings.SOLANA_RPC_URL = f"{sandbox_upstream.url}/sandbox/solana-rpc"
+    control.inject_fault("solana-rpc", "500")
+    started = start(trader, order_id(wallet, "sol-input")).json()
+    assert started["message"].endswith("you receive about 1.25 SOL, Jupiter's figure.")
+
+
+def test_a_listing_older_than_the_last_buy_is_read_again_before_refusing(trader, wallet, keypair):
+    # Our copy of the order predates its latest buy: more seemed to be left than Jupiter refunds.
+    key = order_id(wallet)
+    row = TrackedOrder.objects.get(order_key=key)
+    per_round = int(row.snapshot["amountPerRound"])
+    row.snapshot = {
+        **row.snapshot,
+        "inputAmountRemaining": str(int(row.snapshot["inputAmountRemaining"]) + per_round),
+        "inputAmountUsed": str(int(row.snapshot["inputAmountUsed"]) - per_round),
+    }
+    row.save()
+    before = control.count_calls("dca-order")
+    _started, answer = cancel_through(trader, keypair, key)
+    assert control.count_calls("dca-order") == before + 1  # read once more, now that it is stopped
+    assert answer["message"] == CANCELLED  # the figure Jupiter's own order gives, as checked
+
+
 # --- refusals before the wallet sees anything ------------------------------------------------------
 
 
@@ -163,10 +259,32 @@ def test_a_harmful_refund_is_refused_logged_and_never_offered(trader, wallet, mo
     assert control.count_calls("dca-confirm") == 0
 
 
-def test_an_earn_while_you_wait_refund_is_refused_with_the_jup_ag_words(trader, wallet):
-    response = start(trader, order_id(wallet, "earn"))
-    assert (response.status_code, response.json()["code"]) == (502, "refund_refused")
-    assert "you can finish the cancel on jup.ag" in response.json()["message"]  # withdrawal.py's words
+@pytest.mark.parametrize("state", ["active", "withdrawing"])
+def test_an_earn_while_you_wait_order_never_reaches_jupiters_cancel_by_any_url(trader, wallet, keypair, state):
+    """Its refund carries Jupiter Lend instructions we cannot verify: refused on the server before any
+    call to Jupiter, on every path (the confirmation, start, a finish of a stopped one), with the card's words."""
+    key = order_id(wallet, "earn")
+    if state == "withdrawing":  # stopped elsewhere (jup.ag), and listed so
+        control.set_dca_state(key, "withdrawing")
+        cache.clear()
+        assert trader.get("/orders/active", **HTMX).status_code == 200
+    earn = messages.words("earn_not_here")
+    page = " ".join(trader.get(f"/orders/{key}/cancel", **HTMX).content.decode().split())
+    assert escape(earn) in page and "jup.ag" in page
+    assert "data-cancel-start" not in page  # nothing to press
+    for _ in range(2):  # a stale page, a double click, a direct link: the same answer
+        response = start(trader, key)
+        assert response.status_code == 409
+        answer = response.json()
+        assert (answer["code"], answer["next"]) == ("earn_refused", None)
+        assert answer["message"] == messages.words("earn_refused", earn=earn)
+        assert "transaction" not in answer
+    # No attempt exists to submit, decline or ask about: made-up ones are not this wallet's.
+    for url in ("/cancels/1/submit", "/cancels/1/decline", "/cancels/1/status"):
+        assert trader.post(url, {"signed_transaction": b64(b"x" * 64)}).status_code == 404
+    assert CancelAttempt.objects.count() == 0
+    assert control.count_calls("dca-cancel") == 0 and control.count_calls("dca-confirm") == 0
+    assert control.get_dca_order(key)["state"] == state  # Jupiter never stopped it
 
 
 def test_executing_is_a_plain_message_and_nothing_is_issued(trader, wallet):
@@ -425,6 +543,47 @@ def test_jupiter_not_answering_the_cancel_offers_a_fresh_try(trader, wallet):
     assert row.snapshot["state"] == "withdrawing"  # it may have stopped: the list says so until read again
 
 
+@pytest.mark.parametrize("name", ["active", "sol-input"])
+def test_a_short_refund_whose_numbers_agree_is_never_offered(trader, wallet, name, settings, sandbox_upstream):
+    settings.SOLANA_RPC_URL = f"{sandbox_upstream.url}/sandbox/solana-rpc"
+    control.set_dca_withdrawal_mode("short_refund")
+    response = start(trader, order_id(wallet, name))
+    assert (response.status_code, response.json()["code"]) == (502, "refund_refused")
+    (attempt,) = CancelAttempt.objects.all()
+    assert attempt.error.startswith("refund_amount: ")
+    assert control.count_calls("dca-confirm") == 0
+
+
+def test_a_refused_refund_is_a_clear_recoverable_state_and_try_again_finishes_it(trader, wallet, keypair, caplog):
+    key = order_id(wallet)
+    control.set_dca_withdrawal_mode("refund_elsewhere")
+    with caplog.at_level(logging.WARNING):
+        response = start(trader, key)
+    answer = response.json()
+    assert (response.status_code, answer["code"], answer["next"]) == (502, "refund_refused", "refresh")
+    assert answer["message"] == messages.words("refund_refused")
+    # The server log holds Jupiter's request id and the decoded instructions, for an operator to report.
+    (issued,) = control.dca_withdrawals(key)
+    (line,) = [r.getMessage() for r in caplog.records if "refused the refund transaction" in r.getMessage()]
+    assert issued["requestId"] in line and ": refund_destination: refund to another account" in line
+    decoded = json.loads(line.split("; instructions: ", 1)[1])
+    assert [ix["instruction"] for ix in decoded][2:] == ["Transfer", "CloseAccount"]
+    assert any("(wallet)" in account for account in decoded[3]["accounts"])
+    # The card: stopped, nothing left the wallet, the deposit in Jupiter's vault, Try again, jup.ag.
+    panel = " ".join(trader.get("/orders/active", **HTMX).content.decode().split())
+    card = panel.split(f'data-order="{key}"', 1)[1].split("</article>", 1)[0]
+    assert escape(messages.words("refund_refused_card")) in card
+    assert ">Try again</button>" in card and f"/orders/{key}/cancel/start" in card
+    assert 'href="https://jup.ag/"' in card
+    assert control.get_dca_order(key)["state"] == "withdrawing"
+    # Jupiter builds a fresh refund each time: once it is one we can verify, Try again finishes it.
+    control.set_dca_withdrawal_mode("normal")
+    _started, done = cancel_through(trader, keypair, key)
+    assert done["message"] == CANCELLED
+    assert key not in active_ids(trader)
+    assert [w["confirmed"] for w in control.dca_withdrawals(key)] == [False, True]
+
+
 def test_an_order_that_has_ended_refreshes_the_list(trader, wallet):
     control.set_dca_state(order_id(wallet), "completed")
     response = start(trader, order_id(wallet))
@@ -486,3 +645,36 @@ def test_an_earn_while_you_wait_order_is_not_offered_a_cancel_that_would_strand_
     active = order_id(wallet, "active")
     assert f"/orders/{active}/cancel" in panel  # the others keep their button
     assert control.count_calls("dca-cancel") == 0
+
+
+def test_a_refund_that_is_not_the_listed_remainder_is_refused_when_the_order_cannot_be_read_again(trader, wallet):
+    key = order_id(wallet)
+    row = TrackedOrder.objects.get(order_key=key)
+    row.snapshot = {**row.snapshot, "inputAmountRemaining": "1", "inputAmountInitial": None, "inputAmountUsed": None}
+    row.save()
+    control.inject_fault("dca-order", "500", times=3)
+    response = start(trader, key)
+    assert (response.status_code, response.json()["code"]) == (502, "refund_refused")
+    assert CancelAttempt.objects.get().error.startswith("refund_amount: ")
+
+
+def test_an_unreadable_listing_is_not_cancelled(trader, wallet):
+    key = order_id(wallet)
+    TrackedOrder.objects.filter(order_key=key).update(snapshot={"id": key})
+    response = start(trader, key)
+    assert (response.status_code, response.json()["code"]) == (404, "not_active")
+    assert control.count_calls("dca-cancel") == 0
+
+
+def test_a_token_we_know_nothing_about_is_refunded_without_a_figure(trader, wallet, keypair):
+    from dashboard.sandbox.models import DcaOrder
+
+    unknown = str(Keypair().pubkey())  # neither in the Tokens API nor in our own table
+    key = order_id(wallet)
+    DcaOrder.objects.filter(order_id=key).update(input_mint=unknown)
+    row = TrackedOrder.objects.get(order_key=key)
+    row.snapshot = {**row.snapshot, "inputMint": unknown}
+    row.save()
+    started, answer = cancel_through(trader, keypair, key)
+    assert started["message"] == messages.words("approve_refund")
+    assert answer["message"] == messages.words("cancelled")

@@ -23,7 +23,7 @@ from dashboard.sandbox import control, trigger_seed
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sandbox_upstream")]
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
-ACTIVE_V2 = ("depositing", "active", "price-band", "earn", "token-2022", "executing", "withdrawing")
+ACTIVE_V2 = ("depositing", "active", "price-band", "earn", "token-2022", "executing", "withdrawing", "sol-input")
 PAST_V2 = ("completed", "cancelled", "deposit-failed")
 
 
@@ -84,7 +84,7 @@ def test_connect_with_one_signature_then_both_kinds_are_listed(trader, keypair, 
     assert "Jupiter's own schedule" in panel.text
     assert control.count_calls("dca-list") == 1
     # v1 and v2 orders are tracked apart, so each system's cancel only ever sees its own orders.
-    assert TrackedOrder.objects.filter(wallet=wallet, system="v2", status="active").count() == 7
+    assert TrackedOrder.objects.filter(wallet=wallet, system="v2", status="active").count() == 8
     assert TrackedOrder.objects.filter(wallet=wallet, system="v1", status="active").count() == 2
 
 
@@ -299,7 +299,7 @@ def test_v1_down_still_lists_v2(trader, keypair, wallet):
     control.inject_fault("getRecurringOrders", "502", times=20)
     panel = trader.get("/orders/active", **HTMX)
     assert "Jupiter is not answering right now" in panel.text
-    assert panel.text.count('data-system="v2"') == 7
+    assert panel.text.count('data-system="v2"') == 8
 
 
 @pytest.mark.parametrize("status", [404, 410])
@@ -309,7 +309,7 @@ def test_v1_switched_off_lists_v2_with_one_calm_sentence(trader, keypair, wallet
     connect(trader, keypair)
     panel = trader.get("/orders/active", **HTMX)
     assert panel.status_code == 200
-    assert panel.text.count('data-system="v2"') == 7 and 'data-system="v1"' not in panel.text
+    assert panel.text.count('data-system="v2"') == 8 and 'data-system="v1"' not in panel.text
     assert "switched off its older recurring-order system" in panel.text
     assert 'role="alert"' not in panel.text and "status stale" not in panel.text
     history = trader.get("/orders/history", **HTMX)
@@ -401,7 +401,7 @@ def test_past_the_list_limit_both_systems_show_what_was_last_seen(trader, keypai
     assert limited.status_code == 429
     assert (control.count_calls("dca-list"), control.count_calls("getRecurringOrders")) == calls
     assert f'data-order="{keys[0]}"' in limited.text
-    assert limited.text.count('data-system="v2"') == 7
+    assert limited.text.count('data-system="v2"') == 8
     assert "You refreshed your orders very often" in limited.text
 
 

@@ -58,7 +58,7 @@ def test_active_and_past_lists_hold_every_state(keypair, wallet):
     past = trigger.list_orders(token.value, "history")
     assert {o.state for o in active.orders} == {"depositing", "active", "executing", "withdrawing"}
     assert {o.state for o in past.orders} == {"completed", "cancelled", "deposit_failed"}
-    assert len(active.orders) == active.total == 7 and len(past.orders) == 3
+    assert len(active.orders) == active.total == 8 and len(past.orders) == 3
     assert {o.listed for o in active.orders} == {"active"} and {o.listed for o in past.orders} == {"history"}
     assert all(o.user == wallet for o in (*active.orders, *past.orders))
     assert active.unreadable == past.unreadable == 0

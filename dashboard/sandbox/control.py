@@ -22,7 +22,7 @@ from dashboard.sandbox.models import Call, DcaOrder, DcaWithdrawal, Fault, Knobs
 V1_ENDPOINTS = ("getRecurringOrders", "cancelOrder", "execute")
 # Trigger API v2 (DCA); "dca-notfound" is any other path under /sandbox/trigger/v2/ (trailing slashes…).
 V2_ENDPOINTS = ("dca-challenge", "dca-verify", "dca-list", "dca-order", "dca-cancel", "dca-confirm", "dca-notfound")
-ENDPOINTS = (*V1_ENDPOINTS, "tokens", *V2_ENDPOINTS)
+ENDPOINTS = (*V1_ENDPOINTS, "tokens", *V2_ENDPOINTS, "solana-rpc")  # solana-rpc: the optional Solana RPC
 ANY_ENDPOINT = "*"
 # Faults answered by the "gateway" before the endpoint runs (timeout: after it, late).
 GATEWAY_FAULTS = ("500", "502", "403", "429", "timeout", "nonjson")
@@ -175,7 +175,10 @@ def switch_off_v1(status: int | None = 404) -> None:
 
 def set_dca_withdrawal_mode(mode: str) -> None:
     """The shape of the withdrawal transactions issued from now on (trigger_transactions.MODES):
-    "normal", "transfer_checked", or a harmful one such as "refund_elsewhere" or "huge_fee"."""
+    benign ones — "normal" (a SOL order's deposit closed straight to the wallet), "transfer_checked",
+    "sol_unwrap" (a SOL refund moved into the wallet's wrapped-SOL account, which it closes to itself),
+    "transfer_fee" (Token-2022 refunds name a 0.3 % transfer fee) — or harmful ones such as
+    "refund_elsewhere", "huge_fee" or "short_refund" (1 base unit, and refundAmount says 1)."""
     if mode not in trigger_transactions.MODES:
         raise ValueError(f"unknown withdrawal mode {mode!r}; expected one of {', '.join(trigger_transactions.MODES)}")
     knobs()

@@ -175,7 +175,7 @@ def start_cancel(order: DcaOrder, mode: str, now: datetime) -> IssuedWithdrawal:
             request_id=str(uuid.uuid4()),
             order=order,
             message=to_bytes_versioned(message),
-            refund_amount=refund.amount,
+            refund_amount=trigger_transactions.refund_amount(refund, mode),
             mode=mode,
             created_at=now,
         )

@@ -2,9 +2,10 @@
 
 Every wallet the v2 endpoints see gets, once, the STANDARD set: an order in each state (depositing,
 active, executing, withdrawing, completed, cancelled, deposit_failed), plus active orders with a price
-band, with "Earn While You Wait" and with a Token-2022 input. Ids, amounts and signatures follow from
-the wallet (the same wallet always gets the same orders); times are placed relative to the moment of
-seeding (fills before now, the next round after it). The v1 orders of seed.py are left alone.
+band, with "Earn While You Wait", with a Token-2022 input (PYUSD) and with SOL as the input (its
+refund gives SOL back). Ids, amounts and signatures follow from the wallet (the same wallet always
+gets the same orders); times are placed relative to the moment of seeding (fills before now, the
+next round after it). The v1 orders of seed.py are left alone.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ STANDARD = (
     Spec("completed", State.COMPLETED, tokens.USDC, tokens.SOL, Decimal(50), 2, DAY, 2, dust=1),
     Spec("cancelled", State.CANCELLED, tokens.USDC, tokens.JUP, Decimal(50), 4, DAY, 1),
     Spec("deposit-failed", State.DEPOSIT_FAILED, tokens.SOL, tokens.USDC, Decimal("0.5"), 2, DAY, 0),
+    # Last, so the orders above keep the figures they had before it came.
+    Spec("sol-input", State.ACTIVE, tokens.SOL, tokens.USDC, Decimal("0.25"), 8, DAY, 3),
 )
 # Shapes of extra closed orders (seed_wallet(extra_past=N)), used in turn.
 EXTRA_PAST = (

@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 
+from dashboard import messages
 from dashboard.formatting import Amount
 
 register = template.Library()
@@ -24,6 +25,13 @@ _FORMATS = {
     "time": "%H:%M:%S UTC",
     "clock": "%H:%M UTC",
 }
+
+
+@register.simple_tag
+def words(code: str) -> str:
+    """`{% words "earn_not_here" %}`: the trader's words for a code (`dashboard.messages`), so a
+    card says exactly what the server answers when asked anyway. Escaped like any text."""
+    return messages.words(code)
 
 
 @register.simple_tag

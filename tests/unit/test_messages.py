@@ -111,7 +111,32 @@ def test_no_behaviour_compares_a_trader_facing_message():
 
 def test_words_fill_in_their_parameters():
     assert messages.words("rejected", detail="Bad order") == "Jupiter refused this request: Bad order."
-    assert messages.words("refund_refused", detail="We could not verify it.").startswith("We could not verify it. ")
+    assert (
+        messages.words("earn_refused", earn="It earns.")
+        == "It earns. Nothing was stopped or signed: cancel it on jup.ag."
+    )
+    assert messages.words("approve_refund_amount", received="20 USDC").endswith("you receive 20 USDC.")
+
+
+def test_both_cancel_checks_say_the_same_thing_in_the_same_words():
+    # v1's cancel check and v2's refund check hold Jupiter's transactions to one rule, and say so alike.
+    same = "We could not verify the {} transaction Jupiter offered, so we did not ask your wallet to sign it. "
+    assert messages.words("issued_unverifiable").startswith(same.format("cancel"))
+    assert messages.words("refund_refused").startswith(same.format("refund"))
+    assert messages.words("issued_unverifiable").endswith("Nothing was sent: your order is still active.")
+
+
+def test_a_refused_refund_says_the_order_is_stopped_nothing_left_the_wallet_and_how_to_recover():
+    text = messages.words("refund_refused")
+    for part in (
+        "Jupiter has stopped this order",
+        "nothing left your wallet",
+        "the deposit is still in Jupiter's vault",
+        "Try again",
+        "Jupiter builds a fresh refund each time",
+        "finish the cancel on jup.ag",
+    ):
+        assert part in text
 
 
 # --- the wording a trader reads, word for word ----------------------------------------------------
