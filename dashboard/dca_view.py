@@ -183,7 +183,8 @@ def _dca_events(
             events.append(OrderEvent("cancelled", event.at, "Cancelled", link))
     if order.state == "completed":
         events.append(OrderEvent("completed", order.updated_at, "Completed: every buy done"))
-    events += orders.buy_events(reversed(fills))
+    if fills:
+        events += orders.buy_events(reversed(fills), sell=orders.sells(fills[0].spent.token, fills[0].received.token))
     events += [OrderEvent("round", r.at, r.words, r.explorer_url or None) for r in rounds]
     return orders.timeline(events)
 

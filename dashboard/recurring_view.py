@@ -131,7 +131,8 @@ def _events(
 ) -> tuple[OrderEvent, ...]:
     """The v1 order's timeline, newest first: created, deposits, buys, the close and what came back."""
     events = [orders.created_event(order.created_at, deposited, schedule, orders.tx_url(order.open_tx)), *others]
-    events += orders.buy_events(reversed(fills))
+    if fills:
+        events += orders.buy_events(reversed(fills), sell=orders.sells(fills[0].spent.token, fills[0].received.token))
     if order.status == "history":
         close_url = orders.tx_url(order.close_tx) or None
         if order.user_closed:

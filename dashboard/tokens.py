@@ -1,5 +1,9 @@
-"""Jupiter's Tokens API: symbol, name, decimals and logo of a mint (cached for hours), and its
-current USD price (`usdPrice`, cached for a minute).
+"""Jupiter's Tokens API: symbol, name, decimals, logo and verification flag of a mint (cached for
+hours), and its current USD price (`usdPrice`, cached for a minute).
+
+A symbol proves nothing on Solana (anyone can mint a "$WIF"): the page names each token with its
+mint and Jupiter's `isVerified`. `verified` is True or False only as Jupiter sent it, None when it
+did not say (or the built-in table stands in), and only False is shown as "unverified token".
 
 Falls back to a built-in table of well-known mints, then to the mint's short form, so pages read
 well when the API is unavailable; a price that cannot be had is `None` ("price unknown"), never
@@ -33,7 +37,7 @@ NO_PRICE = ""  # cached for a mint whose price is unknown, so it is not asked ag
 PRICES_DOWN = "down"  # cached instead when the Tokens API failed: prices unavailable right now
 # What the dashboard reads of each token the search answers (`manage.py jupiter_check` reports
 # each as present or missing); without its `id` a token cannot be matched to a mint at all.
-TOKEN_FIELDS = ("id", "symbol", "name", "decimals", "icon", "usdPrice", "tokenProgram")
+TOKEN_FIELDS = ("id", "symbol", "name", "decimals", "icon", "usdPrice", "tokenProgram", "isVerified")
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Token:
     usd_price: Decimal | None = None  # USD for one whole token, as of the last minute; None: unknown
     token_program: str = ""  # the mint's owner program (SPL Token or Token-2022) when the API says
     price_unavailable: bool = False  # no price because the Tokens API failed just now (not: Jupiter has none)
+    verified: bool | None = None  # Jupiter's `isVerified`; None when it did not say
 
 
 # Well-known mints, so pages read well when the tokens API is unavailable.
@@ -108,6 +113,7 @@ def parse_token(item: Any) -> Token | None:
         return None
     decimals = item.get("decimals")
     icon = upstream.to_text(item.get("icon"))
+    verified = item.get("isVerified")
     return Token(
         mint=item["id"],
         symbol=upstream.to_text(item.get("symbol"))[:16],
@@ -116,6 +122,7 @@ def parse_token(item: Any) -> Token | None:
         icon=icon if icon.startswith("https://") else "",
         usd_price=parse_price(item.get("usdPrice")),
         token_program=upstream.to_text(item.get("tokenProgram"))[:64],
+        verified=verified if isinstance(verified, bool) else None,
     )
 
 

@@ -91,8 +91,9 @@ def test_the_confirmation_says_it_is_final_and_what_comes_back_before_any_call(t
     assert "the refund needs one approval" in text
     assert "Cancel this USDC → SOL DCA order (50 USDC every day)?" in text
     assert "The remaining 7 buys stop." in text
-    assert '<strong><span class="amount">350 USDC</span></strong> comes back to your wallet' in text
-    assert "bought so far is already in your wallet" in text
+    assert "Back to your wallet with the cancel:" in text
+    assert '<strong><span class="amount">350 USDC</span></strong> not yet spent' in text
+    assert "Already in your wallet, and it stays there:" in text
     assert "network fee of about 0.000015 SOL (never more than 0.000215 SOL)" in text
     assert control.count_calls() == before  # reading it costs Jupiter nothing
 

@@ -1440,8 +1440,35 @@ def test_the_sandbox_wallet_signs_v2_challenges_and_withdrawals(api):
     message, memo, withdrawal = result["sheets"]
     assert "Sign a message from Jupiter" in message and "authenticate with Jupiter" in message
     assert "Approve a transaction" in memo and "Memo" in memo
-    assert re.search(r"Move \d+ base units of a token", withdrawal)
+    # In token amounts and names, as a wallet that reads the accounts shows it ("Move 150 USDC …").
+    moved = re.search(r"Move [\d,.]+ (USDC|PYUSD) from \w{4}…\w{4} to your wallet", withdrawal)
+    assert moved, withdrawal
+    assert re.search(rf"Close the {moved[1]} account of \w{{4}}…\w{{4}}; its rent goes to your wallet", withdrawal)
+    assert "base units" not in withdrawal
     assert "Network fee ≈ 0.000015 SOL" in withdrawal  # three signatures
+
+
+def test_token_accounts_name_what_a_withdrawal_moves(api):
+    """The sandbox wallet's stand-in for an RPC: the wallet's own token accounts, its vault's, an
+    order's deposit account and a mint are named (symbol, decimals, owner); anything else is not."""
+    control.seed_dca_wallet(ALICE_WALLET)
+    vault = keys.vault_keypair(ALICE_WALLET).pubkey()
+    deposit = str(keys.order_token_account(vault, trigger_seed.order_id(ALICE_WALLET, "withdrawing")))
+    mine = str(keys.associated_token_account(ALICE.pubkey(), Pubkey.from_string(tokens.USDC)))
+    stranger = str(Keypair().pubkey())
+    addresses = [deposit, mine, tokens.FAKE_WIF, stranger]
+    answer = requests.get(
+        api.removesuffix("/trigger/v2") + "/token-accounts",
+        params=[("wallet", ALICE_WALLET), *(("address", a) for a in addresses)],
+        timeout=10,
+    )
+    assert answer.status_code == 200
+    assert answer.json() == {
+        deposit: {"mint": tokens.USDC, "symbol": "USDC", "decimals": 6, "owner": str(vault)},
+        mine: {"mint": tokens.USDC, "symbol": "USDC", "decimals": 6, "owner": ALICE_WALLET},
+        tokens.FAKE_WIF: {"mint": tokens.FAKE_WIF, "symbol": "$WIF", "decimals": 6, "owner": ""},
+    }
+    assert requests.get(api.removesuffix("/trigger/v2") + "/token-accounts", timeout=10).json() == {}
 
 
 def test_the_seed_command_can_seed_v2_orders(capsys):

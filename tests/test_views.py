@@ -17,6 +17,7 @@ from solders.keypair import Keypair
 
 from dashboard.models import TrackedOrder
 from dashboard.sandbox import control
+from dashboard.templatetags.display import amount
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sandbox_upstream")]
 
@@ -190,19 +191,19 @@ def test_list_views_are_limited_per_client_address(settings):
 
 
 def test_cancel_confirmation_says_what_comes_back(trader, wallet):
-    keys = control.seed_wallet(wallet, active=1, history=0)
+    keys = control.seed_wallet(wallet, active=2, history=0)  # the second: USDC → JUP, part-way through
     trader.get("/orders/active", **HTMX)
-    response = trader.get(f"/orders/{keys[0]}/cancel", **HTMX)
+    response = trader.get(f"/orders/{keys[1]}/cancel", **HTMX)
     assert response.status_code == 200
     text = response.text
     assert "Confirm cancel" in text
     assert "cannot be undone or paused" in text
     o = response.context_data["o"]
-    assert (
-        f'<strong><span class="amount">{o.funds.remaining.text}</span></strong> of your deposit that was not spent yet'
-        in text
-    )
+    assert "If you cancel now" in text
+    assert f'<strong><span class="amount">{o.funds.remaining.text}</span></strong> not yet spent' in text
     assert "About 0.002 SOL of account rent" in text
+    # Recurring v1 sent what it bought to the wallet after each buy: it stays there.
+    assert f"Already in your wallet, and it stays there: <strong>{amount(o.funds.received)}</strong>" in text
     assert o.order_key in text and o.schedule in text
 
 

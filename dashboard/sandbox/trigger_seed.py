@@ -67,7 +67,7 @@ STANDARD = (
     Spec("earn", State.ACTIVE, tokens.USDC, tokens.JUP, Decimal(50), 6, WEEK, 2, jl_yield_usd=Decimal("0.4213")),
     Spec("token-2022", State.ACTIVE, tokens.PYUSD, tokens.SOL, Decimal(30), 4, DAY, 1),
     Spec("executing", State.EXECUTING, tokens.SOL, tokens.USDC, Decimal("0.25"), 8, 4 * HOUR, 5),
-    Spec("withdrawing", State.WITHDRAWING, tokens.USDC, tokens.WIF, Decimal(50), 3, DAY, 1),
+    Spec("withdrawing", State.WITHDRAWING, tokens.USDC, tokens.FAKE_WIF, Decimal(50), 3, DAY, 1),  # a look-alike
     Spec("completed", State.COMPLETED, tokens.USDC, tokens.SOL, Decimal(50), 2, DAY, 2, dust=1),
     Spec("cancelled", State.CANCELLED, tokens.USDC, tokens.JUP, Decimal(50), 4, DAY, 1),
     Spec("deposit-failed", State.DEPOSIT_FAILED, tokens.SOL, tokens.USDC, Decimal("0.5"), 2, DAY, 0),

@@ -21,7 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 from solders.message import to_bytes_versioned
 
 from dashboard import encoding
-from dashboard.sandbox import control, keys, orders, seed, tokens, transactions
+from dashboard.sandbox import control, keys, orders, seed, tokens, transactions, trigger_orders
 from dashboard.sandbox.models import CancelRequest
 
 logger = logging.getLogger(__name__)
@@ -322,6 +322,15 @@ def tokens_search(request: HttpRequest) -> HttpResponse:
     if control.drift() == "tokens":  # `id` renamed, as the Tokens API v1 named it
         found = [{("address" if name == "id" else name): value for name, value in t.items()} for t in found]
     return JsonResponse(found, safe=False)
+
+
+def token_accounts(request: HttpRequest) -> HttpResponse:
+    """`GET ?wallet=…&address=…&address=…`: the sandbox wallet's stand-in for the RPC a real wallet
+    reads while it shows a transaction (see `trigger_orders.token_accounts`). Not a Jupiter API."""
+    if request.method != "GET":
+        return method_not_allowed(("GET",))
+    addresses = request.GET.getlist("address")[:32]
+    return JsonResponse(trigger_orders.token_accounts(request.GET.get("wallet", ""), addresses))
 
 
 # --- control (sandbox mode only, like the whole app) -----------------------------------------

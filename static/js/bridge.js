@@ -123,6 +123,7 @@ async function signIn(w) {
   try {
     let out, nonce;
     say(`Approve the sign-in in ${w.name}…`);
+    status.focus(); // the wallet buttons are disabled meanwhile; what happens next is said here
     if (f['solana:signIn']) {
       const input = await post(d.challengeUrl);
       nonce = input.nonce;

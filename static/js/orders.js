@@ -34,21 +34,31 @@ body.addEventListener('htmx:beforeSwap', ({ detail: { target } }) => {
   if (target !== panel) return;
   const focused = document.activeElement;
   place = {
-    open: [...panel.querySelectorAll('details[open]')].map((d) => d.closest('[data-order]')?.dataset.order),
+    open: [...panel.querySelectorAll('details[open]')].map((d) => {
+      const c = d.closest('[data-order]');
+      return [c?.dataset.order, [...(c?.querySelectorAll('details') || [])].indexOf(d)]; // a timeline, a mint
+    }),
     order: panel.contains(focused) ? focused.closest('[data-order]')?.dataset.order : null,
     text: focused?.textContent.trim(),
   };
 });
 
-body.addEventListener('htmx:afterSettle', ({ detail: { target } }) => {
+// The page's polite live region says what changed where the focus alone would not.
+const tell = (text) => { $('announce').textContent = text; };
+
+body.addEventListener('htmx:afterSettle', ({ detail: { target, requestConfig } }) => {
   const card = (key) => key && panel.querySelector(`[data-order="${CSS.escape(key)}"]`);
-  if (target?.id?.startsWith('cancel-')) {
+  const shown = requestConfig?.elt.hasAttribute('data-reveal') && target.querySelector('[data-announce]');
+  if (shown) { // "Show history": the list that appeared, named
+    focusOn(shown);
+    tell(shown.dataset.announce);
+  } else if (target?.id?.startsWith('cancel-')) {
     clearOutcome();
     focusOn(target.querySelector('.confirm, [role="alert"]'));
   } else if (target === panel && place) {
     const { open, order, text } = place;
     place = null;
-    for (const key of open) { const d = card(key)?.querySelector('details'); if (d) d.open = true; }
+    for (const [key, n] of open) { const d = card(key)?.querySelectorAll('details')[n]; if (d) d.open = true; }
     const c = card(order);
     if (c && !panel.contains(document.activeElement)) {
       focusOn([...c.querySelectorAll('a[href], button, summary')].find((el) => el.textContent.trim() === text) || c);
@@ -116,8 +126,8 @@ async function cancel(button) {
   const box = button.closest('.confirm, .finish');
   const status = parts(box)[2];
   clearOutcome();
+  say(status, 'Preparing the cancel transaction…'); // first: an empty status cannot take the focus
   busy(box);
-  say(status, 'Preparing the cancel transaction…');
   const start = await post(button.dataset.cancelStart);
   if (!start.transaction) return finish(box, start, false);
   if (start.system === 'v2') box.dataset.stopped = 1;
@@ -168,4 +178,6 @@ function finish(box, result, signed) {
 document.addEventListener('click', (event) => {
   const button = event.target.closest('[data-cancel-start]');
   if (button && !button.disabled) cancel(button);
+  const copy = event.target.closest('[data-copy]'); // a mint address
+  if (copy) navigator.clipboard.writeText(copy.dataset.copy).then(() => tell(copy.dataset.copied), () => tell(copy.dataset.failed));
 });

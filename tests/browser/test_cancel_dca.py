@@ -61,7 +61,9 @@ def test_the_whole_cancel(page, live_server, install_wallet):
     wallet = connected(page, live_server, install_wallet)
     confirm = open_confirmation(page, wallet)
     expect(confirm).to_contain_text("The remaining 7 buys stop.")
-    expect(confirm).to_contain_text("350 USDC comes back to your wallet")
+    # 350 × 0.99982341 (the sandbox's USDC price) = 349.94
+    expect(confirm.locator("ul.refund li").first).to_have_text("350 USDC not yet spent ≈ $349.94")
+    expect(confirm.locator(".in-wallet")).to_contain_text("Already in your wallet, and it stays there:")
     expect(confirm).to_contain_text("network fee of about 0.000015 SOL")
     assert control.count_calls("dca-cancel") == 0  # nothing asked of Jupiter yet
     page.set_viewport_size({"width": 1280, "height": 900})

@@ -199,7 +199,7 @@ def test_no_table_cell_breaks_inside_a_number_or_word_at_375(page, live_server, 
     sign_in(page, live_server, wallet.name)
     cards = page.locator("#active-panel [data-order]")
     expect(cards).to_have_count(4)
-    summaries = page.locator("#active-panel [data-order] summary")
+    summaries = page.locator("#active-panel [data-order] .fills summary")
     for n in range(summaries.count()):  # every order's buys, in a table
         summaries.nth(n).click()
     expect(page.locator("#active-panel .fills-body table")).to_have_count(summaries.count())
@@ -225,7 +225,7 @@ def test_times_are_in_the_traders_time_zone(page, live_server, install_wallet):
     expect(created).to_have_attribute("title", re.compile(r" UTC$"))  # the UTC time stays at hand
     expect(card.locator(".next time").first).to_have_text(re.compile(r"CES?T$"))
     expect(page.locator("#active-panel .status.fresh time")).to_have_text(re.compile(r"^\d{2}:\d{2}:\d{2} CES?T$"))
-    card.locator("summary").click()
+    card.locator(".fills summary").click()
     expect(card.locator('table.timeline time[data-format="clock"]').first).to_have_text(
         re.compile(r"^\d{2}:\d{2} CES?T$")
     )
@@ -288,12 +288,15 @@ def test_a_periodic_refresh_keeps_the_traders_place(page, live_server, install_w
     key = known_order(wallet.address)
     sign_in(page, live_server, wallet.name)
     card = page.locator(f'#active-panel [data-order="{key}"]')
-    card.locator("summary").click()
+    card.locator(".fills summary").click()
     expect(card.locator(".fills-body table")).to_be_visible()
+    card.locator("details.mint").nth(1).locator("summary").click()  # the SOL mint, shown
     card.get_by_role("button", name="Cancel this order").focus()
     card.evaluate("(el) => { el.dataset.before = '1'; }")
     page.evaluate("window.htmx.trigger(document.body, 'refresh-orders')")  # what the 60 s timer does
     expect(card).not_to_have_attribute("data-before", "1")  # the list was replaced
-    expect(card.locator("details")).to_have_attribute("open", "")  # the timeline stays open
+    expect(card.locator("details.fills")).to_have_attribute("open", "")  # the timeline stays open
+    expect(card.locator("details.mint").nth(1)).to_have_attribute("open", "")  # so does the mint shown
+    expect(card.locator("details.mint").nth(0)).not_to_have_attribute("open", "")
     expect(card.locator(".fills-body table")).to_be_visible()
     expect(card.get_by_role("button", name="Cancel this order")).to_be_focused()  # and so does the focus
