@@ -106,6 +106,7 @@ def decode_base64(text: str) -> bytes:
 class Issued:
     attempt: CancelAttempt
     transaction: bytes
+    words: str = ""  # what the trader reads while the wallet asks, when the system says more than its code
 
 
 def find(wallet: str, attempt_id: int) -> CancelAttempt:

@@ -1,4 +1,4 @@
-"""Connecting a signed-in session to Jupiter's DCA (Trigger API v2): one signature a day.
+"""Connecting a signed-in wallet to Jupiter's DCA (Trigger API v2): one signature a day.
 
 Reading v2 orders needs a token Jupiter gives for the wallet's signature over its challenge.
 The server does every step that matters, in this order:
@@ -6,16 +6,20 @@ The server does every step that matters, in this order:
 1. `issue`: ask Jupiter's `/auth/challenge` for the *session's* wallet, check what came back
    (the documented text; or, for wallets that can only sign transactions, a memo transaction —
    nothing but memos and capped compute-budget settings — whose only signer and fee payer is the
-   wallet), and store it for this session.
+   wallet), and store it for that wallet.
 2. The bridge has the wallet sign it (`solana:signMessage`, or `solana:signTransaction` without
    sending) and posts the signature back.
 3. `connect`: before any call to Jupiter, check that the signature is the session wallet's over
-   exactly the challenge stored for this session less than 5 minutes ago (the transaction
+   exactly the challenge stored for the wallet less than 5 minutes ago (the transaction
    unchanged); use the challenge up atomically; only then call `/auth/verify`. Anything else is
-   refused with a plain sentence and no upstream call.
-4. The token is kept with the session (`models.DcaConnection`): never sent to the browser, never
-   logged; it ends at sign-out, at session end or at its own expiry (or Jupiter's first 401),
-   whichever comes first.
+   refused with a stable code (its words in `dashboard.messages`) and no upstream call. Jupiter
+   saying "Challenge not found" there (`challenge_not_found`) is the trader's signature not
+   matching the challenge Jupiter holds: a refusal of what was sent (sign again), not a failure.
+4. The token is kept for the wallet (`models.DcaConnection`), not for one browser session:
+   signing in again with the same wallet — a fresh Sign-In With Solana proof, nothing weaker —
+   finds it. It is never sent to the browser and never logged; it ends at its own expiry (at
+   most 24 hours), on Jupiter's first 401, at "Disconnect" (`forget`) or when the trader signs
+   out everywhere, whichever comes first.
 """
 
 from __future__ import annotations
@@ -26,13 +30,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
+from django.db.models import Q
 from django.utils import timezone
 from solders.message import to_bytes_versioned
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 
-from dashboard import transactions, trigger, upstream
+from dashboard import messages, transactions, trigger, upstream
 from dashboard.models import DcaConnection
 
 logger = logging.getLogger(__name__)
@@ -43,38 +48,47 @@ MAX_CHALLENGE_CHARS = 512
 MAX_SIGNED_MESSAGE_BYTES = 1024
 SIGNATURE_BYTES = 64
 
-START_AGAIN = "Please press “Connect” again."
-NOT_CHECKED = "Nothing was sent to Jupiter."
-
 
 class ConnectRefused(Exception):
-    """A refused connect; `message` is shown to the trader as is. `reason`: "invalid" (what the
-    browser sent is not acceptable), "conflict" (no fresh, unused challenge of this session),
-    "upstream" (Jupiter failed, refused, or sent something we cannot vouch for) or "signed_out".
-    `code`: Jupiter's error code when Jupiter refused (`upstream.JupiterError.code`, e.g.
-    `challenge_not_found`: sign again), else ""; `retry_after`: the seconds Jupiter asked us to
-    wait (it was busy), else None."""
+    """A refused connect. `code`: what happened — one of `dashboard.messages`' (its words are
+    `message`, unless given), Jupiter's error code when Jupiter refused or failed
+    (`upstream.JupiterError.code`, e.g. `challenge_not_found`: sign again). `reason`: "invalid"
+    (what the browser sent is not acceptable, or Jupiter did not accept the signature),
+    "conflict" (no fresh, unused challenge of this wallet), "upstream" (Jupiter failed, or sent
+    something we cannot vouch for) or "signed_out". `field`: the field of the browser's answer at
+    fault, when one is; `retry_after`: the seconds Jupiter asked us to wait (it was busy), else None."""
 
     def __init__(
         self,
-        message: str,
+        code: str,
         *,
         reason: str = "invalid",
         retry: bool = True,
-        code: str = "",
+        message: str = "",
+        field: str = "",
         retry_after: int | None = None,
+        **params: str,
     ) -> None:
-        super().__init__(message)
-        self.message = message
+        self.code = code
+        self.message = message or messages.words(code, **params)
+        super().__init__(self.message)
         self.reason = reason
         self.retry = retry
-        self.code = code
+        self.field = field
         self.retry_after = retry_after
+
+    @classmethod
+    def by_jupiter(
+        cls, exc: upstream.JupiterError, *, reason: str = "upstream", retry: bool | None = None
+    ) -> ConnectRefused:
+        """Jupiter's error as a refusal: its code and words, and how long it asked us to wait."""
+        retry = exc.retryable if retry is None else retry
+        return cls(exc.code, reason=reason, retry=retry, message=exc.user_message, retry_after=exc.retry_after)
 
 
 @dataclass(frozen=True)
 class Pending:
-    """The challenge stored for a session: what the wallet must sign, and when it was fetched."""
+    """The challenge stored for a wallet: what it must sign, and when it was fetched."""
 
     wallet: str
     type: str  # trigger.MESSAGE or trigger.TRANSACTION
@@ -84,9 +98,9 @@ class Pending:
 
 @dataclass(frozen=True)
 class Access:
-    """What a session may do with Jupiter's DCA right now.
+    """What a wallet may do with Jupiter's DCA right now.
 
-    state: "connected" (a token that has not expired), "offer" (never connected in this session)
+    state: "connected" (a token that has not expired), "offer" (not connected, or disconnected)
     or "ended" (the token expired or Jupiter refused it: ask again)."""
 
     state: str
@@ -109,12 +123,7 @@ def check_challenge_text(text: str) -> str:
         or len(text) == len(CHALLENGE_PREFIX)
         or not text.isprintable()
     ):
-        raise ConnectRefused(
-            "Jupiter sent a sign-in message we did not expect, so we did not show it to your wallet. "
-            "Please try again later.",
-            reason="upstream",
-            retry=False,
-        )
+        raise ConnectRefused("unexpected_challenge", reason="upstream", retry=False)
     return text
 
 
@@ -129,64 +138,55 @@ def check_memo_transaction(raw: bytes, wallet: str) -> bytes:
             transactions.read_message(tx.message), Pubkey.from_string(wallet), settings.MAX_PRIORITY_FEE_LAMPORTS
         )
     except (transactions.InvalidTransaction, ValueError):
-        raise ConnectRefused(
-            "Jupiter sent a sign-in transaction that does more than carry a note, so we did not show it "
-            "to your wallet. Nothing was signed.",
-            reason="upstream",
-            retry=False,
-        ) from None
+        raise ConnectRefused("challenge_does_more", reason="upstream", retry=False) from None
     return to_bytes_versioned(tx.message)
 
 
 def _check_fresh(pending: Pending | None, wallet: str, kind: str, now: datetime) -> Pending:
     if pending is None or not pending.signed_bytes or pending.issued_at is None:
-        raise ConnectRefused(f"No connect request is waiting for your signature. {START_AGAIN}", reason="conflict")
+        raise ConnectRefused("no_connect_request", reason="conflict")
     if pending.wallet != wallet:
-        raise ConnectRefused(f"That connect request was for another wallet. {START_AGAIN}", reason="conflict")
+        raise ConnectRefused("connect_other_wallet", reason="conflict")
     if pending.type != kind:
-        raise ConnectRefused(f"Your wallet answered a different kind of request than we asked for. {START_AGAIN}")
+        raise ConnectRefused("connect_wrong_kind", field="type")
     if now - pending.issued_at >= CHALLENGE_LIFETIME or now < pending.issued_at:
-        raise ConnectRefused(f"Jupiter's message expired (it lasts 5 minutes). {START_AGAIN}", reason="conflict")
+        raise ConnectRefused("connect_expired", reason="conflict")
     return pending
 
 
 def check_signed_message(
     pending: Pending | None, wallet: str, signed_message: bytes, signature: bytes, now: datetime
 ) -> Signature:
-    """The wallet's signature over exactly the text fetched for this session < 5 minutes ago."""
+    """The wallet's signature over exactly the text fetched for this wallet < 5 minutes ago."""
     pending = _check_fresh(pending, wallet, trigger.MESSAGE, now)
     if signed_message != pending.signed_bytes:
-        raise ConnectRefused(f"Your wallet signed a different message than Jupiter's. {NOT_CHECKED} {START_AGAIN}")
+        raise ConnectRefused("connect_text_changed", field="signedMessage")
     if len(signature) != SIGNATURE_BYTES:
-        raise ConnectRefused(f"Your wallet's signature is not readable. {NOT_CHECKED} {START_AGAIN}")
+        raise ConnectRefused("connect_signature_unreadable", field="signature")
     signed = Signature.from_bytes(signature)
     if not signed.verify(Pubkey.from_string(wallet), pending.signed_bytes):
-        raise ConnectRefused(
-            f"That signature is not your signed-in wallet's signature of Jupiter's message. {NOT_CHECKED} {START_AGAIN}"
-        )
+        raise ConnectRefused("connect_signature_invalid", field="signature")
     return signed
 
 
 def check_signed_transaction(pending: Pending | None, wallet: str, signed: bytes, now: datetime) -> bytes:
-    """The memo challenge transaction fetched for this session < 5 minutes ago, unchanged, signed
+    """The memo challenge transaction fetched for this wallet < 5 minutes ago, unchanged, signed
     by the wallet (its only signer). Returns the exact bytes to hand to Jupiter (never sent on chain)."""
     pending = _check_fresh(pending, wallet, trigger.TRANSACTION, now)
     try:
         tx = transactions.parse_transaction(signed)
     except transactions.InvalidTransaction as exc:
-        raise ConnectRefused(f"{exc.message} {START_AGAIN}") from None
+        raise ConnectRefused("connect_transaction_unreadable", field="signedTransaction", detail=exc.message) from None
     message = to_bytes_versioned(tx.message)
     if message != pending.signed_bytes:
-        raise ConnectRefused(
-            f"Your wallet changed Jupiter's sign-in transaction before signing it. {NOT_CHECKED} {START_AGAIN}"
-        )
+        raise ConnectRefused("connect_transaction_changed", field="signedTransaction")
     check_memo_transaction(signed, wallet)  # the same message: still memo-only, the wallet alone
     if len(tx.signatures) != 1 or not tx.signatures[0].verify(Pubkey.from_string(wallet), message):
-        raise ConnectRefused(f"That transaction is not signed by your signed-in wallet. {NOT_CHECKED} {START_AGAIN}")
+        raise ConnectRefused("connect_not_signed", field="signedTransaction")
     return signed
 
 
-# --- the session's connection ----------------------------------------------------------------------
+# --- the wallet's connection -----------------------------------------------------------------------
 
 
 def pending_of(row: DcaConnection | None) -> Pending | None:
@@ -197,41 +197,29 @@ def pending_of(row: DcaConnection | None) -> Pending | None:
     return Pending(row.wallet, row.challenge_type, signed_bytes, row.challenge_issued_at)
 
 
-def issue(session_key: str, wallet: str, kind: str) -> trigger.Challenge:
-    """Fetch and check Jupiter's challenge for the session's wallet, and store it for this session
-    (replacing any earlier one)."""
+def issue(wallet: str, kind: str) -> trigger.Challenge:
+    """Fetch and check Jupiter's challenge for the session's wallet, and store it for that wallet
+    (replacing any earlier one; a token it has is kept until a new one comes)."""
     if kind not in trigger.CHALLENGE_TYPES:
-        raise ConnectRefused(f"Unknown kind of request. {START_AGAIN}")
+        raise ConnectRefused("connect_kind_unknown", field="type")
     try:
         challenge = trigger.request_challenge(wallet, kind)
     except upstream.JupiterError as exc:
-        raise ConnectRefused(
-            exc.user_message, reason="upstream", retry=exc.retryable, code=exc.code, retry_after=exc.retry_after
-        ) from None
+        raise ConnectRefused.by_jupiter(exc) from None
     if kind == trigger.MESSAGE:
         stored = check_challenge_text(challenge.message)
     else:
         stored = base64.b64encode(check_memo_transaction(challenge.transaction, wallet)).decode()
-    fields = {
-        "wallet": wallet,
-        "challenge_type": kind,
-        "challenge": stored,
-        "challenge_issued_at": timezone.now(),
-    }
-    try:
-        with transaction.atomic():
-            updated = DcaConnection.objects.filter(session_id=session_key).update(**fields)
-            if not updated:
-                DcaConnection.objects.create(session_id=session_key, **fields)
-    except IntegrityError:
-        # The session is gone (signed out in another tab), or another request created the row.
-        if not DcaConnection.objects.filter(session_id=session_key).update(**fields):
-            raise ConnectRefused("You are signed out. Please sign in again.", reason="signed_out") from None
+    fields = {"challenge_type": kind, "challenge": stored, "challenge_issued_at": timezone.now()}
+    if not DcaConnection.objects.filter(wallet=wallet).update(**fields):
+        try:
+            DcaConnection.objects.create(wallet=wallet, **fields)
+        except IntegrityError:  # another request created the row meanwhile
+            DcaConnection.objects.filter(wallet=wallet).update(**fields)
     return challenge
 
 
 def connect(
-    session_key: str,
     wallet: str,
     *,
     kind: str,
@@ -239,62 +227,66 @@ def connect(
     signature: bytes = b"",
     signed_transaction: bytes = b"",
 ) -> datetime:
-    """Check the wallet's answer against this session's challenge, use the challenge up, get the
-    token from Jupiter and keep it with the session; when it expires."""
+    """Check the wallet's answer against the challenge stored for it, use the challenge up, get
+    the token from Jupiter and keep it for the wallet; when it expires."""
     now = timezone.now()
-    row = DcaConnection.objects.filter(session_id=session_key).first()
+    row = DcaConnection.objects.filter(wallet=wallet).first()
     pending = pending_of(row)
     if kind == trigger.MESSAGE:
         answer = {"signature": str(check_signed_message(pending, wallet, signed_message, signature, now))}
     elif kind == trigger.TRANSACTION:
         answer = {"signed_transaction": check_signed_transaction(pending, wallet, signed_transaction, now)}
     else:
-        raise ConnectRefused(f"Unknown kind of request. {START_AGAIN}")
+        raise ConnectRefused("connect_kind_unknown", field="type")
     assert row is not None and pending is not None  # the checks above refuse otherwise
     # Use the challenge up before calling Jupiter: a double click or a replay gets nowhere.
     used = DcaConnection.objects.filter(
         pk=row.pk, challenge=row.challenge, challenge_issued_at=pending.issued_at
     ).update(challenge="", challenge_type="", challenge_issued_at=None)
     if not used:
-        raise ConnectRefused(f"This signature was already used. {START_AGAIN}", reason="conflict")
+        raise ConnectRefused("signature_used", reason="conflict")
     try:
         token = trigger.verify(wallet, **answer)
     except upstream.JupiterError as exc:
         logger.info("dca connect refused by jupiter: status=%s code=%s", exc.status, exc.code)
-        # Words of Jupiter's own (sign again; busy) as they are; anything else said as a refusal.
-        known = exc.code in ("challenge_not_found", "rate_limited")
-        raise ConnectRefused(
-            exc.user_message if known else f"Jupiter did not accept the signature: {exc.user_message}",
-            reason="upstream",
-            retry=True,
-            code=exc.code,
-            retry_after=exc.retry_after,
-        ) from None
+        # "Challenge not found": the signature does not match what Jupiter holds (or it forgot
+        # it), a refusal of what was sent — sign again. Anything else is Jupiter's failure.
+        reason = "invalid" if exc.code == "challenge_not_found" else "upstream"
+        raise ConnectRefused.by_jupiter(exc, reason=reason, retry=True) from None
     kept = DcaConnection.objects.filter(pk=row.pk, wallet=wallet).update(
         token=token.value, token_expires_at=token.expires_at, connected_at=now, ended=""
     )
-    if not kept:
-        raise ConnectRefused("You signed out meanwhile. Please sign in again.", reason="signed_out", retry=False)
+    if not kept:  # forgotten meanwhile (Disconnect, or signed out everywhere)
+        raise ConnectRefused("disconnected_meanwhile", reason="conflict")
     logger.info("dca connected: wallet=%s expires=%s", wallet, token.expires_at.isoformat())
     return token.expires_at
 
 
-def access(session_key: str | None, wallet: str) -> Access:
-    """This session's access to the wallet's v2 orders; an expired token is dropped here."""
-    row = DcaConnection.objects.filter(session_id=session_key, wallet=wallet).first() if session_key else None
+def access(wallet: str) -> Access:
+    """The signed-in wallet's access to its v2 orders; an expired token is dropped here."""
+    row = DcaConnection.objects.filter(wallet=wallet).first() if wallet else None
     if row is None:
         return Access("offer")
     if row.token and row.token_expires_at and row.token_expires_at > timezone.now():
         return Access("connected", token=row.token, expires_at=row.token_expires_at)
     if row.token:
-        end(session_key, "expired")
+        end(wallet, "expired")
         return Access("ended")
     return Access("ended" if row.ended else "offer")
 
 
-def end(session_key: str | None, reason: str = "refused") -> None:
-    """Forget the session's token (Jupiter refused it, or it expired); the page asks again."""
-    if session_key:
-        DcaConnection.objects.filter(session_id=session_key).exclude(token="").update(
-            token="", token_expires_at=None, ended=reason
-        )
+def end(wallet: str, reason: str = "refused") -> None:
+    """Drop the wallet's token (Jupiter refused it, or it expired); the page asks again."""
+    DcaConnection.objects.filter(wallet=wallet).exclude(token="").update(token="", token_expires_at=None, ended=reason)
+
+
+def forget(wallet: str) -> None:
+    """Forget the wallet's connection at once ("Disconnect", or signing out everywhere)."""
+    DcaConnection.objects.filter(wallet=wallet).delete()
+
+
+def clear_expired(now: datetime | None = None) -> int:
+    """Delete connections that can no longer be used (no live token, no fresh challenge); how many."""
+    now = now or timezone.now()
+    usable = Q(token_expires_at__gt=now) & ~Q(token="") | Q(challenge_issued_at__gt=now - CHALLENGE_LIFETIME)
+    return DcaConnection.objects.exclude(usable).delete()[0]

@@ -2,8 +2,11 @@
 
 Jupiter stops the order the moment it issues the refund (withdrawal) transaction
 (`POST /orders/dca/cancel/{id}`): from then on no more buys happen, and only the refund is left.
-`start` checks that refund with `dashboard.withdrawal` before the wallet sees it (one we cannot
-verify is recorded as refused, the order left stopped with its refund waiting); `submit` checks
+`start` checks that refund with `dashboard.withdrawal` against the order as Jupiter listed it
+before the wallet sees it — an order whose refund we cannot verify at all ("Earn While You Wait")
+is refused before any call to Jupiter; a refund we cannot verify is recorded as refused, logged
+with its decoded instructions, and the order left stopped, its deposit in Jupiter's vault, for a
+fresh try — and names what the checked refund gives back (never an unverified figure); `submit` checks
 what the wallet signed and confirms it with `confirm-cancel` exactly once (`attempts.claim`);
 `settle` reconciles a lost answer by reading the order, never by confirming again. Every call
 carries the session's token; a refused token asks the trader to connect again. A stopped order's
@@ -12,6 +15,7 @@ next step is always a fresh refund ("finish").
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime
 
@@ -19,9 +23,22 @@ from django.conf import settings
 from django.utils import timezone
 from solders.transaction import VersionedTransaction
 
-from dashboard import attempts, messages, tokens, tracking, transactions, trigger, upstream, withdrawal
+from dashboard import (
+    attempts,
+    dca_orders,
+    messages,
+    solana_rpc,
+    tokens,
+    tracking,
+    transactions,
+    trigger,
+    upstream,
+    withdrawal,
+)
 from dashboard.attempts import SENT, UNSETTLED, CancelRefused, Issued
+from dashboard.encoding import short_address
 from dashboard.models import CancelAttempt, TrackedOrder
+from dashboard.orders import ACCOUNT_RENT_WORDS
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +57,7 @@ def refund_fee_lamports() -> tuple[int, int]:
     return base, base + settings.MAX_PRIORITY_FEE_LAMPORTS
 
 
-def stoppable(wallet: str, order_key: str) -> trigger.DcaOrder:
+def stoppable(wallet: str, order_key: str) -> dca_orders.DcaOrder:
     """The wallet's active v2 order as last seen; refused (no upstream call) otherwise, or while
     one of its refunds is still being confirmed."""
     row = TrackedOrder.objects.filter(wallet=wallet, order_key=order_key, system=SYSTEM, status="active").first()
@@ -50,8 +67,13 @@ def stoppable(wallet: str, order_key: str) -> trigger.DcaOrder:
             order = tracking.parse_snapshot(row)
         except ValueError:
             order = None
-    if not isinstance(order, trigger.DcaOrder):
+    if not isinstance(order, dca_orders.DcaOrder):
         raise CancelRefused("not_active", reason="not_found", next_step="refresh")
+    if order.jl_enabled:
+        # "Earn While You Wait": its refund carries Jupiter Lend instructions we cannot verify, and
+        # Jupiter would stop the order at the first call. Refused on every path, before any call.
+        earn = messages.words("earn_refused", earn=messages.words("earn_not_here"))
+        raise CancelRefused("earn_refused", reason="conflict", message=earn)
     if CancelAttempt.objects.filter(wallet=wallet, order_key=order_key, state__in=UNSETTLED).exists():
         raise CancelRefused("refund_in_flight", reason="conflict", next_step="wait")
     return order
@@ -104,29 +126,20 @@ def start(wallet: str, order_key: str, token: str | None, cancelled_text: str = 
     gateway = upstream.last_gateway_request_id()
     mark_stopped(wallet, order_key)
     now = timezone.now()
+    input_token = tokens.get_tokens([order.input_mint]).get(order.input_mint)
     try:
-        if order.user not in ("", wallet):
-            raise withdrawal.WithdrawalRefused(withdrawal.UNVERIFIED, reason="the order's userPubkey is another wallet")
-        message = withdrawal.check_withdrawal(
-            issued.transaction,
-            withdrawal.RefundOrder(
-                wallet=wallet,
-                vault=order.vault,
-                input_mint=order.input_mint,
-                refund_amount=issued.refund_amount or 0,
-                input_token_program=input_token_program(order.input_mint),
-            ),
-            max_priority_fee_lamports=settings.MAX_PRIORITY_FEE_LAMPORTS,
-        )
+        refund = check_refund(wallet, order, issued, input_token, token)
     except withdrawal.WithdrawalRefused as refused:
         logger.warning(
-            "refused the refund transaction of DCA order %s (cancel request %s, gateway request id %s): %s",
+            "refused the refund transaction of DCA order %s (cancel request %s, gateway request id %s): %s: %s; "
+            "instructions: %s",
             order_key,
             issued.request_id,
             gateway,
+            refused.code,
             refused.reason,
+            json.dumps(refused.instructions),
         )
-        words = messages.words("refund_refused", detail=refused.message)
         CancelAttempt.objects.create(
             wallet=wallet,
             order_key=order_key,
@@ -137,27 +150,109 @@ def start(wallet: str, order_key: str, token: str | None, cancelled_text: str = 
             state=A.REFUSED,
             finished_at=now,
             code="refund_refused",
-            outcome=words,
-            error=refused.reason[:2000],
+            outcome=messages.words("refund_refused"),
+            error=f"{refused.code}: {refused.reason}"[:2000],
             cancelled_text=cancelled_text,
         )
-        raise CancelRefused("refund_refused", reason="upstream", next_step="refresh", message=words) from None
+        raise CancelRefused("refund_refused", reason="upstream", next_step="refresh") from None
+    approve, cancelled = refund_words(refund, input_token)
     attempt = CancelAttempt.objects.create(
         wallet=wallet,
         order_key=order_key,
         system=SYSTEM,
         request_id=issued.request_id,
-        message=message,
+        message=refund.message,
         issued_at=now,
-        cancelled_text=cancelled_text,
+        cancelled_text=cancelled,
     )
-    return Issued(attempt=attempt, transaction=issued.transaction)
+    return Issued(attempt=attempt, transaction=issued.transaction, words=approve)
 
 
-def input_token_program(mint: str) -> str | None:
-    """The mint's token program as the Tokens API names it (cached), so the refund must use that
-    one; None when unknown (the check then reads it from the transaction)."""
-    return tokens.get_tokens([mint]).get(mint, tokens.Token(mint, "", "", None)).token_program or None
+def refund_order(wallet: str, order: dca_orders.DcaOrder, issued: trigger.DcaCancel, input_token: tokens.Token | None):
+    """What the refund is checked against: the order as Jupiter listed it, and its cancel answer."""
+    if order.user not in ("", wallet):
+        raise withdrawal.WithdrawalRefused(
+            withdrawal.UNVERIFIED, code=withdrawal.ORDER, reason="the order's userPubkey is another wallet"
+        )
+    return withdrawal.RefundOrder(
+        wallet=wallet,
+        vault=order.vault,
+        input_mint=order.input_mint,
+        remaining=order.raw_in_remaining,
+        initial=order.raw_in_initial,
+        used=order.raw_in_used,
+        refund_amount=issued.refund_amount,
+        input_token_program=(input_token.token_program or None) if input_token else None,
+        input_decimals=input_token.decimals if input_token else None,
+    )
+
+
+def check_refund(
+    wallet: str,
+    order: dca_orders.DcaOrder,
+    issued: trigger.DcaCancel,
+    input_token: tokens.Token | None,
+    token: str,
+) -> withdrawal.CheckedRefund:
+    """The refund Jupiter issued, checked against the order (`withdrawal.check_withdrawal`).
+
+    The order as last listed may predate its latest buy: when the refund is not its remaining
+    deposit, the order is read once more — it is stopped now, so its figures no longer move — and
+    the refund checked against that. A wrapped-SOL deposit closed straight to the wallet states no
+    amount: with a Solana RPC configured, that account is read and must hold exactly the order's
+    remaining deposit; without one (or while it does not answer) the amount is Jupiter's figure,
+    and the words say so."""
+    ceiling = settings.MAX_PRIORITY_FEE_LAMPORTS
+    expected = refund_order(wallet, order, issued, input_token)
+    try:
+        refund = withdrawal.check_withdrawal(issued.transaction, expected, max_priority_fee_lamports=ceiling)
+    except withdrawal.WithdrawalRefused as refused:
+        if refused.code not in (withdrawal.REFUND_AMOUNT, withdrawal.ORDER):
+            raise
+        try:
+            fresh = trigger.get_order(token, order.id)
+        except upstream.JupiterError:
+            raise refused from None
+        logger.info("DCA order %s read again to check its refund: %s", order.id, refused.reason)
+        expected = refund_order(wallet, fresh, issued, input_token)
+        refund = withdrawal.check_withdrawal(issued.transaction, expected, max_priority_fee_lamports=ceiling)
+    if refund.shape != withdrawal.SOL_CLOSE or not solana_rpc.configured():
+        return refund
+    try:
+        account = solana_rpc.get_token_account(refund.source)
+    except solana_rpc.RpcUnavailable:
+        return refund  # Jupiter's figure, named as such
+    if account is None:
+        raise withdrawal.WithdrawalRefused(
+            withdrawal.UNVERIFIED,
+            code=withdrawal.BALANCE,
+            reason="the closed account does not exist",
+            instructions=refund.instructions,
+        )
+    return withdrawal.confirm_balance(refund, expected, mint=account.mint, owner=account.owner, amount=account.amount)
+
+
+def refund_words(refund: withdrawal.CheckedRefund, input_token: tokens.Token | None) -> tuple[str, str]:
+    """(what the trader reads while the wallet asks, the sentence once it is done), both built from
+    the checked refund; without the token's decimals, no figure at all."""
+    if input_token is None or input_token.decimals is None:
+        return messages.words("approve_refund"), messages.words("cancelled")
+    symbol = input_token.symbol or short_address(refund.mint)
+    received = withdrawal.received_words(refund, decimals=input_token.decimals, symbol=symbol)
+    approve = messages.words("approve_refund_amount", received=received)
+    if refund.amount_from != withdrawal.FROM_JUPITER and refund.transfer_fee == 0:
+        return approve, messages.words("refund_cancelled", amount=received, rent=ACCOUNT_RENT_WORDS)
+    return approve, messages.words("refund_cancelled_about", received=received, rent=ACCOUNT_RENT_WORDS)
+
+
+def refused_refunds(wallet: str) -> set[str]:
+    """The wallet's stopped v2 orders whose latest refund we refused: their cards say so, and
+    offer to try again."""
+    latest: dict[str, str] = {}
+    rows = CancelAttempt.objects.filter(wallet=wallet, system=SYSTEM).order_by("pk").values_list("order_key", "code")
+    for order_key, code in rows:
+        latest[order_key] = code
+    return {order_key for order_key, code in latest.items() if code == "refund_refused"}
 
 
 def submit(attempt: CancelAttempt, signed_base64: str, token: str | None) -> CancelAttempt:
@@ -220,7 +315,7 @@ def next_step(attempt: CancelAttempt) -> str | None:
     return attempts.next_step(attempt, "finish")
 
 
-def refund_signature(order: trigger.DcaOrder) -> str:
+def refund_signature(order: dca_orders.DcaOrder) -> str:
     """The signature of the order's successful withdrawal (refund), the latest if several."""
     refunds = [e for e in order.events if e.type == "withdrawal" and e.state == "success" and e.tx_signature]
     return refunds[-1].tx_signature if refunds else ""
@@ -246,7 +341,7 @@ def settle(attempt: CancelAttempt, token: str | None, now: datetime) -> CancelAt
     if order.state == "cancelled":
         signature = refund_signature(order) or attempt.signature
         return succeed(attempt, signature, "Reconciled", expected=UNSETTLED)
-    if order.state in trigger.PAST_STATES:
+    if order.state in dca_orders.PAST_STATES:
         return attempts.finish(attempt, A.FAILED, "ended_on_its_own", expected=UNSETTLED, upstream_status="Reconciled")
     if not late:
         return attempt

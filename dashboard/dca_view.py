@@ -1,4 +1,4 @@
-"""Describing a Jupiter DCA order (Trigger API v2, `dashboard.trigger.DcaOrder`) into an `OrderView`.
+"""Describing a Jupiter DCA order (Trigger API v2, `dashboard.dca_orders.DcaOrder`) into an `OrderView`.
 
 Jupiter's own fields are used where it has them: its schedule (`nextFillAt`, not our estimate), its
 round counts, its state (in words, unknown ones shown as they came), fills from `events`, the price
@@ -13,6 +13,7 @@ from decimal import ROUND_FLOOR
 from django.conf import settings
 
 from dashboard import orders
+from dashboard.dca_orders import DcaEvent, DcaOrder
 from dashboard.formatting import (
     ZERO,
     Amount,
@@ -27,7 +28,6 @@ from dashboard.formatting import (
 from dashboard.models import TrackedOrder
 from dashboard.orders import DcaFigures, FillView, Funds, OrderEvent, OrderView, Progress, RoundView, Transfer
 from dashboard.tokens import Token
-from dashboard.trigger import DcaEvent, DcaOrder
 
 DCA_STATE_WORDS = {
     "depositing": "Starting",
@@ -183,7 +183,8 @@ def _dca_events(
             events.append(OrderEvent("cancelled", event.at, "Cancelled", link))
     if order.state == "completed":
         events.append(OrderEvent("completed", order.updated_at, "Completed: every buy done"))
-    events += orders.buy_events(reversed(fills))
+    if fills:
+        events += orders.buy_events(reversed(fills), sell=orders.sells(fills[0].spent.token, fills[0].received.token))
     events += [OrderEvent("round", r.at, r.words, r.explorer_url or None) for r in rounds]
     return orders.timeline(events)
 
@@ -305,5 +306,7 @@ def describe_dca(order: DcaOrder, tokens: dict[str, Token], now: datetime) -> Or
         timeline_of=lambda: _dca_events(order, fills, rounds, deposited, schedule, input_token),
         last_buy=last_buy,  # an estimate from Jupiter's next round and the rounds left; next_cycle: dca.next_fill_at
         dca=dca,
-        transfers=_transfers(order, input_token, deposited, funds.withdrawn_in),
+        # each round's output goes straight to the wallet: a withdrawal with the fill's transaction
+        transfers=_transfers(order, input_token, deposited, funds.withdrawn_in)
+        + tuple(Transfer("withdrawal", f.confirmed_at, f.received, f.tx_id) for f in fills if not f.received.is_zero),
     )

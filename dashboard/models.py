@@ -1,11 +1,11 @@
-"""What the dashboard itself remembers: sign-in challenges, orders seen, cancel attempts."""
+"""What the dashboard itself remembers: sign-in challenges, orders seen, cancel attempts, what
+each list last showed, and wallets' connections to Jupiter's DCA."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.sessions.models import Session
 from django.db import models
 from django.utils import timezone
 
@@ -38,16 +38,20 @@ class TrackedOrder(models.Model):
     """Every order seen upstream, with its last snapshot, so pages survive an upstream outage."""
 
     class System(models.TextChoices):
-        RECURRING = "v1", "Recurring v1"
-        DCA = "v2", "Jupiter DCA"  # as the screen names it
+        # The labels are the words every card, table and file uses to name an order's system.
+        RECURRING = "v1", "Jupiter Recurring"
+        DCA = "v2", "Jupiter DCA"
 
     wallet = models.CharField(max_length=64)
     # The v1 order key (base58), or the v2 order id (a UUID): they never collide.
     order_key = models.CharField(max_length=64)
     system = models.CharField(max_length=2, choices=System.choices, default=System.RECURRING)
-    status = models.CharField(max_length=16)  # "active" or "history"
+    status = models.CharField(max_length=16)  # "active", "history", or "closed" (left the active list)
     first_seen = models.DateTimeField(auto_now_add=True)
     last_seen = models.DateTimeField()
+    # When we saw it close (its cancel went through, or an active list no longer showed it): a
+    # list fetched before that moment never shows it active again (`freshness`).
+    closed_at = models.DateTimeField(null=True, blank=True)
     snapshot = models.JSONField()
 
     class Meta:
@@ -125,19 +129,38 @@ class CancelAttempt(models.Model):
         return settings.EXPLORER_TX_URL.format(self.signature)
 
 
-class DcaConnection(models.Model):
-    """One signed-in browser session's connection to Jupiter's DCA (Trigger API v2).
+class ListMark(models.Model):
+    """What one of a wallet's lists ("active" or "history" of one system) last showed, shared by
+    every worker and instance through the database, so no worker serves an older copy of it
+    (see `dashboard/freshness.py`)."""
 
-    Holds the challenge Jupiter issued for this session (until the wallet's signature is checked
-    and it is used once) and then the wallet's token. The token lives only here, on the server:
-    never in a cookie, a page, a JSON answer or a log line. The row belongs to the session: it is
-    deleted with it (sign-out flushes the session; expired sessions are deleted by
-    `clearsessions`; a new sign-in gets a new session), is unreachable once the session expires,
-    and the token is dropped at its own expiry or on Jupiter's first 401, whichever comes first.
+    wallet = models.CharField(max_length=64)
+    system = models.CharField(max_length=2, choices=TrackedOrder.System.choices)
+    status = models.CharField(max_length=16)  # "active" or "history"
+    as_of = models.DateTimeField(null=True, blank=True)  # the newest "as of" shown: never go back
+    changed_at = models.DateTimeField(null=True, blank=True)  # we changed it (a stop): older copies are refetched
+    closed_at = models.DateTimeField(null=True, blank=True)  # an order of it closed: older copies drop it
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["wallet", "system", "status"], name="list_mark_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.wallet} {self.system} {self.status}"
+
+
+class DcaConnection(models.Model):
+    """A wallet's connection to Jupiter's DCA (Trigger API v2), one per wallet.
+
+    Holds the challenge Jupiter issued for the wallet (until the wallet's signature is checked and
+    it is used once) and then the wallet's token, for as long as Jupiter gives it (at most 24
+    hours). It belongs to the wallet, not to one browser session: any session signed in with that
+    wallet (each with its own Sign-In With Solana proof) uses it, so signing in again finds it.
+    The token lives only here, on the server: never in a cookie, a page, a JSON answer or a log
+    line. It ends at its own expiry, on Jupiter's first 401, when the trader presses Disconnect,
+    or when they sign out everywhere.
     """
 
-    session = models.OneToOneField(Session, on_delete=models.CASCADE, related_name="+")
-    wallet = models.CharField(max_length=64)
+    wallet = models.CharField(max_length=64, unique=True)
     challenge_type = models.CharField(max_length=16, blank=True)  # "message" or "transaction"
     challenge = models.TextField(blank=True)  # the exact text, or the memo message bytes in base64
     challenge_issued_at = models.DateTimeField(null=True, blank=True)

@@ -21,6 +21,7 @@ from dashboard.formatting import (
     CONTEXT,
     ZERO,
     Amount,
+    is_stable,
     join_words,
     percent_text,
     price_now_text,
@@ -156,10 +157,11 @@ class FillView:
 
 @dataclass(frozen=True)
 class Transfer:
-    """Money moved between the wallet and the order: a deposit into it, or a refund out of it of
-    what was not spent. `tx_id` is "" when Jupiter did not name the transaction."""
+    """Money moved between the wallet and the order: a deposit into it, a withdrawal out of it of
+    tokens bought (`amount` in the output token), or a refund out of it of what was not spent.
+    `tx_id` is "" when Jupiter did not name the transaction."""
 
-    kind: str  # "deposit" or "refund"
+    kind: str  # "deposit", "withdrawal" or "refund"
     when: datetime
     amount: Amount
     tx_id: str
@@ -227,6 +229,61 @@ class Funds:
 
 
 @dataclass(frozen=True)
+class Holding:
+    """One line of "If you cancel now": an amount of a token, what it is ("not yet spent"), and
+    its value at today's price. `amount` is None when Jupiter did not say how much."""
+
+    amount: Amount | None
+    token: Token
+    words: str  # "not yet spent", "bought so far, which the order still holds"
+
+    @property
+    def usd(self) -> Decimal | None:
+        return self.amount.usd if self.amount is not None else None
+
+    @property
+    def usd_text(self) -> str:
+        """ "≈ $199.96"; "price unknown" (never a guess); "" when the amount itself is unknown."""
+        if self.amount is None:
+            return ""
+        return f"≈ {usd_text(self.usd)}" if self.usd is not None else "price unknown"
+
+
+@dataclass(frozen=True)
+class CancelNow:
+    """What a cancel would give back now, and where each part of the order's money is.
+
+    `back` comes to the wallet with the cancel: the deposit not yet spent and, for a Recurring
+    v1 order that did not send all it bought (`outWithdrawn` < `outReceived`), what it still
+    holds. `in_wallet` is what was bought and is in the wallet already (v1 sends each fill's
+    output at once, Jupiter DCA v2 always does): it stays there. Zero parts are left out.
+    """
+
+    back: tuple[Holding, ...]
+    in_wallet: Holding | None
+    rent_words: str = ACCOUNT_RENT_WORDS  # closing the order's accounts gives their rent back too
+
+    @property
+    def back_usd(self) -> Decimal | None:
+        """The value of what comes back at today's price; None when any part of it is unknown."""
+        values = [h.usd for h in self.back]
+        if not values or any(v is None for v in values):
+            return None
+        return sum((v for v in values if v is not None), ZERO)
+
+    @property
+    def back_usd_text(self) -> str:
+        value = self.back_usd
+        return usd_text(value) if value is not None else ""
+
+
+def sells(input_token: Token, output_token: Token) -> bool:
+    """A sell order: a volatile token in, a stablecoin out ("SOL → USDC"); its words say "sold"
+    and "received" where a buy's say "spent" and "bought"."""
+    return is_stable(output_token) and not is_stable(input_token)
+
+
+@dataclass(frozen=True)
 class OrderView:
     """Everything a page shows about one order, of either system. What follows from these fields
     alone (the pair, the schedule, the average price, today's value, what a cancel gives back) is
@@ -256,7 +313,7 @@ class OrderView:
     next_cycle: datetime | None = None  # our estimate (v1); Jupiter schedules v2 rounds itself: dca.next_fill_at
     last_buy: datetime | None = None  # an estimate, active time-based orders only
     dca: DcaFigures | None = None  # Jupiter DCA (v2) orders only
-    transfers: tuple[Transfer, ...] = ()  # deposits and refunds, oldest first (the exports' rows)
+    transfers: tuple[Transfer, ...] = ()  # deposits, withdrawals and refunds (the exports' rows)
 
     @cached_property
     def fills(self) -> tuple[FillView, ...]:
@@ -306,6 +363,25 @@ class OrderView:
     def refund_count(self) -> int:
         """How many things come back (for "is"/"are")."""
         return len(self._refund)
+
+    @cached_property
+    def is_sell(self) -> bool:
+        """Whether the order sells a volatile token for a stablecoin (`sells`)."""
+        return sells(self.input_token, self.output_token)
+
+    @cached_property
+    def cancel_now(self) -> CancelNow:
+        """What a cancel gives back now and what is in the wallet already, valued today."""
+        spent_word, bought_word = ("sold", "received") if self.is_sell else ("spent", "bought")
+        back = []
+        remaining, held = self.funds.remaining, self.funds.unwithdrawn_out
+        if remaining is None or not remaining.is_zero:
+            back.append(Holding(remaining, self.input_token, f"not yet {spent_word}"))
+        if held is None or not held.is_zero:
+            back.append(Holding(held, self.output_token, f"{bought_word} so far, which the order still holds"))
+        sent = self.funds.withdrawn_out
+        in_wallet = Holding(sent, self.output_token, f"{bought_word} so far") if sent and not sent.is_zero else None
+        return CancelNow(back=tuple(back), in_wallet=in_wallet)
 
     @property
     def is_active(self) -> bool:
@@ -362,13 +438,16 @@ def created_event(when: datetime, deposited: Amount | None, schedule: str, url: 
     return OrderEvent("created", when, words, url or None)
 
 
-def buy_events(fills: Iterable[FillView]) -> list[OrderEvent]:
-    """A timeline line per buy: "Bought 0.29 SOL for 50 USDC", with its price and fee."""
+def buy_events(fills: Iterable[FillView], sell: bool = False) -> list[OrderEvent]:
+    """A timeline line per buy: "Bought 0.29 SOL for 50 USDC", with its price and fee; a sell
+    order's (`sells`) read "Sold 0.25 SOL for 38.21 USDC"."""
     return [
         OrderEvent(
             "buy",
             fill.confirmed_at,
-            f"Bought {fill.received.text} for {fill.spent.text}",
+            f"Sold {fill.spent.text} for {fill.received.text}"
+            if sell
+            else f"Bought {fill.received.text} for {fill.spent.text}",
             fill.explorer_url or None,
             rate=fill.rate,
             fee=fill.fee,

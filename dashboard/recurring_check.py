@@ -1,8 +1,16 @@
 """The checks of a Recurring v1 cancel transaction: the one Jupiter issues, and the one the wallet signed.
 
-What Jupiter issues (`check_issued`) must be exactly a close of this wallet's order by the DCA
-program: the wallet its fee payer and only signer, nothing but the close and compute-budget
-settings, unsigned, and a priority fee within the site's ceiling. What the wallet signed
+What Jupiter issues (`check_issued`) is held to the rule of `dashboard.withdrawal`, stated from
+the wallet's side: signing may cost the wallet only the network fee (the priority fee within the
+site's ceiling), and the wallet's key appears only where it can neither spend nor hand authority
+over — here, the fee payer (its only signer) and the close's owner, to whom the DCA program pays
+out what the order holds. So: exactly one close of this wallet's order by the DCA program,
+nothing but that and compute-budget settings (which name no account), the wallet named nowhere
+else, unsigned. Where the refund's rule does not fit: address-table lookups stay allowed here —
+the DCA program itself pins every account of its close (the order's own accounts, the wallet's
+associated accounts), where a token program moves whatever accounts it is given. A refusal is
+logged with the same codes as a refused refund (`withdrawal.CODES`) and the decoded instructions,
+and the trader reads the same first sentence (`messages`). What the wallet signed
 (`check_signed`) must be signed by the wallet alone over the issued message, or differ from it
 only by what wallets legitimately insert (compute-budget settings, Lighthouse guard
 instructions), its priority fee within the ceiling. Refusals carry a code (`dashboard.messages`).
@@ -10,6 +18,7 @@ instructions), its priority fee within the ceiling. Refusals carry a code (`dash
 
 from __future__ import annotations
 
+import json
 import logging
 
 from django.conf import settings
@@ -18,7 +27,7 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 
-from dashboard import messages, transactions
+from dashboard import messages, transactions, withdrawal
 from dashboard.attempts import CancelRefused, ceiling_sol
 from dashboard.transactions import COMPUTE_BUDGET, read_message
 
@@ -44,21 +53,19 @@ def check_issued(raw: bytes, wallet: str, order_key: str) -> bytes:
         tx = parse_transaction(raw)
         reading = read_message(tx.message)
     except (CancelRefused, ValueError):
+        logger.warning("refused an issued cancel transaction for order %s: %s", order_key, withdrawal.MALFORMED)
         raise bad from None
     user = Pubkey.from_string(wallet)
-    dca = [ix for ix in reading.instructions if ix.program == DCA_PROGRAM]
-    if (
-        reading.fee_payer != user
-        or reading.signers != (user,)
-        or any(ix.program not in (DCA_PROGRAM, COMPUTE_BUDGET) for ix in reading.instructions)
-        or len(dca) != 1
-        or dca[0].data != CLOSE_DCA
-        or len(dca[0].accounts) < 2
-        or dca[0].accounts[0] != (wallet, True, True)
-        or dca[0].accounts[1][:1] != (order_key,)
-        or any(sig != Signature.default() for sig in tx.signatures)
-    ):
-        logger.warning("refused an issued cancel transaction for order %s", order_key)
+    problem = issued_problem(tx, reading, user, order_key)
+    if problem is not None:
+        labels = {user: "wallet"}
+        decoded = [withdrawal.describe_instruction(ix, labels) for ix in reading.instructions]
+        logger.warning(
+            "refused an issued cancel transaction for order %s: %s: %s; instructions: %s",
+            order_key,
+            *problem,
+            json.dumps(decoded),
+        )
         raise bad
     try:
         fee = transactions.priority_fee_lamports(reading)
@@ -72,6 +79,33 @@ def check_issued(raw: bytes, wallet: str, order_key: str) -> bytes:
             message=messages.words("issued_fee_too_high", ceiling=ceiling_sol()),
         ) from None
     return to_bytes_versioned(tx.message)
+
+
+def issued_problem(
+    tx: VersionedTransaction, reading: transactions.Reading, user: Pubkey, order_key: str
+) -> tuple[str, str] | None:
+    """Why an issued cancel breaks the rule, as (`withdrawal` code, reason), or None."""
+    wallet = str(user)
+    dca = [ix for ix in reading.instructions if ix.program == DCA_PROGRAM]
+    others = [ix for ix in reading.instructions if ix.program not in (DCA_PROGRAM, COMPUTE_BUDGET)]
+    if any(sig != Signature.default() for sig in tx.signatures):
+        return withdrawal.ALREADY_SIGNED, "signature slots not empty"
+    if reading.fee_payer != user:
+        return withdrawal.FEE_PAYER, "wallet is not the fee payer"
+    if reading.signers != (user,):
+        return withdrawal.SIGNERS, f"{len(reading.signers)} signers, expected the wallet alone"
+    if others:
+        return withdrawal.UNKNOWN_PROGRAM, f"unknown program {others[0].program}"
+    if any(ix.accounts for ix in reading.instructions if ix.program == COMPUTE_BUDGET):
+        return withdrawal.COMPUTE_BUDGET_CODE, "a compute-budget instruction names accounts"
+    if len(dca) != 1 or dca[0].data != CLOSE_DCA or len(dca[0].accounts) < 2:
+        return withdrawal.SHAPE, f"{len(dca)} DCA instructions, expected one close"
+    close = dca[0]
+    if close.accounts[0] != (wallet, True, True) or close.accounts[1][:1] != (order_key,):
+        return withdrawal.SHAPE, "not the close of this wallet's order"
+    if any(address == wallet for address, _signer, _writable in close.accounts[1:]):
+        return withdrawal.WALLET_ROLE, "wallet named again in the close"
+    return None
 
 
 def check_signed(issued: bytes, tx: VersionedTransaction, wallet: str) -> bytes:

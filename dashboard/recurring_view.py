@@ -75,7 +75,9 @@ def _cycles_total(order: Order) -> int:
 
 
 def _next_cycle(order: Order, fills: list[Fill], remaining: Amount | None, now: datetime) -> datetime | None:
-    """Last fill (or creation) + one cycle, moved on by whole cycles until it is after `now`."""
+    """Last fill (or creation) + one cycle. Less than a cycle past, it stays: the buy is due now
+    (keepers run a little late); once a whole cycle has passed without it, that buy was skipped and
+    the estimate moves on by whole cycles until it is after `now`."""
     if order.status == "history" or order.cycle_frequency <= 0:
         return None
     if remaining is not None and remaining.is_zero:
@@ -83,7 +85,7 @@ def _next_cycle(order: Order, fills: list[Fill], remaining: Amount | None, now: 
     step = timedelta(seconds=order.cycle_frequency)
     start = max((f.confirmed_at for f in fills), default=order.created_at)
     due = start + step
-    if due <= now:
+    if due <= now - step:
         due += step * ((now - due) // step + 1)
     return due
 
@@ -141,7 +143,8 @@ def _events(
 ) -> tuple[OrderEvent, ...]:
     """The v1 order's timeline, newest first: created, deposits, buys, the close and what came back."""
     events = [orders.created_event(order.created_at, deposited, schedule, orders.tx_url(order.open_tx)), *others]
-    events += orders.buy_events(reversed(fills))
+    if fills:
+        events += orders.buy_events(reversed(fills), sell=orders.sells(fills[0].spent.token, fills[0].received.token))
     if order.status == "history":
         close_url = orders.tx_url(order.close_tx) or None
         if order.user_closed:
@@ -158,14 +161,20 @@ def _events(
     return orders.timeline(events)
 
 
-def _transfers(order: Order, deposited: Amount | None, withdrawn_in: Amount | None) -> tuple[Transfer, ...]:
-    """The deposit (at creation, with the opening transaction) and what came back of it unspent
-    (when the order last changed: with the closing transaction once it is closed)."""
+def _transfers(
+    order: Order, deposited: Amount | None, withdrawn_in: Amount | None, withdrawn_out: Amount | None
+) -> tuple[Transfer, ...]:
+    """The deposit (at creation, with the opening transaction); what came back of it unspent, and
+    the tokens bought that the order sent to the wallet (`outWithdrawn`: a v1 order holds what it
+    buys until then) — both when the order last changed, with the closing transaction once it is
+    closed (Jupiter gives only their totals, not when each part moved)."""
     moved = []
     if deposited is not None and not deposited.is_zero:
         moved.append(Transfer("deposit", order.created_at, deposited, order.open_tx))
+    close_tx = order.close_tx if order.status == "history" else ""
+    if withdrawn_out is not None and not withdrawn_out.is_zero:
+        moved.append(Transfer("withdrawal", order.updated_at, withdrawn_out, close_tx))
     if withdrawn_in is not None and not withdrawn_in.is_zero:
-        close_tx = order.close_tx if order.status == "history" else ""
         moved.append(Transfer("refund", order.updated_at, withdrawn_in, close_tx))
     return tuple(moved)
 
@@ -236,5 +245,5 @@ def describe(order: Order, tokens: dict[str, Token], now: datetime) -> OrderView
         ),
         next_cycle=next_cycle,
         last_buy=_last_buy(order, next_cycle, cycles_left),
-        transfers=_transfers(order, deposited, withdrawn_in),
+        transfers=_transfers(order, deposited, withdrawn_in, withdrawn_out),
     )

@@ -26,6 +26,7 @@ __all__ = [
     "next_step",
     "reconcile",
     "refund_fee_lamports",
+    "refused_refunds",
     "settle",
     "start",
     "submit",
@@ -33,6 +34,7 @@ __all__ = [
 
 System = TrackedOrder.System
 refund_fee_lamports = dca_cancel.refund_fee_lamports
+refused_refunds = dca_cancel.refused_refunds
 
 
 def start(wallet: str, order_key: str, cancelled_text: str = "", token: str | None = None) -> Issued:

@@ -296,6 +296,9 @@ JUPITER_TRIGGER_API_URL = env_url(
     f"http://127.0.0.1:{SANDBOX_PORT}/sandbox/trigger/v2" if SANDBOX else "https://api.jup.ag/trigger/v2",
 )
 JUPITER_API_KEY = os.environ.get("JUPITER_API_KEY", "").strip()
+# An optional Solana JSON-RPC node: reads the balance a SOL order's refund pays out before the
+# wallet signs (unset: the page names Jupiter's figure). Often carries a provider's key: never logged.
+SOLANA_RPC_URL = env_url("SOLANA_RPC_URL", "") if os.environ.get("SOLANA_RPC_URL", "").strip() else ""
 # The most a cancel or refund transaction may pay in priority fees (compute-unit price × limit),
 # checked on what Jupiter issues and on what the wallet signed. 200,000 lamports = 0.0002 SOL,
 # about ten times what Jupiter's own cancel transactions set.
@@ -338,5 +341,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "INFO"},
-    "loggers": {"django.server": {"level": "WARNING"}},
+    # urllib3's debug lines carry whole URLs, and a Solana RPC URL often carries a provider's key.
+    "loggers": {"django.server": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
 }

@@ -4,8 +4,9 @@ The wallet turns the challenge into the standard SIWS text and signs it. Verific
 follows a fixed order (the one Phantom's Sign-In With Solana specification sets out): strict decoding,
 size limits, canonical text, every field against the challenge *stored* for this
 session, the host, the time window, the ed25519 signature, the claimed address, and
-finally the nonce, consumed once and atomically. Every refusal is a `SignInError`
-carrying a sentence a non-technical user can act on.
+finally the nonce, consumed once and atomically. Every refusal is a `SignInError` carrying a
+stable code (`signature_invalid`, `challenge_expired`, `nonce_used`, `domain_mismatch`, …);
+its words, which a non-technical user can act on, are in `dashboard.messages`.
 
 Wallets that cannot sign messages (hardware wallets: no `solana:signIn`, no
 `solana:signMessage`) sign a transaction instead, the fallback Jupiter uses: a memo carrying
@@ -38,7 +39,7 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 
-from dashboard import encoding, transactions
+from dashboard import encoding, messages, transactions
 from dashboard.models import SignInChallenge
 
 STATEMENT = (
@@ -52,16 +53,20 @@ CLOCK_SKEW = timedelta(minutes=10)
 MAX_BODY_BYTES = 8 * 1024
 MAX_MESSAGE_BYTES = 2048
 
-TRY_AGAIN = "Please start the sign-in again."
-
 
 class SignInError(Exception):
-    """A refused sign-in; `message` is shown to the user as is."""
+    """A refused sign-in: `code` (what the browser decides on), its words (`message`, from
+    `dashboard.messages`, filled in with `params`), the HTTP status to answer with, and the field
+    of the wallet's answer at fault, when one is."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, code: str, status: int = 400, *, field: str = "", **params: str) -> None:
+        if field in messages.FIELDS:
+            params["what"] = messages.FIELDS[field]
+        self.code = code
+        self.message = messages.words(code, **params)
+        super().__init__(self.message)
         self.status = status
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -127,7 +132,7 @@ def format_message(f: SignInFields) -> str:
 
 def parse_message(text: str) -> SignInFields:
     """Parse SIWS text; refuse anything that does not re-serialise to the same text."""
-    not_standard = SignInError("The signed text is not a standard sign-in message. " + TRY_AGAIN)
+    not_standard = SignInError("not_sign_in_text")
     match = _MESSAGE.match(text)
     if not match:
         raise not_standard
@@ -165,17 +170,18 @@ def check_address(address: str) -> str:
     try:
         Pubkey.from_string(address)
     except ValueError:
-        raise SignInError("That is not a valid Solana wallet address. " + TRY_AGAIN) from None
+        raise SignInError("bad_address", field="address") from None
     return address
 
 
-def decode_base64(value: str, what: str, max_bytes: int) -> bytes:
-    """Strict base64 (`encoding.decode_base64`) of 1 to `max_bytes` bytes, refused in sign-in words."""
+def decode_base64(value: str, field: str, max_bytes: int) -> bytes:
+    """Strict base64 (`encoding.decode_base64`) of 1 to `max_bytes` bytes of the wallet's answer's
+    `field`, refused as a sign-in."""
     try:
         return encoding.decode_base64(value, max_bytes)
     except encoding.Undecodable as exc:
-        problem = "has the wrong size" if exc.too_large else "could not be read"
-        raise SignInError(f"The {what} from your wallet {problem}. " + TRY_AGAIN) from None
+        code = "wrong_size_from_wallet" if exc.too_large else "unreadable_from_wallet"
+        raise SignInError(code, field=field) from None
 
 
 def challenge_fields(challenge: SignInChallenge, address: str) -> SignInFields:
@@ -254,7 +260,7 @@ def challenge_transaction(challenge: SignInChallenge) -> bytes:
 def _waiting_challenge(session_key: str, nonce: str) -> SignInChallenge:
     challenge = SignInChallenge.objects.filter(nonce=nonce, session_key=session_key).first()
     if challenge is None or challenge.consumed_at is not None:
-        raise SignInError("This sign-in request has already been used or belongs to another browser tab. " + TRY_AGAIN)
+        raise SignInError("nonce_unknown")
     return challenge
 
 
@@ -265,25 +271,23 @@ def verify_sign_in_transaction(
     now = now or dj_timezone.now()
     challenge = _waiting_challenge(session_key, nonce)
     if not challenge.message or challenge.address != address:
-        raise SignInError("Your wallet signed in with a different account than it said. " + TRY_AGAIN, 403)
+        raise SignInError("other_account", 403)
     try:
         tx = transactions.parse_transaction(signed_transaction)
         reading = transactions.read_message(tx.message)
     except (transactions.InvalidTransaction, ValueError):
-        raise SignInError("The transaction from your wallet could not be read. " + TRY_AGAIN) from None
+        raise SignInError("sign_in_transaction_unreadable", field="signedTransaction") from None
     wallet = Pubkey.from_string(address)
     try:
         notes = transactions.memo_notes(reading, wallet, settings.MAX_PRIORITY_FEE_LAMPORTS)
     except ValueError:
-        raise SignInError(
-            "The transaction your wallet signed does more than carry this site's sign-in text. " + TRY_AGAIN
-        ) from None
+        raise SignInError("sign_in_transaction_does_more") from None
     if len(notes) != 1 or reading.blockhash != challenge_blockhash(challenge):
-        raise SignInError("Your wallet changed this site's sign-in transaction before signing it. " + TRY_AGAIN)
+        raise SignInError("sign_in_transaction_changed")
     _check_text(challenge, notes[0], host, now)
     message = to_bytes_versioned(tx.message)
     if len(tx.signatures) != 1 or not tx.signatures[0].verify(wallet, message):
-        raise SignInError("The signature does not match the wallet address. " + TRY_AGAIN, 403)
+        raise SignInError("signature_invalid", 403)
     _consume(challenge, session_key, now)
     return address
 
@@ -302,16 +306,16 @@ def verify_sign_in(
     now = now or dj_timezone.now()
     challenge = _waiting_challenge(session_key, nonce)
     if len(signature) != 64:
-        raise SignInError("The signature from your wallet has the wrong size. " + TRY_AGAIN)
+        raise SignInError("wrong_size_from_wallet", field="signature")
     signed = _check_text(challenge, signed_message, host, now)
     try:
         valid = Signature.from_bytes(signature).verify(Pubkey.from_string(signed.address), signed_message)
     except ValueError:
         valid = False
     if not valid:
-        raise SignInError("The signature does not match the wallet address. " + TRY_AGAIN, 403)
+        raise SignInError("signature_invalid", 403)
     if signed.address != address or (challenge.address and challenge.address != address):
-        raise SignInError("Your wallet signed in with a different account than it said. " + TRY_AGAIN, 403)
+        raise SignInError("other_account", 403)
     _consume(challenge, session_key, now)
     return address
 
@@ -322,15 +326,15 @@ def _check_text(challenge: SignInChallenge, signed_message: bytes, host: str, no
     try:
         text = signed_message.decode("utf-8")
     except UnicodeDecodeError:
-        raise SignInError("The signed text is not a standard sign-in message. " + TRY_AGAIN) from None
+        raise SignInError("not_sign_in_text") from None
     signed = parse_message(text)
 
     # Every field against what this server stored for this session.
     expected = challenge_fields(challenge, signed.address)
     if challenge.message and signed_message != challenge.message.encode():
-        raise SignInError("Your wallet signed a different text from the one this site sent. " + TRY_AGAIN)
+        raise SignInError("sign_in_text_changed")
     if signed.domain != challenge.domain:
-        raise SignInError(f"The message your wallet signed was for another website ({signed.domain}).", 403)
+        raise SignInError("domain_mismatch", 403, domain=signed.domain)
     same_text = ("statement", "uri", "version", "chain_id", "nonce", "not_before", "request_id")
     same_time = ("issued_at", "expiration_time")
     if (
@@ -338,14 +342,14 @@ def _check_text(challenge: SignInChallenge, signed_message: bytes, host: str, no
         or any(getattr(signed, name) != getattr(expected, name) for name in same_text)
         or any(parse_time(getattr(signed, t)) != parse_time(getattr(expected, t)) for t in same_time)
     ):
-        raise SignInError("The signed message does not match this site's sign-in request. " + TRY_AGAIN)
+        raise SignInError("fields_mismatch")
     if challenge.domain != host:
-        raise SignInError(f"This sign-in was started on another address than {host}. " + TRY_AGAIN, 403)
+        raise SignInError("host_mismatch", 403, host=host)
 
     if now >= challenge.expires_at:
-        raise SignInError("The sign-in request expired (they last 5 minutes). " + TRY_AGAIN)
+        raise SignInError("challenge_expired")
     if abs(now - challenge.issued_at) > CLOCK_SKEW:
-        raise SignInError("The sign-in request has a time too far from now. Check your device's clock.")
+        raise SignInError("clock_skew")
     return signed
 
 
@@ -355,7 +359,7 @@ def _consume(challenge: SignInChallenge, session_key: str, now: datetime) -> Non
         pk=challenge.pk, session_key=session_key, consumed_at__isnull=True
     ).update(consumed_at=now)
     if consumed != 1:
-        raise SignInError("This sign-in request has already been used. " + TRY_AGAIN)
+        raise SignInError("nonce_used")
 
 
 def clear_expired(now: datetime | None = None) -> tuple[int, int]:

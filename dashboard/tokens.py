@@ -1,10 +1,16 @@
-"""Jupiter's Tokens API: symbol, name, decimals and logo of a mint (cached for hours), and its
-current USD price (`usdPrice`, cached for a minute).
+"""Jupiter's Tokens API: symbol, name, decimals, logo and verification flag of a mint (cached for
+hours), and its current USD price (`usdPrice`, cached for a minute).
+
+A symbol proves nothing on Solana (anyone can mint a "$WIF"): the page names each token with its
+mint and Jupiter's `isVerified`. `verified` is True or False only as Jupiter sent it, None when it
+did not say (or the built-in table stands in), and only False is shown as "unverified token".
 
 Falls back to a built-in table of well-known mints, then to the mint's short form, so pages read
 well when the API is unavailable; a price that cannot be had is `None` ("price unknown"), never
-a guess. An answer that is not a list of tokens each with its `id` is `UnexpectedShape` (Jupiter
-changed its shape): the page keeps the metadata it has, and the log names the missing key.
+a guess — and `price_unavailable` says when that is because the price service failed ("prices
+unavailable right now") rather than because Jupiter has no price for the token. An answer that
+is not a list of tokens each with its `id` is `UnexpectedShape` (Jupiter changed its shape): the
+page keeps the metadata it has, and the log names the missing key.
 """
 
 from __future__ import annotations
@@ -28,9 +34,10 @@ PRICE_CACHE_SECONDS = 60  # prices: "today's price" may be a minute old, no more
 MAX_TOKENS_PER_CALL = 100
 MAX_USD_PRICE = Decimal(10) ** 12  # anything above is not a token price we can believe
 NO_PRICE = ""  # cached for a mint whose price is unknown, so it is not asked again at once
+PRICES_DOWN = "down"  # cached instead when the Tokens API failed: prices unavailable right now
 # What the dashboard reads of each token the search answers (`manage.py jupiter_check` reports
 # each as present or missing); without its `id` a token cannot be matched to a mint at all.
-TOKEN_FIELDS = ("id", "symbol", "name", "decimals", "icon", "usdPrice", "tokenProgram")
+TOKEN_FIELDS = ("id", "symbol", "name", "decimals", "icon", "usdPrice", "tokenProgram", "isVerified")
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,8 @@ class Token:
     icon: str = ""  # only ever an https: URL, else empty
     usd_price: Decimal | None = None  # USD for one whole token, as of the last minute; None: unknown
     token_program: str = ""  # the mint's owner program (SPL Token or Token-2022) when the API says
+    price_unavailable: bool = False  # no price because the Tokens API failed just now (not: Jupiter has none)
+    verified: bool | None = None  # Jupiter's `isVerified`; None when it did not say
 
 
 # Well-known mints, so pages read well when the tokens API is unavailable.
@@ -104,6 +113,7 @@ def parse_token(item: Any) -> Token | None:
         return None
     decimals = item.get("decimals")
     icon = upstream.to_text(item.get("icon"))
+    verified = item.get("isVerified")
     return Token(
         mint=item["id"],
         symbol=upstream.to_text(item.get("symbol"))[:16],
@@ -112,6 +122,7 @@ def parse_token(item: Any) -> Token | None:
         icon=icon if icon.startswith("https://") else "",
         usd_price=parse_price(item.get("usdPrice")),
         token_program=upstream.to_text(item.get("tokenProgram"))[:64],
+        verified=verified if isinstance(verified, bool) else None,
     )
 
 
@@ -144,28 +155,38 @@ def get_tokens(mints: Iterable[str]) -> dict[str, Token]:
     wanted = set(mints)
     cached = cache.get_many([key for m in wanted for key in (_meta_key(m), _price_key(m))])
     tokens = {m: cached[_meta_key(m)] for m in wanted if _meta_key(m) in cached}
-    prices: dict[str, Decimal | None] = {m: cached[_price_key(m)] or None for m in wanted if _price_key(m) in cached}
+    prices: dict[str, Decimal | str] = {m: cached[_price_key(m)] for m in wanted if _price_key(m) in cached}
     missing = (wanted - tokens.keys()) | (wanted - prices.keys())
     if missing:
+        failed = False
         try:
             fetched = fetch_tokens(missing)
         except upstream.JupiterError as exc:
             logger.warning("token metadata and prices unavailable: %s", exc)
-            fetched = {}
+            fetched, failed = {}, True
         cache.set_many({_meta_key(m): replace(t, usd_price=None) for m, t in fetched.items()}, TOKEN_CACHE_SECONDS)
         # Mints the API did not describe (or could not, just now) read from the fallback for a
         # minute, then are asked again.
         fallback = {m: _fallback(m) for m in wanted - tokens.keys() - fetched.keys()}
         cache.set_many({_meta_key(m): t for m, t in fallback.items()}, PRICE_CACHE_SECONDS)
-        new_prices = {m: fetched[m].usd_price if m in fetched else None for m in wanted - prices.keys()}
-        cache.set_many(
-            {_price_key(m): NO_PRICE if price is None else price for m, price in new_prices.items()},
-            PRICE_CACHE_SECONDS,
-        )
+        unknown = PRICES_DOWN if failed else NO_PRICE
+        new_prices = {m: _price_of(fetched.get(m), unknown) for m in wanted - prices.keys()}
+        cache.set_many({_price_key(m): price for m, price in new_prices.items()}, PRICE_CACHE_SECONDS)
         tokens.update(fetched)
         tokens.update(fallback)
         prices.update(new_prices)
-    return {mint: replace(token, usd_price=prices.get(mint)) for mint, token in tokens.items()}
+    return {mint: _priced(token, prices.get(mint, NO_PRICE)) for mint, token in tokens.items()}
+
+
+def _price_of(token: Token | None, unknown: str) -> Decimal | str:
+    """What is cached for a mint's price: the price, else why there is none."""
+    return token.usd_price if token is not None and token.usd_price is not None else unknown
+
+
+def _priced(token: Token, price: Decimal | str) -> Token:
+    if isinstance(price, Decimal):
+        return replace(token, usd_price=price, price_unavailable=False)
+    return replace(token, usd_price=None, price_unavailable=price == PRICES_DOWN)
 
 
 def _fallback(mint: str) -> Token:

@@ -9,6 +9,10 @@ Jupiter's newer DCA orders (Trigger API v2) are listed the same way — the whol
 (wallet, list) cached, single-flight, recorded, last-known on failure — and `list_board` fetches
 the v1 pages and the v2 list concurrently: a failure of one never hides the other. The number
 of v1 pages a list had is remembered, so a repeat visit asks for all of them at once.
+
+No copy from a cache ever makes a list older or brings back an order we saw close
+(`freshness`): cached pages are stamped with the moment their request was sent, and checked
+against the list's marks before they are served.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from django.core.cache import cache
 from django.db import connections, router, transaction
 from django.utils import timezone as dj_timezone
 
-from dashboard import budget, recurring, tokens, trigger, upstream
+from dashboard import budget, dca_orders, freshness, recurring, tokens, trigger, upstream
 from dashboard.dca_view import describe_dca
 from dashboard.models import TrackedOrder
 from dashboard.orders import OrderView
@@ -46,15 +50,16 @@ RETIRED_STATUSES = (404, 410)  # every v1 call answering these: Jupiter switched
 System = TrackedOrder.System
 
 T = TypeVar("T")
-AnyOrder = recurring.Order | trigger.DcaOrder
+AnyOrder = recurring.Order | dca_orders.DcaOrder
 
 
 @dataclass(frozen=True)
 class Listing:
-    orders: list[Any]  # recurring.Order (System.RECURRING) or trigger.DcaOrder (System.DCA)
+    orders: list[Any]  # recurring.Order (System.RECURRING) or dca_orders.DcaOrder (System.DCA)
     as_of: datetime | None  # when the data left Jupiter
     problem: str = ""  # plain words when this is last-known data, or nothing could be loaded
     system: str = System.RECURRING
+    cause: str = ""  # what the problem is, as a code (the failure's kind): one failure, one banner
     retired: bool = False  # v1 only: Jupiter answers 404/410, the v1 API is switched off
     needs_connect: bool = False  # v2 only: no token, or Jupiter refused it (the wallet must sign again)
     unreadable: int = 0  # v2 only: orders Jupiter sent that we could not read
@@ -84,10 +89,15 @@ class Board:
         return not self.v1.stale and not self.v2.stale
 
     @property
+    def fetched(self) -> list[Listing]:
+        """The lists of this board fetched from Jupiter (not the v2 list of a wallet that is not
+        connected, nor a v1 list Jupiter switched off: those are as last seen)."""
+        return [x for x in (self.v1, self.v2) if x.as_of is not None and not x.needs_connect and not x.retired]
+
+    @property
     def as_of(self) -> datetime | None:
         """When the oldest of the data fetched for this board left Jupiter."""
-        moments = [x.as_of for x in (self.v1, self.v2) if x.as_of is not None and not x.needs_connect]
-        return min(moments, default=None)
+        return min((x.as_of for x in self.fetched), default=None)
 
 
 def _counter(kind: str, wallet: str, status: str) -> str:
@@ -121,28 +131,35 @@ def _pages_seen_key(wallet: str, status: str) -> str:
     return f"pages-seen:{wallet}:{status}"
 
 
-def panel_key(wallet: str, status: str, dca_state: str = "offer") -> str:
-    """Where the rendered list fragment is kept; a new key whenever its pages change. Sessions
-    see another fragment depending on their connection to Jupiter's DCA ("connected", "offer",
-    "ended": `dca_auth.Access.state`)."""
-    counters = [_counter(kind, wallet, status) for kind in ("orders", "panel", "dca")]
+def panel_key(wallet: str, status: str, dca_state: str, marks: dict[str, freshness.Mark]) -> str:
+    """Where the rendered list fragment is kept; a new key whenever its pages change, here or (by
+    the list's `marks`) in any worker. Wallets see another fragment depending on their connection
+    to Jupiter's DCA ("connected", "offer", "ended": `dca_auth.Access.state`)."""
+    counters = [_counter(kind, wallet, status) for kind in ("orders", "dca")]
     versions = cache.get_many(counters)
-    pages, edits, dca = (versions.get(counter, 1) for counter in counters)
-    return f"panel:{wallet}:{status}:{pages}:{edits}:{dca}:{dca_state}"
+    pages, dca = (versions.get(counter, 1) for counter in counters)
+    return f"panel:{wallet}:{status}:{pages}:{dca}:{freshness.version(marks)}:{dca_state}"
 
 
-def cached_panel(key: str) -> bytes | None:
-    return cache.get(key)
+def cached_panel(key: str, marks: dict[str, freshness.Mark]) -> bytes | None:
+    """The rendered list kept at `key`, unless a list in it is older than what was shown since."""
+    hit = cache.get(key)
+    if hit is None:
+        return None
+    moments, content = hit
+    if all(marks[system].accepts(moment) for system, moment in moments.items()):
+        return content
+    return None
 
 
-def store_panel(key: str, listing: Listing | Board, content: bytes) -> None:
+def store_panel(key: str, board: Board, content: bytes) -> None:
     """Keep a rendered list of live data for as long as the pages it shows stay fresh."""
-    live = listing.live if isinstance(listing, Board) else not listing.stale
-    if not live or listing.as_of is None:
+    if not board.live or board.as_of is None:
         return
-    remaining = PAGE_TTL - (time.time() - listing.as_of.timestamp())
+    remaining = PAGE_TTL - (time.time() - board.as_of.timestamp())
+    moments = {x.system: x.as_of.timestamp() for x in board.fetched if x.as_of is not None}
     if remaining >= 1:
-        cache.set(key, content, int(remaining))
+        cache.set(key, (moments, content), int(remaining))
 
 
 def invalidate(wallet: str) -> None:
@@ -153,46 +170,43 @@ def invalidate(wallet: str) -> None:
 
 
 def expire(wallet: str, status: str) -> None:
-    """Forget the cached pages of one of this wallet's v1 lists."""
+    """Forget the cached pages of one of this wallet's v1 lists (in every worker)."""
     _bump("orders", wallet, status)
+    freshness.changed(wallet, System.RECURRING, [status])
 
 
 def expire_dca(wallet: str, status: str) -> None:
-    """Forget the cached v2 list of this wallet ("active" or "history")."""
+    """Forget the cached v2 list of this wallet ("active" or "history"), in every worker."""
     _bump("dca", wallet, status)
+    freshness.changed(wallet, System.DCA, [status])
 
 
 def forget(wallet: str, order_key: str) -> None:
-    """A cancel went through: drop the order from the cached active pages (no refetch needed
-    to show the list without it) and forget the cached history, which now includes it."""
-    first = cache.get(_page_key(wallet, "active", 1))
-    if first is None:
-        expire(wallet, "active")
-    else:
-        for number in range(1, first.total_pages + 1):
-            key = _page_key(wallet, "active", number)
-            page = cache.get(key)
-            if page is not None and any(o.order_key == order_key for o in page.orders):
-                kept = tuple(o for o in page.orders if o.order_key != order_key)
-                cache.set(key, dataclasses.replace(page, orders=kept), PAGE_TTL)
-    _bump("panel", wallet, "active")
-    expire(wallet, "history")
-    TrackedOrder.objects.filter(wallet=wallet, order_key=order_key).update(status="closed")
+    """A cancel went through: the order leaves the active list at once, in every worker's cached
+    copy fetched before now (no refetch needed to show the list without it), and the history,
+    which now includes it, is fetched again."""
+    row = TrackedOrder.objects.filter(wallet=wallet, order_key=order_key).values_list("system", flat=True).first()
+    freshness.closed(wallet, order_key, row or System.RECURRING)
+    _bump("orders", wallet, "history")
+    _bump("dca", wallet, "history")
 
 
-def single_flight(key: str, fetch: Callable[[], T], recorded: Callable[[T], None]) -> T:
-    """The value at `key` in the shared cache when fresh; otherwise one `fetch()` per key at a
-    time (others wait for it), stored for PAGE_TTL and then `recorded` (in the fetching thread)."""
+def single_flight(
+    key: str, fetch: Callable[[], T], recorded: Callable[[T], None], accepts: Callable[[T], bool] = bool
+) -> T:
+    """The value at `key` in the shared cache when fresh (and `accepts` it); otherwise one
+    `fetch()` per key at a time (others wait for it), stored for PAGE_TTL and then `recorded` (in
+    the fetching thread)."""
     deadline = time.monotonic() + WAIT_FOR_OTHER
     while True:
         hit = cache.get(key)
-        if hit is not None:
+        if hit is not None and accepts(hit):
             return hit
         if cache.add(f"{key}:lock", 1, LOCK_TTL):
             try:
                 # Another fetch may have stored it between our look and our lock.
                 hit = cache.get(key)
-                if hit is not None:
+                if hit is not None and accepts(hit):
                     return hit
                 fresh = fetch()
                 cache.set(key, fresh, PAGE_TTL)
@@ -206,20 +220,31 @@ def single_flight(key: str, fetch: Callable[[], T], recorded: Callable[[T], None
         time.sleep(0.02)
 
 
+def sent_now(fetch: Callable[[], T]) -> T:
+    """`fetch()`'s answer stamped with the moment its request was sent (`fetched_at`): an answer
+    that left Jupiter before a cancel went through never counts as newer than it."""
+    sent = time.time()
+    return dataclasses.replace(fetch(), fetched_at=sent)
+
+
 def cached_page(
     wallet: str,
     status: str,
     page: int,
     recorded: Callable[[recurring.OrdersPage], None] | None = None,
+    mark: freshness.Mark | None = None,
     version: int | None = None,
 ) -> recurring.OrdersPage:
-    """One page, from the shared cache when fresh; one upstream call per key at a time.
-    A page fetched from Jupiter is handed to `recorded`, else recorded at once (in the fetching
-    thread). `version`: the list's cache counter, when the caller read it already (once per list)."""
+    """One page, from the shared cache when fresh and not older than the list's `mark`; one
+    upstream call per key at a time. A page fetched from Jupiter is handed to `recorded`, else
+    recorded at once (in the fetching thread). `version`: the list's cache counter, when the
+    caller read it already (once per list)."""
+    mark = mark or freshness.Mark()
     return single_flight(
         _page_key(wallet, status, page, version),
-        lambda: recurring.get_orders(wallet, status, page),
+        lambda: sent_now(lambda: recurring.get_orders(wallet, status, page)),
         recorded or (lambda fresh: record(wallet, status, fresh)),
+        lambda hit: mark.accepts(hit.fetched_at),
     )
 
 
@@ -263,21 +288,23 @@ def in_own_thread(work: Callable[..., T]) -> Callable[..., T]:
     return run
 
 
-def list_orders(wallet: str, status: str) -> Listing:
+def list_orders(wallet: str, status: str, mark: freshness.Mark | None = None) -> Listing:
     """The wallet's v1 orders in one list ("active" or "history"), live or last-known. All the
     pages the list had last time are asked for at once."""
+    mark = mark or freshness.marks(wallet, status)[System.RECURRING]
     seen_key = _pages_seen_key(wallet, status)
     expected = cache.get(seen_key) or 1
     recorder = PageRecorder(wallet, status)
     version = _version(wallet, status)  # once for every page of the list
-    get_page = in_own_thread(lambda number: cached_page(wallet, status, number, recorder.add, version))
+    get_page = in_own_thread(lambda number: cached_page(wallet, status, number, recorder.add, mark, version))
     try:
         pages = recurring.fetch_pages(get_page, expected=expected, meanwhile=recorder.flush)
     except upstream.JupiterError as exc:
         recorder.flush()  # what did arrive is kept as last-known, even though another page failed
         if exc.status in RETIRED_STATUSES:
+            # Its orders as last seen stay listed (the page says what that means), never dropped.
             logger.info("recurring v1 answers %s: listed as switched off", exc.status)
-            return Listing(orders=[], as_of=None, retired=True)
+            return dataclasses.replace(last_known(wallet, status, ""), retired=True)
         return _limited(last_known(wallet, status, exc.user_message), exc)
     recorder.flush()
     if pages[0].total_pages != expected:
@@ -286,48 +313,61 @@ def list_orders(wallet: str, status: str) -> Listing:
     as_of = datetime.fromtimestamp(min(page.fetched_at for page in pages), tz=dt_timezone.utc)
     if status == "active":
         retire(wallet, [o.order_key for o in orders], as_of, System.RECURRING)
+        batches = [(page.fetched_at, list(page.orders)) for page in pages]
+        orders = freshness.without_closed(wallet, System.RECURRING, mark, batches, lambda o: o.order_key)
+    freshness.saw(wallet, System.RECURRING, status, as_of, mark)
     return Listing(orders=orders, as_of=as_of)
 
 
-def cached_dca(wallet: str, status: str, token: str) -> trigger.DcaListing:
-    """The whole v2 list, from the shared cache when fresh; one upstream fetch at a time."""
+def cached_dca(wallet: str, status: str, token: str, mark: freshness.Mark | None = None) -> dca_orders.DcaListing:
+    """The whole v2 list, from the shared cache when fresh and not older than the list's `mark`;
+    one upstream fetch at a time."""
+    mark = mark or freshness.Mark()
     return single_flight(
         _dca_key(wallet, status),
-        lambda: trigger.list_orders(token, status),
+        lambda: sent_now(lambda: trigger.list_orders(token, status)),
         lambda fresh: record_dca(wallet, status, fresh),
+        lambda hit: mark.accepts(hit.fetched_at),
     )
 
 
-def list_dca(wallet: str, status: str, token: str | None) -> Listing:
+def list_dca(wallet: str, status: str, token: str | None, mark: freshness.Mark | None = None) -> Listing:
     """The wallet's v2 orders in one list ("active" or "history"): live with a token, else (or
     when Jupiter fails or refuses the token) as last seen."""
     if not token:
         return dataclasses.replace(last_known(wallet, status, "", System.DCA), needs_connect=True)
+    mark = mark or freshness.marks(wallet, status)[System.DCA]
     try:
-        listing = cached_dca(wallet, status, token)
+        listing = cached_dca(wallet, status, token, mark)
     except upstream.JupiterUnauthorized as exc:
         return dataclasses.replace(last_known(wallet, status, exc.user_message, System.DCA), needs_connect=True)
     except upstream.JupiterError as exc:
         return _limited(last_known(wallet, status, exc.user_message, System.DCA), exc)
     orders = [order for order in listing.orders if order.user in ("", wallet)]
     as_of = datetime.fromtimestamp(listing.fetched_at, tz=dt_timezone.utc)
-    if status == "active" and not listing.unreadable:  # retire only on a wholly readable answer
-        retire(wallet, [o.id for o in orders], as_of, System.DCA)
+    if status == "active":
+        if not listing.unreadable:  # retire only on a wholly readable answer
+            retire(wallet, [o.id for o in orders], as_of, System.DCA)
+        orders = freshness.without_closed(wallet, System.DCA, mark, [(listing.fetched_at, orders)], lambda o: o.id)
+    freshness.saw(wallet, System.DCA, status, as_of, mark)
     return Listing(orders=orders, as_of=as_of, system=System.DCA, unreadable=listing.unreadable)
 
 
 def _limited(listing: Listing, exc: upstream.JupiterError) -> Listing:
-    """A last-known listing, marked when the limit (ours or Jupiter's) is why it is not live."""
-    return dataclasses.replace(listing, rate_limited=isinstance(exc, upstream.JupiterRateLimited))
+    """A last-known listing, marked when the limit (ours or Jupiter's) is why it is not live, with
+    the failure's code as its cause."""
+    return dataclasses.replace(listing, rate_limited=isinstance(exc, upstream.JupiterRateLimited), cause=exc.code)
 
 
-def list_board(wallet: str, status: str, token: str | None) -> Board:
-    """Both systems' orders of one list, the v1 pages and the v2 list fetched at the same time."""
+def list_board(wallet: str, status: str, token: str | None, marks: dict[str, freshness.Mark] | None = None) -> Board:
+    """Both systems' orders of one list, the v1 pages and the v2 list fetched at the same time
+    (`marks`: the list's, when the caller has read them already)."""
+    marks = marks or freshness.marks(wallet, status)
     if not token:  # nothing to fetch for v2: its last-known orders come from the database
-        return Board(list_orders(wallet, status), list_dca(wallet, status, None))
+        return Board(list_orders(wallet, status, marks[System.RECURRING]), list_dca(wallet, status, None))
     with ThreadPoolExecutor(max_workers=1) as pool:
-        v2 = pool.submit(in_own_thread(list_dca), wallet, status, token)
-        v1 = list_orders(wallet, status)
+        v2 = pool.submit(in_own_thread(list_dca), wallet, status, token, marks[System.DCA])
+        v1 = list_orders(wallet, status, marks[System.RECURRING])
         return Board(v1, v2.result())
 
 
@@ -343,8 +383,9 @@ def list_boards(wallet: str, token: str | None) -> list[Board]:
 def last_known_board(wallet: str, status: str, problem: str, connected: bool) -> Board:
     """Both lists as last seen, without calling Jupiter (`problem` says why); the v2 list of a
     session that is not connected is marked so, as `list_board` does."""
-    v2 = last_known(wallet, status, problem if connected else "", System.DCA)
-    return Board(last_known(wallet, status, problem), v2 if connected else dataclasses.replace(v2, needs_connect=True))
+    v2 = last_known(wallet, status, problem if connected else "", System.DCA, cause=LIMITED)
+    v1 = last_known(wallet, status, problem, cause=LIMITED)
+    return Board(v1, v2 if connected else dataclasses.replace(v2, needs_connect=True))
 
 
 def record(wallet: str, status: str, *pages: recurring.OrdersPage) -> None:
@@ -359,7 +400,7 @@ def record(wallet: str, status: str, *pages: recurring.OrdersPage) -> None:
     _record(wallet, status, System.RECURRING, rows)
 
 
-def record_dca(wallet: str, status: str, listing: trigger.DcaListing) -> None:
+def record_dca(wallet: str, status: str, listing: dca_orders.DcaListing) -> None:
     seen = datetime.fromtimestamp(listing.fetched_at, tz=dt_timezone.utc)
     _record(wallet, status, System.DCA, [(o.id, o.raw, seen) for o in listing.orders if o.user in ("", wallet)])
 
@@ -428,15 +469,18 @@ def parse_snapshot(row: TrackedOrder) -> AnyOrder:
     listed = "active" if row.status == "active" else "history"
     try:
         if row.system == System.DCA:
-            return trigger.parse_order(row.snapshot, listed)
+            return dca_orders.parse_order(row.snapshot, listed)
         return recurring.parse_order(row.snapshot, listed)
     except (TypeError, KeyError) as exc:
         raise ValueError(str(exc)) from None
 
 
-def last_known(wallet: str, status: str, problem: str, system: str = System.RECURRING) -> Listing:
+LIMITED = "lists_limited"  # the cause of last-known lists shown because the trader refreshed too often
+
+
+def last_known(wallet: str, status: str, problem: str, system: str = System.RECURRING, cause: str = "") -> Listing:
     """The orders of one list as last seen, with `problem` saying why they are not live ("": no
-    fetch was tried)."""
+    fetch was tried) and `cause` what kind of failure it is."""
     tracked = list(TrackedOrder.objects.filter(wallet=wallet, system=system, status=status).order_by("-last_seen"))
     orders = []
     for row in tracked:
@@ -446,17 +490,17 @@ def last_known(wallet: str, status: str, problem: str, system: str = System.RECU
             logger.warning("unreadable snapshot of order %s", row.order_key)
     orders.sort(key=lambda o: o.created_at, reverse=True)
     as_of = max((row.last_seen for row in tracked), default=None)
-    return Listing(orders=orders, as_of=as_of, problem=problem, system=system)
+    return Listing(orders=orders, as_of=as_of, problem=problem, system=system, cause=cause)
 
 
 def describe(orders: list[AnyOrder]) -> list[OrderView]:
     """The trader-facing figures of these orders (either system), with token symbols and decimals."""
     mints = {m for o in orders for m in (o.input_mint, o.output_mint)}
-    mints |= {o.trigger_mint for o in orders if isinstance(o, trigger.DcaOrder) and o.trigger_mint}
+    mints |= {o.trigger_mint for o in orders if isinstance(o, dca_orders.DcaOrder) and o.trigger_mint}
     known = tokens.get_tokens(mints)
     now = dj_timezone.now()
     return [
-        describe_dca(order, known, now) if isinstance(order, trigger.DcaOrder) else describe_order(order, known, now)
+        describe_dca(order, known, now) if isinstance(order, dca_orders.DcaOrder) else describe_order(order, known, now)
         for order in orders
     ]
 

@@ -40,6 +40,7 @@ urlpatterns = [
     path("orders/cancels/settle", views.settle_cancels, name="settle_cancels"),
     path("orders/dca/challenge", views.dca_challenge, name="dca_challenge"),
     path("orders/dca/verify", views.dca_verify, name="dca_verify"),
+    path("orders/dca/disconnect", views.dca_disconnect, name="dca_disconnect"),
     path("orders/<order_key:order_key>/fills", views.order_fills, name="order_fills"),
     path("orders/<order_key:order_key>/cancel", views.cancel_confirm, name="cancel_confirm"),
     path("orders/<order_key:order_key>/cancel/start", views.cancel_start, name="cancel_start"),

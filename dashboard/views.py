@@ -12,11 +12,12 @@ from decimal import Decimal
 from functools import wraps
 from typing import Any
 
-from django.contrib.auth import login, logout
+from django.contrib.auth import get_user_model, login, logout
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -30,11 +31,13 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 from django_ratelimit.decorators import ratelimit
 
-from dashboard import budget, dca_auth, encoding, exports, limits, messages, relay, siws, tracking, trigger
+from dashboard import budget, dca_auth, encoding, exports, freshness, limits, messages, relay, siws, tracking, trigger
+from dashboard.formatting import Amount, usd_text
 from dashboard.forms import (
     DcaForm,
     DcaVerifyForm,
     ExportForm,
+    Refusal,
     SignedTransactionForm,
     SignInChallengeForm,
     SignInTransactionForm,
@@ -43,7 +46,7 @@ from dashboard.forms import (
 )
 from dashboard.middleware import mark_signed_in
 from dashboard.models import CancelAttempt, TrackedOrder
-from dashboard.orders import ACCOUNT_RENT_WORDS, total_value
+from dashboard.orders import ACCOUNT_RENT_WORDS, OrderView, total_value
 
 logger = logging.getLogger(__name__)
 
@@ -151,8 +154,10 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 # --- Sign-In With Solana ---
 
 
-def _refuse(message: str, status: int = 400) -> JsonResponse:
-    return answer("refused", message, next_step="retry", status=status)
+def _refuse(refusal: siws.SignInError | Refusal, status: int = 400) -> JsonResponse:
+    """A refused sign-in: its code, its words, the field at fault when one is; start again."""
+    field = {"field": refusal.field} if refusal.field else {}
+    return answer("refused", refusal.message, code=refusal.code, next_step="retry", status=status, **field)
 
 
 CLEANUP_SECONDS = 3600  # expired sessions and challenges are deleted at most this often by sign-ins
@@ -184,7 +189,7 @@ def sign_in_challenge(request: HttpRequest) -> JsonResponse:
     data = _json_body(request)
     form = SignInChallengeForm(data)
     if data is None or not form.is_valid():
-        return _refuse(form.first_error())
+        return _refuse(form.refusal())
     request.session["sign_in_started"] = True  # marks the session modified so its cookie is sent
     if not request.session.session_key:
         request.session.save()
@@ -197,7 +202,7 @@ def sign_in_challenge(request: HttpRequest) -> JsonResponse:
     data = siws.challenge_input(challenge)
     if form.cleaned_data["type"] == "transaction":  # wallets that cannot sign messages
         data["transaction"] = base64.b64encode(siws.challenge_transaction(challenge)).decode()
-    return answer("challenge", "Approve the sign-in in your wallet.", **data)
+    return answer("challenge", messages.words("approve_sign_in"), code="approve_sign_in", **data)
 
 
 @require_POST
@@ -207,11 +212,11 @@ def sign_in_verify(request: HttpRequest) -> JsonResponse:
         return slow_down()
     data = _json_body(request)
     if data is None:
-        return _refuse("The sign-in request was too large or not understood. Please start again.")
+        return _refuse(Refusal("bad_request"))
     by_transaction = "signedTransaction" in data  # a wallet that cannot sign messages
     form = SignInTransactionForm(data) if by_transaction else SignInVerifyForm(data)
     if not form.is_valid():
-        return _refuse(form.first_error())
+        return _refuse(form.refusal())
     signed = form.cleaned_data
     session = {"session_key": request.session.session_key or "", "host": request.get_host()}
     try:
@@ -231,7 +236,7 @@ def sign_in_verify(request: HttpRequest) -> JsonResponse:
                 nonce=signed["nonce"],
             )
     except siws.SignInError as exc:
-        return _refuse(exc.message, exc.status)
+        return _refuse(exc, exc.status)
     # Counted per wallet only now, with the wallet's own signature verified: refused requests
     # naming someone else's address can never use up that wallet's sign-ins.
     if limits.wallet_signed_in_too_often(request, address):
@@ -240,11 +245,23 @@ def sign_in_verify(request: HttpRequest) -> JsonResponse:
     mark_signed_in(request)
     if cache.add("cleanup", 1, CLEANUP_SECONDS):  # `manage.py cleanup` as well, at most hourly
         siws.clear_expired()
-    return answer("signed_in", "Signed in.", address=address)
+        dca_auth.clear_expired()
+    return answer("signed_in", messages.words("signed_in"), code="signed_in", address=address)
 
 
 @require_POST
 def sign_out(request: HttpRequest) -> HttpResponseRedirect:
+    """Sign this browser out; with `everywhere`, end every session of the wallet (on any device)
+    and forget its connection to Jupiter's DCA as well."""
+    if request.POST.get("everywhere") and request.user.is_authenticated:
+        wallet = request.user.username
+        dca_auth.forget(wallet)
+        connection_changed(wallet)
+        # Django ends a session whose stored hash no longer matches the user's: a new unusable
+        # password changes it for every session of this wallet at once.
+        user = get_user_model().objects.get(pk=request.user.pk)
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
     logout(request)
     return redirect("home")
 
@@ -340,13 +357,15 @@ def lists_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
     return ratelimit(group="lists", key="ip", rate="dashboard.limits.lists_rate", block=False)(view)
 
 
-def board_for(request: HttpRequest, status: str, access: dca_auth.Access) -> tracking.Board:
-    """Both systems' lists (v2 only with the session's token), live or last-known; last-known
+def board_for(
+    request: HttpRequest, status: str, access: dca_auth.Access, marks: dict[str, freshness.Mark] | None = None
+) -> tracking.Board:
+    """Both systems' lists (v2 only with the wallet's token), live or last-known; last-known
     only once the request is over the limit."""
     wallet = request.user.username
     if getattr(request, "limited", False):
         return tracking.last_known_board(wallet, status, LISTS_LIMITED, access.connected)
-    return tracking.list_board(wallet, status, access.token or None)
+    return tracking.list_board(wallet, status, access.token or None, marks)
 
 
 @wallet_required
@@ -368,40 +387,101 @@ def orders_panel(request: HtmxHttpRequest, status: str, template: str) -> HttpRe
     live data is kept rendered while its pages are fresh, so repeat views cost neither upstream
     calls nor template work."""
     wallet = request.user.username
-    access = dca_auth.access(request.session.session_key, wallet)
-    key = tracking.panel_key(wallet, status, access.state)
-    if request.htmx and (cached := tracking.cached_panel(key)) is not None:
+    access = dca_auth.access(wallet)
+    marks = freshness.marks(wallet, status)
+    key = tracking.panel_key(wallet, status, access.state, marks)
+    if request.htmx and (cached := tracking.cached_panel(key, marks)) is not None:
         return HttpResponse(cached)
-    board = board_for(request, status, access)
-    access = dca_access_after(request, board, access)
+    board = board_for(request, status, access, marks)
     limited = getattr(request, "limited", False) and not request.htmx  # htmx shows a 200's body only
-    context = board_context(board, access)
-    # "No active orders" rather than "none yet" once this wallet was seen with closed ones.
-    context["has_closed"] = status == "active" and not context["orders"] and tracking.has_closed_orders(wallet)
+    context = panel_context(request, status, board, access)
     response = render_panel(request, template, context, status=429 if limited else 200)
     if request.htmx:
         response.add_post_render_callback(lambda r: tracking.store_panel(key, board, r.content))
     return response
 
 
+def panel_context(request: HttpRequest, status: str, board: tracking.Board, access: dca_auth.Access) -> dict[str, Any]:
+    """What a list's panel reads (after forgetting a token Jupiter refused)."""
+    context = board_context(board, dca_access_after(request, board, access))
+    # Stopped orders whose latest refund we refused: their cards say so and offer to try again.
+    context["refund_refused"] = relay.refused_refunds(request.user.username) if status == "active" else set()
+    # "No active orders" rather than "none yet" once this wallet was seen with closed ones.
+    context["has_closed"] = (
+        status == "active" and not context["orders"] and tracking.has_closed_orders(request.user.username)
+    )
+    return context
+
+
+def active_panel(request: HttpRequest) -> str:
+    """The active list's panel as it is now, for a JSON answer after which the page must show it
+    at once (an order cancelled, or stopped with its refund waiting): built like the list's own
+    view (same caches and marks), never older than what it showed."""
+    wallet = request.user.username
+    access = dca_auth.access(wallet)
+    board = board_for(request, "active", access, freshness.marks(wallet, "active"))
+    return render_to_string("orders/active.html#panel", panel_context(request, "active", board, access), request)
+
+
 def dca_access_after(request: HttpRequest, board: tracking.Board, access: dca_auth.Access) -> dca_auth.Access:
-    """When Jupiter refused the session's token, forget it: the page asks for the signature again."""
+    """When Jupiter refused the wallet's token, forget it: the page asks for the signature again."""
     if access.connected and board.v2.needs_connect:
-        dca_auth.end(request.session.session_key)
+        dca_auth.end(request.user.username)
         return dca_auth.Access("ended")
     return access
 
 
+STOPPED = "withdrawing"  # a v2 order Jupiter stopped, its refund waiting for the wallet's approval
+
+
 def board_context(board: tracking.Board, access: dca_auth.Access) -> dict[str, Any]:
-    """What the list templates read. The token itself never enters a template context."""
+    """What the list templates read. The token itself never enters a template context.
+
+    Stopped orders (their refund waiting) are named first and left out of the totals; the totals
+    cover what is live for this wallet — the older (v1) orders unless Jupiter switched them off,
+    the newer (v2) ones once connected — and say so (`cover`)."""
     views = tracking.describe(board.orders)
+    stopped = [v for v in views if v.dca is not None and v.dca.state == STOPPED]
+    covered = {System.RECURRING: not board.v1.retired, System.DCA: access.connected}
+    counted = [v for v in views if covered[v.system] and v not in stopped]
+    shared = bool(board.v1.problem and board.v2.problem and access.connected and board.v1.cause == board.v2.cause)
     return {
         "listing": board.v1,
         "dca": board.v2,
         "dca_state": access.state,
+        "dca_expires": access.expires_at,
         "orders": views,
-        "totals": total_value(views),
+        "totals": total_value(counted),
+        "cover": {
+            "count": len(counted),
+            "newer_missing": not access.connected,
+            "older_retired": board.v1.retired,
+            "left_out": len(views) - len(counted) - len(stopped),
+            "prices_down": any(v.input_token.price_unavailable or v.output_token.price_unavailable for v in counted),
+        },
+        "stopped": stopped,
+        "waiting": waiting_refunds(stopped),
+        # One failure, one banner: both lists last-known for the same cause say it once.
+        "one_banner": shared,
+        "last_seen": min((x.as_of for x in (board.v1, board.v2) if x.as_of), default=None) if shared else None,
     }
+
+
+def waiting_refunds(stopped: list[OrderView]) -> dict[str, Any]:
+    """What the stopped orders' refunds give back, per token, and its worth in USD when every
+    price is known ("190 USDC (≈ $190.00)")."""
+    sums: dict[str, Amount] = {}
+    unknown = 0
+    for view in stopped:
+        remaining = view.funds.remaining
+        if remaining is None:
+            unknown += 1
+            continue
+        before = sums.get(remaining.token.mint)
+        sums[remaining.token.mint] = Amount(remaining.value + (before.value if before else 0), remaining.token)
+    worth = [a.usd for a in sums.values()]
+    known = not unknown and sums and all(w is not None for w in worth)
+    return {"amounts": list(sums.values()), "unknown": unknown, "usd": usd_text(sum(worth)) if known else ""}
 
 
 @wallet_required
@@ -426,7 +506,7 @@ def orders_export(request: HtmxHttpRequest) -> HttpResponse:
     if not form.is_valid():
         return TemplateResponse(request, "orders/export_unavailable.html", {"message": form.first_error()}, status=400)
     fmt, year = form.cleaned_data["format"], form.cleaned_data["year"]
-    access = dca_auth.access(request.session.session_key, wallet)
+    access = dca_auth.access(wallet)
     if getattr(request, "limited", False):
         boards = [board_for(request, status, access) for status in tracking.STATUSES]
     else:
@@ -446,7 +526,11 @@ def orders_export(request: HtmxHttpRequest) -> HttpResponse:
             response["Retry-After"] = str(SLOW_DOWN_SECONDS)
         return response
     views = tracking.describe([o for board in boards for o in board.orders])
-    rows = exports.ledger(views, exports.cancel_fees(wallet), year)
+    every = exports.ledger(views, exports.cancel_fees(wallet))
+    rows = [row for row in every if year is None or row.when.year == year]
+    if year is not None and not rows:  # an empty year gets words, not a file with a header alone
+        context = {"year": year, "years": exports.years(every), "fmt": fmt}
+        return TemplateResponse(request, "orders/export_empty.html", context)
     stale = [listing for listing in listings if listing.problem and listing.as_of]
     as_of = min((listing.as_of for listing in stale), default=None)
     note = export_note(as_of, stale[0].problem) if as_of is not None else ""
@@ -472,12 +556,22 @@ CONNECT_STATUS = {"invalid": 400, "signed_out": 403, "conflict": 409, "upstream"
 def connect_refusal(request: HttpRequest, refusal: dca_auth.ConnectRefused) -> JsonResponse:
     """Nothing was sent to Jupiter (or Jupiter refused); the message says why, `next` what helps."""
     next_step = "sign_in" if refusal.reason == "signed_out" else "retry" if refusal.retry else None
+    field = {"field": refusal.field} if refusal.field else {}
     response = answer(
-        "refused", refusal.message, code=refusal.code, next_step=next_step, status=CONNECT_STATUS[refusal.reason]
+        "refused",
+        refusal.message,
+        code=refusal.code,
+        next_step=next_step,
+        status=CONNECT_STATUS[refusal.reason],
+        **field,
     )
     if refusal.retry_after is not None:
         return jupiter_busy(request, response, refusal.retry_after)
     return response
+
+
+def form_refused(refusal: Refusal) -> dca_auth.ConnectRefused:
+    return dca_auth.ConnectRefused(refusal.code, message=refusal.message, field=refusal.field)
 
 
 @json_endpoint(limit=("dca-connect", "dashboard.limits.sign_in_rate"))
@@ -487,29 +581,29 @@ def dca_challenge(request: HtmxHttpRequest) -> JsonResponse:
     data = _json_body(request)
     form = DcaForm(data)
     if data is None or not form.is_valid():
-        return connect_refusal(request, dca_auth.ConnectRefused(form.first_error()))
+        return connect_refusal(request, form_refused(form.refusal()))
     try:
-        challenge = dca_auth.issue(request.session.session_key, request.user.username, form.cleaned_data["type"])
+        challenge = dca_auth.issue(request.user.username, form.cleaned_data["type"])
     except dca_auth.ConnectRefused as refusal:
         return connect_refusal(request, refusal)
-    words = "Approve the message from Jupiter in your wallet. It is free and sends nothing."
+    words = messages.words("approve_connect")
+    data = {"type": challenge.type, "code": "approve_connect"}
     if challenge.type == trigger.MESSAGE:
-        return answer("challenge", words, type=challenge.type, challenge=challenge.message)
-    return answer("challenge", words, type=challenge.type, transaction=base64.b64encode(challenge.transaction).decode())
+        return answer("challenge", words, challenge=challenge.message, **data)
+    return answer("challenge", words, transaction=base64.b64encode(challenge.transaction).decode(), **data)
 
 
 @json_endpoint(limit=("dca-connect", "dashboard.limits.sign_in_rate"))
 def dca_verify(request: HtmxHttpRequest) -> JsonResponse:
-    """Check the wallet's signature of this session's challenge, then get and keep the token
+    """Check the wallet's signature of its challenge, then get and keep the token for the wallet
     (server-side only: the answer says when it ends, never what it is)."""
     data = _json_body(request)
     form = DcaVerifyForm(data)
     if data is None or not form.is_valid():
-        return connect_refusal(request, dca_auth.ConnectRefused(form.first_error()))
+        return connect_refusal(request, form_refused(form.refusal()))
     signed = form.cleaned_data
     try:
         expires = dca_auth.connect(
-            request.session.session_key,
             request.user.username,
             kind=signed["type"],
             signed_message=signed["signedMessage"],
@@ -518,9 +612,30 @@ def dca_verify(request: HtmxHttpRequest) -> JsonResponse:
         )
     except dca_auth.ConnectRefused as refusal:
         return connect_refusal(request, refusal)
+    connection_changed(request.user.username)
     hours = int((expires - timezone.now()).total_seconds() // 3600)
-    lasting = f"for the next {hours} hours" if hours > 1 else "for less than two hours"
-    return answer("connected", f"Connected to Jupiter's DCA {lasting}. Loading your DCA orders…", next_step="refresh")
+    code = "connected" if hours > 1 else "connected_briefly"
+    return answer("connected", messages.words(code, hours=hours), code=code, next_step="refresh")
+
+
+def connection_changed(wallet: str) -> None:
+    """The wallet's v2 lists are read another way now (live, or as last seen): no list rendered
+    before may be shown again."""
+    for status in tracking.STATUSES:
+        tracking.expire_dca(wallet, status)
+
+
+@require_POST
+@wallet_required
+@vary_on_headers("HX-Request")
+def dca_disconnect(request: HtmxHttpRequest) -> HttpResponse:
+    """Forget the wallet's connection to Jupiter's DCA at once; its newer orders show as last seen
+    until the trader connects again. htmx gets the active list as it is now."""
+    dca_auth.forget(request.user.username)
+    connection_changed(request.user.username)
+    if request.htmx:
+        return orders_panel(request, "active", "orders/active.html")
+    return redirect("orders")
 
 
 # --- cancelling an order (the confirmation, and JSON endpoints used by static/js/orders.js) ---
@@ -539,7 +654,7 @@ def cancel_confirm(request: HtmxHttpRequest, order_key: str) -> TemplateResponse
             "rounds_left": max(view.progress.total - view.progress.done, 0),
             "fee_sol": lamports_in_sol(base),
             "fee_most_sol": lamports_in_sol(most),
-            "dca_state": dca_auth.access(request.session.session_key, request.user.username).state,
+            "dca_state": dca_auth.access(request.user.username).state,
         }
     return render_panel(request, "orders/cancel_confirm.html", context)
 
@@ -553,9 +668,9 @@ REFUSAL_STATUS = {"invalid": 400, "disconnected": 403, "not_found": 404, "confli
 
 def refusal(request: HttpRequest, refused: relay.CancelRefused) -> JsonResponse:
     """Nothing was relayed; the message says why, `next` whether a fresh try or the list can help.
-    When Jupiter's DCA refused the session's token, the token is forgotten (connect again)."""
+    When Jupiter's DCA refused the wallet's token, the token is forgotten (connect again)."""
     if refused.reason == "disconnected":
-        dca_auth.end(request.session.session_key)
+        dca_auth.end(request.user.username)
     response = answer(
         "refused",
         refused.message,
@@ -568,11 +683,20 @@ def refusal(request: HttpRequest, refused: relay.CancelRefused) -> JsonResponse:
     return response
 
 
+ENDED = (CancelAttempt.State.FAILED, CancelAttempt.State.EXPIRED, CancelAttempt.State.REFUSED)
+
+
 def cancel_answer(request: HttpRequest, attempt: CancelAttempt) -> JsonResponse:
-    """Where an attempt stands (its state and code), in plain words, and what the trader can do now."""
+    """Where an attempt stands (its state and code), in plain words, and what the trader can do
+    now. When the list changed with it — the order cancelled, or a DCA order left stopped with its
+    refund waiting — the answer carries the active list as it is now (`panel`), so the page shows
+    both at once."""
     next_step = relay.next_step(attempt)
     if next_step == "connect":
-        dca_auth.end(request.session.session_key)
+        dca_auth.end(request.user.username)
+    changed = attempt.state == CancelAttempt.State.SUCCEEDED or (
+        attempt.system == System.DCA and attempt.state in ENDED
+    )
     response = answer(
         attempt.state,
         attempt.outcome,
@@ -581,6 +705,7 @@ def cancel_answer(request: HttpRequest, attempt: CancelAttempt) -> JsonResponse:
         attempt=attempt.pk,
         system=attempt.system,
         explorer_url=attempt.explorer_url,
+        **({"panel": active_panel(request)} if changed else {}),
     )
     if attempt.retry_after is not None:
         return jupiter_busy(request, response, attempt.retry_after)
@@ -588,8 +713,8 @@ def cancel_answer(request: HttpRequest, attempt: CancelAttempt) -> JsonResponse:
 
 
 def dca_token(request: HttpRequest) -> str | None:
-    """The session's Jupiter DCA token for the server's own calls (never sent to the browser)."""
-    return dca_auth.access(request.session.session_key, request.user.username).token or None
+    """The wallet's Jupiter DCA token for the server's own calls (never sent to the browser)."""
+    return dca_auth.access(request.user.username).token or None
 
 
 @json_endpoint(limit=("cancel", "dashboard.limits.cancel_rate"))
@@ -604,7 +729,7 @@ def cancel_start(request: HtmxHttpRequest, order_key: str) -> JsonResponse:
     code = "approve_refund" if issued.attempt.system == System.DCA else "approve_cancel"
     return answer(
         CancelAttempt.State.ISSUED,
-        messages.words(code),
+        issued.words or messages.words(code),  # a v2 refund names what it gives back, as checked
         code=code,
         attempt=issued.attempt.pk,
         system=issued.attempt.system,
@@ -619,9 +744,7 @@ def cancel_start(request: HtmxHttpRequest, order_key: str) -> JsonResponse:
 def cancel_submit(request: HtmxHttpRequest, attempt_id: int) -> JsonResponse:
     form = SignedTransactionForm(request.POST)
     if not form.is_valid():
-        return refusal(
-            request, relay.CancelRefused("invalid_transaction", reason="invalid", message=form.first_error())
-        )
+        return refusal(request, relay.CancelRefused(form.refusal().code, reason="invalid"))
     try:
         attempt = relay.submit(
             request.user.username, attempt_id, form.cleaned_data["signed_transaction"], dca_token(request)

@@ -1,29 +1,62 @@
-"""The refund (withdrawal) transaction of a cancelled Jupiter DCA order (Trigger API v2), checked.
+"""The refund (withdrawal) transaction of a cancelled Jupiter DCA order (Trigger API v2), checked
+from the wallet's side before the wallet ever sees it.
 
-Jupiter's `POST /orders/dca/cancel/{id}` answers with an unsigned transaction that the wallet,
-the order's vault and a Jupiter co-signer sign. Before the wallet ever sees it, `check_withdrawal`
-proves it does nothing but give the unspent deposit back to the wallet:
+The rule. Signing may cost the wallet only the network fee (its priority part under the site's
+ceiling) and, where needed, the rent of its own associated token account, which it gets back.
+Everything the transaction moves goes *to* the wallet. The wallet's key appears only in roles that
+can neither spend from it nor hand authority over it:
 
-- one wire transaction, legacy or v0 without address-table lookups (a lookup hides accounts);
-- the wallet pays the fee; the signers are the wallet, the vault and at most one read-only
-  co-signer; every signature slot is still empty;
-- only the ComputeBudget program (a unit limit and a unit price, the priority fee under the
-  ceiling) and one token program (SPL Token, or Token-2022 where the mint is one);
-- exactly one `Transfer`/`TransferChecked` of exactly the refund from a vault token account to
-  the wallet's associated token account for the input mint, with the vault as authority, and
-  exactly one `CloseAccount` of that same vault token account, rent to the wallet, owner the vault;
-- the wallet is the authority, owner or source of nothing (it only pays the fee and receives the
-  closed account's rent), and its token account is only the transfer's destination.
+- the fee payer (and so the first signer);
+- the destination of a close (it receives the closed account's lamports), and its associated token
+  account for the order's input mint as the destination of the refund's transfer;
+- the funder and owner of its own associated token account for the input mint, created idempotently;
+- the owner of its own wrapped-SOL account closed to itself (a SOL refund unwrapped).
 
-Anything else is refused with one plain message for the trader and a short reason for the log.
-`check_signed_withdrawal` then accepts only the wallet's own signature over exactly that message.
-Pure: solders only — no database, no network.
+Any other appearance of the wallet or of its token account, any program but ComputeBudget, the input
+mint's token program (SPL Token or Token-2022) and the Associated Token program, and any
+address-table lookup (a lookup hides accounts): refused.
+
+The refund is the order's. It is exactly the order's remaining deposit as Jupiter listed it
+(`inputAmountRemaining`, which must agree with `inputAmountInitial` less `inputAmountUsed`), and
+the cancel answer's `refundAmount` must say the same: a short refund is refused even when its
+numbers agree with each other. It comes from a token account the order's vault controls — the
+vault is the transfer's authority and the close's owner (Jupiter's published example uses a
+per-order account, not the vault's associated one, so that is not required) — and the success
+sentence is built from the amount checked here (`CheckedRefund`), never from an unverified number.
+
+The shapes that pass (each built with solders in tests/unit/test_withdrawal.py):
+
+- `token`: a `Transfer`, `TransferChecked` or (Token-2022) `TransferCheckedWithFee` of the refund
+  from the vault's account to the wallet's associated token account, then a `CloseAccount` of the
+  vault's account with its rent to the wallet; optionally first an idempotent creation of the
+  wallet's associated token account. Token-2022 extension accounts may follow a transfer's
+  authority when they are neither the wallet nor its token account. A transfer fee named in the
+  transaction may take at most MAX_TRANSFER_FEE_BPS of the refund; the wallet is told what it
+  receives after it. A Token-2022 `TransferChecked` may have a fee withheld that the transaction
+  does not name: the words say so.
+- `sol_close` (SOL input): a `CloseAccount` of the vault's wrapped-SOL account straight to the
+  wallet, which pays out its whole balance as SOL. The amount is not in the transaction: it is
+  Jupiter's figure (matching the order's), or read from a Solana RPC (`confirm_balance`).
+- `sol_unwrap` (SOL input): a `Transfer` of the refund into the wallet's wrapped-SOL account
+  (optionally created idempotently first), then a `CloseAccount` of that account by the wallet to
+  itself; optionally the vault's account closed to the wallet too.
+
+Around them: one wire transaction, legacy or v0; the wallet pays the fee; the signers are the
+wallet, the vault and at most one read-only co-signer; every signature slot is still empty; only
+SetComputeUnitLimit and SetComputeUnitPrice, the priority fee under the ceiling.
+
+A refusal (`WithdrawalRefused`) carries one plain sentence for the trader, a stable `code` (CODES),
+a `reason` and the decoded instruction list (program, roles, amounts) for the server log, so an
+operator can report a new shape. `check_signed_withdrawal` then accepts only the wallet's own
+signature over exactly the checked message. Pure: solders only — no database, no network.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any
 
 from solders.message import MessageHeader, MessageV0, VersionedMessage, to_bytes_versioned
 from solders.pubkey import Pubkey
@@ -47,27 +80,111 @@ TOKEN_PROGRAM = Pubkey.from_string("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
 TOKEN_2022_PROGRAM = Pubkey.from_string("TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb")
 TOKEN_PROGRAMS = (TOKEN_PROGRAM, TOKEN_2022_PROGRAM)
 ASSOCIATED_TOKEN_PROGRAM = Pubkey.from_string("ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL")
+SYSTEM_PROGRAM = Pubkey.from_string("11111111111111111111111111111111")
+WRAPPED_SOL = Pubkey.from_string("So11111111111111111111111111111111111111112")  # SPL Token's native mint
 # Named in the log only: an "Earn While You Wait" withdrawal would call these, and we cannot verify it.
 JUPITER_LEND_PROGRAMS = {
     Pubkey.from_string("jup3YeL8QhtSx1e253b2FDvsMNC87fDrgQZivbrndc9"): "Jupiter Lend lending",
     Pubkey.from_string("jupeiUmn818Jg1ekPURTpr4mFo29p46vygyykFJ3wZC"): "Jupiter Lend liquidity",
 }
-
-# Token instruction tags (the first data byte): + u64 amount; nothing; + u64 amount + u8 decimals.
-TRANSFER, CLOSE_ACCOUNT, TRANSFER_CHECKED = 3, 9, 12
-# The accounts each token instruction names, in order; any further ones are multisig signers.
-ROLES = {
-    TRANSFER: ("source", "destination", "authority"),
-    TRANSFER_CHECKED: ("source", "mint", "destination", "authority"),
-    CLOSE_ACCOUNT: ("account", "destination", "owner"),
+PROGRAM_NAMES = {
+    COMPUTE_BUDGET: "ComputeBudget",
+    TOKEN_PROGRAM: "Token",
+    TOKEN_2022_PROGRAM: "Token-2022",
+    ASSOCIATED_TOKEN_PROGRAM: "AssociatedToken",
+    SYSTEM_PROGRAM: "System",
+    **JUPITER_LEND_PROGRAMS,
 }
-NAMES = {TRANSFER: "Transfer", TRANSFER_CHECKED: "TransferChecked", CLOSE_ACCOUNT: "CloseAccount"}
-DATA_LENGTHS = {TRANSFER: 9, TRANSFER_CHECKED: 10, CLOSE_ACCOUNT: 1}
+# The most a token's own transfer fee may take of the refund, in basis points (5 %).
+MAX_TRANSFER_FEE_BPS = 500
 
-UNVERIFIED = (
-    "We could not verify this refund transaction, so we did not ask your wallet to sign it. "
-    "Nothing was sent; you can finish the cancel on jup.ag."
+# Token instructions (the first data byte; Token-2022 shares them): name, the accounts they name in
+# order (any further ones are multisig signers, or Token-2022 extension accounts), data length.
+TRANSFER, APPROVE, SET_AUTHORITY, CLOSE_ACCOUNT, TRANSFER_CHECKED = 3, 4, 6, 9, 12
+TRANSFER_FEE_EXTENSION, TRANSFER_CHECKED_WITH_FEE = 26, 1  # Token-2022: [26, 1, amount, decimals, fee]
+TRANSFER_CHECKED_WITH_FEE_KIND = (TRANSFER_FEE_EXTENSION << 8) | TRANSFER_CHECKED_WITH_FEE
+TOKEN_LAYOUTS: dict[int, tuple[str, tuple[str, ...], int | None]] = {
+    TRANSFER: ("Transfer", ("source", "destination", "authority"), 9),
+    TRANSFER_CHECKED: ("TransferChecked", ("source", "mint", "destination", "authority"), 10),
+    TRANSFER_CHECKED_WITH_FEE_KIND: ("TransferCheckedWithFee", ("source", "mint", "destination", "authority"), 19),
+    CLOSE_ACCOUNT: ("CloseAccount", ("account", "destination", "owner"), 1),
+    # Named in the log only; never allowed.
+    APPROVE: ("Approve", ("source", "delegate", "owner"), None),
+    5: ("Revoke", ("source", "owner"), None),
+    SET_AUTHORITY: ("SetAuthority", ("account", "current_authority"), None),
+    7: ("MintTo", ("mint", "account", "mint_authority"), None),
+    8: ("Burn", ("account", "mint", "owner"), None),
+    10: ("FreezeAccount", ("account", "mint", "freeze_authority"), None),
+    13: ("ApproveChecked", ("source", "mint", "delegate", "owner"), None),
+    15: ("BurnChecked", ("account", "mint", "owner"), None),
+    17: ("SyncNative", ("account",), None),
+}
+TRANSFERS = (TRANSFER, TRANSFER_CHECKED, TRANSFER_CHECKED_WITH_FEE_KIND)
+# Associated Token program: Create (0, or no data), CreateIdempotent (1), RecoverNested (2).
+CREATE_IDEMPOTENT = 1
+ATA_LAYOUT = ("funder", "account", "wallet", "mint", "system_program", "token_program")
+ATA_NAMES = {0: "Create", CREATE_IDEMPOTENT: "CreateIdempotent", 2: "RecoverNested"}
+
+# The shapes that pass, and where the refunded amount was read.
+TOKEN, SOL_CLOSE, SOL_UNWRAP = "token", "sol_close", "sol_unwrap"
+FROM_TRANSACTION, FROM_JUPITER, FROM_SOLANA_RPC = "transaction", "jupiter", "solana_rpc"
+
+# Refusal codes: behaviour and tests key on these; `reason` adds the detail for the log.
+MALFORMED = "malformed"  # not one sane wire transaction
+LOOKUP_TABLE = "address_table_lookup"
+ALREADY_SIGNED = "already_signed"  # a signature slot is not empty
+ORDER = "order"  # the order's own data is unusable (addresses, amounts, vault = wallet)
+FEE_PAYER = "fee_payer"  # the wallet does not pay the fee
+SIGNERS = "signers"  # the vault does not sign, another signer, a writable co-signer
+UNKNOWN_PROGRAM = "unknown_program"
+PROGRAM_MISMATCH = "token_program"  # not the input mint's token program, or both
+COMPUTE_BUDGET_CODE = "compute_budget"  # a compute-budget instruction we do not allow
+PRIORITY_FEE = "priority_fee"  # over the ceiling
+FORBIDDEN_INSTRUCTION = "token_instruction"  # Approve, SetAuthority, Burn…, or a malformed one
+ACCOUNT_CREATION = "account_creation"  # an associated-token instruction other than the wallet's own
+WALLET_ROLE = "wallet_role"  # the wallet (or its token account) in a role that could spend or hand over
+EXTRA_ACCOUNT = "extra_account"  # an account after a token instruction's authority we cannot place
+REFUND_DESTINATION = "refund_destination"  # the transfer goes elsewhere
+REFUND_SOURCE = "refund_source"  # the source is not controlled by the order's vault
+REFUND_MINT = "refund_mint"  # another mint, or other decimals
+REFUND_AMOUNT = "refund_amount"  # not the order's remaining deposit (short, or more)
+TRANSFER_FEE = "transfer_fee"  # the token's own fee takes more than MAX_TRANSFER_FEE_BPS
+CLOSE = "close"  # a close of another account, its rent elsewhere, or owned by someone else
+SHAPE = "shape"  # none of the shapes above (no refund, two transfers, out of order…)
+BALANCE = "balance"  # the Solana RPC reads another balance, mint or owner than the refund's
+CODES = (
+    MALFORMED,
+    LOOKUP_TABLE,
+    ALREADY_SIGNED,
+    ORDER,
+    FEE_PAYER,
+    SIGNERS,
+    UNKNOWN_PROGRAM,
+    PROGRAM_MISMATCH,
+    COMPUTE_BUDGET_CODE,
+    PRIORITY_FEE,
+    FORBIDDEN_INSTRUCTION,
+    ACCOUNT_CREATION,
+    WALLET_ROLE,
+    EXTRA_ACCOUNT,
+    REFUND_DESTINATION,
+    REFUND_SOURCE,
+    REFUND_MINT,
+    REFUND_AMOUNT,
+    TRANSFER_FEE,
+    CLOSE,
+    SHAPE,
+    BALANCE,
 )
+# Codes of what the wallet signed (check_signed_withdrawal).
+NOT_SIGNED_CODE, CHANGED_CODE, WRONG_SIGNATURE_CODE, OTHER_SIGNATURES_CODE = (
+    "not_signed",
+    "changed",
+    "wrong_signature",
+    "other_signatures",
+)
+
+UNVERIFIED = "We could not verify the refund transaction Jupiter offered, so we did not ask your wallet to sign it."
 NOT_SIGNED = "This is not a signed refund transaction. Nothing was sent."
 WRONG_SIGNATURE = (
     "Your wallet's signature does not match this refund transaction (was another account selected?). Nothing was sent."
@@ -81,35 +198,74 @@ FEE_TOO_HIGH = "This refund transaction's network fee is higher than we allow. N
 
 
 class WithdrawalRefused(Exception):
-    """A refund transaction we will not pass on: `message` for the trader, `reason` for the log."""
+    """A refund transaction we will not pass on: `message` for the trader; `code` (CODES), `reason`
+    and `instructions` (decoded: program, roles, amounts) for the log."""
 
-    def __init__(self, message: str, *, reason: str) -> None:
+    def __init__(self, message: str, *, code: str, reason: str, instructions: tuple[dict[str, Any], ...] = ()) -> None:
         super().__init__(message)
         self.message = message
+        self.code = code
         self.reason = reason
+        self.instructions = instructions
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RefundOrder:
-    """What we know about the order from Jupiter's listing and the cancel answer."""
+    """What we know about the order, as Jupiter listed it, and what its cancel answer said."""
 
-    wallet: str  # userPubkey (must be the session's wallet)
+    wallet: str  # the session's wallet (the order's userPubkey must be it)
     vault: str  # vaultPubkey
     input_mint: str
-    refund_amount: int  # base units, from the cancel answer (refundAmount)
-    input_token_program: str | None = None  # Token or Token-2022 program id if known, else infer from the tx
-
-
-Refuse = Callable[[str], WithdrawalRefused]  # builds the refusal to raise, from a reason for the log
+    remaining: int | None  # inputAmountRemaining, base units
+    initial: int | None = None  # inputAmountInitial
+    used: int | None = None  # inputAmountUsed
+    refund_amount: int | None = None  # refundAmount of the cancel answer
+    input_token_program: str | None = None  # the mint's token program if known, else read from the transaction
+    input_decimals: int | None = None  # the mint's decimals if known (TransferChecked must match)
 
 
 @dataclass(frozen=True)
-class TokenStep:
-    """One token instruction with its accounts named by role."""
+class CheckedRefund:
+    """A refund that passed: the message the wallet signs and what it does, as checked."""
 
-    kind: int
+    message: bytes
+    shape: str  # TOKEN, SOL_CLOSE or SOL_UNWRAP
+    mint: str  # the input mint (wrapped SOL for the SOL shapes)
+    source: str  # the vault-controlled account the refund comes from
+    amount: int  # base units leaving the order: its remaining deposit
+    received: int  # base units the wallet receives (after a transfer fee named in the transaction)
+    transfer_fee: int | None  # withheld by the token itself; None: one may be, unnamed (Token-2022)
+    amount_from: str  # FROM_TRANSACTION, FROM_JUPITER (not readable: Jupiter's figure) or FROM_SOLANA_RPC
+    creates_account: bool  # the wallet's associated token account is created (its rent stays the wallet's)
+    instructions: tuple[dict[str, Any], ...]  # decoded, for the log
+
+    @property
+    def native_sol(self) -> bool:
+        """The refund arrives as SOL (unwrapped), not as a token."""
+        return self.shape in (SOL_CLOSE, SOL_UNWRAP)
+
+
+Refuse = Callable[..., WithdrawalRefused]  # refuse(code, reason) builds the refusal to raise
+
+
+@dataclass(frozen=True)
+class Step:
+    """One instruction of the transaction, its accounts named by role."""
+
+    index: int
+    program: Pubkey
+    kind: int | None  # the token or associated-token instruction; None for other programs
     accounts: dict[str, Pubkey]
-    data: bytes
+    extra: tuple[tuple[Pubkey, bool, bool], ...]  # accounts after the named ones: (key, signer, writable)
+    amount: int | None = None
+    decimals: int | None = None
+    fee: int | None = None
+
+    @property
+    def name(self) -> str:
+        if self.program == ASSOCIATED_TOKEN_PROGRAM:
+            return ATA_NAMES.get(self.kind, "unknown")
+        return TOKEN_LAYOUTS[self.kind][0]  # _step made only steps of these
 
 
 def associated_token_address(wallet: Pubkey, mint: Pubkey, token_program: Pubkey) -> Pubkey:
@@ -119,108 +275,204 @@ def associated_token_address(wallet: Pubkey, mint: Pubkey, token_program: Pubkey
     return address
 
 
-def check_withdrawal(raw: bytes, order: RefundOrder, *, max_priority_fee_lamports: int) -> bytes:
-    """Return the message bytes the wallet will sign, or raise WithdrawalRefused(UNVERIFIED, reason=…)."""
+# --- the check -----------------------------------------------------------------------------------
 
-    def refuse(reason: str) -> WithdrawalRefused:
-        return WithdrawalRefused(UNVERIFIED, reason=reason)
 
-    if order.refund_amount <= 0:
-        raise refuse("nothing to refund")
-    try:
-        wallet, vault, mint = (Pubkey.from_string(key) for key in (order.wallet, order.vault, order.input_mint))
-        known_program = Pubkey.from_string(order.input_token_program) if order.input_token_program else None
-    except ValueError:
-        raise refuse("order names an invalid address") from None
-    if vault == wallet:
-        raise refuse("order's vault is the wallet")
-    if known_program is not None and known_program not in TOKEN_PROGRAMS:
-        raise refuse(f"order's token program {known_program} is not a token program")
+def check_withdrawal(raw: bytes, order: RefundOrder, *, max_priority_fee_lamports: int) -> CheckedRefund:
+    """The refund as checked, or WithdrawalRefused(UNVERIFIED, code=…, reason=…, instructions=…)."""
+    decoded: tuple[dict[str, Any], ...] = ()
+
+    def refuse(code: str, reason: str) -> WithdrawalRefused:
+        return WithdrawalRefused(UNVERIFIED, code=code, reason=reason, instructions=decoded)
+
+    wallet, vault, mint, known_program = _order_keys(order, refuse)
+    expected = expected_refund(order, refuse)
 
     tx = _parse(raw, refuse)
     message = tx.message
-    if isinstance(message, MessageV0) and message.address_table_lookups:
-        raise refuse("address table lookups")
-    if any(signature != Signature.default() for signature in tx.signatures):
-        raise refuse("signature slots not empty")
     keys = list(message.account_keys)
-    if len(set(keys)) != len(keys):
-        raise refuse("an account is listed twice")
     reading = _read(message, refuse)
+    cosigner = next((k for k in reading.signers if k not in (wallet, vault)), None)
+    labels = {wallet: "wallet", vault: "vault"}
+    if cosigner is not None:
+        labels[cosigner] = "co-signer"
+    for program in TOKEN_PROGRAMS:
+        labels.setdefault(associated_token_address(wallet, mint, program), "wallet's token account")
+    decoded = tuple(describe_instruction(ix, labels) for ix in reading.instructions)
+
+    if isinstance(message, MessageV0) and message.address_table_lookups:
+        raise refuse(LOOKUP_TABLE, "address table lookups")
+    if any(signature != Signature.default() for signature in tx.signatures):
+        raise refuse(ALREADY_SIGNED, "signature slots not empty")
+    if len(set(keys)) != len(keys):
+        raise refuse(MALFORMED, "an account is listed twice")
 
     # Who signs: the wallet (paying the fee), the vault, at most one read-only co-signer.
     if reading.fee_payer != wallet:
-        raise refuse("wallet is not the fee payer")
+        raise refuse(FEE_PAYER, "wallet is not the fee payer")
     signers = set(reading.signers)
     if vault not in signers:
-        raise refuse("vault is not a signer")
-    others = signers - {wallet, vault}
-    if len(others) > 1:
-        raise refuse(f"{len(signers)} signers, expected the wallet, the vault and at most one co-signer")
-    cosigner = next(iter(others), None)
-    if cosigner is not None and _writable(message.header, keys.index(cosigner), len(keys)):
-        raise refuse("co-signer is writable")
+        raise refuse(SIGNERS, "vault is not a signer")
+    if len(signers - {wallet, vault}) > 1:
+        raise refuse(SIGNERS, f"{len(signers)} signers, expected the wallet, the vault and at most one co-signer")
+    if cosigner is not None and _writable_signer(message.header, keys.index(cosigner)):
+        raise refuse(SIGNERS, "co-signer is writable")
 
-    # Which programs: ComputeBudget and exactly one token program.
+    # Which programs: ComputeBudget, one token program, the Associated Token program.
     programs = {ix.program for ix in reading.instructions}
-    unknown = sorted(programs - {COMPUTE_BUDGET, *TOKEN_PROGRAMS}, key=str)
+    unknown = sorted(programs - {COMPUTE_BUDGET, ASSOCIATED_TOKEN_PROGRAM, *TOKEN_PROGRAMS}, key=str)
     if unknown:
         lend = JUPITER_LEND_PROGRAMS.get(unknown[0])
         named = f" ({lend}: an Earn While You Wait withdrawal)" if lend else ""
-        raise refuse(f"unknown program {unknown[0]}{named}")
+        raise refuse(UNKNOWN_PROGRAM, f"unknown program {unknown[0]}{named}")
     used = [program for program in TOKEN_PROGRAMS if program in programs]
     if len(used) != 1:
-        raise refuse("no token instruction" if not used else "both token programs")
+        raise refuse(PROGRAM_MISMATCH if used else SHAPE, "both token programs" if used else "no token instruction")
     token_program = used[0]
     if known_program is not None and token_program != known_program:
-        raise refuse(f"token program mismatch: {token_program} for a mint of {known_program}")
+        raise refuse(PROGRAM_MISMATCH, f"token program mismatch: {token_program} for a mint of {known_program}")
+    if mint == WRAPPED_SOL and token_program != TOKEN_PROGRAM:
+        raise refuse(PROGRAM_MISMATCH, f"token program mismatch: {token_program} for wrapped SOL")
 
     _check_compute_budget(reading, refuse, max_priority_fee_lamports)
 
-    steps = [_token_step(ix, refuse, wallet, cosigner) for ix in reading.instructions if ix.program == token_program]
-    transfers = [step for step in steps if step.kind in (TRANSFER, TRANSFER_CHECKED)]
-    closes = [step for step in steps if step.kind == CLOSE_ACCOUNT]
-    if len(transfers) != 1:
-        raise refuse(f"{len(transfers)} token transfers, expected one")
-    if len(closes) != 1:
-        raise refuse(f"{len(closes)} account closes, expected one")
-    (transfer,), (close,) = transfers, closes
+    steps = [
+        _step(index, ix, refuse)
+        for index, ix in enumerate(reading.instructions)
+        if ix.program in (token_program, ASSOCIATED_TOKEN_PROGRAM)
+    ]
+    wallet_account = associated_token_address(wallet, mint, token_program)
+    _check_roles(steps, refuse, wallet=wallet, wallet_account=wallet_account, mint=mint)
+    _check_extras(steps, refuse, token_program=token_program, cosigner=cosigner, labels=labels)
 
-    # The wallet only pays the fee and receives the rent; its token account only receives the refund.
-    destination = associated_token_address(wallet, mint, token_program)
-    for step in steps:
-        for role, account in step.accounts.items():
-            if account == wallet and not (step is close and role == "destination"):
-                raise refuse(f"wallet as {NAMES[step.kind]} {role}")
-            if account == destination and not (step is transfer and role == "destination"):
-                raise refuse(f"wallet's token account as {NAMES[step.kind]} {role}")
+    transfers = [step for step in steps if step.kind in TRANSFERS and step.program == token_program]
+    closes = [step for step in steps if step.kind == CLOSE_ACCOUNT and step.program == token_program]
+    creates = [step for step in steps if step.program == ASSOCIATED_TOKEN_PROGRAM]
+    if len(transfers) > 1:
+        raise refuse(SHAPE, f"{len(transfers)} token transfers, expected one")
+    if len(creates) > 1:
+        raise refuse(ACCOUNT_CREATION, f"{len(creates)} account creations, expected at most one")
+    create = creates[0] if creates else None
+    if create is not None:
+        _check_creation(
+            create, refuse, wallet=wallet, vault=vault, account=wallet_account, mint=mint, program=token_program
+        )
 
+    if not transfers:
+        return _sol_close(message, order, closes, create, refuse, decoded, expected, wallet, vault, cosigner, mint)
+
+    transfer = transfers[0]
     source = transfer.accounts["source"]
-    amount = int.from_bytes(transfer.data[1:9], "little")
-    if transfer.kind == TRANSFER_CHECKED and transfer.accounts["mint"] != mint:
-        raise refuse(f"TransferChecked of another mint {transfer.accounts['mint']}")
-    if amount != order.refund_amount:
-        raise refuse(f"refund of {amount} instead of {order.refund_amount}")
-    if transfer.accounts["destination"] != destination:
-        raise refuse("refund to another account")
+    if transfer.accounts["destination"] != wallet_account:
+        raise refuse(REFUND_DESTINATION, "refund to another account")
     if transfer.accounts["authority"] != vault:
-        raise refuse("transfer authority is not the vault")
-    if source in (vault, cosigner):
-        raise refuse("transfer source is a signer, not a vault token account")
+        raise refuse(REFUND_SOURCE, "transfer authority is not the vault")
+    if source in (vault, cosigner, wallet) or source in labels:
+        raise refuse(REFUND_SOURCE, "transfer source is a signer or the wallet's, not a vault token account")
+    if "mint" in transfer.accounts and transfer.accounts["mint"] != mint:
+        raise refuse(REFUND_MINT, f"{transfer.name} of another mint {transfer.accounts['mint']}")
+    if transfer.decimals is not None and order.input_decimals is not None and transfer.decimals != order.input_decimals:
+        raise refuse(
+            REFUND_MINT, f"{transfer.name} with {transfer.decimals} decimals for a mint of {order.input_decimals}"
+        )
+    if create is not None and create.index > transfer.index:
+        raise refuse(SHAPE, "the wallet's account is created after the transfer into it")
 
-    if close.accounts["account"] != source:
-        raise refuse("close of a different account than the refunded one")
-    if close.accounts["destination"] != wallet:
-        raise refuse("close rent to another account")
-    if close.accounts["owner"] != vault:
-        raise refuse("close owner is not the vault")
-    return to_bytes_versioned(message)
+    own_closes = [step for step in closes if step.accounts["account"] == wallet_account]
+    vault_closes = [step for step in closes if step.accounts["account"] != wallet_account]
+    for close in vault_closes:
+        _check_vault_close(close, refuse, source=source, wallet=wallet, vault=vault)
+        if close.index < transfer.index:
+            raise refuse(SHAPE, "the refunded account is closed before the transfer")
+    if len(vault_closes) > 1:
+        raise refuse(CLOSE, f"{len(vault_closes)} closes of the refunded account")
+    if own_closes:
+        # _check_roles allowed it only for wrapped SOL, by the wallet to itself.
+        if len(own_closes) > 1 or own_closes[0].index < transfer.index:
+            raise refuse(SHAPE, "the wallet's wrapped-SOL account is closed before the refund reaches it")
+        shape = SOL_UNWRAP
+    else:
+        if not vault_closes:
+            raise refuse(CLOSE, "the refunded account is not closed (its rent would not come back)")
+        shape = TOKEN
+
+    amount = transfer.amount or 0
+    if amount != expected:
+        raise refuse(REFUND_AMOUNT, f"refund of {amount} instead of the order's remaining {expected}")
+    if order.refund_amount is not None and order.refund_amount != expected:
+        raise refuse(REFUND_AMOUNT, f"refundAmount {order.refund_amount} is not the order's remaining {expected}")
+    fee: int | None = 0
+    if transfer.kind == TRANSFER_CHECKED_WITH_FEE_KIND:
+        fee = transfer.fee or 0
+        if fee * 10_000 > amount * MAX_TRANSFER_FEE_BPS:
+            raise refuse(TRANSFER_FEE, f"transfer fee {fee} of {amount} is over {MAX_TRANSFER_FEE_BPS} basis points")
+    elif transfer.kind == TRANSFER_CHECKED and token_program == TOKEN_2022_PROGRAM:
+        fee = None  # a mint with a transfer fee withholds it without the transaction naming it
+    return CheckedRefund(
+        message=to_bytes_versioned(message),
+        shape=shape,
+        mint=str(mint),
+        source=str(source),
+        amount=amount,
+        received=amount - (fee or 0),
+        transfer_fee=fee,
+        amount_from=FROM_TRANSACTION,
+        creates_account=create is not None,
+        instructions=decoded,
+    )
+
+
+def expected_refund(order: RefundOrder, refuse: Refuse) -> int:
+    """The order's remaining deposit as Jupiter listed it: `remaining`, which must agree with
+    `initial - used` when both are listed (or that, when `remaining` is not)."""
+    remaining, initial, used = order.remaining, order.initial, order.used
+    spent_from = initial - used if initial is not None and used is not None else None
+    if remaining is not None and spent_from is not None and remaining != spent_from:
+        raise refuse(ORDER, f"the order lists {remaining} remaining but {initial} deposited less {used} used")
+    expected = remaining if remaining is not None else spent_from
+    if expected is None:
+        raise refuse(ORDER, "the order does not say what is left of its deposit")
+    if expected <= 0:
+        raise refuse(ORDER, "nothing to refund")
+    return expected
+
+
+def confirm_balance(refund: CheckedRefund, order: RefundOrder, *, mint: str, owner: str, amount: int) -> CheckedRefund:
+    """A `sol_close` refund whose closed account a Solana RPC read: it must hold the order's mint,
+    be owned by the order's vault and hold exactly the order's remaining deposit; the refund then
+    says so (FROM_SOLANA_RPC). Raises WithdrawalRefused(UNVERIFIED, code=BALANCE) otherwise."""
+
+    def refuse(code: str, reason: str) -> WithdrawalRefused:
+        return WithdrawalRefused(UNVERIFIED, code=code, reason=reason, instructions=refund.instructions)
+
+    if refund.shape != SOL_CLOSE:
+        raise ValueError("only a closed wrapped-SOL account's balance is read from a Solana RPC")
+    if mint != refund.mint:
+        raise refuse(BALANCE, f"the closed account holds {mint}, not {refund.mint}")
+    if owner != order.vault:
+        raise refuse(BALANCE, f"the closed account is owned by {owner}, not the order's vault")
+    if amount != refund.amount:
+        raise refuse(BALANCE, f"the closed account holds {amount}, not the order's remaining {refund.amount}")
+    return replace(refund, amount_from=FROM_SOLANA_RPC)
+
+
+def received_words(refund: CheckedRefund, *, decimals: int, symbol: str) -> str:
+    """What the wallet receives, in words: "20 USDC"; "about 19.9 PYUSD after the token's own
+    transfer fee"; "about 0.09 SOL, Jupiter's figure" when the amount is not in the transaction."""
+    figure = f"{Decimal(refund.received).scaleb(-decimals).normalize():,f} {'SOL' if refund.native_sol else symbol}"
+    if refund.amount_from == FROM_JUPITER:
+        return f"about {figure}, Jupiter's figure"
+    if refund.transfer_fee:
+        return f"about {figure} after the token's own transfer fee"
+    if refund.transfer_fee is None:
+        return f"{figure}, less any transfer fee the token itself charges"
+    return figure
 
 
 def check_signed_withdrawal(
     issued_message: bytes, raw_signed: bytes, wallet: str, *, max_priority_fee_lamports: int
 ) -> bytes:
-    """Return the signed wire bytes to forward, or raise WithdrawalRefused(plain message, reason=…).
+    """Return the signed wire bytes to forward, or raise WithdrawalRefused(plain message, code=…).
 
     The message must be byte for byte the one `check_withdrawal` passed. For v1's single-signer
     cancel we accept what wallets legitimately insert (Lighthouse guards, compute-budget tweaks);
@@ -233,30 +485,31 @@ def check_signed_withdrawal(
     Only the wallet's own slot may hold a signature (a valid ed25519 signature of the wallet over
     exactly that message); every other slot stays as issued, i.e. empty — Jupiter adds those.
     """
+
+    def refuse(code: str, reason: str, message: str = NOT_SIGNED) -> WithdrawalRefused:
+        return WithdrawalRefused(message, code=code, reason=reason)
+
     try:
         user = Pubkey.from_string(wallet)
     except ValueError:
-        raise WithdrawalRefused(NOT_SIGNED, reason="invalid wallet address") from None
+        raise refuse(NOT_SIGNED_CODE, "invalid wallet address") from None
 
-    def refuse(reason: str) -> WithdrawalRefused:
-        return WithdrawalRefused(NOT_SIGNED, reason=reason)
-
-    tx = _parse(raw_signed, refuse)
+    tx = _parse(raw_signed, lambda _code, reason: refuse(NOT_SIGNED_CODE, reason))
     message = to_bytes_versioned(tx.message)
     if message != issued_message:
-        raise WithdrawalRefused(CHANGED, reason="signed message differs from the issued one")
+        raise refuse(CHANGED_CODE, "signed message differs from the issued one", CHANGED)
     keys = list(tx.message.account_keys)
     if user not in keys[: tx.message.header.num_required_signatures]:
-        raise WithdrawalRefused(WRONG_SIGNATURE, reason="wallet is not a signer of the issued message")
+        raise refuse(WRONG_SIGNATURE_CODE, "wallet is not a signer of the issued message", WRONG_SIGNATURE)
     slot = keys.index(user)
     if not tx.signatures[slot].verify(user, message):
-        raise WithdrawalRefused(WRONG_SIGNATURE, reason="wallet signature does not verify")
+        raise refuse(WRONG_SIGNATURE_CODE, "wallet signature does not verify", WRONG_SIGNATURE)
     if any(signature != Signature.default() for i, signature in enumerate(tx.signatures) if i != slot):
-        raise WithdrawalRefused(OTHER_SIGNATURES, reason="a slot other than the wallet's is filled")
-    fee = _priority_fee(_read(tx.message, refuse), refuse)
+        raise refuse(OTHER_SIGNATURES_CODE, "a slot other than the wallet's is filled", OTHER_SIGNATURES)
+    fee = _priority_fee(_read(tx.message, lambda _code, reason: refuse(NOT_SIGNED_CODE, reason)), refuse)
     if fee > max_priority_fee_lamports:
-        raise WithdrawalRefused(
-            FEE_TOO_HIGH, reason=f"priority fee {fee} lamports over ceiling {max_priority_fee_lamports}"
+        raise refuse(
+            PRIORITY_FEE, f"priority fee {fee} lamports over ceiling {max_priority_fee_lamports}", FEE_TOO_HIGH
         )
     return bytes(tx)
 
@@ -264,18 +517,252 @@ def check_signed_withdrawal(
 # --- pieces -------------------------------------------------------------------------------------
 
 
+def _order_keys(order: RefundOrder, refuse: Refuse) -> tuple[Pubkey, Pubkey, Pubkey, Pubkey | None]:
+    try:
+        wallet, vault, mint = (Pubkey.from_string(key) for key in (order.wallet, order.vault, order.input_mint))
+        known = Pubkey.from_string(order.input_token_program) if order.input_token_program else None
+    except ValueError:
+        raise refuse(ORDER, "order names an invalid address") from None
+    if vault == wallet:
+        raise refuse(ORDER, "order's vault is the wallet")
+    if known is not None and known not in TOKEN_PROGRAMS:
+        raise refuse(ORDER, f"order's token program {known} is not a token program")
+    return wallet, vault, mint, known
+
+
+def _sol_close(
+    message: VersionedMessage,
+    order: RefundOrder,
+    closes: list[Step],
+    create: Step | None,
+    refuse: Refuse,
+    decoded: tuple[dict[str, Any], ...],
+    expected: int,
+    wallet: Pubkey,
+    vault: Pubkey,
+    cosigner: Pubkey | None,
+    mint: Pubkey,
+) -> CheckedRefund:
+    """No transfer: only a SOL order's wrapped-SOL account closed by the vault straight to the wallet."""
+    if mint != WRAPPED_SOL:
+        raise refuse(SHAPE, f"{len(closes)} account closes and no token transfer")
+    if len(closes) != 1:
+        raise refuse(SHAPE, f"{len(closes)} account closes and no token transfer, expected one close")
+    if create is not None:
+        raise refuse(ACCOUNT_CREATION, "the wallet's account is created but nothing is transferred into it")
+    close = closes[0]
+    source = close.accounts["account"]
+    _check_vault_close(close, refuse, source=source, wallet=wallet, vault=vault)
+    if source in (vault, cosigner):
+        raise refuse(REFUND_SOURCE, "the closed account is a signer, not a vault token account")
+    if order.refund_amount is not None and order.refund_amount != expected:
+        raise refuse(REFUND_AMOUNT, f"refundAmount {order.refund_amount} is not the order's remaining {expected}")
+    return CheckedRefund(
+        message=to_bytes_versioned(message),
+        shape=SOL_CLOSE,
+        mint=str(mint),
+        source=str(source),
+        amount=expected,
+        received=expected,
+        transfer_fee=0,
+        amount_from=FROM_JUPITER,
+        creates_account=False,
+        instructions=decoded,
+    )
+
+
+def _check_vault_close(close: Step, refuse: Refuse, *, source: Pubkey, wallet: Pubkey, vault: Pubkey) -> None:
+    if close.accounts["account"] != source:
+        raise refuse(CLOSE, "close of a different account than the refunded one")
+    if close.accounts["destination"] != wallet:
+        raise refuse(CLOSE, "close rent to another account")
+    if close.accounts["owner"] != vault:
+        raise refuse(CLOSE, "close owner is not the vault")
+
+
+def _check_creation(
+    create: Step, refuse: Refuse, *, wallet: Pubkey, vault: Pubkey, account: Pubkey, mint: Pubkey, program: Pubkey
+) -> None:
+    """Only CreateIdempotent of the wallet's own associated token account for the input mint."""
+    if create.kind != CREATE_IDEMPOTENT:
+        raise refuse(ACCOUNT_CREATION, f"associated-token instruction {create.name} not allowed")
+    named = create.accounts
+    if named["account"] != account or named["wallet"] != wallet or named["mint"] != mint:
+        raise refuse(ACCOUNT_CREATION, "creation of an account other than the wallet's for the input mint")
+    if named["system_program"] != SYSTEM_PROGRAM or named["token_program"] != program:
+        raise refuse(ACCOUNT_CREATION, "account creation naming other programs")
+    if named["funder"] not in (wallet, vault):
+        raise refuse(ACCOUNT_CREATION, "account creation funded by someone else")
+
+
+def _check_roles(steps: list[Step], refuse: Refuse, *, wallet: Pubkey, wallet_account: Pubkey, mint: Pubkey) -> None:
+    """The wallet, and its token account, only where they can neither spend nor hand over."""
+    for step in steps:
+        for role, account in step.accounts.items():
+            if account == wallet and not _wallet_may(step, role, wallet, wallet_account, mint):
+                raise refuse(WALLET_ROLE, f"wallet as {step.name} {role}")
+            if account == wallet_account and not _wallet_account_may(step, role, wallet, mint):
+                raise refuse(WALLET_ROLE, f"wallet's token account as {step.name} {role}")
+        for account, _signer, _writable in step.extra:
+            if account in (wallet, wallet_account):
+                who = "wallet" if account == wallet else "wallet's token account"
+                raise refuse(WALLET_ROLE, f"{who} as {step.name} extra account")
+
+
+def _wallet_may(step: Step, role: str, wallet: Pubkey, wallet_account: Pubkey, mint: Pubkey) -> bool:
+    if step.program == ASSOCIATED_TOKEN_PROGRAM:
+        return role in ("funder", "wallet")
+    if step.kind == CLOSE_ACCOUNT and role == "destination":
+        return True
+    # Its own wrapped-SOL account, closed by it to itself.
+    return (
+        step.kind == CLOSE_ACCOUNT
+        and role == "owner"
+        and mint == WRAPPED_SOL
+        and step.accounts["account"] == wallet_account
+        and step.accounts["destination"] == wallet
+    )
+
+
+def _wallet_account_may(step: Step, role: str, wallet: Pubkey, mint: Pubkey) -> bool:
+    if step.program == ASSOCIATED_TOKEN_PROGRAM:
+        return role == "account"
+    if step.kind in TRANSFERS:
+        return role == "destination"
+    return (
+        step.kind == CLOSE_ACCOUNT
+        and role == "account"
+        and mint == WRAPPED_SOL
+        and step.accounts["owner"] == wallet
+        and step.accounts["destination"] == wallet
+    )
+
+
+def _check_extras(
+    steps: list[Step], refuse: Refuse, *, token_program: Pubkey, cosigner: Pubkey | None, labels: dict[Pubkey, str]
+) -> None:
+    """Accounts after a token instruction's named ones: multisig signers (only Jupiter's co-signer,
+    once) and, after a Token-2022 transfer, extension accounts (never a signer, never the wallet's)."""
+    for step in steps:
+        if step.program == ASSOCIATED_TOKEN_PROGRAM:
+            if step.extra:
+                raise refuse(ACCOUNT_CREATION, f"{step.name} names extra accounts")
+            continue
+        cosigners = [account for account, _signer, _writable in step.extra if account == cosigner]
+        others = [(account, signer) for account, signer, _writable in step.extra if account != cosigner]
+        if len(cosigners) > 1:
+            raise refuse(EXTRA_ACCOUNT, f"{step.name} names the co-signer twice")
+        extension = token_program == TOKEN_2022_PROGRAM and step.kind in TRANSFERS
+        if others and not extension:
+            raise refuse(EXTRA_ACCOUNT, f"{step.name} names an extra account other than the co-signer")
+        for account, signer in others:
+            if signer or account in labels:
+                raise refuse(EXTRA_ACCOUNT, f"{step.name} extension account {account} is a signer or the wallet's")
+
+
+def _step(index: int, ix: Instruction, refuse: Refuse) -> Step:
+    """A token or associated-token instruction with its accounts by role; refused when it is not one
+    we allow or is malformed."""
+    addresses = [(Pubkey.from_string(address), signer, writable) for address, signer, writable in ix.accounts]
+    if ix.program == ASSOCIATED_TOKEN_PROGRAM:
+        kind = ix.data[0] if ix.data else 0
+        if len(ix.data) > 1 or len(addresses) < len(ATA_LAYOUT):
+            raise refuse(ACCOUNT_CREATION, "malformed associated-token instruction")
+        named = {role: key for role, (key, _s, _w) in zip(ATA_LAYOUT, addresses, strict=False)}
+        return Step(index, ix.program, kind, named, tuple(addresses[len(ATA_LAYOUT) :]))
+    kind = _token_kind(ix.data)
+    layout = TOKEN_LAYOUTS.get(kind) if kind is not None else None
+    if layout is None or layout[2] is None:
+        name = layout[0] if layout else f"{ix.data[:1].hex() or 'empty'}"
+        raise refuse(FORBIDDEN_INSTRUCTION, f"token instruction {name} not allowed")
+    name, roles, length = layout
+    if kind == TRANSFER_CHECKED_WITH_FEE_KIND and ix.program != TOKEN_2022_PROGRAM:
+        raise refuse(FORBIDDEN_INSTRUCTION, f"{name} outside Token-2022")
+    if len(ix.data) != length:
+        raise refuse(FORBIDDEN_INSTRUCTION, f"malformed {name}")
+    if len(addresses) < len(roles):
+        raise refuse(FORBIDDEN_INSTRUCTION, f"{name} with too few accounts")
+    named = {role: key for role, (key, _s, _w) in zip(roles, addresses, strict=False)}
+    extra = tuple(addresses[len(roles) :])
+    amount, decimals, fee = _amounts(kind, ix.data)
+    return Step(index, ix.program, kind, named, extra, amount, decimals, fee)
+
+
+def _token_kind(data: bytes) -> int | None:
+    if not data:
+        return None
+    if data[0] == TRANSFER_FEE_EXTENSION and len(data) > 1:
+        return (TRANSFER_FEE_EXTENSION << 8) | data[1]
+    return data[0]
+
+
+def _amounts(kind: int | None, data: bytes) -> tuple[int | None, int | None, int | None]:
+    """(amount, decimals, fee) of a token instruction's data, where it names them."""
+    if kind == TRANSFER and len(data) == 9:
+        return int.from_bytes(data[1:9], "little"), None, None
+    if kind == TRANSFER_CHECKED and len(data) == 10:
+        return int.from_bytes(data[1:9], "little"), data[9], None
+    if kind == TRANSFER_CHECKED_WITH_FEE_KIND and len(data) == 19:
+        return int.from_bytes(data[2:10], "little"), data[10], int.from_bytes(data[11:19], "little")
+    if kind in (APPROVE, 7, 8) and len(data) == 9:
+        return int.from_bytes(data[1:9], "little"), None, None
+    return None, None, None
+
+
+def describe_instruction(ix: Instruction, labels: dict[Pubkey, str]) -> dict[str, Any]:
+    """One instruction decoded for the log: program, instruction, accounts by role (marked when they
+    are the wallet, the vault, the co-signer or the wallet's token account), amounts."""
+    program = PROGRAM_NAMES.get(ix.program, str(ix.program))
+    roles: tuple[str, ...] = ()
+    entry: dict[str, Any] = {"program": program}
+    if ix.program in TOKEN_PROGRAMS:
+        kind = _token_kind(ix.data)
+        layout = TOKEN_LAYOUTS.get(kind) if kind is not None else None
+        entry["instruction"] = layout[0] if layout else f"tag {ix.data[:2].hex() or 'empty'}"
+        roles = layout[1] if layout else ()
+        amount, decimals, fee = _amounts(kind, ix.data)
+        entry.update({k: v for k, v in (("amount", amount), ("decimals", decimals), ("fee", fee)) if v is not None})
+    elif ix.program == ASSOCIATED_TOKEN_PROGRAM:
+        entry["instruction"] = ATA_NAMES.get(ix.data[0] if ix.data else 0, f"tag {ix.data[:1].hex()}")
+        roles = ATA_LAYOUT
+    elif ix.program == COMPUTE_BUDGET:
+        tag = ix.data[:1]
+        body = int.from_bytes(ix.data[1:], "little") if len(ix.data) > 1 else None
+        name = {
+            bytes([SET_COMPUTE_UNIT_LIMIT]): "SetComputeUnitLimit",
+            bytes([SET_COMPUTE_UNIT_PRICE]): "SetComputeUnitPrice",
+        }
+        entry["instruction"] = name.get(tag, f"tag {tag.hex() or 'empty'}")
+        if body is not None:
+            entry["value"] = body
+    else:
+        entry["instruction"] = f"data {ix.data[:8].hex()}" + ("…" if len(ix.data) > 8 else "")
+    accounts = []
+    for position, (address, signer, writable) in enumerate(ix.accounts):
+        role = roles[position] if position < len(roles) else "extra"
+        flags = "".join(flag for flag, on in (("s", signer), ("w", writable)) if on)
+        label = ""
+        try:
+            label = labels.get(Pubkey.from_string(address), "")
+        except ValueError:
+            label = ""  # an address-table position
+        accounts.append(f"{role}={address}" + (f" ({label})" if label else "") + (f" [{flags}]" if flags else ""))
+    entry["accounts"] = accounts
+    return entry
+
+
 def _parse(raw: bytes, refuse: Refuse) -> VersionedTransaction:
     """One sane wire transaction: within the size limit, no trailing bytes, passing solders' sanitize."""
     if len(raw) > MAX_TX_BYTES:
-        raise refuse(f"{len(raw)} bytes, over the {MAX_TX_BYTES}-byte limit")
+        raise refuse(MALFORMED, f"{len(raw)} bytes, over the {MAX_TX_BYTES}-byte limit")
     try:
         tx = parse_transaction(raw)
     except InvalidTransaction as exc:
-        raise refuse(f"not exactly one transaction: {exc}") from None
+        raise refuse(MALFORMED, f"not exactly one transaction: {exc}") from None
     try:
         tx.sanitize()  # header, signature count and every index consistent
     except Exception as exc:  # solders.SanitizeError
-        raise refuse(f"malformed transaction: {exc}") from None
+        raise refuse(MALFORMED, f"malformed transaction: {exc}") from None
     return tx
 
 
@@ -283,21 +770,19 @@ def _read(message: VersionedMessage, refuse: Refuse) -> Reading:
     try:
         return read_message(message)
     except ValueError as exc:
-        raise refuse(f"malformed transaction: {exc}") from None
+        raise refuse(MALFORMED, f"malformed transaction: {exc}") from None
 
 
-def _writable(header: MessageHeader, index: int, count: int) -> bool:
-    signed = header.num_required_signatures
-    if index < signed:
-        return index < signed - header.num_readonly_signed_accounts
-    return index < count - header.num_readonly_unsigned_accounts
+def _writable_signer(header: MessageHeader, index: int) -> bool:
+    """Whether the signer at `index` may be written (signers come first in the account list)."""
+    return index < header.num_required_signatures - header.num_readonly_signed_accounts
 
 
 def _priority_fee(reading: Reading, refuse: Refuse) -> int:
     try:
         return priority_fee_lamports(reading)
     except ValueError as exc:
-        raise refuse(f"unreadable compute budget: {exc}") from None
+        raise refuse(COMPUTE_BUDGET_CODE, f"unreadable compute budget: {exc}") from None
 
 
 def _check_compute_budget(reading: Reading, refuse: Refuse, ceiling: int) -> None:
@@ -308,31 +793,15 @@ def _check_compute_budget(reading: Reading, refuse: Refuse, ceiling: int) -> Non
         tag = ix.data[0] if ix.data else None
         expected = {SET_COMPUTE_UNIT_LIMIT: 5, SET_COMPUTE_UNIT_PRICE: 9}.get(tag)
         if expected is None:
-            raise refuse(f"compute-budget instruction {ix.data[:1].hex() or 'empty'} not allowed")
+            raise refuse(COMPUTE_BUDGET_CODE, f"compute-budget instruction {ix.data[:1].hex() or 'empty'} not allowed")
         if len(ix.data) != expected or ix.accounts:
-            raise refuse("malformed compute-budget instruction")
+            raise refuse(COMPUTE_BUDGET_CODE, "malformed compute-budget instruction")
         if tag in seen:
-            raise refuse(f"two compute-unit {'limit' if tag == SET_COMPUTE_UNIT_LIMIT else 'price'} instructions")
+            raise refuse(
+                COMPUTE_BUDGET_CODE,
+                f"two compute-unit {'limit' if tag == SET_COMPUTE_UNIT_LIMIT else 'price'} instructions",
+            )
         seen.add(tag)
     fee = _priority_fee(reading, refuse)
     if fee > ceiling:
-        raise refuse(f"priority fee {fee} lamports over ceiling {ceiling}")
-
-
-def _token_step(ix: Instruction, refuse: Refuse, wallet: Pubkey, cosigner: Pubkey | None) -> TokenStep:
-    kind = ix.data[0] if ix.data else None
-    if kind not in ROLES:
-        raise refuse(f"token instruction {ix.data[:1].hex() or 'empty'} not allowed")
-    if len(ix.data) != DATA_LENGTHS[kind]:
-        raise refuse(f"malformed {NAMES[kind]}")
-    roles = ROLES[kind]
-    if len(ix.accounts) < len(roles):
-        raise refuse(f"{NAMES[kind]} with too few accounts")
-    addresses = [Pubkey.from_string(address) for address, _signer, _writable in ix.accounts]
-    extra = tuple(addresses[len(roles) :])
-    # Further accounts are multisig signers: only Jupiter's co-signer may be there, once.
-    if wallet in extra:
-        raise refuse(f"wallet as {NAMES[kind]} extra signer")
-    if len(extra) > 1 or any(account != cosigner for account in extra):
-        raise refuse(f"{NAMES[kind]} names an extra account other than the co-signer")
-    return TokenStep(kind=kind, accounts=dict(zip(roles, addresses[: len(roles)], strict=True)), data=ix.data)
+        raise refuse(PRIORITY_FEE, f"priority fee {fee} lamports over ceiling {ceiling}")

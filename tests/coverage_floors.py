@@ -26,9 +26,12 @@ FLOORS = {  # percent of statements and branches, per module: about a point unde
     "dashboard/recurring.py": 96,
     "dashboard/tokens.py": 91,
     "dashboard/transactions.py": 97,
-    "dashboard/withdrawal.py": 96,
+    "dashboard/withdrawal.py": 98,
+    "dashboard/solana_rpc.py": 93,
     "dashboard/trigger.py": 98,
+    "dashboard/dca_orders.py": 98,  # split out of trigger.py (98)
     "dashboard/dca_auth.py": 96,
+    "dashboard/freshness.py": 97,
     "dashboard/management/commands/jupiter_check.py": 91,
     # The figures (orders.py until it was split), measured by the fast tier alone.
     "dashboard/formatting.py": 97,

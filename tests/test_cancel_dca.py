@@ -7,7 +7,9 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import json
 import logging
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -15,11 +17,12 @@ import pytest
 import requests
 from django.core.cache import cache
 from django.utils import timezone
+from django.utils.html import escape
 from solders.keypair import Keypair
 from solders.message import to_bytes_versioned
 from solders.transaction import VersionedTransaction
 
-from dashboard import trigger
+from dashboard import messages, trigger
 from dashboard.models import CancelAttempt, DcaConnection, TrackedOrder
 from dashboard.sandbox import control, trigger_seed
 from dashboard.sandbox.trigger_transactions import HARMFUL_MODES
@@ -88,8 +91,9 @@ def test_the_confirmation_says_it_is_final_and_what_comes_back_before_any_call(t
     assert "the refund needs one approval" in text
     assert "Cancel this USDC → SOL DCA order (50 USDC every day)?" in text
     assert "The remaining 7 buys stop." in text
-    assert '<strong><span class="amount">350 USDC</span></strong> comes back to your wallet' in text
-    assert "bought so far is already in your wallet" in text
+    assert "Back to your wallet with the cancel:" in text
+    assert '<strong><span class="amount">350 USDC</span></strong> not yet spent' in text
+    assert "Already in your wallet, and it stays there:" in text
     assert "network fee of about 0.000015 SOL (never more than 0.000215 SOL)" in text
     assert control.count_calls() == before  # reading it costs Jupiter nothing
 
@@ -122,7 +126,7 @@ def test_the_whole_cancel_confirms_once_and_the_order_leaves_the_list(trader, wa
     assert "Jupiter DCA" in attempts and "350 USDC not yet spent" in attempts
     export = b"".join(trader.get("/orders/export.csv").streaming_content).decode("utf-8-sig")
     rows = [row for row in csv.DictReader(io.StringIO(export)) if row["order"] == key]
-    assert rows and {row["system"] for row in rows} == {"Jupiter DCA"}
+    assert rows and {row["system"] for row in rows} == {TrackedOrder.System.DCA.label}
     # the refund's network fee is what the signed refund pays: three signatures and its priority fee
     (refund,) = [row for row in rows if row["kind"] == "refund"]
     fee = Decimal(refund["fee_amount"])
@@ -135,6 +139,100 @@ def test_a_good_transfer_checked_refund_goes_through(trader, wallet, keypair, mo
     started = start(trader, order_id(wallet, "token-2022")).json()
     answer = submit(trader, started, sign_own_slot(started["transaction"], keypair)).json()
     assert answer["state"] == "succeeded", answer
+
+
+def cancel_through(trader, keypair, key: str) -> tuple[dict, dict]:
+    """(what start said before the wallet signed, what submit said once it was done)."""
+    response = start(trader, key)
+    assert response.status_code == 200, response.content
+    started = response.json()
+    answer = submit(trader, started, sign_own_slot(started["transaction"], keypair)).json()
+    assert (answer["state"], answer["code"]) == ("succeeded", "cancelled"), answer
+    return started, answer
+
+
+# Each benign shape, and what the trader reads before signing and after: built from the checked refund.
+SHAPES = [
+    ("active", "normal", False, "you receive 350 USDC.", CANCELLED),
+    (
+        "sol-input",
+        "normal",
+        False,
+        "you receive about 1.25 SOL, Jupiter's figure.",
+        "Order cancelled: you received about 1.25 SOL, Jupiter's figure, and about 0.002 SOL of account rent.",
+    ),
+    (
+        "sol-input",
+        "normal",
+        True,  # a Solana RPC reads the wrapped-SOL account before the wallet signs
+        "you receive 1.25 SOL.",
+        "Order cancelled. 1.25 SOL not yet spent and about 0.002 SOL of account rent are back in your wallet.",
+    ),
+    (
+        "sol-input",
+        "sol_unwrap",
+        False,
+        "you receive 1.25 SOL.",
+        "Order cancelled. 1.25 SOL not yet spent and about 0.002 SOL of account rent are back in your wallet.",
+    ),
+    (
+        "token-2022",
+        "normal",
+        False,
+        "you receive 90 PYUSD, less any transfer fee the token itself charges.",
+        "Order cancelled: you received 90 PYUSD, less any transfer fee the token itself charges, "
+        "and about 0.002 SOL of account rent.",
+    ),
+    (
+        "token-2022",
+        "transfer_fee",
+        False,
+        "you receive about 89.73 PYUSD after the token's own transfer fee.",
+        "Order cancelled: you received about 89.73 PYUSD after the token's own transfer fee, "
+        "and about 0.002 SOL of account rent.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "mode", "rpc", "before", "after"), SHAPES)
+def test_every_benign_refund_shape_is_cancelled_and_named_as_checked(
+    trader, wallet, keypair, settings, sandbox_upstream, name, mode, rpc, before, after
+):
+    settings.SOLANA_RPC_URL = f"{sandbox_upstream.url}/sandbox/solana-rpc" if rpc else ""
+    control.set_dca_withdrawal_mode(mode)
+    key = order_id(wallet, name)
+    started, answer = cancel_through(trader, keypair, key)
+    assert started["message"] == f"Jupiter has stopped this order. Approve the refund in your wallet: {before}"
+    assert answer["message"] == after
+    (withdrawn,) = control.dca_withdrawals(key)
+    assert withdrawn["confirmed"] and withdrawn["mode"] == mode
+    assert control.count_calls("dca-confirm") == 1
+    assert control.count_calls("solana-rpc") == (1 if rpc else 0)
+    assert control.get_dca_order(key)["state"] == "cancelled"
+
+
+def test_a_solana_rpc_not_answering_leaves_jupiters_figure_named_as_such(trader, wallet, settings, sandbox_upstream):
+    settings.SOLANA_RPC_URL = f"{sandbox_upstream.url}/sandbox/solana-rpc"
+    control.inject_fault("solana-rpc", "500")
+    started = start(trader, order_id(wallet, "sol-input")).json()
+    assert started["message"].endswith("you receive about 1.25 SOL, Jupiter's figure.")
+
+
+def test_a_listing_older_than_the_last_buy_is_read_again_before_refusing(trader, wallet, keypair):
+    # Our copy of the order predates its latest buy: more seemed to be left than Jupiter refunds.
+    key = order_id(wallet)
+    row = TrackedOrder.objects.get(order_key=key)
+    per_round = int(row.snapshot["amountPerRound"])
+    row.snapshot = {
+        **row.snapshot,
+        "inputAmountRemaining": str(int(row.snapshot["inputAmountRemaining"]) + per_round),
+        "inputAmountUsed": str(int(row.snapshot["inputAmountUsed"]) - per_round),
+    }
+    row.save()
+    before = control.count_calls("dca-order")
+    _started, answer = cancel_through(trader, keypair, key)
+    assert control.count_calls("dca-order") == before + 1  # read once more, now that it is stopped
+    assert answer["message"] == CANCELLED  # the figure Jupiter's own order gives, as checked
 
 
 # --- refusals before the wallet sees anything ------------------------------------------------------
@@ -162,10 +260,32 @@ def test_a_harmful_refund_is_refused_logged_and_never_offered(trader, wallet, mo
     assert control.count_calls("dca-confirm") == 0
 
 
-def test_an_earn_while_you_wait_refund_is_refused_with_the_jup_ag_words(trader, wallet):
-    response = start(trader, order_id(wallet, "earn"))
-    assert (response.status_code, response.json()["code"]) == (502, "refund_refused")
-    assert "you can finish the cancel on jup.ag" in response.json()["message"]  # withdrawal.py's words
+@pytest.mark.parametrize("state", ["active", "withdrawing"])
+def test_an_earn_while_you_wait_order_never_reaches_jupiters_cancel_by_any_url(trader, wallet, keypair, state):
+    """Its refund carries Jupiter Lend instructions we cannot verify: refused on the server before any
+    call to Jupiter, on every path (the confirmation, start, a finish of a stopped one), with the card's words."""
+    key = order_id(wallet, "earn")
+    if state == "withdrawing":  # stopped elsewhere (jup.ag), and listed so
+        control.set_dca_state(key, "withdrawing")
+        cache.clear()
+        assert trader.get("/orders/active", **HTMX).status_code == 200
+    earn = messages.words("earn_not_here")
+    page = " ".join(trader.get(f"/orders/{key}/cancel", **HTMX).content.decode().split())
+    assert escape(earn) in page and "jup.ag" in page
+    assert "data-cancel-start" not in page  # nothing to press
+    for _ in range(2):  # a stale page, a double click, a direct link: the same answer
+        response = start(trader, key)
+        assert response.status_code == 409
+        answer = response.json()
+        assert (answer["code"], answer["next"]) == ("earn_refused", None)
+        assert answer["message"] == messages.words("earn_refused", earn=earn)
+        assert "transaction" not in answer
+    # No attempt exists to submit, decline or ask about: made-up ones are not this wallet's.
+    for url in ("/cancels/1/submit", "/cancels/1/decline", "/cancels/1/status"):
+        assert trader.post(url, {"signed_transaction": b64(b"x" * 64)}).status_code == 404
+    assert CancelAttempt.objects.count() == 0
+    assert control.count_calls("dca-cancel") == 0 and control.count_calls("dca-confirm") == 0
+    assert control.get_dca_order(key)["state"] == state  # Jupiter never stopped it
 
 
 def test_executing_is_a_plain_message_and_nothing_is_issued(trader, wallet):
@@ -424,6 +544,47 @@ def test_jupiter_not_answering_the_cancel_offers_a_fresh_try(trader, wallet):
     assert row.snapshot["state"] == "withdrawing"  # it may have stopped: the list says so until read again
 
 
+@pytest.mark.parametrize("name", ["active", "sol-input"])
+def test_a_short_refund_whose_numbers_agree_is_never_offered(trader, wallet, name, settings, sandbox_upstream):
+    settings.SOLANA_RPC_URL = f"{sandbox_upstream.url}/sandbox/solana-rpc"
+    control.set_dca_withdrawal_mode("short_refund")
+    response = start(trader, order_id(wallet, name))
+    assert (response.status_code, response.json()["code"]) == (502, "refund_refused")
+    (attempt,) = CancelAttempt.objects.all()
+    assert attempt.error.startswith("refund_amount: ")
+    assert control.count_calls("dca-confirm") == 0
+
+
+def test_a_refused_refund_is_a_clear_recoverable_state_and_try_again_finishes_it(trader, wallet, keypair, caplog):
+    key = order_id(wallet)
+    control.set_dca_withdrawal_mode("refund_elsewhere")
+    with caplog.at_level(logging.WARNING):
+        response = start(trader, key)
+    answer = response.json()
+    assert (response.status_code, answer["code"], answer["next"]) == (502, "refund_refused", "refresh")
+    assert answer["message"] == messages.words("refund_refused")
+    # The server log holds Jupiter's request id and the decoded instructions, for an operator to report.
+    (issued,) = control.dca_withdrawals(key)
+    (line,) = [r.getMessage() for r in caplog.records if "refused the refund transaction" in r.getMessage()]
+    assert issued["requestId"] in line and ": refund_destination: refund to another account" in line
+    decoded = json.loads(line.split("; instructions: ", 1)[1])
+    assert [ix["instruction"] for ix in decoded][2:] == ["Transfer", "CloseAccount"]
+    assert any("(wallet)" in account for account in decoded[3]["accounts"])
+    # The card: stopped, nothing left the wallet, the deposit in Jupiter's vault, Try again, jup.ag.
+    panel = " ".join(trader.get("/orders/active", **HTMX).content.decode().split())
+    card = panel.split(f'data-order="{key}"', 1)[1].split("</article>", 1)[0]
+    assert escape(messages.words("refund_refused_card")) in card
+    assert ">Try again</button>" in card and f"/orders/{key}/cancel/start" in card
+    assert 'href="https://jup.ag/"' in card
+    assert control.get_dca_order(key)["state"] == "withdrawing"
+    # Jupiter builds a fresh refund each time: once it is one we can verify, Try again finishes it.
+    control.set_dca_withdrawal_mode("normal")
+    _started, done = cancel_through(trader, keypair, key)
+    assert done["message"] == CANCELLED
+    assert key not in active_ids(trader)
+    assert [w["confirmed"] for w in control.dca_withdrawals(key)] == [False, True]
+
+
 def test_an_order_that_has_ended_refreshes_the_list(trader, wallet):
     control.set_dca_state(order_id(wallet), "completed")
     response = start(trader, order_id(wallet))
@@ -485,3 +646,98 @@ def test_an_earn_while_you_wait_order_is_not_offered_a_cancel_that_would_strand_
     active = order_id(wallet, "active")
     assert f"/orders/{active}/cancel" in panel  # the others keep their button
     assert control.count_calls("dca-cancel") == 0
+
+
+def test_a_refund_that_is_not_the_listed_remainder_is_refused_when_the_order_cannot_be_read_again(trader, wallet):
+    key = order_id(wallet)
+    row = TrackedOrder.objects.get(order_key=key)
+    row.snapshot = {**row.snapshot, "inputAmountRemaining": "1", "inputAmountInitial": None, "inputAmountUsed": None}
+    row.save()
+    control.inject_fault("dca-order", "500", times=3)
+    response = start(trader, key)
+    assert (response.status_code, response.json()["code"]) == (502, "refund_refused")
+    assert CancelAttempt.objects.get().error.startswith("refund_amount: ")
+
+
+def test_an_unreadable_listing_is_not_cancelled(trader, wallet):
+    key = order_id(wallet)
+    TrackedOrder.objects.filter(order_key=key).update(snapshot={"id": key})
+    response = start(trader, key)
+    assert (response.status_code, response.json()["code"]) == (404, "not_active")
+    assert control.count_calls("dca-cancel") == 0
+
+
+def test_a_token_we_know_nothing_about_is_refunded_without_a_figure(trader, wallet, keypair):
+    from dashboard.sandbox.models import DcaOrder
+
+    unknown = str(Keypair().pubkey())  # neither in the Tokens API nor in our own table
+    key = order_id(wallet)
+    DcaOrder.objects.filter(order_id=key).update(input_mint=unknown)
+    row = TrackedOrder.objects.get(order_key=key)
+    row.snapshot = {**row.snapshot, "inputMint": unknown}
+    row.save()
+    started, answer = cancel_through(trader, keypair, key)
+    assert started["message"] == messages.words("approve_refund")
+    assert answer["message"] == messages.words("cancelled")
+
+
+# --- issue 20: the answer carries the list; stopped money first ----------------------------------
+
+
+def panel_orders(html: str) -> list[str]:
+    """The order cards of a rendered active list, in order."""
+    return re.findall(r'<article class="order[^"]*" data-order="([^"]+)"', html)
+
+
+def stopped_refunds(html: str) -> list[str]:
+    """The orders the "stopped" line at the top offers to finish."""
+    return re.findall(r'data-refund-of="([^"]+)"', html)
+
+
+def counted(html: str) -> int:
+    found = re.search(r'data-counted="(\d+)"', html)
+    return int(found.group(1)) if found else 0
+
+
+def test_a_stopped_order_comes_first_leaves_the_totals_and_shows_no_next_buy(trader, wallet):
+    stopped = order_id(wallet, "withdrawing")
+    response = trader.get("/orders/active")  # the page itself (htmx's copy may come from the cache)
+    html = response.content.decode().split('<div class="panel-body">')[1]
+    assert [v.order_key for v in response.context_data["stopped"]] == [stopped]
+    assert stopped_refunds(html) == [stopped]
+    assert html.index("data-stopped-count") < html.index('<article class="order')  # before every card
+    assert f'data-cancel-start="/orders/{stopped}/cancel/start"' in html.split("<article")[0]
+    assert counted(html) == len(panel_orders(html)) - 1  # every live order but the stopped one
+    card = html.split(f'data-order="{stopped}"')[1].split("</article>")[0]
+    assert "Next buy" not in card
+
+
+def test_declining_the_refund_answers_with_the_list_naming_the_waiting_money(trader, wallet):
+    key = order_id(wallet)
+    before = counted(trader.get("/orders/active", **HTMX).content.decode())
+    first = start(trader, key).json()
+    declined = trader.post(first["decline_url"]).json()
+    assert declined["state"] == "failed" and declined["next"] == "finish"
+    assert set(stopped_refunds(declined["panel"])) == {key, order_id(wallet, "withdrawing")}
+    assert key in panel_orders(declined["panel"])  # still listed, as stopped
+    assert counted(declined["panel"]) == before - 1
+    words = " ".join(re.sub(r"<[^>]+>", "", declined["panel"]).split())
+    assert re.search(r"2 orders are stopped: 450 USDC \(≈ \$4\d\d\.\d\d\) waits for your approval\.", words)
+
+
+def test_a_confirmed_cancel_answers_with_the_list_without_it(trader, wallet, keypair):
+    key = order_id(wallet)
+    before = trader.get("/orders/active", **HTMX).content.decode()
+    started = start(trader, key).json()
+    answer = submit(trader, started, sign_own_slot(started["transaction"], keypair)).json()
+    assert answer["state"] == "succeeded"
+    assert key not in panel_orders(answer["panel"])
+    assert set(panel_orders(answer["panel"])) == set(panel_orders(before)) - {key}
+    assert counted(answer["panel"]) == counted(before) - 1
+    assert key not in active_ids(trader)  # and the list's own view agrees
+
+
+def test_answers_that_change_nothing_carry_no_list(trader, wallet):
+    control.set_dca_state(order_id(wallet), "executing")
+    refused = start(trader, order_id(wallet))
+    assert refused.status_code == 502 and "panel" not in refused.json()

@@ -7,6 +7,7 @@ import base64
 import csv
 import io
 import logging
+import re
 from datetime import timedelta
 
 import pytest
@@ -16,14 +17,14 @@ from solders.keypair import Keypair
 from solders.message import to_bytes_versioned
 from solders.transaction import VersionedTransaction
 
-from dashboard import dca_auth, tracking
+from dashboard import dca_auth, tracking, trigger
 from dashboard.models import DcaConnection, TrackedOrder
 from dashboard.sandbox import control, trigger_seed
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sandbox_upstream")]
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
-ACTIVE_V2 = ("depositing", "active", "price-band", "earn", "token-2022", "executing", "withdrawing")
+ACTIVE_V2 = ("depositing", "active", "price-band", "earn", "token-2022", "executing", "withdrawing", "sol-input")
 PAST_V2 = ("completed", "cancelled", "deposit-failed")
 
 
@@ -51,7 +52,8 @@ def v2_id(wallet: str, name: str) -> str:
 
 
 def stored_token(trader) -> str:
-    return DcaConnection.objects.get(session_id=trader.session.session_key).token
+    wallet = get_user_model().objects.get(pk=trader.session["_auth_user_id"]).username
+    return DcaConnection.objects.get(wallet=wallet).token
 
 
 # --- connecting ----------------------------------------------------------------------------------
@@ -84,7 +86,7 @@ def test_connect_with_one_signature_then_both_kinds_are_listed(trader, keypair, 
     assert "Jupiter's own schedule" in panel.text
     assert control.count_calls("dca-list") == 1
     # v1 and v2 orders are tracked apart, so each system's cancel only ever sees its own orders.
-    assert TrackedOrder.objects.filter(wallet=wallet, system="v2", status="active").count() == 7
+    assert TrackedOrder.objects.filter(wallet=wallet, system="v2", status="active").count() == 8
     assert TrackedOrder.objects.filter(wallet=wallet, system="v1", status="active").count() == 2
 
 
@@ -97,10 +99,10 @@ def test_hardware_wallets_connect_with_the_memo_transaction_never_sent(trader, k
     assert stored_token(trader)
 
 
-def refused_without_upstream_call(answer, words: str, status: int = 400) -> None:
+def refused_without_upstream_call(answer, code: str, status: int = 400) -> None:
     assert answer.status_code == status, answer.content
-    assert answer.json()["state"] == "refused"
-    assert words in answer.json()["message"]
+    assert (answer.json()["state"], answer.json()["code"], answer.json()["next"]) == ("refused", code, "retry")
+    assert answer.json()["message"]
     assert control.count_calls("dca-verify") == 0
 
 
@@ -108,38 +110,45 @@ def test_another_wallets_signature_is_refused_without_asking_jupiter(trader):
     text = challenge(trader).json()["challenge"].encode()
     stranger = Keypair()
     answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(stranger.sign_message(text))))
-    refused_without_upstream_call(answer, "not your signed-in wallet's signature")
+    refused_without_upstream_call(answer, "connect_signature_invalid")
+    assert answer.json()["field"] == "signature"
 
 
 def test_a_different_text_is_refused_without_asking_jupiter(trader, keypair):
     challenge(trader)
     text = (dca_auth.CHALLENGE_PREFIX + "a-nonce-of-our-own").encode()
     answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(keypair.sign_message(text))))
-    refused_without_upstream_call(answer, "different message")
+    refused_without_upstream_call(answer, "connect_text_changed")
 
 
 def test_a_signature_over_something_else_is_refused_without_asking_jupiter(trader, keypair):
     text = challenge(trader).json()["challenge"].encode()
     other = keypair.sign_message(b"localhost wants you to sign in with your Solana account")
     answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(other)))
-    refused_without_upstream_call(answer, "not your signed-in wallet's signature")
+    refused_without_upstream_call(answer, "connect_signature_invalid")
 
 
 def test_a_stale_challenge_is_refused_without_asking_jupiter(trader, keypair):
     text = challenge(trader).json()["challenge"].encode()
     DcaConnection.objects.update(challenge_issued_at=timezone.now() - timedelta(minutes=5, seconds=1))
     answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(keypair.sign_message(text))))
-    refused_without_upstream_call(answer, "expired", 409)
+    refused_without_upstream_call(answer, "connect_expired", 409)
 
 
-def test_a_challenge_of_another_session_is_refused_without_asking_jupiter(trader, keypair, wallet):
+def test_the_wallets_latest_challenge_is_the_one_accepted_from_any_of_its_browsers(trader, keypair, wallet):
     from django.test import Client
 
     other = Client()
     other.force_login(get_user_model().objects.get(username=wallet))  # the same wallet, another browser
-    text = challenge(other).json()["challenge"].encode()
-    answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(keypair.sign_message(text))))
-    refused_without_upstream_call(answer, "No connect request is waiting", 409)
+    first = challenge(trader).json()["challenge"].encode()
+    latest = challenge(other).json()["challenge"].encode()
+    assert first != latest
+    answer = verify(trader, type="message", signedMessage=b64(first), signature=b64(bytes(keypair.sign_message(first))))
+    refused_without_upstream_call(answer, "connect_text_changed", 400)
+    answer = verify(
+        trader, type="message", signedMessage=b64(latest), signature=b64(bytes(keypair.sign_message(latest)))
+    )
+    assert answer.status_code == 200 and answer.json()["state"] == "connected"
 
 
 def test_a_signature_is_used_once(trader, keypair):
@@ -147,24 +156,35 @@ def test_a_signature_is_used_once(trader, keypair):
     answer = {"type": "message", "signedMessage": b64(text), "signature": b64(bytes(keypair.sign_message(text)))}
     assert verify(trader, **answer).status_code == 200
     again = verify(trader, **answer)
-    assert again.status_code == 409 and "Connect" in again.json()["message"] and again.json()["next"] == "retry"
+    assert (again.status_code, again.json()["code"], again.json()["next"]) == (409, "no_connect_request", "retry")
     assert control.count_calls("dca-verify") == 1
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "code", "field"),
     [
-        {"type": "message"},
-        {"type": "message", "signedMessage": "not base64!", "signature": "AAAA"},
-        {"type": "sms", "signedMessage": "AAAA", "signature": "AAAA"},
-        {"type": "transaction", "signedTransaction": "A" * 5000},
+        ({"type": "message"}, "connect_answer_incomplete", None),
+        (
+            {"type": "message", "signedMessage": "not base64!", "signature": "AAAA"},
+            "connect_answer_garbled",
+            "signedMessage",
+        ),
+        ({"type": "sms", "signedMessage": "AAAA", "signature": "AAAA"}, "connect_kind_unknown", "type"),
+        ({"type": "transaction", "signedTransaction": "A" * 5000}, "connect_answer_too_large", "signedTransaction"),
     ],
 )
-def test_unreadable_answers_are_refused_plainly(trader, body):
+def test_unreadable_answers_are_refused_plainly(trader, body, code, field):
     challenge(trader)
     answer = verify(trader, **body)
     assert answer.status_code == 400
+    assert (answer.json()["code"], answer.json().get("field")) == (code, field)
     assert answer.json()["message"]
+    assert control.count_calls("dca-verify") == 0
+
+
+def test_an_unreadable_body_is_refused_plainly(trader):
+    answer = trader.post("/orders/dca/verify", "not json", content_type="application/json")
+    assert (answer.status_code, answer.json()["code"], answer.json()["next"]) == (400, "connect_bad_request", "retry")
     assert control.count_calls("dca-verify") == 0
 
 
@@ -177,22 +197,63 @@ def test_signed_out_visitors_cannot_connect(client):
 # --- the token's life ----------------------------------------------------------------------------
 
 
-def test_the_token_ends_at_sign_out(trader, keypair):
-    connect(trader, keypair)
-    assert DcaConnection.objects.exclude(token="").count() == 1
-    trader.post("/sign-out")
-    assert DcaConnection.objects.count() == 0
-
-
-def test_the_token_ends_with_the_session(trader, keypair):
+def test_the_connection_belongs_to_the_wallet_not_to_the_session(trader, keypair, wallet):
+    """Signing out of one browser keeps it; a new session of the same wallet (any sign-in) uses
+    it without a second signature; sessions ending change nothing about it."""
     from django.contrib.sessions.models import Session
+    from django.core.management import call_command
+    from django.test import Client
 
     connect(trader, keypair)
-    Session.objects.filter(expire_date__gt=timezone.now()).update(expire_date=timezone.now() - timedelta(seconds=1))
-    from django.core.management import call_command
-
+    trader.post("/sign-out")
+    assert DcaConnection.objects.exclude(token="").count() == 1
+    Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
     call_command("clearsessions")
-    assert DcaConnection.objects.count() == 0
+    assert DcaConnection.objects.exclude(token="").count() == 1
+    again = Client()
+    again.force_login(get_user_model().objects.get(username=wallet))
+    calls = control.count_calls("dca-challenge"), control.count_calls("dca-verify")
+    panel = again.get("/orders/active", **HTMX).text
+    assert 'data-system="v2"' in panel and "Show your newer Jupiter DCA orders" not in panel
+    assert (control.count_calls("dca-challenge"), control.count_calls("dca-verify")) == calls
+
+
+def test_disconnect_forgets_the_connection_at_once(trader, keypair, wallet):
+    connect(trader, keypair)
+    assert 'data-system="v2"' in trader.get("/orders/active", **HTMX).text
+    assert trader.get("/orders/dca/disconnect").status_code == 405  # a POST, with its CSRF token
+    answer = trader.post("/orders/dca/disconnect", **HTMX)
+    assert answer.status_code == 200 and "Show your newer Jupiter DCA orders" in answer.text  # the list, at once
+    assert f'data-order="{v2_id(wallet, "active")}"' in answer.text  # its DCA orders as last seen
+    assert not DcaConnection.objects.exists()
+    assert trader.post("/orders/dca/disconnect")["Location"] == "/orders/"  # without htmx: back to the page
+    calls = control.count_calls("dca-list")
+    tracking.expire_dca(wallet, "active")
+    assert "Show your newer Jupiter DCA orders" in trader.get("/orders/active", **HTMX).text
+    assert control.count_calls("dca-list") == calls  # no token: Jupiter is not asked
+
+
+def test_sign_out_everywhere_ends_every_session_of_the_wallet_and_the_connection(trader, keypair, wallet):
+    from django.test import Client
+
+    other = Client()  # the same wallet on another device
+    other.force_login(get_user_model().objects.get(username=wallet))
+    bystander = Client()  # another wallet: untouched
+    bystander.force_login(get_user_model().objects.create_user(username=str(Keypair().pubkey())))
+    connect(trader, keypair)
+    assert other.get("/orders/").status_code == 200
+    trader.post("/sign-out", {"everywhere": "1"})
+    assert not DcaConnection.objects.exists()
+    assert other.get("/orders/")["Location"] == "/"  # signed out there too
+    assert bystander.get("/orders/").status_code == 200
+
+
+def test_cleanup_deletes_connections_that_ended(trader, keypair, wallet):
+    connect(trader, keypair)
+    assert dca_auth.clear_expired() == 0
+    DcaConnection.objects.update(token_expires_at=timezone.now() - timedelta(seconds=1))
+    assert dca_auth.clear_expired() == 1
+    assert dca_auth.access(wallet).state == "offer"
 
 
 def test_at_its_own_expiry_the_page_asks_again_without_calling_jupiter(trader, keypair, wallet):
@@ -287,7 +348,7 @@ def test_v1_down_still_lists_v2(trader, keypair, wallet):
     control.inject_fault("getRecurringOrders", "502", times=20)
     panel = trader.get("/orders/active", **HTMX)
     assert "Jupiter is not answering right now" in panel.text
-    assert panel.text.count('data-system="v2"') == 7
+    assert panel.text.count('data-system="v2"') == 8
 
 
 @pytest.mark.parametrize("status", [404, 410])
@@ -297,7 +358,7 @@ def test_v1_switched_off_lists_v2_with_one_calm_sentence(trader, keypair, wallet
     connect(trader, keypair)
     panel = trader.get("/orders/active", **HTMX)
     assert panel.status_code == 200
-    assert panel.text.count('data-system="v2"') == 7 and 'data-system="v1"' not in panel.text
+    assert panel.text.count('data-system="v2"') == 8 and 'data-system="v1"' not in panel.text
     assert "switched off its older recurring-order system" in panel.text
     assert 'role="alert"' not in panel.text and "status stale" not in panel.text
     history = trader.get("/orders/history", **HTMX)
@@ -305,7 +366,7 @@ def test_v1_switched_off_lists_v2_with_one_calm_sentence(trader, keypair, wallet
     export = trader.get("/orders/export.csv")
     assert export.status_code == 200
     text = b"".join(export.streaming_content).decode("utf-8-sig")
-    assert {row["system"] for row in csv.DictReader(io.StringIO(text))} == {"Jupiter DCA"}
+    assert {row["system"] for row in csv.DictReader(io.StringIO(text))} == {TrackedOrder.System.DCA.label}
 
 
 def test_v1_switched_off_and_not_connected_offers_to_connect(trader, wallet):
@@ -330,7 +391,7 @@ def test_history_and_csv_include_v2_orders_and_fills(trader, keypair, wallet):
 
     export = b"".join(trader.get("/orders/export.csv").streaming_content).decode("utf-8-sig")
     rows = [r for r in csv.DictReader(io.StringIO(export)) if r["kind"] == "fill"]
-    v2_rows = [r for r in rows if r["system"] == "Jupiter DCA"]
+    v2_rows = [r for r in rows if r["system"] == TrackedOrder.System.DCA.label]
     v2_fills = [
         e
         for name in (*ACTIVE_V2, *PAST_V2)
@@ -338,7 +399,7 @@ def test_history_and_csv_include_v2_orders_and_fills(trader, keypair, wallet):
         if e["type"] == "fill" and e["state"] == "success"
     ]
     assert {r["signature"] for r in v2_rows} == {e["txSignature"] for e in v2_fills}
-    assert {r["system"] for r in rows} == {"Jupiter DCA", "Recurring v1"}
+    assert {r["system"] for r in rows} == {TrackedOrder.System.DCA.label, TrackedOrder.System.RECURRING.label}
 
 
 def test_v2_fills_open_from_the_card(trader, keypair, wallet):
@@ -367,16 +428,15 @@ def test_a_v2_order_is_never_handed_to_the_v1_cancel(trader, keypair, wallet):
 def test_the_rendered_panel_is_kept_per_connection_state(trader, keypair, wallet):
     from django.test import Client
 
-    other = Client()  # the same wallet in another browser, never connected
+    other = Client()  # the same wallet in another browser: the connection is the wallet's
     other.force_login(get_user_model().objects.get(username=wallet))
+    assert "Show your newer Jupiter DCA orders" in other.get("/orders/active", **HTMX).text
     connect(trader, keypair)
     assert 'data-system="v2"' in trader.get("/orders/active", **HTMX).text
-    assert "Show your newer Jupiter DCA orders" in other.get("/orders/active", **HTMX).text
-    DcaConnection.objects.filter(session_id=trader.session.session_key).update(
-        token_expires_at=timezone.now() - timedelta(seconds=1)
-    )
+    assert 'data-system="v2"' in other.get("/orders/active", **HTMX).text
+    DcaConnection.objects.filter(wallet=wallet).update(token_expires_at=timezone.now() - timedelta(seconds=1))
     assert "has ended" in trader.get("/orders/active", **HTMX).text
-    assert "has ended" not in other.get("/orders/active", **HTMX).text
+    assert "has ended" in other.get("/orders/active", **HTMX).text
 
 
 def test_past_the_list_limit_both_systems_show_what_was_last_seen(trader, keypair, wallet, settings):
@@ -389,20 +449,46 @@ def test_past_the_list_limit_both_systems_show_what_was_last_seen(trader, keypai
     assert limited.status_code == 429
     assert (control.count_calls("dca-list"), control.count_calls("getRecurringOrders")) == calls
     assert f'data-order="{keys[0]}"' in limited.text
-    assert limited.text.count('data-system="v2"') == 7
+    assert limited.text.count('data-system="v2"') == 8
     assert "You refreshed your orders very often" in limited.text
 
 
-def test_jupiter_refusing_the_signature_is_said_plainly_and_nothing_is_kept(trader, keypair):
+def assert_sign_again(answer, caplog) -> None:
+    """Jupiter's 400 "Challenge not found": the trader's signature did not match what Jupiter
+    holds — a 400 saying "sign again", logged below ERROR (it is no fault of ours or Jupiter's)."""
+    assert answer.status_code == 400, answer.content
+    assert (answer.json()["code"], answer.json()["next"]) == ("challenge_not_found", "retry")  # sign again
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any(r.levelno == logging.INFO and "challenge_not_found" in r.getMessage() for r in caplog.records)
+
+
+def test_jupiter_refusing_the_signature_is_said_plainly_and_nothing_is_kept(trader, keypair, caplog):
     control.set_dca_challenge_lifetime(0)  # Jupiter has forgotten its challenge; ours is fresh
     text = challenge(trader).json()["challenge"].encode()
-    answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(keypair.sign_message(text))))
-    assert answer.status_code == 502
-    assert (answer.json()["code"], answer.json()["next"]) == ("challenge_not_found", "retry")  # sign again
+    with caplog.at_level(logging.INFO):
+        answer = verify(
+            trader, type="message", signedMessage=b64(text), signature=b64(bytes(keypair.sign_message(text)))
+        )
+    assert_sign_again(answer, caplog)
     assert control.count_calls("dca-verify") == 1
     assert stored_token(trader) == ""
     control.set_dca_challenge_lifetime(300)
     connect(trader, keypair)  # a fresh challenge, signed again, connects
+    assert stored_token(trader)
+
+
+def test_a_signature_jupiter_does_not_match_is_a_400_saying_sign_again(trader, keypair, wallet, caplog):
+    """The signature reaches Jupiter's /auth/verify (over HTTP, the sandbox) after Jupiter's
+    challenge was used up elsewhere: for Jupiter it is a bad signature, "Challenge not found"."""
+    text = challenge(trader).json()["challenge"].encode()
+    signature = keypair.sign_message(text)
+    trigger.verify(wallet, signature=str(signature))  # the same signature, redeemed at Jupiter first
+    with caplog.at_level(logging.INFO):
+        answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(signature)))
+    assert_sign_again(answer, caplog)
+    assert control.count_calls("dca-verify") == 2
+    assert stored_token(trader) == ""
+    connect(trader, keypair)  # signed again: connected
     assert stored_token(trader)
 
 
@@ -437,31 +523,24 @@ def test_a_challenge_without_its_signature_still_offers_to_connect(trader):
     assert "Show your newer Jupiter DCA orders" in trader.get("/orders/active", **HTMX).text
 
 
-def test_a_session_that_is_gone_cannot_keep_a_challenge(wallet):
-    with pytest.raises(dca_auth.ConnectRefused) as refused:
-        dca_auth.issue("no-such-session", wallet, "message")
-    assert refused.value.reason == "signed_out"
-    assert not DcaConnection.objects.exists()
-
-
-def test_unknown_kinds_and_missing_sessions_are_refused_or_ignored(trader, wallet):
+def test_unknown_kinds_and_unknown_wallets_are_refused_or_ignored(trader, wallet):
     with pytest.raises(dca_auth.ConnectRefused):
-        dca_auth.issue(trader.session.session_key, wallet, "sms")
+        dca_auth.issue(wallet, "sms")
     with pytest.raises(dca_auth.ConnectRefused):
-        dca_auth.connect(trader.session.session_key, wallet, kind="sms")
-    dca_auth.end(None)  # no session: nothing to end
-    assert dca_auth.access(None, wallet).state == "offer"
+        dca_auth.connect(wallet, kind="sms")
+    dca_auth.end(wallet)  # no connection: nothing to end
+    assert dca_auth.access(wallet).state == "offer"
+    assert dca_auth.access("").state == "offer"
     assert control.count_calls("dca-challenge") == 0
 
 
 def test_two_submissions_of_one_signature_reach_jupiter_once(trader, keypair, wallet, at_once):
     text = challenge(trader).json()["challenge"].encode()
     body = {"signed_message": text, "signature": bytes(keypair.sign_message(text))}
-    session_key = trader.session.session_key
 
     def submit() -> str:
         try:
-            dca_auth.connect(session_key, wallet, kind="message", **body)
+            dca_auth.connect(wallet, kind="message", **body)
         except dca_auth.ConnectRefused as refused:
             return refused.reason
         return "connected"
@@ -469,3 +548,98 @@ def test_two_submissions_of_one_signature_reach_jupiter_once(trader, keypair, wa
     outcomes = at_once(2, submit)
     assert sorted(outcomes) == ["conflict", "connected"]
     assert control.count_calls("dca-verify") == 1
+
+
+# --- issue 20: the page says what it covers, once, and keeps what it last saw ----------------------
+
+
+def cover(html: str) -> tuple[str, int]:
+    found = re.search(r'data-counted="(\d+)" data-cover="(\w+)"', html)
+    assert found, "no totals"
+    return found.group(2), int(found.group(1))
+
+
+def test_totals_cover_the_older_orders_until_connected_then_all(trader, keypair, wallet):
+    control.seed_wallet(wallet, active=3, history=0)
+    panel = trader.get("/orders/active", **HTMX).text
+    assert cover(panel) == ("older", 3)
+    words = " ".join(re.sub(r"<[^>]+>", "", panel).split())
+    assert "Your 3 older orders at today's price — connect to include your newer Jupiter DCA orders" in words
+    connect(trader, keypair)
+    # Every live order of both systems but the stopped one (its refund waits: named above, not counted).
+    assert cover(trader.get("/orders/active", **HTMX).text) == ("all", 3 + len(ACTIVE_V2) - 1)
+
+
+def test_every_card_names_its_system_in_the_models_words(trader, keypair, wallet):
+    control.seed_wallet(wallet, active=2, history=0)
+    connect(trader, keypair)
+    panel = trader.get("/orders/active", **HTMX).text
+    labels = [label.strip() for label in re.findall(r'<p class="system-label">([^<·]+)', panel)]
+    expected = {TrackedOrder.System.RECURRING.label: 2, TrackedOrder.System.DCA.label: len(ACTIVE_V2)}
+    assert {label: labels.count(label) for label in labels} == expected
+
+
+def test_one_failure_of_both_lists_is_said_once(trader, keypair, wallet):
+    control.seed_wallet(wallet, active=2, history=0)
+    connect(trader, keypair)
+    trader.get("/orders/active", **HTMX)
+    control.inject_fault("getRecurringOrders", "500", times=20)
+    control.inject_fault("dca-list", "500", times=20)
+    tracking.invalidate(wallet)
+    panel = trader.get("/orders/active", **HTMX).text
+    assert panel.count("status stale") == 1 and 'role="alert"' not in panel
+    assert panel.count('data-system="v1"') == 2 and panel.count('data-system="v2"') == len(ACTIVE_V2)
+
+
+def test_different_failures_of_the_two_lists_are_each_said(trader, keypair, wallet):
+    control.seed_wallet(wallet, active=2, history=0)
+    connect(trader, keypair)
+    trader.get("/orders/active", **HTMX)
+    control.inject_fault("getRecurringOrders", "500", times=20)
+    control.inject_fault("dca-list", "429", times=20)
+    tracking.invalidate(wallet)
+    assert trader.get("/orders/active", **HTMX).text.count("status stale") == 2
+
+
+def test_a_next_buy_already_due_reads_due_now(trader, keypair, wallet):
+    from dashboard.sandbox.models import DcaOrder
+
+    connect(trader, keypair)
+    key = v2_id(wallet, "active")
+    DcaOrder.objects.filter(order_id=key).update(next_fill_at=timezone.now() - timedelta(minutes=5))
+    tracking.expire_dca(wallet, "active")
+    card = trader.get("/orders/active", **HTMX).text.split(f'data-order="{key}"')[1].split("</article>")[0]
+    assert "Next buy: due now" in card
+    assert "<time" not in card.split("Next buy:")[1].split("</p>")[0].split("last buy")[0]
+
+
+def test_v1_switched_off_after_a_visit_keeps_its_orders_as_last_seen(trader, keypair, wallet):
+    keys = control.seed_wallet(wallet, active=2, history=0)
+    connect(trader, keypair)
+    trader.get("/orders/active", **HTMX)
+    control.switch_off_v1(410)
+    tracking.invalidate(wallet)
+    panel = trader.get("/orders/active", **HTMX).text
+    assert all(f'data-order="{k}"' in panel for k in keys)  # never silently dropped
+    assert not any(f"/orders/{k}/cancel" in panel for k in keys)  # nothing to cancel them with here
+    assert "status stale" not in panel and 'role="alert"' not in panel
+    assert cover(panel) == ("all", len(ACTIVE_V2) - 1)  # what is live: the v2 orders
+    words = " ".join(re.sub(r"<[^>]+>", "", panel).split())
+    assert "The 2 older orders below are shown as we last saw them" in words and "jup.ag" in words
+
+
+def test_a_disconnect_while_jupiter_checks_the_signature_keeps_nothing(trader, keypair, wallet, monkeypatch):
+    from dashboard import trigger
+
+    verify_with_jupiter = trigger.verify
+
+    def disconnected_meanwhile(*args, **kwargs):
+        token = verify_with_jupiter(*args, **kwargs)
+        trader.post("/orders/dca/disconnect")  # pressed in another tab while Jupiter answered
+        return token
+
+    monkeypatch.setattr(trigger, "verify", disconnected_meanwhile)
+    text = challenge(trader).json()["challenge"].encode()
+    answer = verify(trader, type="message", signedMessage=b64(text), signature=b64(bytes(keypair.sign_message(text))))
+    assert answer.status_code == 409 and answer.json()["state"] == "refused"
+    assert not DcaConnection.objects.exists()

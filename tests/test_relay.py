@@ -303,6 +303,17 @@ def test_fuzzed_submissions_never_500_and_never_relay(trader, order_key, payload
 
 
 @pytestmark_http
+@pytest.mark.parametrize(
+    ("payload", "code"), [("", "signed_transaction_missing"), ("A" * 5000, "signed_transaction_too_large")]
+)
+def test_a_form_the_bridge_cannot_have_sent_is_refused_by_its_code(trader, order_key, payload, code):
+    started = start(trader, order_key)
+    response = submit(trader, started, payload)
+    assert (response.status_code, response.json()["state"], response.json()["code"]) == (400, "refused", code)
+    assert control.count_calls("execute") == 0
+
+
+@pytestmark_http
 def test_concurrent_submissions_of_one_attempt_relay_exactly_once(
     sandbox_upstream, keypair, order_key, client, at_once
 ):

@@ -334,8 +334,15 @@ def test_tokens_search_returns_known_mints_without_icons(client):
     assert [t["symbol"] for t in found] == ["SOL", "USDC", "Bonk"]
     assert [t["decimals"] for t in found] == [9, 6, 5]
     assert all(t["icon"] is None and t["usdPrice"] > 0 for t in found)
-    assert set(found[0]) == {"id", "name", "symbol", "icon", "decimals", "usdPrice", "tokenProgram"}
+    assert set(found[0]) == {"id", "name", "symbol", "icon", "decimals", "usdPrice", "tokenProgram", "isVerified"}
     assert {t["tokenProgram"] for t in found} == {"TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"}
+    assert all(t["isVerified"] is True for t in found)
+    # A look-alike: the same symbol and name as dogwifhat, another mint, not verified by Jupiter.
+    wifs = client.get("/sandbox/tokens/v2/search", {"query": f"{tokens.WIF},{tokens.FAKE_WIF}"}).json()
+    assert [(t["symbol"], t["name"], t["isVerified"]) for t in wifs] == [
+        ("$WIF", "dogwifhat", True),
+        ("$WIF", "dogwifhat", False),
+    ]
     pyusd = client.get("/sandbox/tokens/v2/search", {"query": tokens.PYUSD}).json()
     assert pyusd[0]["tokenProgram"] == "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb"  # Token-2022
     assert client.get("/sandbox/tokens/v2/search").status_code == 400

@@ -455,14 +455,14 @@ def test_each_wallet_gets_an_order_in_every_state(api):
     token = login(api)
     active, past = orders(api, token, state="active"), orders(api, token, state="past")
     assert sorted(o["state"] for o in active) == sorted(
-        ["depositing", "active", "active", "active", "active", "executing", "withdrawing"]
+        ["depositing", "active", "active", "active", "active", "active", "executing", "withdrawing"]
     )
     assert sorted(o["state"] for o in past) == ["cancelled", "completed", "deposit_failed"]
     everything = orders(api, token)
     assert {o["id"] for o in everything} == {o["id"] for o in active + past}
     assert {o["id"] for o in everything} == {seeded(spec.name) for spec in trigger_seed.STANDARD}
     bobs = orders(api, login(api, BOB))
-    assert len(bobs) == 10
+    assert len(bobs) == 11
     assert not {o["id"] for o in bobs} & {o["id"] for o in everything}
     assert {o["vaultPubkey"] for o in bobs} == {vault(BOB_WALLET)}
 
@@ -531,6 +531,7 @@ def test_special_orders_price_band_earn_and_token_2022(api):
     assert earn["jlYieldUsd"] == pytest.approx(0.4213)
     assert earn["orderType"] == "time_based"
     assert by_id[seeded("token-2022")]["inputMint"] == tokens.PYUSD
+    assert (by_id[seeded("sol-input")]["inputMint"], by_id[seeded("sol-input")]["state"]) == (tokens.SOL, "active")
     for order in by_id.values():
         if order["id"] != band["id"]:
             assert (order["minPriceUsd"], order["maxPriceUsd"], order["triggerMint"]) == (None, None, None)
@@ -625,7 +626,7 @@ def test_pagination_sorting_and_filters(api):
     ascending = orders(api, token, sort="created_at", dir="asc")
     created = [parse_iso(o["createdAt"]) for o in ascending]
     assert created == sorted(created)
-    assert len(ascending) == 7 + 28
+    assert len(ascending) == 8 + 28
     by_next = orders(api, token, state="active", sort="next_fill_at", dir="asc")
     next_fills = [parse_iso(o["nextFillAt"]) for o in by_next]
     assert next_fills == sorted(next_fills)
@@ -1070,24 +1071,81 @@ def test_harmful_mode_lasts_until_reset_and_can_still_be_confirmed(api):
 
 
 @pytest.mark.parametrize("mode", trigger_transactions.MODES)
-@pytest.mark.parametrize("name", ["active", "token-2022"])
+@pytest.mark.parametrize("name", ["active", "token-2022", "sol-input"])
 def test_the_dashboards_withdrawal_check_passes_good_modes_and_refuses_every_harmful_one(api, mode, name):
     tx, order, issued = harmful(api, mode, name)
+    token = tokens.get_token(order["inputMint"])
     refund = withdrawal.RefundOrder(
         wallet=ALICE_WALLET,
         vault=order["vaultPubkey"],
         input_mint=order["inputMint"],
+        remaining=int(order["inputAmountRemaining"]),
+        initial=int(order["inputAmountInitial"]),
+        used=int(order["inputAmountUsed"]),
         refund_amount=int(issued["refundAmount"]),
-        input_token_program=tokens.get_token(order["inputMint"]).token_program,
+        input_token_program=token.token_program,
+        input_decimals=token.decimals,
     )
     raw = base64.b64decode(issued["transaction"])
     if mode in trigger_transactions.GOOD_MODES:
-        assert withdrawal.check_withdrawal(raw, refund, max_priority_fee_lamports=200_000) == to_bytes_versioned(
-            tx.message
-        )
+        checked = withdrawal.check_withdrawal(raw, refund, max_priority_fee_lamports=200_000)
+        assert checked.message == to_bytes_versioned(tx.message)
+        assert checked.amount == int(order["inputAmountRemaining"]) == int(issued["refundAmount"])
     else:
         with pytest.raises(withdrawal.WithdrawalRefused):
             withdrawal.check_withdrawal(raw, refund, max_priority_fee_lamports=200_000)
+
+
+def test_a_sol_orders_refund_closes_its_wrapped_sol_deposit_straight_to_the_wallet(api):
+    tx, order, issued = harmful(api, "normal", "sol-input")
+    vault = order["vaultPubkey"]
+    source = str(keys.order_token_account(Pubkey.from_string(vault), order["id"]))
+    assert [(p, a, d) for p, a, d in instructions(tx)][2:] == [
+        (TOKEN, [source, ALICE_WALLET, vault, COSIGNER], bytes([9]))
+    ]
+    assert int(issued["refundAmount"]) == int(order["inputAmountRemaining"])
+
+
+def test_a_sol_refund_unwrapped_into_the_wallets_wrapped_sol_account(api):
+    tx, order, issued = harmful(api, "sol_unwrap", "sol-input")
+    vault, wsol = order["vaultPubkey"], ata(ALICE_WALLET, tokens.SOL)
+    source = str(keys.order_token_account(Pubkey.from_string(vault), order["id"]))
+    amount = int(issued["refundAmount"])
+    assert [(p, a, d) for p, a, d in instructions(tx)][2:] == [
+        (
+            "ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL",
+            [ALICE_WALLET, wsol, ALICE_WALLET, tokens.SOL, "11111111111111111111111111111111", TOKEN],
+            bytes([1]),
+        ),
+        (TOKEN, [source, wsol, vault, COSIGNER], bytes([3]) + amount.to_bytes(8, "little")),
+        (TOKEN, [wsol, ALICE_WALLET, ALICE_WALLET], bytes([9])),
+        (TOKEN, [source, ALICE_WALLET, vault], bytes([9])),
+    ]
+
+
+def test_a_token_2022_refund_naming_a_transfer_fee(api):
+    tx, _order, issued = harmful(api, "transfer_fee", "token-2022")
+    amount = int(issued["refundAmount"])
+    _program, _accounts, data = instructions(tx)[2]
+    assert data == bytes([26, 1]) + amount.to_bytes(8, "little") + bytes([6]) + (amount * 3 // 1000).to_bytes(
+        8, "little"
+    )
+    # Classic Token inputs have no transfer fee: the mode leaves them as they are.
+    tx, _order, _issued = harmful(api, "transfer_fee", "active")
+    assert instructions(tx)[2][2][0] == 3
+
+
+@pytest.mark.parametrize("name", ["active", "sol-input"])
+def test_a_short_refund_names_the_one_unit_it_moves(api, name):
+    tx, order, issued = harmful(api, "short_refund", name)
+    assert issued["refundAmount"] == "1"
+    assert control.dca_withdrawals(order["id"])[-1]["refundAmount"] == "1"
+    if name == "active":
+        assert instructions(tx)[2][2] == bytes([3]) + (1).to_bytes(8, "little")
+    else:  # a nearly empty account of the vault is closed, not the deposit
+        vault = Pubkey.from_string(order["vaultPubkey"])
+        source = keys.order_token_account(vault, order["id"])
+        assert instructions(tx)[2][1][0] == str(keys.dust_token_account(vault, source))
 
 
 # --- faults, rate limit, v1 switch, control ----------------------------------------------------
@@ -1224,8 +1282,9 @@ def test_seeding_is_deterministic_per_wallet():
     fields = ("order_id", "input_amount_initial", "output_amount_total", "created_at", "events", "state")
     assert [[getattr(o, f) for f in fields] for o in one] == [[getattr(o, f) for f in fields] for o in two]
     later = trigger_seed.build_orders(ALICE_WALLET, now + timedelta(hours=1))
-    assert [o.order_id for o in later] == [o.order_id for o in one[:10]]
-    assert [o.output_amount_total for o in later] == [o.output_amount_total for o in one[:10]]
+    standard = len(trigger_seed.STANDARD)
+    assert [o.order_id for o in later] == [o.order_id for o in one[:standard]]
+    assert [o.output_amount_total for o in later] == [o.output_amount_total for o in one[:standard]]
 
 
 def test_control_endpoint_over_http(api, live_server):
@@ -1381,8 +1440,35 @@ def test_the_sandbox_wallet_signs_v2_challenges_and_withdrawals(api):
     message, memo, withdrawal = result["sheets"]
     assert "Sign a message from Jupiter" in message and "authenticate with Jupiter" in message
     assert "Approve a transaction" in memo and "Memo" in memo
-    assert re.search(r"Move \d+ base units of a token", withdrawal)
+    # In token amounts and names, as a wallet that reads the accounts shows it ("Move 150 USDC …").
+    moved = re.search(r"Move [\d,.]+ (USDC|PYUSD) from \w{4}…\w{4} to your wallet", withdrawal)
+    assert moved, withdrawal
+    assert re.search(rf"Close the {moved[1]} account of \w{{4}}…\w{{4}}; its rent goes to your wallet", withdrawal)
+    assert "base units" not in withdrawal
     assert "Network fee ≈ 0.000015 SOL" in withdrawal  # three signatures
+
+
+def test_token_accounts_name_what_a_withdrawal_moves(api):
+    """The sandbox wallet's stand-in for an RPC: the wallet's own token accounts, its vault's, an
+    order's deposit account and a mint are named (symbol, decimals, owner); anything else is not."""
+    control.seed_dca_wallet(ALICE_WALLET)
+    vault = keys.vault_keypair(ALICE_WALLET).pubkey()
+    deposit = str(keys.order_token_account(vault, trigger_seed.order_id(ALICE_WALLET, "withdrawing")))
+    mine = str(keys.associated_token_account(ALICE.pubkey(), Pubkey.from_string(tokens.USDC)))
+    stranger = str(Keypair().pubkey())
+    addresses = [deposit, mine, tokens.FAKE_WIF, stranger]
+    answer = requests.get(
+        api.removesuffix("/trigger/v2") + "/token-accounts",
+        params=[("wallet", ALICE_WALLET), *(("address", a) for a in addresses)],
+        timeout=10,
+    )
+    assert answer.status_code == 200
+    assert answer.json() == {
+        deposit: {"mint": tokens.USDC, "symbol": "USDC", "decimals": 6, "owner": str(vault)},
+        mine: {"mint": tokens.USDC, "symbol": "USDC", "decimals": 6, "owner": ALICE_WALLET},
+        tokens.FAKE_WIF: {"mint": tokens.FAKE_WIF, "symbol": "$WIF", "decimals": 6, "owner": ""},
+    }
+    assert requests.get(api.removesuffix("/trigger/v2") + "/token-accounts", timeout=10).json() == {}
 
 
 def test_the_seed_command_can_seed_v2_orders(capsys):
@@ -1390,4 +1476,4 @@ def test_the_seed_command_can_seed_v2_orders(capsys):
     out = capsys.readouterr().out
     assert "Seeded 1 orders" in out
     assert f"v2 DCA {seeded('executing')}  executing" in out
-    assert DcaOrder.objects.filter(user=ALICE_WALLET).count() == 12
+    assert DcaOrder.objects.filter(user=ALICE_WALLET).count() == len(trigger_seed.STANDARD) + 2

@@ -403,8 +403,7 @@ def test_verified_sign_ins_are_limited_per_wallet(settings):
 def test_deeply_nested_json_is_refused_plainly(client, caplog, url, body):
     response = client.post(url, body, content_type="application/json", REMOTE_ADDR=unique_address())
     assert response.status_code == 400
-    assert response.json()["state"] == "refused"
-    assert response.json()["message"].endswith("Please start again.")
+    assert (response.json()["state"], response.json()["code"]) == ("refused", "bad_request")
     assert not [r for r in caplog.records if r.exc_info]
 
 
@@ -573,7 +572,10 @@ def test_cleanup_command_deletes_expired_sessions_and_challenges(client):
     session, nonce = expired_leftovers()
     out = io.StringIO()
     call_command("cleanup", stdout=out)
-    assert "Deleted 1 expired sessions and 1 expired sign-in challenges." in out.getvalue()
+    assert (
+        "Deleted 1 expired sessions, 1 expired sign-in challenges and 0 ended Jupiter DCA connections."
+        in out.getvalue()
+    )
     assert not Session.objects.filter(session_key=session).exists()
     assert not siws.SignInChallenge.objects.filter(nonce=nonce).exists()
     assert Session.objects.filter(session_key=client.session.session_key).exists()

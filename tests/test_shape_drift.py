@@ -83,7 +83,7 @@ def test_a_drifted_v2_list_keeps_the_orders_and_shows_last_known(drift, missing,
     wallet, token = connected_wallet()
     live = tracking.list_dca(wallet, "active", token)
     tracked = active_keys(wallet, "v2")
-    assert len(tracked) == 7 and {o.id for o in live.orders} == tracked
+    assert len(tracked) == 8 and {o.id for o in live.orders} == tracked
 
     control.set_drift(drift)
     tracking.expire_dca(wallet, "active")
@@ -110,7 +110,7 @@ def test_one_v2_order_with_a_renamed_key_retires_nothing(monkeypatch):
     monkeypatch.setattr(sandbox_trigger_views, "drifted", one_odd)
     tracking.expire_dca(wallet, "active")
     shown = tracking.list_dca(wallet, "active", token)
-    assert shown.unreadable == 1 and len(shown.orders) == 6
+    assert shown.unreadable == 1 and len(shown.orders) == 7
     assert odd[0] not in {o.id for o in shown.orders}
     assert active_keys(wallet, "v2") == tracked  # the unreadable one is not taken for gone
 

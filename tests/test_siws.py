@@ -43,10 +43,11 @@ def verify(client: Client, body: dict | str, **extra):
     return client.post(VERIFY, data, content_type="application/json", **extra)
 
 
-def assert_refused(client: Client, response, phrase: str, status: int = 400) -> None:
+def assert_refused(client: Client, response, code: str, status: int = 400) -> None:
+    """Refused with this code (its words: dashboard/messages.py), nobody signed in; start again."""
     assert response.status_code == status, response.content
-    assert response.json()["state"] == "refused"
-    assert phrase.lower() in response.json()["message"].lower()
+    assert (response.json()["state"], response.json()["code"], response.json()["next"]) == ("refused", code, "retry")
+    assert response.json()["message"]
     assert SESSION_KEY not in client.session
 
 
@@ -82,7 +83,7 @@ def test_sign_in_happy_path(client, keypair, wallet):
     assert response.status_code == 200, response.content
     assert response.json() == {
         "state": "signed_in",
-        "code": None,
+        "code": "signed_in",
         "message": "Signed in.",
         "next": None,
         "address": wallet,
@@ -109,7 +110,7 @@ def test_sign_message_fallback_requires_the_exact_text(client, keypair, wallet):
     challenge = start(client, wallet)
     other = sign_in_text(challenge, wallet, statement="Something else entirely.")
     response = verify(client, sign_in_body(keypair, other, challenge["nonce"]))
-    assert_refused(client, response, "different text")
+    assert_refused(client, response, "sign_in_text_changed")
 
 
 @pytest.mark.django_db
@@ -182,7 +183,7 @@ def test_sign_in_with_a_transaction(client, keypair, wallet):
     assert response.json()["state"] == "signed_in"
     assert client.session[SESSION_KEY]
     client.post(reverse("sign_out"))
-    assert_refused(client, verify(client, body), "already been used")
+    assert_refused(client, verify(client, body), "nonce_unknown")
 
 
 @pytest.mark.django_db
@@ -198,34 +199,34 @@ def refused_transactions(kp: Keypair) -> dict[str, tuple[dict, str, int]]:
     stranger = Keypair()
     pay = transfer(TransferParams(from_pubkey=kp.pubkey(), to_pubkey=stranger.pubkey(), lamports=10**9))
     return {
-        "a transfer beside the memo": ({"after": (pay,)}, "does more than carry", 400),
+        "a transfer beside the memo": ({"after": (pay,)}, "sign_in_transaction_does_more", 400),
         "a priority fee above the ceiling": (
             {"before": (set_compute_unit_limit(50_000), set_compute_unit_price(4_000_001))},
-            "does more than carry",
+            "sign_in_transaction_does_more",
             400,
         ),
         "a heap-frame request": (
             {"before": (Instruction(COMPUTE_BUDGET, bytes([1, 0, 128, 0, 0]), []),)},
-            "does more than carry",
+            "sign_in_transaction_does_more",
             400,
         ),
-        "someone else pays": ({"payer": stranger}, "does more than carry", 400),
-        "a second memo": ({"after": (Instruction(MEMO, b"and more", []),)}, "changed this site's", 400),
-        "another blockhash": ({"blockhash": Hash.new_unique()}, "changed this site's", 400),
-        "other text": ({"text": "Sign in to evil.example"}, "not a standard sign-in message", 400),
-        "signed by another key": ({"signer": stranger}, "signature does not match", 403),
+        "someone else pays": ({"payer": stranger}, "sign_in_transaction_does_more", 400),
+        "a second memo": ({"after": (Instruction(MEMO, b"and more", []),)}, "sign_in_transaction_changed", 400),
+        "another blockhash": ({"blockhash": Hash.new_unique()}, "sign_in_transaction_changed", 400),
+        "other text": ({"text": "Sign in to evil.example"}, "not_sign_in_text", 400),
+        "signed by another key": ({"signer": stranger}, "signature_invalid", 403),
     }
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("case", list(refused_transactions(Keypair())))
 def test_sign_in_transactions_that_are_not_exactly_ours_are_refused(client, keypair, case):
-    changes, phrase, status = refused_transactions(keypair)[case]
+    changes, code, status = refused_transactions(keypair)[case]
     challenge, issued = start_transaction(client, keypair)
     text = changes.pop("text", challenge["text"])
     blockhash = changes.pop("blockhash", issued.message.recent_blockhash)
     body = {**memo_transaction(keypair, text, blockhash, **changes), "nonce": challenge["nonce"]}
-    assert_refused(client, verify(client, body), phrase, status)
+    assert_refused(client, verify(client, body), code, status)
     # Nothing was used up: the wallet's real answer still signs in.
     assert verify(client, signed_as_issued(challenge, issued, keypair)).status_code == 200
 
@@ -234,29 +235,29 @@ def test_sign_in_transactions_that_are_not_exactly_ours_are_refused(client, keyp
 def test_a_sign_in_transaction_is_refused_unsigned_late_elsewhere_or_for_another_account(client, keypair, wallet):
     challenge, issued = start_transaction(client, keypair)
     unsigned = {"address": wallet, "signedTransaction": challenge["transaction"], "nonce": challenge["nonce"]}
-    assert_refused(client, verify(client, unsigned), "signature does not match", 403)
+    assert_refused(client, verify(client, unsigned), "signature_invalid", 403)
     assert_refused(
         client,
         verify(client, signed_as_issued(challenge, issued, keypair), HTTP_HOST="localhost"),
-        "another address",
+        "host_mismatch",
         403,
     )
     other = Keypair()
-    assert_refused(client, verify(client, {**signed_as_issued(challenge, issued, other)}), "different account", 403)
+    assert_refused(client, verify(client, {**signed_as_issued(challenge, issued, other)}), "other_account", 403)
     garbage = {**unsigned, "signedTransaction": base64.b64encode(b"\x01" + b"\x00" * 80).decode()}
-    assert_refused(client, verify(client, garbage), "could not be read")
+    assert_refused(client, verify(client, garbage), "sign_in_transaction_unreadable")
     past = timezone.now().replace(microsecond=0) - timedelta(minutes=6)
     SignInChallenge.objects.filter(nonce=challenge["nonce"]).update(
         issued_at=past, expires_at=past + timedelta(minutes=5)
     )
     stale = SignInChallenge.objects.get(nonce=challenge["nonce"])
     late = {**memo_transaction(keypair, stale.message, issued.message.recent_blockhash), "nonce": challenge["nonce"]}
-    assert_refused(client, verify(client, late), "does not match")  # its text no longer matches the times…
+    assert_refused(client, verify(client, late), "fields_mismatch")  # its text no longer matches the times…
     text = siws.format_message(siws.challenge_fields(stale, wallet))
     late = {**memo_transaction(keypair, text, issued.message.recent_blockhash), "nonce": challenge["nonce"]}
-    assert_refused(client, verify(client, late), "different text")  # …and the stored text is what counts
+    assert_refused(client, verify(client, late), "sign_in_text_changed")  # …and the stored text is what counts
     SignInChallenge.objects.filter(nonce=challenge["nonce"]).update(message=text)
-    assert_refused(client, verify(client, late), "expired")
+    assert_refused(client, verify(client, late), "challenge_expired")
 
 
 @pytest.mark.django_db
@@ -266,9 +267,9 @@ def test_a_message_challenge_cannot_be_answered_with_a_transaction(client, keypa
         **memo_transaction(keypair, sign_in_text(challenge, wallet), Hash.new_unique()),
         "nonce": challenge["nonce"],
     }
-    assert_refused(client, verify(client, body), "different account", 403)
+    assert_refused(client, verify(client, body), "other_account", 403)
     refused = client.post(CHALLENGE, json.dumps({"type": "transaction"}), content_type="application/json")
-    assert refused.status_code == 400 and "did not share an account" in refused.json()["message"]
+    assert (refused.status_code, refused.json()["code"]) == (400, "no_account")
 
 
 # --- Refusals: each with a clear message, the session unchanged ---
@@ -280,7 +281,7 @@ def test_replayed_nonce(client, keypair, wallet):
     body = sign_in_body(keypair, sign_in_text(challenge, wallet), challenge["nonce"])
     assert verify(client, body).status_code == 200
     client.post(reverse("sign_out"))
-    assert_refused(client, verify(client, body), "already been used")
+    assert_refused(client, verify(client, body), "nonce_unknown")
 
 
 @pytest.mark.django_db
@@ -289,7 +290,7 @@ def test_replay_from_another_session(client, keypair, wallet):
     body = sign_in_body(keypair, sign_in_text(challenge, wallet), challenge["nonce"])
     thief = Client()
     start(thief)
-    assert_refused(thief, verify(thief, body), "another browser tab")
+    assert_refused(thief, verify(thief, body), "nonce_unknown")
 
 
 @pytest.mark.django_db
@@ -301,7 +302,7 @@ def test_expired(client, keypair, wallet):
     )
     challenge = siws.challenge_input(SignInChallenge.objects.get(nonce=challenge["nonce"]))
     response = verify(client, sign_in_body(keypair, sign_in_text(challenge, wallet), challenge["nonce"]))
-    assert_refused(client, response, "expired")
+    assert_refused(client, response, "challenge_expired")
 
 
 @pytest.mark.django_db
@@ -313,14 +314,14 @@ def test_issued_at_far_in_the_future(client, keypair, wallet):
     )
     challenge = siws.challenge_input(SignInChallenge.objects.get(nonce=challenge["nonce"]))
     response = verify(client, sign_in_body(keypair, sign_in_text(challenge, wallet), challenge["nonce"]))
-    assert_refused(client, response, "too far from now")
+    assert_refused(client, response, "clock_skew")
 
 
 @pytest.mark.django_db
 def test_issued_at_changed_by_the_client(client, keypair, wallet):
     challenge = start(client)
     text = sign_in_text(challenge, wallet, issued_at="2030-01-01T00:00:00Z")
-    assert_refused(client, verify(client, sign_in_body(keypair, text, challenge["nonce"])), "does not match")
+    assert_refused(client, verify(client, sign_in_body(keypair, text, challenge["nonce"])), "fields_mismatch")
 
 
 @pytest.mark.django_db
@@ -328,7 +329,7 @@ def test_wrong_domain_in_the_message(client, keypair, wallet):
     challenge = start(client)
     text = sign_in_text(challenge, wallet, domain="evil.example")
     response = verify(client, sign_in_body(keypair, text, challenge["nonce"]))
-    assert_refused(client, response, "another website", 403)
+    assert_refused(client, response, "domain_mismatch", 403)
 
 
 @pytest.mark.django_db
@@ -336,7 +337,7 @@ def test_message_replayed_on_another_host(client, keypair, wallet):
     challenge = start(client)
     body = sign_in_body(keypair, sign_in_text(challenge, wallet), challenge["nonce"])
     response = verify(client, body, HTTP_HOST="localhost")
-    assert_refused(client, response, "started on another address", 403)
+    assert_refused(client, response, "host_mismatch", 403)
 
 
 @pytest.mark.django_db
@@ -344,7 +345,7 @@ def test_wrong_address_claimed(client, keypair, wallet):
     challenge = start(client)
     body = sign_in_body(keypair, sign_in_text(challenge, wallet), challenge["nonce"])
     body["address"] = str(Keypair().pubkey())
-    assert_refused(client, verify(client, body), "different account", 403)
+    assert_refused(client, verify(client, body), "other_account", 403)
 
 
 @pytest.mark.django_db
@@ -352,7 +353,7 @@ def test_signed_by_another_key(client, wallet):
     challenge = start(client)
     text = sign_in_text(challenge, wallet)
     body = sign_in_body(Keypair(), text, challenge["nonce"], address=wallet)
-    assert_refused(client, verify(client, body), "signature does not match", 403)
+    assert_refused(client, verify(client, body), "signature_invalid", 403)
 
 
 @pytest.mark.django_db
@@ -384,8 +385,7 @@ def test_non_canonical_text(client, keypair, wallet, mangle):
     text = mangle(sign_in_text(challenge, wallet))
     response = verify(client, sign_in_body(keypair, text, challenge["nonce"]))
     assert response.status_code == 400, response.content
-    error = response.json()["message"]
-    assert "not a standard sign-in message" in error or "does not match" in error
+    assert response.json()["code"] in ("not_sign_in_text", "fields_mismatch")
     assert SESSION_KEY not in client.session
 
 
@@ -398,7 +398,8 @@ def test_garbage_base64(client, keypair, wallet, field, garbage):
     body[field] = garbage
     response = verify(client, body)
     assert response.status_code == 400
-    assert "wallet" in response.json()["message"]
+    codes = ("unreadable_from_wallet", "wrong_size_from_wallet", "answer_incomplete", "answer_garbled")
+    assert (response.json()["code"], response.json()["field"]) in [(code, field) for code in codes]
     assert SESSION_KEY not in client.session
 
 
@@ -410,6 +411,7 @@ def test_malformed_requests(client, body):
     start(client)
     response = verify(client, body)
     assert response.status_code == 400
+    assert response.json()["code"] in ("bad_request", "answer_incomplete", "bad_address")
     assert response.json()["message"].endswith(".")
 
 
@@ -418,10 +420,10 @@ def test_oversized_body(client, keypair, wallet):
     challenge = start(client)
     body = sign_in_body(keypair, sign_in_text(challenge, wallet), challenge["nonce"])
     body["padding"] = "x" * (siws.MAX_BODY_BYTES + 1)
-    assert_refused(client, verify(client, body), "too large")
+    assert_refused(client, verify(client, body), "bad_request")
     big = start(client)
     text = sign_in_text(big, wallet, statement="x" * 3000)
-    assert_refused(client, verify(client, sign_in_body(keypair, text, big["nonce"])), "too long")
+    assert_refused(client, verify(client, sign_in_body(keypair, text, big["nonce"])), "answer_too_long")
 
 
 @pytest.mark.django_db

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
+from solders.keypair import Keypair
 
 from dashboard import tokens
 from dashboard.sandbox import control
@@ -49,3 +50,17 @@ def test_price_unknown_when_the_tokens_api_fails(sandbox_upstream):
     calls = control.count_calls("tokens")
     tokens.get_tokens([SOL])
     assert control.count_calls("tokens") == calls  # not asked again for a minute
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_price_service_is_told_apart_from_a_token_without_a_price(sandbox_upstream):
+    unknown = str(Keypair().pubkey())  # a mint the Tokens API does not list: no price there
+    found = tokens.get_tokens([SOL, unknown])
+    assert found[unknown].usd_price is None and not found[unknown].price_unavailable
+    assert found[SOL].usd_price is not None and not found[SOL].price_unavailable
+    cache.clear()
+    control.inject_fault("tokens", "500", times=10)
+    down = tokens.get_tokens([SOL, unknown])
+    assert down[SOL].usd_price is None and down[SOL].price_unavailable
+    assert down[unknown].price_unavailable
+    assert tokens.get_tokens([SOL])[SOL].price_unavailable  # the same for the minute it is kept

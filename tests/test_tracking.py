@@ -129,7 +129,7 @@ def test_forget_drops_the_order_from_cached_pages_without_calling_upstream():
 
     tracking.forget(wallet, cancelled)
     after = tracking.list_orders(wallet, "active")
-    assert list_calls() == before  # active pages were edited in the cache, not refetched
+    assert list_calls() == before  # the cached pages serve, less the closed order: not refetched
     assert keys(after) == [k for k in keys(active) if k != cancelled]
     assert TrackedOrder.objects.get(wallet=wallet, order_key=cancelled).status == "closed"
 
@@ -166,7 +166,7 @@ def test_cancel_over_http_uses_the_cache_and_forgets_the_order(client):
     after = client.get("/orders/active", **htmx)
     assert keys_[0] not in {o.order_key for o in after.context_data["orders"]}
     assert len(after.context_data["orders"]) == 24
-    assert list_calls() == 3  # the second view came from the edited cache
+    assert list_calls() == 3  # the second view came from the cache, less the cancelled order
 
 
 def test_invalidate_forces_both_lists_to_be_fetched_again():

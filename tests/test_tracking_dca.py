@@ -10,7 +10,7 @@ import pytest
 from django.core.cache import cache
 from solders.keypair import Keypair
 
-from dashboard import recurring, tracking, trigger
+from dashboard import dca_orders, recurring, tracking, trigger
 from dashboard.models import TrackedOrder
 from dashboard.sandbox import control
 
@@ -44,7 +44,7 @@ def test_v1_pages_and_the_v2_list_are_fetched_at_the_same_time(monkeypatch):
     monkeypatch.setattr(tracking, "list_orders", v1)
     monkeypatch.setattr(tracking, "list_dca", v2)
     board = tracking.list_board(wallet, "active", token)
-    assert len(board.v1.orders) == 3 and len(board.v2.orders) == 7
+    assert len(board.v1.orders) == 3 and len(board.v2.orders) == 8
     assert board.live and not board.v2.needs_connect
     assert [o.created_at for o in board.orders] == sorted((o.created_at for o in board.orders), reverse=True)
 
@@ -52,7 +52,7 @@ def test_v1_pages_and_the_v2_list_are_fetched_at_the_same_time(monkeypatch):
 def test_the_v2_list_is_cached_and_single_flight(at_once):
     wallet, token = connected_wallet()
     listings = at_once(4, lambda: tracking.list_dca(wallet, "active", token))
-    assert {len(listing.orders) for listing in listings} == {7}
+    assert {len(listing.orders) for listing in listings} == {8}
     assert control.count_calls("dca-list") == 1
     tracking.list_dca(wallet, "active", token)
     assert control.count_calls("dca-list") == 1
@@ -66,13 +66,13 @@ def test_the_v2_list_is_cached_and_single_flight(at_once):
 def test_v2_orders_are_recorded_and_served_as_last_known():
     wallet, token = connected_wallet()
     live = tracking.list_dca(wallet, "active", token)
-    assert TrackedOrder.objects.filter(wallet=wallet, system="v2", status="active").count() == 7
+    assert TrackedOrder.objects.filter(wallet=wallet, system="v2", status="active").count() == 8
     control.inject_fault("dca-list", "502", times=10)
     tracking.expire_dca(wallet, "active")
     shown = tracking.list_dca(wallet, "active", token)
     assert shown.stale and "not answering" in shown.problem
     assert {o.id for o in shown.orders} == {o.id for o in live.orders}
-    assert all(isinstance(o, trigger.DcaOrder) for o in shown.orders)
+    assert all(isinstance(o, dca_orders.DcaOrder) for o in shown.orders)
     # v1's last-known list never includes v2 orders, and the reverse.
     control.inject_fault("getRecurringOrders", "502", times=10)
     assert tracking.list_orders(wallet, "active").orders == []
@@ -84,7 +84,7 @@ def test_without_a_token_v2_is_last_known_and_no_call_is_made():
     calls = control.count_calls("dca-list")
     shown = tracking.list_dca(wallet, "active", None)
     assert shown.needs_connect and not shown.stale
-    assert len(shown.orders) == 7
+    assert len(shown.orders) == 8
     assert control.count_calls("dca-list") == calls
 
 
@@ -104,7 +104,7 @@ def test_a_refused_token_asks_for_a_new_one_and_keeps_the_list():
     control.expire_dca_tokens()
     tracking.expire_dca(wallet, "active")
     shown = tracking.list_dca(wallet, "active", token)
-    assert shown.needs_connect and len(shown.orders) == 7
+    assert shown.needs_connect and len(shown.orders) == 8
 
 
 # --- the remembered page count --------------------------------------------------------------------

@@ -48,6 +48,8 @@ def test_a_wrong_signature_is_refused_by_jupiter_too(wallet):
     with pytest.raises(upstream.JupiterRejected) as refused:
         trigger.verify(wallet, signature=str(Keypair().sign_message(b"something else")))
     assert not isinstance(refused.value, upstream.JupiterUnauthorized)  # no token was sent: not "connect again"
+    # Jupiter's 400 "Challenge not found", as a code: the trader signs again.
+    assert (refused.value.status, refused.value.code) == (400, "challenge_not_found")
 
 
 def test_active_and_past_lists_hold_every_state(keypair, wallet):
@@ -56,7 +58,7 @@ def test_active_and_past_lists_hold_every_state(keypair, wallet):
     past = trigger.list_orders(token.value, "history")
     assert {o.state for o in active.orders} == {"depositing", "active", "executing", "withdrawing"}
     assert {o.state for o in past.orders} == {"completed", "cancelled", "deposit_failed"}
-    assert len(active.orders) == active.total == 7 and len(past.orders) == 3
+    assert len(active.orders) == active.total == 8 and len(past.orders) == 3
     assert {o.listed for o in active.orders} == {"active"} and {o.listed for o in past.orders} == {"history"}
     assert all(o.user == wallet for o in (*active.orders, *past.orders))
     assert active.unreadable == past.unreadable == 0

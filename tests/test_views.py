@@ -17,6 +17,7 @@ from solders.keypair import Keypair
 
 from dashboard.models import TrackedOrder
 from dashboard.sandbox import control
+from dashboard.templatetags.display import amount
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sandbox_upstream")]
 
@@ -190,19 +191,19 @@ def test_list_views_are_limited_per_client_address(settings):
 
 
 def test_cancel_confirmation_says_what_comes_back(trader, wallet):
-    keys = control.seed_wallet(wallet, active=1, history=0)
+    keys = control.seed_wallet(wallet, active=2, history=0)  # the second: USDC → JUP, part-way through
     trader.get("/orders/active", **HTMX)
-    response = trader.get(f"/orders/{keys[0]}/cancel", **HTMX)
+    response = trader.get(f"/orders/{keys[1]}/cancel", **HTMX)
     assert response.status_code == 200
     text = response.text
     assert "Confirm cancel" in text
     assert "cannot be undone or paused" in text
     o = response.context_data["o"]
-    assert (
-        f'<strong><span class="amount">{o.funds.remaining.text}</span></strong> of your deposit that was not spent yet'
-        in text
-    )
+    assert "If you cancel now" in text
+    assert f'<strong><span class="amount">{o.funds.remaining.text}</span></strong> not yet spent' in text
     assert "About 0.002 SOL of account rent" in text
+    # Recurring v1 sent what it bought to the wallet after each buy: it stays there.
+    assert f"Already in your wallet, and it stays there: <strong>{amount(o.funds.received)}</strong>" in text
     assert o.order_key in text and o.schedule in text
 
 
@@ -253,6 +254,58 @@ def test_explorer_links_follow_the_configured_explorer(trader, wallet, settings)
     text = trader.get("/orders/active", **HTMX).text
     assert f'href="https://explorer.solana.com/address/{keys[0]}"' in text
     assert "Order account on Solana Explorer" in text
+
+
+# --- issue 20: a cancel's answer carries the list; prices unavailable is not "no price" -----------
+
+
+def test_a_cancel_answers_with_the_list_without_the_order_and_its_totals(trader, wallet):
+    import base64
+    import re
+
+    from solders.message import to_bytes_versioned
+    from solders.transaction import VersionedTransaction
+
+    keypair = Keypair()
+    wallet = str(keypair.pubkey())
+    keys = control.seed_wallet(wallet, active=12, history=0)
+    trader.force_login(get_user_model().objects.create_user(username=wallet))
+    before = trader.get("/orders/active", **HTMX).text
+    started = trader.post(f"/orders/{keys[0]}/cancel/start").json()
+    unsigned = VersionedTransaction.from_bytes(base64.b64decode(started["transaction"]))
+    signed = VersionedTransaction.populate(
+        unsigned.message, [keypair.sign_message(to_bytes_versioned(unsigned.message))]
+    )
+    answer = trader.post(started["submit_url"], {"signed_transaction": base64.b64encode(bytes(signed)).decode()}).json()
+    assert answer["state"] == "succeeded"
+    listed = set(re.findall(r'<article class="order[^"]*" data-order="([^"]+)"', answer["panel"]))
+    assert listed == set(re.findall(r'<article class="order[^"]*" data-order="([^"]+)"', before)) - {keys[0]}
+    assert 'data-counted="11"' in answer["panel"] and 'data-counted="12"' in before
+    assert keys[0] not in trader.get("/orders/active", **HTMX).text  # the list's own view agrees
+
+
+def test_prices_unavailable_is_said_apart_from_jupiter_having_no_price(trader, wallet):
+    control.seed_wallet(wallet, active=2, history=0)
+    cache.clear()
+    control.inject_fault("tokens", "500", times=20)
+    panel = trader.get("/orders/active", **HTMX).text
+    assert "Prices unavailable right now" in panel  # on each card that has bought something
+    assert "Jupiter has no price" not in panel
+    assert "Prices are unavailable right now" in panel  # the totals say why they are missing
+
+
+def test_a_buy_a_little_late_reads_due_now_never_a_time_gone_by(trader, wallet):
+    from dashboard.sandbox.models import SandboxOrder
+
+    keys = control.seed_wallet(wallet, active=1, history=0)
+    order = SandboxOrder.objects.get(order_key=keys[0])
+    late = timezone.now() - timedelta(seconds=order.cycle_frequency + 300)  # due five minutes ago
+    for fill in order.fills:
+        fill["confirmedAt"] = late.isoformat().replace("+00:00", "Z")
+    order.created_at = late - timedelta(seconds=order.cycle_frequency * len(order.fills))
+    order.save()
+    card = trader.get("/orders/active", **HTMX).text.split(f'data-order="{keys[0]}"')[1]
+    assert "Next buy: due now" in card.split("</article>")[0]
 
 
 # --- order keys: only the two shapes Jupiter uses reach a view ------------------------------------

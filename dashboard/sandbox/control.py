@@ -22,7 +22,7 @@ from dashboard.sandbox.models import Call, DcaOrder, DcaWithdrawal, Fault, Knobs
 V1_ENDPOINTS = ("getRecurringOrders", "cancelOrder", "execute")
 # Trigger API v2 (DCA); "dca-notfound" is any other path under /sandbox/trigger/v2/ (trailing slashes…).
 V2_ENDPOINTS = ("dca-challenge", "dca-verify", "dca-list", "dca-order", "dca-cancel", "dca-confirm", "dca-notfound")
-ENDPOINTS = (*V1_ENDPOINTS, "tokens", *V2_ENDPOINTS)
+ENDPOINTS = (*V1_ENDPOINTS, "tokens", *V2_ENDPOINTS, "solana-rpc")  # solana-rpc: the optional Solana RPC
 ANY_ENDPOINT = "*"
 # Faults answered by the "gateway" before the endpoint runs (timeout: after it, late).
 GATEWAY_FAULTS = ("500", "502", "403", "429", "timeout", "nonjson")
@@ -175,7 +175,10 @@ def switch_off_v1(status: int | None = 404) -> None:
 
 def set_dca_withdrawal_mode(mode: str) -> None:
     """The shape of the withdrawal transactions issued from now on (trigger_transactions.MODES):
-    "normal", "transfer_checked", or a harmful one such as "refund_elsewhere" or "huge_fee"."""
+    benign ones — "normal" (a SOL order's deposit closed straight to the wallet), "transfer_checked",
+    "sol_unwrap" (a SOL refund moved into the wallet's wrapped-SOL account, which it closes to itself),
+    "transfer_fee" (Token-2022 refunds name a 0.3 % transfer fee) — or harmful ones such as
+    "refund_elsewhere", "huge_fee" or "short_refund" (1 base unit, and refundAmount says 1)."""
     if mode not in trigger_transactions.MODES:
         raise ValueError(f"unknown withdrawal mode {mode!r}; expected one of {', '.join(trigger_transactions.MODES)}")
     knobs()
@@ -226,14 +229,16 @@ def issue_dca_token(wallet: str) -> str:
     return trigger_auth.issue_token(wallet, time.time(), current.dca_token_seconds, current.dca_token_generation)
 
 
-def seed_dca_wallet(wallet: str, standard: bool = True, extra_past: int = 0) -> list[dict]:
+def seed_dca_wallet(wallet: str, standard: bool = True, extra_past: int = 0, extra_active: int = 0) -> list[dict]:
     """Replace a wallet's v2 orders: the standard set (one per state…) unless `standard` is False,
-    plus `extra_past` closed ones. Returns [{"id", "name", "state"}] in seeding order."""
-    if int(extra_past) < 0:
-        raise ValueError("extra_past must be >= 0")
-    built = trigger_seed.seed_wallet(wallet, bool(standard), int(extra_past))
+    plus `extra_past` closed ones and `extra_active` plain active ones. Returns [{"id", "name",
+    "state"}] in seeding order."""
+    if int(extra_past) < 0 or int(extra_active) < 0:
+        raise ValueError("extra_past and extra_active must be >= 0")
+    built = trigger_seed.seed_wallet(wallet, bool(standard), int(extra_past), extra_active=int(extra_active))
     names = [spec.name for spec in trigger_seed.STANDARD] if standard else []
     names += [f"past-{n}" for n in range(int(extra_past))]
+    names += [f"more-{n}" for n in range(int(extra_active))]
     return [{"id": o.order_id, "name": name, "state": o.state} for o, name in zip(built, names, strict=True)]
 
 

@@ -14,6 +14,7 @@ TOKEN_2022_PROGRAM = Pubkey.from_string("TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpP
 MEMO_PROGRAM = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
 ASSOCIATED_TOKEN_PROGRAM = Pubkey.from_string("ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL")
 SYSTEM_PROGRAM = Pubkey.from_string("11111111111111111111111111111111")
+WRAPPED_SOL = Pubkey.from_string("So11111111111111111111111111111111111111112")  # SPL Token's native mint
 EVENT_AUTHORITY, _ = Pubkey.find_program_address([b"__event_authority"], DCA_PROGRAM)
 
 
@@ -72,6 +73,12 @@ def stranger_keypair() -> Keypair:
 def order_token_account(vault: Pubkey, order_id: str, program: Pubkey = TOKEN_PROGRAM) -> Pubkey:
     """The per-order input token account the vault holds the deposit in (deterministic, owned by `program`)."""
     return Pubkey.create_with_seed(vault, order_id.replace("-", "")[:32], program)
+
+
+def dust_token_account(vault: Pubkey, source: Pubkey) -> Pubkey:
+    """A second wrapped-SOL account of the vault beside an order's deposit, holding 1 lamport of
+    wrapped SOL (what a short SOL refund closes instead of the deposit)."""
+    return Pubkey.create_with_seed(vault, "dust" + str(source)[:28], TOKEN_PROGRAM)
 
 
 def parse_pubkey(value: object) -> Pubkey | None:

@@ -161,6 +161,10 @@ def build_active(wallet: str, index: int, rng: random.Random, now: datetime) -> 
         raw_in_used=sum(int(f["rawInputAmount"]) for f in fills),
         raw_in_amount_per_cycle=per_cycle_raw,
         raw_out_received=sum(int(f["rawOutputAmount"]) for f in fills),
+        # Recurring v1 sends what each fill bought to the wallet at once ("after each successful
+        # trade, purchased tokens are automatically transferred to your wallet", Jupiter's guide):
+        # an active order holds none of it, and its cancel gives back only the unspent deposit.
+        raw_out_withdrawn=sum(int(f["rawOutputAmount"]) for f in fills),
         raw_min_out_amount=min_out,
         cycle_frequency=plan.frequency,
         frequency_as_string=index % 3 != 1,

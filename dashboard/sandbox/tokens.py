@@ -13,6 +13,9 @@ BONK = "DezXAZ8z7PnrnRJjz3wXBoRgixCa6xjnB7YaB1pPB263"
 MSOL = "mSoLzYCxHdYgdzU16g5QSh3i5K3z3KZK7ytfqcJm7So"
 JITOSOL = "J1toso1uCk3RLmjorhTtrVwY9HJ7X8V9yYac6Y7kGCPn"
 WIF = "EKpQGSJtjMFqKZ9KQanSqYXRcF8fBopzLHYxdM65zcjm"
+# A look-alike of $WIF, as scammers mint them: the same symbol and name, a mint that even starts
+# the same, not verified by Jupiter. Its key is made up (sha256 of "sandbox-lookalike-wif-139215").
+FAKE_WIF = "EKpoZBbTqotit7duLsvE5mGyKYrjuvJD2kmiCJddBJin"
 PYUSD = "2b1kV6DkPAnxd5ixfnxCpjxmKwqjjaYmCZfHsFu24GXo"  # a Token-2022 mint
 
 SPL_PROGRAM = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
@@ -29,6 +32,7 @@ class Token:
     decimals: int
     usd_price: Decimal
     token_program: str = SPL_PROGRAM
+    verified: bool = True  # Jupiter's `isVerified`
 
     def to_api(self) -> dict:
         """The token as the Tokens API v2 lists it; `icon` is null so nothing loads from the internet."""
@@ -42,6 +46,7 @@ class Token:
             # gives back exactly the catalogue's digits, which the dashboard reads as a Decimal.
             "usdPrice": float(self.usd_price),
             "tokenProgram": self.token_program,
+            "isVerified": self.verified,
         }
 
 
@@ -57,6 +62,7 @@ TOKENS: dict[str, Token] = {
         Token(JITOSOL, "Jito Staked SOL", "JitoSOL", 9, Decimal("181.9547712301")),
         Token(WIF, "dogwifhat", "$WIF", 6, Decimal("1.5707931284")),
         Token(PYUSD, "PayPal USD", "PYUSD", 6, Decimal("0.99991203"), SPL_2022_PROGRAM),
+        Token(FAKE_WIF, "dogwifhat", "$WIF", 6, Decimal("0.0004172218"), verified=False),
     )
 }
 

@@ -175,7 +175,7 @@ def start_cancel(order: DcaOrder, mode: str, now: datetime) -> IssuedWithdrawal:
             request_id=str(uuid.uuid4()),
             order=order,
             message=to_bytes_versioned(message),
-            refund_amount=refund.amount,
+            refund_amount=trigger_transactions.refund_amount(refund, mode),
             mode=mode,
             created_at=now,
         )
@@ -211,3 +211,37 @@ def finish_cancel(withdrawal: DcaWithdrawal, landed: bytes, tx_signature: str, n
         order.events = [*order.events, event]
         order.save(update_fields=["events"])
     return True
+
+
+def token_accounts(wallet: str, addresses: list[str]) -> dict[str, dict]:
+    """What a wallet's RPC would say of these accounts, so the sandbox wallet can name what a
+    transaction moves ("150 USDC", not base units): each address that is a catalogue mint, an
+    associated token account of the wallet or of its vault, or one of its DCA orders' deposit
+    accounts, as {mint, symbol, decimals, owner} (owner "" for a mint). Others are left out."""
+    user = keys.parse_pubkey(wallet)
+    if user is None:
+        return {}
+    vault = keys.vault_keypair(wallet).pubkey()
+    wanted = set(addresses)
+    found: dict[str, dict] = {}
+
+    def add(address: Pubkey | str, token: tokens.Token, owner: str) -> None:
+        if str(address) in wanted:
+            found[str(address)] = {
+                "mint": token.mint,
+                "symbol": token.symbol,
+                "decimals": token.decimals,
+                "owner": owner,
+            }
+
+    for token in tokens.TOKENS.values():
+        add(token.mint, token, "")
+        program = Pubkey.from_string(token.token_program)
+        for owner in (user, vault):
+            add(keys.associated_token_account(owner, Pubkey.from_string(token.mint), program), token, str(owner))
+    for order in DcaOrder.objects.filter(user=wallet).only("order_id", "input_mint"):
+        token = tokens.TOKENS.get(order.input_mint)
+        if token is not None:
+            program = Pubkey.from_string(token.token_program)
+            add(keys.order_token_account(vault, order.order_id, program), token, str(vault))
+    return found

@@ -2,9 +2,10 @@
 
 Every wallet the v2 endpoints see gets, once, the STANDARD set: an order in each state (depositing,
 active, executing, withdrawing, completed, cancelled, deposit_failed), plus active orders with a price
-band, with "Earn While You Wait" and with a Token-2022 input. Ids, amounts and signatures follow from
-the wallet (the same wallet always gets the same orders); times are placed relative to the moment of
-seeding (fills before now, the next round after it). The v1 orders of seed.py are left alone.
+band, with "Earn While You Wait", with a Token-2022 input (PYUSD) and with SOL as the input (its
+refund gives SOL back). Ids, amounts and signatures follow from the wallet (the same wallet always
+gets the same orders); times are placed relative to the moment of seeding (fills before now, the
+next round after it). The v1 orders of seed.py are left alone.
 """
 
 from __future__ import annotations
@@ -66,11 +67,15 @@ STANDARD = (
     Spec("earn", State.ACTIVE, tokens.USDC, tokens.JUP, Decimal(50), 6, WEEK, 2, jl_yield_usd=Decimal("0.4213")),
     Spec("token-2022", State.ACTIVE, tokens.PYUSD, tokens.SOL, Decimal(30), 4, DAY, 1),
     Spec("executing", State.EXECUTING, tokens.SOL, tokens.USDC, Decimal("0.25"), 8, 4 * HOUR, 5),
-    Spec("withdrawing", State.WITHDRAWING, tokens.USDC, tokens.WIF, Decimal(50), 3, DAY, 1),
+    Spec("withdrawing", State.WITHDRAWING, tokens.USDC, tokens.FAKE_WIF, Decimal(50), 3, DAY, 1),  # a look-alike
     Spec("completed", State.COMPLETED, tokens.USDC, tokens.SOL, Decimal(50), 2, DAY, 2, dust=1),
     Spec("cancelled", State.CANCELLED, tokens.USDC, tokens.JUP, Decimal(50), 4, DAY, 1),
     Spec("deposit-failed", State.DEPOSIT_FAILED, tokens.SOL, tokens.USDC, Decimal("0.5"), 2, DAY, 0),
+    # Last, so the orders above keep the figures they had before it came.
+    Spec("sol-input", State.ACTIVE, tokens.SOL, tokens.USDC, Decimal("0.25"), 8, DAY, 3),
 )
+# The shape of extra active orders (seed_wallet(extra_active=N)): plain ones a trader can cancel.
+EXTRA_ACTIVE = Spec("more", State.ACTIVE, tokens.USDC, tokens.SOL, Decimal(10), 5, DAY, 1)
 # Shapes of extra closed orders (seed_wallet(extra_past=N)), used in turn.
 EXTRA_PAST = (
     Spec("past", State.COMPLETED, tokens.USDC, tokens.SOL, Decimal(20), 3, DAY, 3),
@@ -256,19 +261,25 @@ def build(wallet: str, spec: Spec, key: str, now: datetime, rng: random.Random) 
     )
 
 
-def build_orders(wallet: str, now: datetime, standard: bool = True, extra_past: int = 0) -> list[DcaOrder]:
-    """Unsaved orders for a wallet: the STANDARD set and `extra_past` more closed ones."""
+def build_orders(
+    wallet: str, now: datetime, standard: bool = True, extra_past: int = 0, extra_active: int = 0
+) -> list[DcaOrder]:
+    """Unsaved orders for a wallet: the STANDARD set, `extra_past` more closed ones and
+    `extra_active` more active ones."""
     rng = seed.wallet_rng(wallet, "trigger-orders")
     built = [build(wallet, spec, spec.name, now, rng) for spec in STANDARD] if standard else []
     built += [build(wallet, EXTRA_PAST[n % len(EXTRA_PAST)], f"past-{n}", now, rng) for n in range(extra_past)]
+    built += [build(wallet, EXTRA_ACTIVE, f"more-{n}", now, rng) for n in range(extra_active)]
     return built
 
 
-def seed_wallet(wallet: str, standard: bool = True, extra_past: int = 0, now: datetime | None = None) -> list[DcaOrder]:
+def seed_wallet(
+    wallet: str, standard: bool = True, extra_past: int = 0, now: datetime | None = None, extra_active: int = 0
+) -> list[DcaOrder]:
     """Replace a wallet's v2 orders (and their issued withdrawals) with freshly built ones."""
     if keys.parse_pubkey(wallet) is None:
         raise ValueError(f"not a Solana public key: {wallet!r}")
-    orders = build_orders(wallet, now or timezone.now(), standard, extra_past)
+    orders = build_orders(wallet, now or timezone.now(), standard, extra_past, extra_active)
     with transaction.atomic():
         DcaOrder.objects.filter(user=wallet).delete()
         DcaSeededWallet.objects.get_or_create(wallet=wallet)

@@ -7,8 +7,17 @@ with three required signers — the wallet (fee payer, index 0), the wallet's va
 co-signer (read-only) — then SetComputeUnitLimit, SetComputeUnitPrice, an SPL Token `Transfer` of
 exactly the refund from the order's token account to the wallet's associated token account for the
 input mint (authority: the vault, the co-signer as an extra signer), and a `CloseAccount` of the
-order's token account with its rent going to the wallet. The harmful variants exist so that the
-dashboard's checks can be seen refusing them; each is what its name says and nothing more.
+order's token account with its rent going to the wallet. A Token-2022 input (PYUSD) uses
+`TransferChecked`. A SOL input gives native SOL back, as Jupiter's notes say: its wrapped-SOL
+deposit account is closed straight to the wallet (no transfer; the close pays out the whole
+balance) — or, in the `sol_unwrap` mode, transferred into the wallet's wrapped-SOL account
+(created idempotently), which the wallet then closes to itself. The `transfer_fee` mode names a
+0.3 % transfer fee in Token-2022 refunds (`TransferCheckedWithFee`), as a fee-bearing mint would.
+
+The harmful variants exist so that the dashboard's checks can be seen refusing them; each is what
+its name says and nothing more. `short_refund` is short but self-consistent: the cancel answer's
+`refundAmount` names the 1 base unit the transaction moves (for SOL, the closed account is a
+second, nearly empty one of the vault).
 """
 
 from __future__ import annotations
@@ -40,13 +49,21 @@ UNKNOWN_PROGRAM = Pubkey(keys.digest("sandbox-trigger-unknown-program"))
 LEND_WITHDRAW = hashlib.sha256(b"global:withdraw").digest()[:8]  # an Anchor instruction discriminator
 U64_MAX = 2**64 - 1
 
-# SPL Token instruction tags (the same in Token-2022).
+UNWRAP_UNIT_LIMIT = 60_000  # room for the idempotent creation of the wallet's wrapped-SOL account
+TRANSFER_FEE_BPS = 30  # the fee the `transfer_fee` mode names: 0.3 %
+
+# SPL Token instruction tags (the same in Token-2022); Token-2022's TransferCheckedWithFee.
 TRANSFER, APPROVE, CLOSE_ACCOUNT, TRANSFER_CHECKED = 3, 4, 9, 12
+TRANSFER_CHECKED_WITH_FEE = bytes([26, 1])
+CREATE_IDEMPOTENT = bytes([1])  # Associated Token program
 
 NORMAL = "normal"
 TRANSFER_CHECKED_MODE = "transfer_checked"
+SOL_UNWRAP = "sol_unwrap"
+TRANSFER_FEE = "transfer_fee"
+SHORT_REFUND = "short_refund"
 # Correct withdrawals (the dashboard must accept them).
-GOOD_MODES = (NORMAL, TRANSFER_CHECKED_MODE)
+GOOD_MODES = (NORMAL, TRANSFER_CHECKED_MODE, SOL_UNWRAP, TRANSFER_FEE)
 # Harmful or unverifiable withdrawals (the dashboard must refuse them before the wallet sees them).
 HARMFUL_MODES = (
     "refund_elsewhere",  # the refund goes to someone else's token account
@@ -59,6 +76,7 @@ HARMFUL_MODES = (
     "writable_cosigner",  # the co-signer is a writable signer
     "extra_signer",  # a fourth required signer (a stranger, writable)
     "lend",  # an "Earn While You Wait" withdrawal: a Jupiter Lend instruction first
+    SHORT_REFUND,  # 1 base unit refunded, and refundAmount says 1: consistent, and short
 )
 MODES = GOOD_MODES + HARMFUL_MODES
 
@@ -80,6 +98,21 @@ class Refund:
     @property
     def user_account(self) -> Pubkey:
         return keys.associated_token_account(self.user, self.mint, self.program)
+
+    @property
+    def native(self) -> bool:
+        """A SOL order: its deposit is wrapped SOL, given back as SOL."""
+        return self.mint == keys.WRAPPED_SOL
+
+    @property
+    def dust_account(self) -> Pubkey:
+        """A second wrapped-SOL account of the vault for this order, holding 1 lamport of wrapped SOL."""
+        return keys.dust_token_account(self.vault, self.source)
+
+
+def refund_amount(refund: Refund, mode: str) -> int:
+    """The `refundAmount` the cancel answer names in this mode."""
+    return 1 if mode == SHORT_REFUND else refund.amount
 
 
 def writable(key: Pubkey, signer: bool = False) -> AccountMeta:
@@ -126,6 +159,52 @@ def lend_withdraw(refund: Refund) -> Instruction:
     return Instruction(LEND_PROGRAM, LEND_WITHDRAW + u64(refund.amount), accounts)
 
 
+def transfer_with_fee(refund: Refund, destination: Pubkey, signers: list[AccountMeta]) -> Instruction:
+    """Token-2022 TransferCheckedWithFee of the refund, naming a TRANSFER_FEE_BPS fee."""
+    fee = refund.amount * TRANSFER_FEE_BPS // 10_000
+    data = TRANSFER_CHECKED_WITH_FEE + u64(refund.amount) + bytes([refund.decimals]) + u64(fee)
+    accounts = [writable(refund.source), readonly(refund.mint), writable(destination)]
+    return Instruction(refund.program, data, [*accounts, writable(refund.vault, signer=True), *signers])
+
+
+def create_user_account(refund: Refund) -> Instruction:
+    """The wallet's associated token account for the input mint, created idempotently (the wallet pays)."""
+    accounts = [
+        writable(refund.user, signer=True),
+        writable(refund.user_account),
+        readonly(refund.user),
+        readonly(refund.mint),
+        readonly(keys.SYSTEM_PROGRAM),
+        readonly(refund.program),
+    ]
+    return Instruction(keys.ASSOCIATED_TOKEN_PROGRAM, CREATE_IDEMPOTENT, accounts)
+
+
+def sol_instructions(refund: Refund, mode: str, cosigner: list[AccountMeta]) -> list[Instruction]:
+    """A SOL order's refund as SOL: the deposit account closed straight to the wallet; or (`sol_unwrap`)
+    moved into the wallet's wrapped-SOL account, which the wallet closes to itself."""
+    if mode == SOL_UNWRAP:
+        return [
+            set_compute_unit_limit(UNWRAP_UNIT_LIMIT),
+            set_compute_unit_price(COMPUTE_UNIT_PRICE),
+            create_user_account(refund),
+            transfer(refund, refund.user_account, refund.amount, False, cosigner),
+            Instruction(
+                refund.program,
+                bytes([CLOSE_ACCOUNT]),
+                [writable(refund.user_account), writable(refund.user), writable(refund.user, signer=True)],
+            ),
+            close_account(refund, refund.user),
+        ]
+    closed = refund.dust_account if mode == SHORT_REFUND else refund.source
+    accounts = [writable(closed), writable(refund.user), writable(refund.vault, signer=True), *cosigner]
+    return [
+        set_compute_unit_limit(COMPUTE_UNIT_LIMIT),
+        set_compute_unit_price(COMPUTE_UNIT_PRICE),
+        Instruction(refund.program, bytes([CLOSE_ACCOUNT]), accounts),
+    ]
+
+
 def withdrawal_instructions(refund: Refund, mode: str = NORMAL) -> list[Instruction]:
     """The instructions of a withdrawal of `refund` in the given mode (see MODES)."""
     if mode not in MODES:
@@ -134,8 +213,10 @@ def withdrawal_instructions(refund: Refund, mode: str = NORMAL) -> list[Instruct
     destination = refund.user_account
     if mode == "refund_elsewhere":
         destination = keys.associated_token_account(stranger, refund.mint, refund.program)
-    amount = refund.amount - max(1, refund.amount // 10) if mode == "wrong_amount" else refund.amount
+    amount = refund.amount - max(1, refund.amount // 10) if mode == "wrong_amount" else refund_amount(refund, mode)
     signers = [readonly(refund.cosigner, signer=True)]
+    if refund.native and not refund.jl_enabled and mode in (NORMAL, SOL_UNWRAP, SHORT_REFUND):
+        return sol_instructions(refund, mode, signers)
     if mode == "writable_cosigner":
         signers = [writable(refund.cosigner, signer=True)]
     elif mode == "extra_signer":
@@ -149,7 +230,10 @@ def withdrawal_instructions(refund: Refund, mode: str = NORMAL) -> list[Instruct
     body: list[Instruction] = []
     if mode == "lend" or refund.jl_enabled:
         body.append(lend_withdraw(refund))
-    body.append(transfer(refund, destination, amount, checked, signers))
+    if mode == TRANSFER_FEE and refund.program == keys.TOKEN_2022_PROGRAM:
+        body.append(transfer_with_fee(refund, destination, signers))
+    else:
+        body.append(transfer(refund, destination, amount, checked, signers))
     body.append(close_account(refund, stranger if mode == "rent_elsewhere" else refund.user))
     if mode == "extra_transfer":
         # Takes the refund straight back out of the wallet's account, and more: the wallet signs as owner.

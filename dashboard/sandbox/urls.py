@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from dashboard.sandbox import trigger_views, views
+from dashboard.sandbox import solana_rpc, trigger_views, views
 
 TRIGGER = "trigger/v2"
 
@@ -23,6 +23,8 @@ urlpatterns = [
     ),
     # No trailing slashes, like Jupiter's gateway: anything else under the prefix is a plain 404.
     re_path(rf"^{TRIGGER}(?:/(?P<path>.*))?$", trigger_views.not_found, name="sandbox-dca-notfound"),
+    path("token-accounts", views.token_accounts, name="sandbox-token-accounts"),
+    path("solana-rpc", solana_rpc.rpc, name="sandbox-solana-rpc"),
     path("control", views.control_view, name="sandbox-control"),
     path("control/calls", views.control_calls, name="sandbox-control-calls"),
 ]

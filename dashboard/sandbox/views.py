@@ -21,7 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 from solders.message import to_bytes_versioned
 
 from dashboard import encoding
-from dashboard.sandbox import control, keys, orders, seed, tokens, transactions
+from dashboard.sandbox import control, keys, orders, seed, tokens, transactions, trigger_orders
 from dashboard.sandbox.models import CancelRequest
 
 logger = logging.getLogger(__name__)
@@ -324,6 +324,15 @@ def tokens_search(request: HttpRequest) -> HttpResponse:
     return JsonResponse(found, safe=False)
 
 
+def token_accounts(request: HttpRequest) -> HttpResponse:
+    """`GET ?wallet=…&address=…&address=…`: the sandbox wallet's stand-in for the RPC a real wallet
+    reads while it shows a transaction (see `trigger_orders.token_accounts`). Not a Jupiter API."""
+    if request.method != "GET":
+        return method_not_allowed(("GET",))
+    addresses = request.GET.getlist("address")[:32]
+    return JsonResponse(trigger_orders.token_accounts(request.GET.get("wallet", ""), addresses))
+
+
 # --- control (sandbox mode only, like the whole app) -----------------------------------------
 
 
@@ -368,7 +377,10 @@ def run_trigger_action(action: object, body: dict) -> dict:
         return {}
     if action == "dca_seed":
         seeded = control.seed_dca_wallet(
-            str(body["wallet"]), bool(body.get("standard", True)), int(body.get("extra_past", 0))
+            str(body["wallet"]),
+            bool(body.get("standard", True)),
+            int(body.get("extra_past", 0)),
+            int(body.get("extra_active", 0)),
         )
         return {"orders": seeded}
     if action == "dca_order":

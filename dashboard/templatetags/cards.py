@@ -22,8 +22,8 @@ from django.utils.safestring import SafeString, mark_safe
 
 from dashboard.formatting import Amount
 from dashboard.orders import OrderView
-from dashboard.templatetags.display import amount_html, when_html
-from dashboard.templatetags.tokens import order_url, pair_heading
+from dashboard.templatetags.display import amount_html, is_past, when_html
+from dashboard.templatetags.tokens import cancel_now, order_url, pair_heading, token_ids
 
 register = template.Library()
 
@@ -33,7 +33,9 @@ DCA_PARTS = "orders/_dca.html#"
 @register.simple_tag(takes_context=True)
 def order_cards(context: Context, orders: list[OrderView]) -> SafeString:
     explorer = escape(str(context.get("explorer", "")))
-    cards = [_card(context, o, explorer) for o in orders]
+    listing = context.get("listing")
+    retired = bool(getattr(listing, "retired", False))  # v1 switched off: its orders as last seen
+    cards = [_card(context, o, explorer, retired) for o in orders]
     return mark_safe(f'<ul class="orders" role="list">\n{"".join(cards)}</ul>\n')  # noqa: S308 - escaped in _card
 
 
@@ -44,7 +46,7 @@ def _dca_part(context: Context, name: str, order: OrderView) -> str:
         return part.render(context)
 
 
-def _card(context: Context, o: OrderView, explorer: str) -> str:
+def _card(context: Context, o: OrderView, explorer: str, retired: bool) -> str:
     key = escape(o.order_key)
     active = o.is_active
     progress = o.progress
@@ -59,7 +61,14 @@ def _card(context: Context, o: OrderView, explorer: str) -> str:
     else:
         badge = "ok" if o.status_words == "Completed" else "muted"
         parts.append(f'<p class="badge {badge}">{escape(o.status_words)}</p>')
-    parts.append("\n  </header>\n")
+    state = ""
+    if o.dca and active and o.dca.state != "active":
+        state = f' · <span class="state">{escape(o.status_words)}</span>'
+    elif not o.dca and retired:
+        state = ' · <span class="state">as last seen</span>'
+    parts.append(
+        f'\n    <p class="system-label">{escape(str(o.system.label))}{state}</p>\n    {token_ids(o)}\n  </header>\n'
+    )
     if o.dca:
         parts.append(_dca_part(context, "lines", o))
     if active:
@@ -73,16 +82,18 @@ def _card(context: Context, o: OrderView, explorer: str) -> str:
         parts.append(
             f'  <p class="schedule">{escape(o.schedule)} · {progress.done} of {progress.total} buys done</p>\n'
         )
+    sell = o.is_sell
     if o.average_price:
         price = escape(o.average_price)
         if o.price_now:
             price += f' <span class="now">· now {escape(o.price_now)}</span>'
     else:
-        price = "No buys yet"
+        price = "Nothing sold yet" if sell else "No buys yet"
+    not_yet = "Returned to you" if not active else "Not yet sold" if sell else "Not yet spent"
     parts.append(
         '  <dl class="figures">\n'
-        f"    <div><dt>Spent</dt><dd>{_amount(funds.spent)}</dd></div>\n"
-        f"    <div><dt>{'Not yet spent' if active else 'Returned to you'}</dt>"
+        f"    <div><dt>{'Sold' if sell else 'Spent'}</dt><dd>{_amount(funds.spent)}</dd></div>\n"
+        f"    <div><dt>{not_yet}</dt>"
         f"<dd>{_amount(funds.remaining if active else funds.withdrawn_in)}</dd></div>\n"
         f'    <div><dt>Received <span class="dt-note">(after Jupiter\'s fee)</span></dt>'
         f"<dd>{_amount(funds.received)}</dd></div>\n"
@@ -90,6 +101,8 @@ def _card(context: Context, o: OrderView, explorer: str) -> str:
         "  </dl>\n"
     )
     parts.append(_value(o))
+    if active and (o.dca is None or o.dca.state != "depositing"):
+        parts.append(f"  {cancel_now(o)}\n")
     if active:
         parts.append(_dca_part(context, "next", o) if o.dca else _next_buy(o))
     if o.dca:
@@ -117,13 +130,20 @@ def _card(context: Context, o: OrderView, explorer: str) -> str:
         parts.append(_dca_part(context, "rounds", o))
         if active:
             parts.append(_dca_part(context, "actions", o))
+    elif active and retired:
+        parts.append(
+            f'  <div class="actions" id="cancel-{key}">\n'
+            '    <p class="hint">Jupiter no longer answers for its older orders here: manage this one on '
+            '<a href="https://jup.ag/" rel="noopener noreferrer" target="_blank">jup.ag</a>.</p>\n  </div>\n'
+        )
     elif active:
         confirm_url = order_url("cancel_confirm", o.order_key)
         parts.append(
             f'  <div class="actions" id="cancel-{key}">\n'
             f'    <form class="cancel-open" method="get" action="{confirm_url}" hx-get="{confirm_url}" '
             f'hx-target="#cancel-{key}" hx-swap="innerHTML">\n'
-            '      <button type="submit" class="button danger">Cancel this order</button>\n'
+            f'      <button type="submit" class="button danger" aria-label="Cancel this order: {escape(o.pair)}, '
+            f'{escape(o.schedule)}">Cancel this order</button>\n'
             "    </form>\n  </div>\n"
         )
     parts.append("</article></li>\n")
@@ -138,17 +158,26 @@ def _value(o: OrderView) -> str:
     """What the order is worth at today's price."""
     value = o.value
     spent = o.funds.spent
+    sell = o.is_sell
     if spent is not None and spent.is_zero:
-        inner = '    <p class="value-words">Nothing bought yet.</p>\n'
+        inner = f'    <p class="value-words">Nothing {"sold" if sell else "bought"} yet.</p>\n'
     elif value.known:
         direction = value.direction
         label = {"loss": "Loss", "gain": "Gain"}.get(direction, "Gain or loss")
+        given, got = (
+            ("What you sold is worth", "What you received is worth") if sell else ("Spent", "What you bought is worth")
+        )
         inner = (
             '    <dl class="value-figures">\n'
-            f"      <div><dt>Spent</dt><dd>{escape(value.spent_text)}</dd></div>\n"
-            f"      <div><dt>What you bought is worth</dt><dd>{escape(value.worth_text)}</dd></div>\n"
+            f"      <div><dt>{given}</dt><dd>{escape(value.spent_text)}</dd></div>\n"
+            f"      <div><dt>{got}</dt><dd>{escape(value.worth_text)}</dd></div>\n"
             f'      <div><dt>{label}</dt><dd class="gain">{escape(value.gain_text)}</dd></div>\n'
             "    </dl>\n"
+        )
+    elif o.input_token.price_unavailable or o.output_token.price_unavailable:
+        inner = (
+            '    <p class="value-words">Prices unavailable right now, so we do not guess its value; it shows again '
+            "once Jupiter's prices are back.</p>\n"
         )
     else:
         given, wanted = o.input_token, o.output_token
@@ -157,7 +186,7 @@ def _value(o: OrderView) -> str:
         else:
             unknown = escape(given.symbol if given.usd_price is None else wanted.symbol)
         inner = (
-            f'    <p class="value-words">Price unknown: Jupiter has no current price for {unknown}, '
+            f'    <p class="value-words">Price unknown: Jupiter has no price for {unknown}, '
             "so we do not guess its value.</p>\n"
         )
     return (
@@ -175,7 +204,8 @@ def _next_buy(o: OrderView) -> str:
         last = f" · last buy: about {when_html(o.last_buy)} ({left} buys left)"
     elif left == 1:
         last = " — the last one"
+    due = "due now" if is_past(o.next_cycle) else f"about {when_html(o.next_cycle)}"
     return (
-        f'  <p class="next">Next buy: about {when_html(o.next_cycle)}{last} '
+        f'  <p class="next">Next buy: {due}{last} '
         '<span class="hint">(estimates — Jupiter\'s keepers may run a little later)</span></p>\n'
     )

@@ -13,9 +13,11 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 
-from dashboard.formatting import Amount
+from dashboard import messages
+from dashboard.formatting import Amount, usd_text
 
 register = template.Library()
+register.filter("usd", usd_text)  # {{ value|usd }}: "$1,234.57"
 
 # The server writes UTC; times.js replaces the text with the browser's zone and names it.
 _FORMATS = {
@@ -24,6 +26,13 @@ _FORMATS = {
     "time": "%H:%M:%S UTC",
     "clock": "%H:%M UTC",
 }
+
+
+@register.simple_tag
+def words(code: str) -> str:
+    """`{% words "earn_not_here" %}`: the trader's words for a code (`dashboard.messages`), so a
+    card says exactly what the server answers when asked anyway. Escaped like any text."""
+    return messages.words(code)
 
 
 @register.simple_tag
@@ -61,6 +70,12 @@ def when_cell(moment: datetime | None) -> str:
     if moment is None:
         return ""
     return format_html("{}{}", when(moment, "date"), when(moment, "clock"))
+
+
+@register.filter
+def is_past(moment: datetime | None) -> bool:
+    """Whether this moment has passed: a next buy then reads "due now", never a time gone by."""
+    return moment is not None and moment <= timezone.now()
 
 
 @register.filter

@@ -1,6 +1,5 @@
-// Wallet bridge: finds wallets (Wallet Standard), signs in (SIWS), signs transactions, reads the
-// JSON answers (views.answer). Server data: data-* attributes on <body> (templates/base.html).
-// orders.js and connect.js import from it; the page loads each module once.
+// Wallet bridge (Wallet Standard): sign-in (SIWS), signing, the JSON answers (views.answer).
+// Server data: data-* on <body> (base.html). orders.js and connect.js import it.
 const d = document.body.dataset;
 const KEY = 'dca.wallet';
 const ICON = /^data:image\/(svg\+xml|webp|png|gif);base64,/;
@@ -22,7 +21,6 @@ let waiting = null;
 let missing = false;
 const reasons = new Map(); // wallet -> why it cannot be used, or ''
 
-
 const el = (tag, props = {}, ...kids) => {
   const e = Object.assign(document.createElement(tag), props);
   e.append(...kids);
@@ -39,9 +37,9 @@ function unusable(w) {
   return lacking.length ? `${w.name} cannot be used here: it does not support ${lacking.join(', ')}.` : '';
 }
 
-export function isRejection(error) {
-  return error?.code === 4001 || /reject|declin|denied|cancel/i.test(String(error?.message || error));
-}
+// A decline: code 4001 or name first, words only without a code; never our `plain`.
+export const isRejection = (e) => !e?.plain && (e?.code === 4001 || /Reject/.test(e?.name) ||
+  e?.code == null && /reject|declin|denied|cancel/i.test(e?.message || e));
 
 function inTime(promise, message) {
   let timer;
@@ -125,6 +123,7 @@ async function signIn(w) {
   try {
     let out, nonce;
     say(`Approve the sign-in in ${w.name}…`);
+    status.focus(); // the wallet buttons are disabled meanwhile; what happens next is said here
     if (f['solana:signIn']) {
       const input = await post(d.challengeUrl);
       nonce = input.nonce;

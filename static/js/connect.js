@@ -36,13 +36,18 @@ async function connect(button) {
   };
   button.disabled = true;
   say('Approve in your wallet: it shows a message from Jupiter to sign…');
+  status.focus(); // the disabled button cannot keep it
   try {
     const answer = await sign(button);
     say('Checking your signature…');
-    say((await ask(button.dataset.verifyUrl, answer)).message);
+    // The list is drawn again without the offer: the page's outcome line says it, focused.
+    const outcome = document.getElementById('cancel-outcome');
+    outcome.textContent = (await ask(button.dataset.verifyUrl, answer)).message;
+    outcome.className = 'outcome success';
+    outcome.focus();
     if (window.htmx) window.htmx.trigger(body, 'orders-changed');
   } catch (error) {
-    say(isRejection(error) && !error?.plain
+    say(isRejection(error)
       ? 'You declined in your wallet, so nothing was shared with Jupiter. Your other orders stay listed; press the button whenever you want to see your DCA orders.'
       : String(error?.message || error), 'error');
     // Jupiter no longer knows the message that was signed: the button offers a fresh one.

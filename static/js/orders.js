@@ -8,6 +8,8 @@ const htmx = () => window.htmx;
 const $ = (id) => document.getElementById(id);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const refreshOrders = () => htmx()?.trigger(body, 'orders-changed');
+// The list as an answer carries it (the order cancelled, or a refund waiting): shown with the answer.
+const show = (html) => panel && htmx()?.swap(panel, html, { swapStyle: 'innerHTML' });
 const post = (url, form) => send(url, form || new URLSearchParams(),
   'The dashboard did not answer. Check your connection, then look at the list before trying again.');
 
@@ -32,21 +34,31 @@ body.addEventListener('htmx:beforeSwap', ({ detail: { target } }) => {
   if (target !== panel) return;
   const focused = document.activeElement;
   place = {
-    open: [...panel.querySelectorAll('details[open]')].map((d) => d.closest('[data-order]')?.dataset.order),
+    open: [...panel.querySelectorAll('details[open]')].map((d) => {
+      const c = d.closest('[data-order]');
+      return [c?.dataset.order, [...(c?.querySelectorAll('details') || [])].indexOf(d)]; // a timeline, a mint
+    }),
     order: panel.contains(focused) ? focused.closest('[data-order]')?.dataset.order : null,
     text: focused?.textContent.trim(),
   };
 });
 
-body.addEventListener('htmx:afterSettle', ({ detail: { target } }) => {
+// The page's polite live region says what changed where the focus alone would not.
+const tell = (text) => { $('announce').textContent = text; };
+
+body.addEventListener('htmx:afterSettle', ({ detail: { target, requestConfig } }) => {
   const card = (key) => key && panel.querySelector(`[data-order="${CSS.escape(key)}"]`);
-  if (target?.id?.startsWith('cancel-')) {
+  const shown = requestConfig?.elt.hasAttribute('data-reveal') && target.querySelector('[data-announce]');
+  if (shown) { // "Show history": the list that appeared, named
+    focusOn(shown);
+    tell(shown.dataset.announce);
+  } else if (target?.id?.startsWith('cancel-')) {
     clearOutcome();
     focusOn(target.querySelector('.confirm, [role="alert"]'));
   } else if (target === panel && place) {
     const { open, order, text } = place;
     place = null;
-    for (const key of open) { const d = card(key)?.querySelector('details'); if (d) d.open = true; }
+    for (const [key, n] of open) { const d = card(key)?.querySelectorAll('details')[n]; if (d) d.open = true; }
     const c = card(order);
     if (c && !panel.contains(document.activeElement)) {
       focusOn([...c.querySelectorAll('a[href], button, summary')].find((el) => el.textContent.trim() === text) || c);
@@ -114,8 +126,8 @@ async function cancel(button) {
   const box = button.closest('.confirm, .finish');
   const status = parts(box)[2];
   clearOutcome();
+  say(status, 'Preparing the cancel transaction…'); // first: an empty status cannot take the focus
   busy(box);
-  say(status, 'Preparing the cancel transaction…');
   const start = await post(button.dataset.cancelStart);
   if (!start.transaction) return finish(box, start, false);
   if (start.system === 'v2') box.dataset.stopped = 1;
@@ -125,8 +137,10 @@ async function cancel(button) {
     signed = await signTransaction(fromB64(start.transaction));
   } catch (error) {
     const declined = error?.plain || await post(start.decline_url);
-    say(status, isRejection(error) ? declined.message
-      : error?.plain ? error.message : `Your wallet could not sign (${error?.message}). Nothing was sent.`, 'error');
+    const message = isRejection(error) ? declined.message
+      : error?.plain ? error.message : `Your wallet could not sign (${error?.message}). Nothing was sent.`;
+    if (declined.panel) return finish(box, { ...declined, message }, false);
+    say(status, message, 'error');
     return idle(box, false);
   }
   button.hidden = true; // signed: nothing can be taken back
@@ -143,13 +157,14 @@ async function cancel(button) {
 // What happens next is the server's `next` (decided on codes and states), never the words.
 function finish(box, result, signed) {
   const status = parts(box)[2];
-  const { next } = result;
+  const { next, panel: fresh } = result;
   htmx()?.trigger(body, 'cancel-finished');
-  if (result.state === 'succeeded' || next === 'refresh' || next === 'connect') {
+  if (fresh) show(fresh);
+  if (result.state === 'succeeded' || next === 'refresh' || next === 'connect' || fresh) {
     delete box.dataset.busy;
     parts(box)[0].disabled = true;
     announce(box, status, result.message, result.state === 'succeeded' ? 'success' : 'error', result.explorer_url);
-    refreshOrders();
+    if (!fresh) refreshOrders();
   } else if (signed && ['pending', 'sending', 'unknown'].includes(result.state)) {
     say(status, result.message, 'pending', result.explorer_url);
     delete box.dataset.busy;
@@ -163,4 +178,6 @@ function finish(box, result, signed) {
 document.addEventListener('click', (event) => {
   const button = event.target.closest('[data-cancel-start]');
   if (button && !button.disabled) cancel(button);
+  const copy = event.target.closest('[data-copy]'); // a mint address
+  if (copy) navigator.clipboard.writeText(copy.dataset.copy).then(() => tell(copy.dataset.copied), () => tell(copy.dataset.failed));
 });

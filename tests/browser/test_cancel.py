@@ -70,18 +70,26 @@ def test_happy_path(page, live_server, install_wallet):
     assert page.evaluate("window.__testWallet.calls").count("signTransaction") == 1
 
 
+# The known order never sent what it bought to the wallet (v1 does after each fill, unless the
+# wallet has no account for the token): its cancel gives back deposit, bought tokens and rent.
+# Valued by hand at the sandbox's prices: 200 × 0.99982341 = 199.96; 0.59 × 150.2541187355 = 88.65.
+COMES_BACK = [
+    "200 USDC not yet spent ≈ $199.96",
+    "0.59 SOL bought so far, which the order still holds ≈ $88.65",
+    "About 0.002 SOL of account rent (what Solana kept aside for the order)",
+]
+
+
 def test_the_refund_sentence_separates_deposit_bought_tokens_and_rent(page, live_server, install_wallet):
     wallet = install_wallet()
-    _key, confirm = open_confirmation(page, live_server, wallet)
+    key, confirm = open_confirmation(page, live_server, wallet)
     expect(confirm).to_contain_text("Cancel this USDC → SOL order (50 USDC every day)?")
-    refund = confirm.locator("ul.refund li")
-    expect(refund).to_have_text(
-        [
-            "200 USDC of your deposit that was not spent yet",
-            "0.59 SOL bought so far, which the order still holds",
-            "About 0.002 SOL of account rent (what Solana kept aside to open the order)",
-        ]
-    )
+    expect(confirm.locator("ul.refund li")).to_have_text(COMES_BACK)
+    expect(confirm.locator(".cancel-now")).to_contain_text("In all, $288.61 at today's price comes back.")
+    # The card said the same before the confirmation opened (it still does, above it).
+    card_says = page.locator(f'[data-order="{key}"] > .cancel-now')
+    expect(card_says.locator(".value-title")).to_have_text("If you cancel now")
+    expect(card_says.locator("ul.refund li")).to_have_text(COMES_BACK)
     expect(confirm).to_contain_text("cannot be undone or paused")
     card = page.locator("[data-order]").first
     expect(card.locator(".figures")).to_contain_text("Received (after Jupiter's fee)")

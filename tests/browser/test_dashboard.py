@@ -63,7 +63,7 @@ def test_export_csv(page, live_server, install_wallet):
     known_order(wallet.address)
     sign_in(page, live_server, wallet.name)
     with page.expect_download() as download:
-        page.get_by_role("link", name="Download all fills (CSV)").click()
+        page.get_by_role("link", name="Download everything, all years (CSV)").click()
     assert download.value.suggested_filename.startswith(f"jupiter-dca-{wallet.address[:8]}-csv-all-years-")
     raw = Path(download.value.path()).read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: spreadsheet programs read "→" right
@@ -199,7 +199,7 @@ def test_no_table_cell_breaks_inside_a_number_or_word_at_375(page, live_server, 
     sign_in(page, live_server, wallet.name)
     cards = page.locator("#active-panel [data-order]")
     expect(cards).to_have_count(4)
-    summaries = page.locator("#active-panel [data-order] summary")
+    summaries = page.locator("#active-panel [data-order] .fills summary")
     for n in range(summaries.count()):  # every order's buys, in a table
         summaries.nth(n).click()
     expect(page.locator("#active-panel .fills-body table")).to_have_count(summaries.count())
@@ -225,7 +225,7 @@ def test_times_are_in_the_traders_time_zone(page, live_server, install_wallet):
     expect(created).to_have_attribute("title", re.compile(r" UTC$"))  # the UTC time stays at hand
     expect(card.locator(".next time").first).to_have_text(re.compile(r"CES?T$"))
     expect(page.locator("#active-panel .status.fresh time")).to_have_text(re.compile(r"^\d{2}:\d{2}:\d{2} CES?T$"))
-    card.locator("summary").click()
+    card.locator(".fills summary").click()
     expect(card.locator('table.timeline time[data-format="clock"]').first).to_have_text(
         re.compile(r"^\d{2}:\d{2} CES?T$")
     )
@@ -244,23 +244,28 @@ def test_how_is_my_dca_doing_at_todays_price(page, live_server, install_wallet):
     expect(value.locator("dd")).to_have_text(["$99.98", "$88.65", "−$11.33 (−11.3%)"])
     expect(value.locator("dt").nth(2)).to_have_text("Loss")
     totals = page.locator("#active-panel .totals")
-    expect(totals.get_by_role("heading")).to_have_text("All active orders at today's price")
+    expect(totals.get_by_role("heading")).to_have_text(
+        "Your 1 older order at today's price — connect to include your newer Jupiter DCA orders"
+    )
     expect(totals.locator("dd")).to_have_text(["$99.98", "$88.65", "−$11.33 (−11.3%)"])
     # When it ends: 200 USDC left at 50 a day, so 4 more buys.
     expect(card.locator(".next")).to_contain_text("last buy: about")
     expect(card.locator(".next")).to_contain_text("(4 buys left)")
 
 
-def test_price_unknown_is_said_not_guessed(page, live_server, install_wallet):
+def test_prices_unavailable_are_said_not_guessed(page, live_server, install_wallet):
+    """The price service failing is said as such ("prices unavailable right now"), never as
+    Jupiter having no price for the tokens (issue 20)."""
     wallet = install_wallet()
     key = known_order(wallet.address)
     control.inject_fault("tokens", "500", times=50)
     sign_in(page, live_server, wallet.name)
     card = page.locator(f'[data-order="{key}"]')
-    expect(card.locator(".value")).to_contain_text("Price unknown: Jupiter has no current price for USDC or SOL")
+    expect(card.locator(".value")).to_contain_text("Prices unavailable right now, so we do not guess its value")
+    expect(card.locator(".value")).not_to_contain_text("Jupiter has no price")
     expect(card.locator(".value dd")).to_have_count(0)
     expect(card.locator(".figures dd").nth(3)).to_have_text("1 SOL ≈ 169.49 USDC")  # no "now"
-    expect(page.locator(".totals")).to_contain_text("Price unknown for every order")
+    expect(page.locator(".totals")).to_contain_text("Prices are unavailable right now, so no total is shown")
 
 
 def test_big_amounts_are_readable_with_every_digit_in_a_tooltip(page, live_server, install_wallet):
@@ -283,12 +288,15 @@ def test_a_periodic_refresh_keeps_the_traders_place(page, live_server, install_w
     key = known_order(wallet.address)
     sign_in(page, live_server, wallet.name)
     card = page.locator(f'#active-panel [data-order="{key}"]')
-    card.locator("summary").click()
+    card.locator(".fills summary").click()
     expect(card.locator(".fills-body table")).to_be_visible()
+    card.locator("details.mint").nth(1).locator("summary").click()  # the SOL mint, shown
     card.get_by_role("button", name="Cancel this order").focus()
     card.evaluate("(el) => { el.dataset.before = '1'; }")
     page.evaluate("window.htmx.trigger(document.body, 'refresh-orders')")  # what the 60 s timer does
     expect(card).not_to_have_attribute("data-before", "1")  # the list was replaced
-    expect(card.locator("details")).to_have_attribute("open", "")  # the timeline stays open
+    expect(card.locator("details.fills")).to_have_attribute("open", "")  # the timeline stays open
+    expect(card.locator("details.mint").nth(1)).to_have_attribute("open", "")  # so does the mint shown
+    expect(card.locator("details.mint").nth(0)).not_to_have_attribute("open", "")
     expect(card.locator(".fills-body table")).to_be_visible()
     expect(card.get_by_role("button", name="Cancel this order")).to_be_focused()  # and so does the focus

@@ -37,13 +37,13 @@ def test_connect_once_and_both_kinds_are_listed_with_their_figures(page, live_se
     v1 = page.locator(f'[data-order="{v1_key}"]')
     expect(v1).to_contain_text("2 of 6 buys done (33%)")
     offer = page.locator("[data-dca-offer]")
-    expect(offer).to_contain_text("It is free, sends nothing, and lasts 24 hours.")
+    expect(offer).to_contain_text("It is free, sends nothing, and lasts 24 hours for this wallet")
     page.set_viewport_size({"width": 1280, "height": 900})
     screenshot(page, "dca-offer-1280.png", full_page=True)
 
     connect(page)
     assert signing_calls(page) == ["signMessage"]  # on this page: one signature for Jupiter, nothing sent
-    expect(page.locator("#active-panel [data-system='v2']")).to_have_count(7)
+    expect(page.locator("#active-panel [data-system='v2']")).to_have_count(8)
     expect(offer).to_have_count(0)
     expect(v1).to_contain_text("1 SOL ≈ 169.49 USDC")  # the v1 order is still there, same figures
 
@@ -89,7 +89,7 @@ def test_a_hardware_wallet_signs_in_connects_and_lists_its_newer_orders(page, li
     [sheet] = page.evaluate("window.__testWallet.requests")
     assert any(line.startswith("Memo: “Sign this message to authenticate with Jupiter") for line in sheet["lines"])
     assert control.count_calls("dca-challenge") == 1  # asked for the transaction at once
-    expect(page.locator("#active-panel [data-system='v2']")).to_have_count(7)
+    expect(page.locator("#active-panel [data-system='v2']")).to_have_count(8)
     expect(v2_card(page, wallet.address, "active")).to_contain_text("3 of 10 buys done (30%)")
     expect(page.locator(f'[data-order="{v1_key}"]')).to_be_visible()
     assert DcaConnection.objects.filter(wallet=wallet.address).exclude(token="").count() == 1
@@ -123,11 +123,12 @@ def test_jupiter_not_knowing_its_challenge_offers_to_sign_again(page, live_serve
     expect(again).to_be_enabled()
     expect(page.locator(f'[data-order="{v1_key}"]')).to_be_visible()
     assert not DcaConnection.objects.exclude(token="").exists()
-    assert [url for text, url in page.errors if "502 (Bad Gateway)" in text] == [live_server.url + "/orders/dca/verify"]
+    # Jupiter did not match the signature: a 400 (what was sent is not acceptable), not a 502.
+    assert [url for text, url in page.errors if "400 (Bad Request)" in text] == [live_server.url + "/orders/dca/verify"]
     page.errors.clear()  # the browser logs the refusal as a failed load: expected here
     control.set_dca_challenge_lifetime(300)
     again.click()  # a fresh message from Jupiter, signed once more
-    expect(page.locator("#active-panel [data-system='v2']")).to_have_count(7)
+    expect(page.locator("#active-panel [data-system='v2']")).to_have_count(8)
     assert signing_calls(page) == ["signMessage", "signMessage"]
 
 
@@ -136,12 +137,12 @@ def test_token_expiry_asks_again_and_keeps_the_list(page, live_server, install_w
     v1_key = known_order(wallet.address)
     sign_in(page, live_server, wallet.name)
     connect(page)
-    expect(page.locator("#active-panel [data-system='v2']")).to_have_count(7)
+    expect(page.locator("#active-panel [data-system='v2']")).to_have_count(8)
     control.expire_dca_tokens()  # Jupiter answers 401 from now on
     cache.clear()
     page.get_by_role("link", name="Refresh").click()
     expect(page.locator("[data-dca-offer]")).to_contain_text("Your connection to Jupiter's DCA has ended.")
-    expect(page.locator("#active-panel [data-system='v2']")).to_have_count(7)  # as last seen
+    expect(page.locator("#active-panel [data-system='v2']")).to_have_count(8)  # as last seen
     expect(page.locator(f'[data-order="{v1_key}"]')).to_be_visible()  # the v1 list stays
     page.get_by_role("button", name="Connect again").click()
     expect(page.locator("[data-dca-offer]")).to_have_count(0)
@@ -171,6 +172,6 @@ def test_v1_gone_lists_v2(page, live_server, install_wallet):
         "Jupiter has switched off its older recurring-order system (v1)"
     )
     connect(page)
-    expect(page.locator("#active-panel [data-system='v2']")).to_have_count(7)
+    expect(page.locator("#active-panel [data-system='v2']")).to_have_count(8)
     expect(page.locator("#active-panel [data-system='v1']")).to_have_count(0)
     expect(page.locator("#active-panel .status.error, #active-panel .status.stale")).to_have_count(0)

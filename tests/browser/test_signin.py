@@ -29,7 +29,7 @@ SANDBOX_WALLET = "Sandbox wallet — simulated, no real funds"
 def expect_signed_in(page, live_server, short: str) -> None:
     page.goto(live_server.url + "/")
     expect(page.locator(".site-header .account-address")).to_contain_text(short)
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out", exact=True)).to_be_visible()
     expect(page.get_by_role("button", name="Connect wallet")).to_have_count(0)
 
 
@@ -160,7 +160,7 @@ def test_sandbox_wallet_signs_in(page, live_server):
     sheet.get_by_role("button", name="Approve").click()
     tx = VersionedTransaction.from_bytes(base64.b64decode(page.evaluate("window.__signed")))
     assert tx.signatures[0].verify(payer, to_bytes_versioned(tx.message))
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
     expect_signed_out(page)
 
 
@@ -310,3 +310,23 @@ def test_the_transaction_version_is_checked_before_asking_the_wallet(page, live_
     assert answer == f"{wallet.name} {words}"
     assert "signTransaction" not in page.evaluate("window.__testWallet.calls")
     assert_bridge_signs_for(page, payer)  # a legacy one it can
+
+
+WHAT_IS_A_DECLINE = """async () => {
+    const { isRejection, plain } = await import('/static/js/bridge.js');
+    const error = (message, extra) => Object.assign(new Error(message), extra);
+    return [
+        isRejection(error('Nope.', { code: 4001 })),  // the code, whatever the words
+        isRejection(error('', { name: 'UserRejectedRequestError' })),  // the name
+        isRejection(error('User rejected the request.')),  // a wallet with neither: its words
+        isRejection(error('User rejected the request.', { code: -32603 })),  // another code: not a decline
+        isRejection(plain('You declined in your wallet')),  // our own words never are
+        isRejection(error('Transaction simulation failed')),
+    ];
+}"""
+
+
+def test_a_decline_is_read_from_the_wallets_code_and_name_before_its_words(page, live_server, install_wallet):
+    install_wallet()
+    page.goto(live_server.url + "/")
+    assert page.evaluate(WHAT_IS_A_DECLINE) == [True, True, True, False, False, False]

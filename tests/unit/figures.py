@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
-from dashboard import trigger
+from dashboard import dca_orders
 from dashboard.dca_view import describe_dca
 from dashboard.orders import OrderView
 from dashboard.recurring import Fill, Order
@@ -128,7 +128,7 @@ def spec_order() -> dict:
 
 
 def dca_view(data: dict, listed: str = "active", tokens: dict | None = None) -> OrderView:
-    return describe_dca(trigger.parse_order(data, listed), TOKENS if tokens is None else tokens, NOW)
+    return describe_dca(dca_orders.parse_order(data, listed), TOKENS if tokens is None else tokens, NOW)
 
 
 def event(kind: str, state: str, at: str, **fields: object) -> dict:

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from dashboard import trigger
+from dashboard import dca_orders
 from dashboard.models import TrackedOrder
 from dashboard.tokens import Token
 from tests.unit.figures import SOL_MINT, TOKENS, USDC_MINT, dca_view, event, spec_list_order, spec_order
@@ -225,7 +225,7 @@ def test_unknown_fields_and_order_types_are_kept_as_plain_text():
     assert extra["labels"] == '{"a": [1, "x"], "b": 2}'
     assert extra["note"] == "spaced out"
     assert "nothing" not in extra
-    assert len(extra["longText"]) == trigger.MAX_EXTRA_CHARS and extra["longText"].endswith("…")
+    assert len(extra["longText"]) == dca_orders.MAX_EXTRA_CHARS and extra["longText"].endswith("…")
 
 
 def test_missing_optional_fields_never_crash():

@@ -9,7 +9,19 @@ import pytest
 
 from dashboard.orders import total_value
 from dashboard.recurring_view import describe
-from tests.unit.figures import BONK, BONK_MINT, SOL, SOL_MINT, USDC, USDC_MINT, at, make_fill, make_order, priced
+from tests.unit.figures import (
+    BONK,
+    BONK_MINT,
+    SOL,
+    SOL_MINT,
+    USDC,
+    USDC_MINT,
+    USDT_MINT,
+    at,
+    make_fill,
+    make_order,
+    priced,
+)
 
 # --- what a cancel gives back, in words -------------------------------------------------------
 
@@ -137,3 +149,77 @@ def test_totals_add_up_known_orders_and_count_the_unknown() -> None:
     assert totals.value.worth_usd == Decimal(198)
     assert totals.value.gain_text == "−$2.00 (−1.0%)"
     assert total_value([unknown]).value.gain_text == "price unknown"
+
+
+# --- "If you cancel now": what comes back, what is in the wallet already, valued today ----------
+
+
+def test_cancel_now_of_an_order_that_still_holds_what_it_bought() -> None:
+    # 150 deposited − 100 spent = 50 USDC back (× 0.9998 = 49.99); the 0.54 SOL bought were never
+    # sent to the wallet, so they come back too (× 162.30 = 87.642); in all 137.632 → $137.63.
+    tokens = {USDC_MINT: priced(USDC, "0.9998"), SOL_MINT: priced(SOL, "162.30")}
+    now = describe(make_order(), tokens, now=at(2, 12)).cancel_now
+    assert [(h.amount.text, h.words, h.usd_text) for h in now.back] == [
+        ("50 USDC", "not yet spent", "≈ $49.99"),
+        ("0.54 SOL", "bought so far, which the order still holds", "≈ $87.64"),
+    ]
+    assert now.in_wallet is None
+    assert now.back_usd_text == "$137.63"
+    assert now.rent_words == "about 0.002 SOL of account rent"
+
+
+def test_cancel_now_of_an_order_that_sent_what_it_bought_to_the_wallet() -> None:
+    # Recurring v1 sends each fill's output to the wallet: nothing bought comes back with the cancel.
+    tokens = {USDC_MINT: priced(USDC, "0.9998"), SOL_MINT: priced(SOL, None)}
+    now = describe(make_order(raw_out_withdrawn=540_000_000), tokens, now=at(2, 12)).cancel_now
+    assert [(h.amount.text, h.words) for h in now.back] == [("50 USDC", "not yet spent")]
+    assert (now.in_wallet.amount.text, now.in_wallet.words) == ("0.54 SOL", "bought so far")
+    assert now.in_wallet.usd_text == "price unknown"  # never a guess
+    assert now.back_usd_text == "$49.99"
+
+
+def test_cancel_now_says_what_it_does_not_know() -> None:
+    now = describe(make_order(raw_in_deposited=None, raw_out_withdrawn=None), {}, now=at(2, 12)).cancel_now
+    assert [(h.amount, h.token.symbol, h.words, h.usd_text) for h in now.back] == [
+        (None, "USDC", "not yet spent", ""),
+        (None, "SOL", "bought so far, which the order still holds", ""),
+    ]
+    assert now.back_usd is None and now.back_usd_text == ""
+
+
+# --- sell orders read by direction --------------------------------------------------------------
+
+
+def test_a_sell_order_says_sold_and_received() -> None:
+    # 1.5 SOL deposited, 0.5 SOL sold for 86.2 USDC: a volatile token in, a stablecoin out.
+    fill = make_fill(at(1, 0, 0, 30), 500_000_000, 86_200_000, tx="s1")
+    order = make_order(
+        input_mint=SOL_MINT,
+        output_mint=USDC_MINT,
+        raw_in_deposited=2_000_000_000,
+        raw_in_per_cycle=500_000_000,
+        raw_in_used=500_000_000,
+        raw_out_received=86_200_000,
+        raw_out_withdrawn=86_200_000,
+        fills=(fill,),
+    )
+    view = describe(order, {}, now=at(1, 0, 30))
+    assert view.is_sell
+    assert [e.words for e in view.events if e.kind == "buy"] == ["Sold 0.5 SOL for 86.2 USDC"]
+    assert [(h.amount.text, h.words) for h in view.cancel_now.back] == [("1.5 SOL", "not yet sold")]
+    assert (view.cancel_now.in_wallet.amount.text, view.cancel_now.in_wallet.words) == ("86.2 USDC", "received so far")
+
+
+@pytest.mark.parametrize(
+    ("input_mint", "output_mint", "sell"),
+    [
+        (SOL_MINT, USDC_MINT, True),
+        (USDC_MINT, SOL_MINT, False),
+        (SOL_MINT, BONK_MINT, False),
+        (USDC_MINT, USDT_MINT, False),
+    ],
+)
+def test_only_a_volatile_token_sold_for_a_stablecoin_is_a_sell(input_mint: str, output_mint: str, sell: bool) -> None:
+    view = describe(make_order(input_mint=input_mint, output_mint=output_mint), {}, now=at(2, 12))
+    assert view.is_sell is sell
+    assert all(e.words.startswith("Sold" if sell else "Bought") for e in view.events if e.kind == "buy")

@@ -257,3 +257,45 @@ def test_v0_with_address_tables_passes_only_with_lookups_unchanged():
     moved = MessageV0.try_compile(user.pubkey(), [limit, price, dca], [other_table], blockhash)
     with refused("signed_changed"):
         recurring_check.check_signed(issued, signed(moved, user), str(user.pubkey()))
+
+
+# --- the same rule as a refund's, from the wallet's side ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("the wallet named again in the close", "wallet_role"),
+        ("a compute-budget instruction naming the wallet", "compute_budget"),
+        ("another program", "unknown_program"),
+        ("a close of another order", "shape"),
+        ("already signed", "already_signed"),
+    ],
+)
+def test_an_issued_cancel_breaking_the_wallets_rule_is_refused_with_the_refunds_codes(name, code, caplog):
+    user, order = Keypair(), Pubkey.new_unique()
+    wallet = user.pubkey()
+    close_accounts = [AccountMeta(wallet, True, True), AccountMeta(order, False, True)]
+    extra: list[Instruction] = []
+    if name == "the wallet named again in the close":
+        close_accounts.append(AccountMeta(wallet, True, True))
+    elif name == "a compute-budget instruction naming the wallet":
+        extra = [
+            Instruction(
+                set_compute_unit_limit(1).program_id,
+                bytes([2]) + (1).to_bytes(4, "little"),
+                [AccountMeta(wallet, True, True)],
+            )
+        ]
+    elif name == "another program":
+        extra = [Instruction(Pubkey.new_unique(), b"\x00", [AccountMeta(wallet, True, True)])]
+    elif name == "a close of another order":
+        close_accounts[1] = AccountMeta(Pubkey.new_unique(), False, True)
+    close = Instruction(recurring_check.DCA_PROGRAM, bytes.fromhex("16072162a8b722f3"), close_accounts)
+    message = Message.new_with_blockhash([set_compute_unit_price(1), close, *extra], wallet, Hash.new_unique())
+    raw = bytes(signed(message, user)) if name == "already signed" else unsigned(message)
+    with refused("issued_unverifiable"):
+        recurring_check.check_issued(raw, str(wallet), str(order))
+    (line,) = [r.getMessage() for r in caplog.records if "refused an issued cancel" in r.getMessage()]
+    assert f": {code}: " in line
+    assert f"{wallet} (wallet)" in line  # the decoded instructions, for the operator

@@ -128,9 +128,10 @@ def test_percent_floors_small_progress(raw_in_used: int, percent: int) -> None:
     ("now", "expected"),
     [
         (at(2, 12), at(3, 0, 0, 40)),
-        # Exactly due: the estimate moves to the following cycle.
-        (at(3, 0, 0, 40), at(4, 0, 0, 40)),
-        # Missed cycles (3rd, 4th, 5th at 00:00:40): advanced by whole days past now.
+        # Due, or less than a cycle late: it stays (the card reads "due now").
+        (at(3, 0, 0, 40), at(3, 0, 0, 40)),
+        (at(3, 23), at(3, 0, 0, 40)),
+        # A whole cycle late, cycles missed (3rd, 4th, 5th at 00:00:40): advanced by whole days past now.
         (at(5, 6), at(6, 0, 0, 40)),
     ],
 )

@@ -33,5 +33,6 @@ def test_a_malformed_resources_list_is_not_standard(resources):
     text = siws.format_message(
         siws.SignInFields(domain="example.com", address=str(Keypair().pubkey()), nonce="abcdef12")
     )
-    with pytest.raises(siws.SignInError, match="not a standard sign-in message"):
+    with pytest.raises(siws.SignInError) as refused:
         siws.parse_message(f"{text}\n{resources}")
+    assert (refused.value.code, refused.value.status) == ("not_sign_in_text", 400)

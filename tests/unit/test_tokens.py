@@ -59,3 +59,17 @@ def test_a_drifted_search_answer_is_an_error_naming_the_key(answer, missing, cap
 def test_a_search_answer_of_tokens():
     found = tokens.parse_search([{"id": "a", "symbol": "A", "decimals": 6}, {"id": "b", "symbol": "B", "decimals": 9}])
     assert [t.mint for t in found] == ["a", "b"]
+
+
+@pytest.mark.parametrize(("sent", "verified"), [(True, True), (False, False), (None, None), ("true", None)])
+def test_jupiters_verification_flag_is_read_as_sent(sent, verified):
+    item = {"id": "mint", "symbol": "X", "decimals": 6}
+    if sent is not None:
+        item["isVerified"] = sent
+    assert tokens.parse_token(item).verified is verified
+
+
+def test_only_https_icons_are_kept():
+    assert tokens.parse_token({"id": "m", "icon": "https://img.example/x.png"}).icon == "https://img.example/x.png"
+    for icon in ("http://img.example/x.png", "javascript:alert(1)", "data:image/png;base64,AA", None):
+        assert tokens.parse_token({"id": "m", "icon": icon}).icon == ""

@@ -6,7 +6,7 @@
 //
 // A classic script (not a module) so a test can inject it before any page script runs; it
 // defines one global, window.SandboxWalletCore = {createWallet, register, signInText, readTransaction,
-// describeTransaction, base58, rejected}.
+// describeTransaction, tokenAccounts, base58, rejected}.
 (() => {
   if (globalThis.SandboxWalletCore) return;
   const CHAIN = 'solana:mainnet';
@@ -100,8 +100,27 @@
     return `${text} SOL`;
   };
 
-  // What a transaction does, in words for the approval sheet: its actions and its fee.
-  function describeTransaction(tx) {
+  // A token amount in whole tokens: 150000000 base units of a 6-decimal token read "150".
+  const tokenAmount = (raw, decimals) => {
+    const digits = raw.toString().padStart(decimals + 1, '0');
+    const whole = BigInt(digits.slice(0, digits.length - decimals)).toLocaleString('en-US');
+    const fraction = digits.slice(digits.length - decimals).replace(/0+$/, '');
+    return fraction ? `${whole}.${fraction}` : whole;
+  };
+
+  // The token accounts a transaction's token instructions touch (what a wallet looks up).
+  function tokenAccounts(tx) {
+    const t = readTransaction(tx);
+    const addresses = t.keys.map(base58);
+    return [...new Set(t.instructions.filter((ix) => TOKEN_PROGRAMS.includes(addresses[ix.program]))
+      .flatMap((ix) => ix.accounts.slice(0, 3).map((n) => addresses[n]).filter(Boolean)))];
+  }
+
+  // What a transaction does, in words for the approval sheet: its actions and its fee. `known`
+  // says what the wallet found out about token accounts and mints ({address: {symbol, decimals,
+  // owner}}, see tokenAccounts), `me` the signing account's address: "Move 150 USDC from 5fmF… to
+  // your wallet"; without them, the base units as they are.
+  function describeTransaction(tx, known = {}, me = '') {
     const t = readTransaction(tx);
     const addresses = t.keys.map(base58);
     const address = (index) => addresses[index] || 'an account in a lookup table';
@@ -118,6 +137,11 @@
       }
       others += 1;
       const account = (n) => (ix.accounts.length > n ? short(address(ix.accounts[n])) : 'an account');
+      const holder = (n) => { // the wallet itself, or the owner of a token account
+        const a = address(ix.accounts[n]);
+        const owner = a === me ? a : known[a]?.owner;
+        return owner === me && me ? 'your wallet' : owner ? short(owner) : account(n);
+      };
       if (program === DCA_PROGRAM) {
         actions.push(`Close DCA order ${account(1)} and send what it holds to your wallet`);
       } else if (MEMO_PROGRAMS.includes(program)) {
@@ -125,10 +149,16 @@
         actions.push(text === null ? 'Write a memo' : `Memo: “${text}”`);
       } else if (TOKEN_PROGRAMS.includes(program) && (ix.data[0] === 3 || ix.data[0] === 12)) {
         const raw = littleEndian(ix.data, 1, 8);
-        const to = ix.data[0] === 3 ? account(1) : account(2);
-        actions.push(`Move ${raw} base units of a token from ${account(0)} to ${to}`);
+        const checked = ix.data[0] === 12; // TransferChecked names the mint and its decimals
+        const to = checked ? 2 : 1;
+        const token = checked ? known[address(ix.accounts[1])] : known[address(ix.accounts[0])] || known[address(ix.accounts[1])];
+        const decimals = checked ? ix.data[9] : token?.decimals;
+        actions.push(token && decimals !== undefined
+          ? `Move ${tokenAmount(raw, decimals)} ${token.symbol} from ${holder(0)} to ${holder(to)}`
+          : `Move ${raw} base units of ${checked ? `token ${account(1)}` : 'a token'} from ${holder(0)} to ${holder(to)}`);
       } else if (TOKEN_PROGRAMS.includes(program) && ix.data[0] === 9) {
-        actions.push(`Close token account ${account(0)}; its rent goes to ${account(1)}`);
+        const token = known[address(ix.accounts[0])];
+        actions.push(`Close ${token ? `the ${token.symbol} account of ${holder(0)}` : `token account ${account(0)}`}; its rent goes to ${holder(1)}`);
       } else {
         actions.push(`Run program ${short(program)}`);
       }
@@ -174,6 +204,7 @@
    *   remember: {get: () => bool, set: (bool) => void}  // whether the site is connected
    *   record: (name) => void                    // tests: every call, e.g. 'connect(silent)'
    *   versions: ['legacy', 0]                   // supportedTransactionVersions
+   *   lookup: async (addresses, owner) => known // what an RPC says of token accounts (describeTransaction)
    *   without: [feature names]                  // tests: features left out
    * }
    * request: {kind: 'signIn'|'signMessage'|'signTransaction', title, lines: [string], detail?, account}
@@ -264,7 +295,8 @@
           const entry = mine(account);
           let words;
           try {
-            words = describeTransaction(transaction);
+            const known = await (options.lookup?.(tokenAccounts(transaction), entry.account.address) ?? {});
+            words = describeTransaction(transaction, known, entry.account.address);
           } catch {
             throw new Error('The sandbox wallet cannot read this transaction.');
           }
@@ -327,6 +359,6 @@
   }
 
   globalThis.SandboxWalletCore = Object.freeze({
-    createWallet, register, signInText, readTransaction, describeTransaction, base58, rejected,
+    createWallet, register, signInText, readTransaction, describeTransaction, tokenAccounts, base58, rejected,
   });
 })();

@@ -80,11 +80,25 @@ function sheet(request) {
   });
 }
 
+// What a real wallet's RPC tells it about the token accounts a transaction touches (so the sheet
+// says "150 USDC", not base units): the sandbox answers for the accounts it made.
+async function lookup(addresses, owner) {
+  if (!addresses.length) return {};
+  const query = new URLSearchParams([['wallet', owner], ...addresses.map((a) => ['address', a])]);
+  try {
+    const answer = await fetch(`/sandbox/token-accounts?${query}`);
+    return answer.ok ? await answer.json() : {};
+  } catch {
+    return {};
+  }
+}
+
 const { wallet } = core.createWallet({
   name: NAME,
   icon: ICON,
   accounts: keys,
   approve,
+  lookup,
   remember: {
     get: () => Boolean(state()?.connected),
     set: (connected) => { if (state()) save({ ...state(), connected }); },

@@ -1,0 +1,48 @@
+"""dashboard/templatetags/tokens.py: how a token is named on a card — its https: logo or a letter,
+its mint behind a tap with a copy button and an explorer link, and Jupiter's "unverified" flag."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from dashboard.recurring_view import describe
+from dashboard.templatetags.tokens import pair_heading, token_ids, token_logo
+from dashboard.tokens import Token
+from tests.unit.figures import SOL_MINT, USDC_MINT, at, make_order
+
+FAKE_WIF = "EKpoZBbTqotit7duLsvE5mGyKYrjuvJD2kmiCJddBJin"
+
+
+def view(output: Token):
+    return describe(make_order(output_mint=output.mint), {output.mint: output}, now=at(2, 12))
+
+
+def test_a_logo_is_the_https_icon_or_a_letter():
+    assert token_logo(Token(USDC_MINT, "USDC", "USD Coin", 6, icon="https://img.example/usdc.png")) == (
+        '<img class="logo" src="https://img.example/usdc.png" alt="" width="20" height="20" loading="lazy" '
+        'referrerpolicy="no-referrer">'
+    )
+    assert token_logo(Token(USDC_MINT, "USDC", "USD Coin", 6)) == (
+        '<span class="logo placeholder" aria-hidden="true">U</span>'
+    )
+
+
+def test_an_unverified_token_is_marked_and_a_verified_or_unknown_one_is_not():
+    fake = Token(FAKE_WIF, "$WIF", "dogwifhat", 6, verified=False)
+    heading = pair_heading(view(fake))
+    assert heading.count('class="unverified"') == 1
+    assert ">unverified token</span>" in heading
+    assert f'title="Mint {FAKE_WIF}">$WIF</span>' in heading
+    for flag in (True, None):
+        assert "unverified" not in pair_heading(view(replace(fake, verified=flag)))
+
+
+def test_each_mint_is_behind_a_tap_with_copy_and_explorer_link():
+    html = token_ids(view(Token(FAKE_WIF, "$WIF<script>", "dogwifhat", 6, verified=False)))
+    assert html.count("<details") == 2
+    assert f'data-copy="{USDC_MINT}"' in html and f'data-copy="{FAKE_WIF}"' in html
+    assert f'href="https://solscan.io/account/{FAKE_WIF}"' in html
+    assert '<details class="mint unverified">' in html
+    assert "EKpo…BJin" in html  # the short form in the summary, the whole address inside
+    assert "<script>" not in html and "$WIF&lt;script&gt;" in html  # token names are untrusted
+    assert SOL_MINT not in html
