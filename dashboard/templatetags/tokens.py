@@ -82,6 +82,7 @@ def token_ids(order: OrderView) -> str:
     )
 
 
+@functools.lru_cache(maxsize=1024)  # the same few tokens on every card of a list
 def _mint_details(token: Token) -> str:
     unverified = token.verified is False
     mint, symbol = escape(token.mint), escape(token.symbol)
