@@ -18,6 +18,7 @@ from dashboard import dca_auth, limits, messages, siws, tracking, trigger
 from dashboard.answers import (
     HtmxHttpRequest,
     answer,
+    body_limit,
     json_body,
     json_endpoint,
     jupiter_busy,
@@ -47,6 +48,7 @@ def _refuse(refusal: siws.SignInError | Refusal, status: int = 400) -> JsonRespo
 CLEANUP_SECONDS = 3600  # expired sessions and challenges are deleted at most this often by sign-ins
 
 
+@body_limit(siws.MAX_BODY_BYTES)
 @require_POST
 @ratelimit(group="sign-in", key="ip", rate="dashboard.limits.sign_in_rate", block=False)
 def sign_in_challenge(request: HttpRequest) -> JsonResponse:
@@ -71,6 +73,7 @@ def sign_in_challenge(request: HttpRequest) -> JsonResponse:
     return answer("challenge", messages.words("approve_sign_in"), code="approve_sign_in", **data)
 
 
+@body_limit(siws.MAX_BODY_BYTES)
 @require_POST
 @ratelimit(group="sign-in", key="ip", rate="dashboard.limits.sign_in_rate", block=False)
 def sign_in_verify(request: HttpRequest) -> JsonResponse:
@@ -158,6 +161,7 @@ def form_refused(refusal: Refusal) -> dca_auth.ConnectRefused:
     return dca_auth.ConnectRefused(refusal.code, message=refusal.message, field=refusal.field)
 
 
+@body_limit(siws.MAX_BODY_BYTES)
 @json_endpoint(limit=("dca-connect", "dashboard.limits.sign_in_rate"))
 def dca_challenge(request: HtmxHttpRequest) -> JsonResponse:
     """Jupiter's challenge for the session's wallet, checked and kept for this session; the bridge
@@ -177,6 +181,7 @@ def dca_challenge(request: HtmxHttpRequest) -> JsonResponse:
     return answer("challenge", words, transaction=base64.b64encode(challenge.transaction).decode(), **data)
 
 
+@body_limit(siws.MAX_BODY_BYTES)
 @json_endpoint(limit=("dca-connect", "dashboard.limits.sign_in_rate"))
 def dca_verify(request: HtmxHttpRequest) -> JsonResponse:
     """Check the wallet's signature of its challenge, then get and keep the token for the wallet

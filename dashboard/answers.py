@@ -84,15 +84,53 @@ def jupiter_busy(request: HttpRequest, response: JsonResponse, retry_after: int)
 
 
 MAX_JSON_DEPTH = 4  # the sign-in bodies are flat objects
+DISCARD_CHUNK = 64 * 1024
+
+
+def body_limit(max_bytes: int) -> Callable[[View], View]:
+    """This view takes a body of at most `max_bytes` (declared Content-Length); a larger one is
+    refused before anything reads it (`dashboard.middleware.body_limit`). Without it a view takes
+    up to `DATA_UPLOAD_MAX_MEMORY_SIZE`. Put it outermost, so the URL resolver sees it."""
+
+    def mark(view: View) -> View:
+        view.body_limit = max_bytes  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def declared_length(request: HttpRequest) -> int:
+    """The request's Content-Length, 0 when missing or unreadable (as Django reads it)."""
+    try:
+        return max(int(request.META.get("CONTENT_LENGTH") or 0), 0)
+    except ValueError:
+        return 0
+
+
+def too_large(request: HttpRequest, limit: int) -> JsonResponse:
+    """A body over the limit: read to its end and dropped (the connection stays usable for the
+    next request), refused as `too_large` (413) in the one JSON shape, logged as one WARNING line
+    (no traceback: anyone may send one)."""
+    declared = declared_length(request)
+    while request.read(DISCARD_CHUNK):
+        pass
+    response = refused("too_large", status=413)
+    log_response(
+        "Request body too large (%s bytes, at most %s): %s",
+        declared,
+        limit,
+        request.path,
+        response=response,
+        request=request,
+        level="warning",
+    )
+    return response
 
 
 def json_body(request: HttpRequest) -> dict | None:
-    """The request's JSON object, or None when it is too large, too deep or not a JSON object."""
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return None
-    if declared > siws.MAX_BODY_BYTES or len(request.body) > siws.MAX_BODY_BYTES:
+    """The request's JSON object, or None when it is too deep or not a JSON object (its size is
+    held to the view's `body_limit` before the view runs)."""
+    if len(request.body) > siws.MAX_BODY_BYTES:
         return None
     if encoding.nesting_depth(request.body) > MAX_JSON_DEPTH:
         return None
