@@ -10,11 +10,11 @@ from typing import Any
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
-from django.views import csrf
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
@@ -63,10 +63,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """CSRF_FAILURE_VIEW: the bridge's requests (they carry X-CSRFToken) get the one JSON shape
-    saying the page is stale, not an HTML page it would read as "signed out"; forms get Django's."""
+    saying the page is stale, not an HTML page it would read as "signed out"; a form (Sign out
+    from a tab opened before a sign-in elsewhere) gets a plain page saying so, with a working
+    Sign out or Sign in (its form carries the browser's current token). Nothing was done."""
     if "X-CSRFToken" in request.headers:
         return refused("stale_page", next_step="reload", status=403)
-    return csrf.csrf_failure(request, reason)
+    return render(request, "stale_page.html", status=403)
 
 
 @wallet_required

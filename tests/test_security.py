@@ -755,3 +755,24 @@ def test_oversized_bodies_leave_the_connection_usable(live_server):
         assert connection.sock is sock  # the same connection all along
     finally:
         connection.close()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("signed_in", [True, False], ids=["signed-in", "signed-out"])
+def test_a_stale_form_gets_a_plain_page_not_djangos(signed_in):
+    """views.csrf_failure: a form posted with a token that is no longer the browser's (another tab
+    signed in since) gets our page: 403, nothing done, a Sign out that works (or Sign in)."""
+    client = Client(enforce_csrf_checks=True)
+    if signed_in:
+        client.force_login(siws.get_wallet_user(str(Keypair().pubkey())))
+    client.get("/")  # the CSRF cookie
+    response = client.post("/sign-out", {"csrfmiddlewaretoken": "x" * 64})
+    assert response.status_code == 403
+    assert response.templates[0].name == "stale_page.html"
+    assert (SESSION_KEY in client.session) is signed_in  # nothing was done
+    if not signed_in:
+        assert 'href="/#sign-in"' in response.text
+        return
+    token = re.search(r'<main.*name="csrfmiddlewaretoken" value="([^"]+)"', response.text, re.S).group(1)
+    assert client.post("/sign-out", {"csrfmiddlewaretoken": token}).status_code == 302
+    assert SESSION_KEY not in client.session
