@@ -4,6 +4,8 @@ to Jupiter's DCA (challenge, verify, disconnect)."""
 from __future__ import annotations
 
 import base64
+from functools import wraps
+from typing import Any
 
 from django.contrib.auth import get_user_model, login, logout
 from django.core.cache import cache
@@ -17,6 +19,7 @@ from django_ratelimit.decorators import ratelimit
 from dashboard import dca_auth, limits, messages, siws, tracking, trigger
 from dashboard.answers import (
     HtmxHttpRequest,
+    View,
     answer,
     body_limit,
     json_body,
@@ -48,12 +51,22 @@ def _refuse(refusal: siws.SignInError | Refusal, status: int = 400) -> JsonRespo
 CLEANUP_SECONDS = 3600  # expired sessions and challenges are deleted at most this often by sign-ins
 
 
-@body_limit(siws.MAX_BODY_BYTES)
-@require_POST
-@ratelimit(group="sign-in", key="ip", rate="dashboard.limits.sign_in_rate", block=False)
+def sign_in_endpoint(view: View) -> View:
+    """A sign-in step: POST only, a JSON body of at most `siws.MAX_BODY_BYTES`, limited per client
+    address (django-ratelimit); past the limit it answers `slow_down` and does nothing."""
+
+    @wraps(view)
+    def within_limit(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if getattr(request, "limited", False):
+            return slow_down()
+        return view(request, *args, **kwargs)
+
+    limited = ratelimit(group="sign-in", key="ip", rate="dashboard.limits.sign_in_rate", block=False)(within_limit)
+    return body_limit(siws.MAX_BODY_BYTES)(require_POST(limited))
+
+
+@sign_in_endpoint
 def sign_in_challenge(request: HttpRequest) -> JsonResponse:
-    if getattr(request, "limited", False):
-        return slow_down()
     data = json_body(request)
     form = SignInChallengeForm(data)
     if data is None or not form.is_valid():
@@ -73,12 +86,8 @@ def sign_in_challenge(request: HttpRequest) -> JsonResponse:
     return answer("challenge", messages.words("approve_sign_in"), code="approve_sign_in", **data)
 
 
-@body_limit(siws.MAX_BODY_BYTES)
-@require_POST
-@ratelimit(group="sign-in", key="ip", rate="dashboard.limits.sign_in_rate", block=False)
+@sign_in_endpoint
 def sign_in_verify(request: HttpRequest) -> JsonResponse:
-    if getattr(request, "limited", False):
-        return slow_down()
     data = json_body(request)
     if data is None:
         return _refuse(Refusal("bad_request"))
