@@ -109,6 +109,32 @@ class Issued:
     words: str = ""  # what the trader reads while the wallet asks, when the system says more than its code
 
 
+def record_issued(
+    wallet: str,
+    order_key: str,
+    system: str,
+    request_id: str,
+    message: bytes,
+    cancelled_text: str,
+    *,
+    at: datetime | None = None,
+    **ended: object,
+) -> CancelAttempt:
+    """An attempt begins: the cancel transaction Jupiter issued for the wallet's order (`message`:
+    what the wallet will sign), recorded at `at` (now by default); `ended` records one refused at
+    once (its state, code, outcome, finished_at, error)."""
+    return CancelAttempt.objects.create(
+        wallet=wallet,
+        order_key=order_key,
+        system=system,
+        request_id=request_id,
+        message=message,
+        issued_at=at or timezone.now(),
+        cancelled_text=cancelled_text,
+        **ended,
+    )
+
+
 def find(wallet: str, attempt_id: int) -> CancelAttempt:
     attempt = CancelAttempt.objects.filter(pk=attempt_id, wallet=wallet).first()
     if attempt is None:

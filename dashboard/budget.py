@@ -43,6 +43,7 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
+from dataclasses import dataclass
 
 import redis
 from django.conf import settings
@@ -96,6 +97,21 @@ def requesters() -> tuple[str, ...]:
 # --- the call budget ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Ask:
+    """A call asking for a slot: the window (seconds), the budget's capacity and its lists' part,
+    whether it is a list call, whether it is never held back (`force`), and the requesters charged
+    with it and each one's fair share (list calls only)."""
+
+    window: float
+    capacity: int
+    list_capacity: int
+    is_list: bool
+    force: bool = False
+    requesters: tuple[str, ...] = ()
+    share_capacity: int = 0
+
+
 class LocalBudget:
     """A sliding window of call times in this process."""
 
@@ -104,39 +120,30 @@ class LocalBudget:
         self._calls: deque[tuple[float, bool]] = deque()  # (monotonic time, is a list call)
         self._shares: dict[str, deque[float]] = {}  # list call times per requester
 
-    def try_take(
-        self,
-        window: float,
-        capacity: int,
-        list_capacity: int,
-        is_list: bool,
-        force: bool,
-        requesters: tuple[str, ...] = (),
-        share_capacity: int = 0,
-    ) -> tuple[float, bool]:
+    def try_take(self, ask: Ask) -> tuple[float, bool]:
         """(0, False) when a slot was taken, else (seconds until one may free up, whether it is
         a requester's fair share that is spent rather than the whole budget)."""
         now = time.monotonic()
-        charged = requesters if is_list else ()
+        charged = ask.requesters if ask.is_list else ()
         with self._lock:
-            while self._calls and self._calls[0][0] <= now - window:
+            while self._calls and self._calls[0][0] <= now - ask.window:
                 self._calls.popleft()
-            for name in [n for n, times in self._shares.items() if not times or times[-1] <= now - window]:
+            for name in [n for n, times in self._shares.items() if not times or times[-1] <= now - ask.window]:
                 del self._shares[name]  # nothing left in the window
             for times in self._shares.values():
-                while times[0] <= now - window:
+                while times[0] <= now - ask.window:
                     times.popleft()
-            if not force:
-                if len(self._calls) >= capacity:
-                    return self._calls[0][0] + window - now, False
+            if not ask.force:
+                if len(self._calls) >= ask.capacity:
+                    return self._calls[0][0] + ask.window - now, False
                 lists = [at for at, listed in self._calls if listed]
-                if is_list and len(lists) >= list_capacity:
-                    return lists[0] + window - now, False
+                if ask.is_list and len(lists) >= ask.list_capacity:
+                    return lists[0] + ask.window - now, False
                 for name in charged:
                     times = self._shares.get(name)
-                    if times and len(times) >= share_capacity:
-                        return times[0] + window - now, True
-            self._calls.append((now, is_list))
+                    if times and len(times) >= ask.share_capacity:
+                        return times[0] + ask.window - now, True
+            self._calls.append((now, ask.is_list))
             for name in charged:
                 self._shares.setdefault(name, deque()).append(now)
             return 0.0, False
@@ -200,19 +207,11 @@ class RedisBudget:
         self._take = connection.register_script(TAKE_SCRIPT)
         self._connection = connection
 
-    def try_take(
-        self,
-        window: float,
-        capacity: int,
-        list_capacity: int,
-        is_list: bool,
-        force: bool,
-        requesters: tuple[str, ...] = (),
-        share_capacity: int = 0,
-    ) -> tuple[float, bool]:
-        keys = BUDGET_KEYS + ([SHARE_KEY.format(r) for r in requesters] if is_list else [])
-        args = [int(window * 1000), capacity, list_capacity, int(is_list), int(force), uuid.uuid4().hex]
-        wait, share = self._take(keys=keys, args=[*args, share_capacity])
+    def try_take(self, ask: Ask) -> tuple[float, bool]:
+        keys = BUDGET_KEYS + ([SHARE_KEY.format(r) for r in ask.requesters] if ask.is_list else [])
+        window_ms = int(ask.window * 1000)
+        args = [window_ms, ask.capacity, ask.list_capacity, int(ask.is_list), int(ask.force), uuid.uuid4().hex]
+        wait, share = self._take(keys=keys, args=[*args, ask.share_capacity])
         return int(wait) / 1000, bool(int(share))
 
     def reset(self) -> None:
@@ -425,17 +424,17 @@ def before_call(endpoint: str) -> None:
 
 
 def take_slot(endpoint: str, is_list: bool) -> None:
-    window = settings.JUPITER_RATE_WINDOW_SECONDS
     capacity, list_capacity = capacities()
-    charged, share = requesters(), share_capacity()
     force = endpoint in NEVER_HELD
+    window = settings.JUPITER_RATE_WINDOW_SECONDS
+    ask = Ask(window, capacity, list_capacity, is_list, force, requesters(), share_capacity())
     deadline = time.monotonic() + settings.JUPITER_RATE_MAX_WAIT
     while True:
         wait, counted = take_told(is_list, force)
         share_spent, told = False, wait > 0
         if not told:
             try:
-                wait, share_spent = budget().try_take(window, capacity, list_capacity, is_list, force, charged, share)
+                wait, share_spent = budget().try_take(ask)
             except redis.RedisError as exc:
                 logger.warning("call budget unavailable (%s); calling Jupiter anyway", type(exc).__name__)
                 return

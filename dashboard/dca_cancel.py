@@ -140,31 +140,23 @@ def start(wallet: str, order_key: str, token: str | None, cancelled_text: str = 
             refused.reason,
             json.dumps(refused.instructions),
         )
-        CancelAttempt.objects.create(
-            wallet=wallet,
-            order_key=order_key,
-            system=SYSTEM,
-            request_id=issued.request_id,
-            message=b"",
-            issued_at=now,
+        attempts.record_issued(
+            wallet,
+            order_key,
+            SYSTEM,
+            issued.request_id,
+            b"",
+            cancelled_text,
+            at=now,
             state=A.REFUSED,
             finished_at=now,
             code="refund_refused",
             outcome=messages.words("refund_refused"),
             error=f"{refused.code}: {refused.reason}"[:2000],
-            cancelled_text=cancelled_text,
         )
         raise CancelRefused("refund_refused", reason="upstream", next_step="refresh") from None
     approve, cancelled = refund_words(refund, input_token)
-    attempt = CancelAttempt.objects.create(
-        wallet=wallet,
-        order_key=order_key,
-        system=SYSTEM,
-        request_id=issued.request_id,
-        message=refund.message,
-        issued_at=now,
-        cancelled_text=cancelled,
-    )
+    attempt = attempts.record_issued(wallet, order_key, SYSTEM, issued.request_id, refund.message, cancelled, at=now)
     return Issued(attempt=attempt, transaction=issued.transaction, words=approve)
 
 

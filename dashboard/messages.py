@@ -245,10 +245,11 @@ WORDS: dict[str, str] = {
     "export_format_unknown": "We do not offer that export format.",
     "export_year_unknown": "Choose a year from the list, or all years.",
     "export_not_made": "That export could not be made.",
-    # --- the dashboard's own answers (dashboard/views.py) ---
+    # --- the dashboard's own answers (dashboard/answers.py and the views) ---
     "expired_unsigned": "Expired before the wallet approved it. Nothing was sent.",
     "slow_down": "Too many attempts — please wait a minute and try again.",
     "signed_out": "You were signed out — sign in again.",
+    "too_large": "That request was far larger than anything this page sends. Nothing was done.",
     "stale_page": (
         "This page is out of date (you may have signed in again in another tab). "
         "Reload the page and try again. Nothing was sent."

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.utils import timezone
-
 from dashboard import attempts, recurring, tracking, transactions, upstream
 from dashboard.attempts import SENT, UNSETTLED, CancelRefused, Issued
 from dashboard.models import CancelAttempt, TrackedOrder
@@ -45,15 +43,7 @@ def start(wallet: str, order_key: str, cancelled_text: str = "") -> Issued:
         # fresh try is safe and is what the message asks for.
         raise attempts.refused_by_jupiter(exc, attempts.jupiter_step(exc)) from None
     message = check_issued(issued.transaction, wallet, order_key)
-    attempt = CancelAttempt.objects.create(
-        wallet=wallet,
-        order_key=order_key,
-        system=SYSTEM,
-        request_id=issued.request_id,
-        message=message,
-        issued_at=timezone.now(),
-        cancelled_text=cancelled_text,
-    )
+    attempt = attempts.record_issued(wallet, order_key, SYSTEM, issued.request_id, message, cancelled_text)
     return Issued(attempt=attempt, transaction=issued.transaction)
 
 

@@ -67,18 +67,23 @@ def check_issued(raw: bytes, wallet: str, order_key: str) -> bytes:
             json.dumps(decoded),
         )
         raise bad
+    what = f"an issued cancel transaction for order {order_key}"
+    refuse_a_high_fee(reading, bad, "issued_fee_too_high", "upstream", what)
+    return to_bytes_versioned(tx.message)
+
+
+def refuse_a_high_fee(
+    reading: transactions.Reading, unreadable: CancelRefused, code: str, reason: str, what: str
+) -> None:
+    """The priority fee a cancel transaction sets must be readable (else `unreadable`) and within
+    the site's ceiling (else refused with `code`, for `reason`, its words naming the ceiling)."""
     try:
         fee = transactions.priority_fee_lamports(reading)
     except ValueError:
-        raise bad from None
+        raise unreadable from None
     if fee > settings.MAX_PRIORITY_FEE_LAMPORTS:
-        logger.warning("refused an issued cancel transaction for order %s: priority fee %s lamports", order_key, fee)
-        raise CancelRefused(
-            "issued_fee_too_high",
-            reason="upstream",
-            message=messages.words("issued_fee_too_high", ceiling=ceiling_sol()),
-        ) from None
-    return to_bytes_versioned(tx.message)
+        logger.warning("refused %s: priority fee %s lamports", what, fee)
+        raise CancelRefused(code, reason=reason, message=messages.words(code, ceiling=ceiling_sol()))
 
 
 def issued_problem(
@@ -139,15 +144,5 @@ def check_signed(issued: bytes, tx: VersionedTransaction, wallet: str) -> bytes:
     if kept != essential:
         raise changed
     # The wallet may set its own priority fee, up to the site's ceiling.
-    try:
-        fee = transactions.priority_fee_lamports(after)
-    except ValueError:
-        raise changed from None
-    if fee > settings.MAX_PRIORITY_FEE_LAMPORTS:
-        logger.warning("refused a signed cancel transaction: priority fee %s lamports", fee)
-        raise CancelRefused(
-            "signed_fee_too_high",
-            reason="invalid",
-            message=messages.words("signed_fee_too_high", ceiling=ceiling_sol()),
-        )
+    refuse_a_high_fee(after, changed, "signed_fee_too_high", "invalid", "a signed cancel transaction")
     return message

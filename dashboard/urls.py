@@ -2,7 +2,7 @@ from django.conf import settings
 from django.urls import include, path, register_converter
 from solders.pubkey import Pubkey
 
-from dashboard import views
+from dashboard import account_views, cancel_views, export_views, views
 
 
 class OrderKeyConverter:
@@ -29,24 +29,24 @@ register_converter(OrderKeyConverter, "order_key")
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
-    path("sign-in/challenge", views.sign_in_challenge, name="sign_in_challenge"),
-    path("sign-in/verify", views.sign_in_verify, name="sign_in_verify"),
-    path("sign-out", views.sign_out, name="sign_out"),
+    path("sign-in/challenge", account_views.sign_in_challenge, name="sign_in_challenge"),
+    path("sign-in/verify", account_views.sign_in_verify, name="sign_in_verify"),
+    path("sign-out", account_views.sign_out, name="sign_out"),
     path("orders/", views.orders, name="orders"),
     path("orders/active", views.orders_active, name="orders_active"),
     path("orders/history", views.orders_history, name="orders_history"),
-    path("orders/export.csv", views.orders_export, name="orders_export"),
-    path("orders/cancels", views.cancel_attempts, name="cancel_attempts"),
-    path("orders/cancels/settle", views.settle_cancels, name="settle_cancels"),
-    path("orders/dca/challenge", views.dca_challenge, name="dca_challenge"),
-    path("orders/dca/verify", views.dca_verify, name="dca_verify"),
-    path("orders/dca/disconnect", views.dca_disconnect, name="dca_disconnect"),
+    path("orders/export.csv", export_views.orders_export, name="orders_export"),
+    path("orders/cancels", cancel_views.cancel_attempts, name="cancel_attempts"),
+    path("orders/cancels/settle", cancel_views.settle_cancels, name="settle_cancels"),
+    path("orders/dca/challenge", account_views.dca_challenge, name="dca_challenge"),
+    path("orders/dca/verify", account_views.dca_verify, name="dca_verify"),
+    path("orders/dca/disconnect", account_views.dca_disconnect, name="dca_disconnect"),
     path("orders/<order_key:order_key>/fills", views.order_fills, name="order_fills"),
-    path("orders/<order_key:order_key>/cancel", views.cancel_confirm, name="cancel_confirm"),
-    path("orders/<order_key:order_key>/cancel/start", views.cancel_start, name="cancel_start"),
-    path("cancels/<int:attempt_id>/submit", views.cancel_submit, name="cancel_submit"),
-    path("cancels/<int:attempt_id>/decline", views.cancel_decline, name="cancel_decline"),
-    path("cancels/<int:attempt_id>/status", views.cancel_status, name="cancel_status"),
+    path("orders/<order_key:order_key>/cancel", cancel_views.cancel_confirm, name="cancel_confirm"),
+    path("orders/<order_key:order_key>/cancel/start", cancel_views.cancel_start, name="cancel_start"),
+    path("cancels/<int:attempt_id>/submit", cancel_views.cancel_submit, name="cancel_submit"),
+    path("cancels/<int:attempt_id>/decline", cancel_views.cancel_decline, name="cancel_decline"),
+    path("cancels/<int:attempt_id>/status", cancel_views.cancel_status, name="cancel_status"),
 ]
 
 if settings.SANDBOX:

@@ -43,6 +43,14 @@ FLOORS = {  # percent of statements and branches, per module: about a point unde
     "dashboard/templatetags/cards.py": 97,
     "dashboard/sandbox/timing.py": 99,
     "dashboard/cache.py": 99,
+    # The views (views.py until it was split; it had no floor of its own), measured by the fast
+    # tier and the view, security, sign-in, cancel and export tests alone.
+    "dashboard/answers.py": 94,
+    "dashboard/middleware.py": 99,
+    "dashboard/views.py": 95,
+    "dashboard/account_views.py": 97,
+    "dashboard/cancel_views.py": 98,
+    "dashboard/export_views.py": 99,
 }
 
 

@@ -222,14 +222,15 @@ def test_throwaway_wallets_connecting_leave_a_victims_cancel_working(guards, san
 def test_shares_are_per_requester_and_never_hold_cancels(guards):
     shared = budget.budget()
     for _ in range(3):
-        assert shared.try_take(WINDOW, CAPACITY, 7, True, False, ("wallet:a", "client:x"), 3) == (0, False)
-    wait, share = shared.try_take(WINDOW, CAPACITY, 7, True, False, ("wallet:b", "client:x"), 3)
+        assert shared.try_take(budget.Ask(WINDOW, CAPACITY, 7, True, False, ("wallet:a", "client:x"), 3)) == (0, False)
+    wait, share = shared.try_take(budget.Ask(WINDOW, CAPACITY, 7, True, False, ("wallet:b", "client:x"), 3))
     assert wait > 0 and share
-    assert shared.try_take(WINDOW, CAPACITY, 7, True, False, ("wallet:b", "client:y"), 3) == (0, False)
-    assert shared.try_take(WINDOW, CAPACITY, 7, False, False, ("wallet:a", "client:x"), 3) == (0, False)  # a cancel
+    assert shared.try_take(budget.Ask(WINDOW, CAPACITY, 7, True, False, ("wallet:b", "client:y"), 3)) == (0, False)
+    cancel = budget.Ask(WINDOW, CAPACITY, 7, False, False, ("wallet:a", "client:x"), 3)
+    assert shared.try_take(cancel) == (0, False)
     for newcomer in ("c", "d", "e"):  # 4 of the 7 list calls used: room for newcomers
-        assert shared.try_take(WINDOW, CAPACITY, 7, True, False, (f"wallet:{newcomer}",), 3) == (0, False)
-    wait, share = shared.try_take(WINDOW, CAPACITY, 7, True, False, ("wallet:f", "client:u"), 3)
+        assert shared.try_take(budget.Ask(WINDOW, CAPACITY, 7, True, False, (f"wallet:{newcomer}",), 3)) == (0, False)
+    wait, share = shared.try_take(budget.Ask(WINDOW, CAPACITY, 7, True, False, ("wallet:f", "client:u"), 3))
     assert wait > 0 and not share  # the list budget itself is spent
 
 
@@ -237,7 +238,7 @@ def test_concurrent_takers_never_exceed_the_budget(guards, settings, at_once):
     capacity, list_capacity = budget.capacities()
 
     def take() -> bool:
-        return budget.budget().try_take(WINDOW, capacity, list_capacity, False, False)[0] == 0
+        return budget.budget().try_take(budget.Ask(WINDOW, capacity, list_capacity, False, False))[0] == 0
 
     taken = at_once(25, take)
     assert taken.count(True) == capacity
@@ -246,8 +247,8 @@ def test_concurrent_takers_never_exceed_the_budget(guards, settings, at_once):
 
 def test_held_back_call_reports_when_a_slot_frees(guards):
     shared = budget.budget()
-    assert shared.try_take(WINDOW, 1, 1, True, False)[0] == 0
-    wait = shared.try_take(WINDOW, 1, 1, True, False)[0]
+    assert shared.try_take(budget.Ask(WINDOW, 1, 1, True, False))[0] == 0
+    wait = shared.try_take(budget.Ask(WINDOW, 1, 1, True, False))[0]
     assert 0 < wait <= WINDOW
 
 
@@ -255,9 +256,9 @@ def test_held_back_call_reports_when_a_slot_frees(guards):
 def test_redis_budget_is_shared_between_instances(guards, settings):
     other = budget.RedisBudget(redis.Redis.from_url(REDIS_URL))  # as another instance would hold it
     for _ in range(7):
-        assert other.try_take(WINDOW, CAPACITY, 7, True, False)[0] == 0
-    assert budget.budget().try_take(WINDOW, CAPACITY, 7, True, False)[0] > 0
-    assert budget.budget().try_take(WINDOW, CAPACITY, 7, False, False)[0] == 0
+        assert other.try_take(budget.Ask(WINDOW, CAPACITY, 7, True, False))[0] == 0
+    assert budget.budget().try_take(budget.Ask(WINDOW, CAPACITY, 7, True, False))[0] > 0
+    assert budget.budget().try_take(budget.Ask(WINDOW, CAPACITY, 7, False, False))[0] == 0
 
 
 def test_redis_outage_lets_calls_through(settings, caplog):

@@ -677,3 +677,102 @@ def test_a_stale_csrf_token_is_said_plainly_to_the_bridge():
     form = browser.post("/sign-out")
     assert form.status_code == 403
     assert form["Content-Type"].startswith("text/html")
+
+
+# --- bodies larger than an endpoint takes (dashboard.middleware.BodyLimit) ---
+
+FIVE_MB = 5 * 1024 * 1024
+
+
+def assert_too_large(response) -> None:
+    assert response.status_code == 413
+    assert (response.json()["state"], response.json()["code"]) == ("refused", "too_large")
+
+
+def assert_one_warning_line(caplog) -> None:
+    """Anyone may send such a body: one WARNING line each, never an ERROR or a traceback."""
+    said = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.levelname for r in said] == ["WARNING"], [r.getMessage() for r in said]
+    assert not said[0].exc_info
+
+
+@pytest.mark.django_db
+def test_an_oversized_form_body_answers_the_bridge_shape(client, caplog):
+    client.force_login(siws.get_wallet_user(str(Keypair().pubkey())))
+    body = "signed_transaction=" + "A" * FIVE_MB
+    with caplog.at_level(logging.INFO):
+        response = client.post(
+            "/cancels/1/submit", body, content_type="application/x-www-form-urlencoded", REMOTE_ADDR=unique_address()
+        )
+    assert_too_large(response)
+    assert_one_warning_line(caplog)
+
+
+@pytest.mark.django_db
+def test_an_oversized_sign_in_body_is_too_large_and_signs_nobody_in(client, caplog):
+    body = json.dumps({"address": "", "padding": "x" * 100_000})
+    with caplog.at_level(logging.INFO):
+        response = client.post("/sign-in/challenge", body, content_type="application/json")
+    assert_too_large(response)
+    assert_one_warning_line(caplog)
+    assert SESSION_KEY not in client.session
+    # Just under the endpoint's limit the body is read as usual (here: refused for its content).
+    small = client.post("/sign-in/challenge", json.dumps({"address": "x" * 100}), content_type="application/json")
+    assert (small.status_code, small.json()["code"]) == (400, "bad_address")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_oversized_bodies_leave_the_connection_usable(live_server):
+    """Over real HTTP, one keep-alive connection: the refused bodies are read to their end, so the
+    next request on the same connection is answered."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    url = urlsplit(live_server.url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    try:
+        connection.request(
+            "POST",
+            "/sign-in/challenge",
+            b'{"padding": "' + b"x" * 100_000 + b'"}',
+            {"Content-Type": "application/json"},
+        )
+        first = connection.getresponse()
+        assert (first.status, json.loads(first.read())["code"]) == (413, "too_large")
+        sock = connection.sock
+        assert sock is not None  # the server kept the connection open
+        connection.request(
+            "POST",
+            "/cancels/1/submit",
+            b"signed_transaction=" + b"A" * FIVE_MB,
+            {"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        second = connection.getresponse()
+        assert (second.status, json.loads(second.read())["code"]) == (413, "too_large")
+        connection.request("GET", "/healthz")
+        third = connection.getresponse()
+        assert (third.status, json.loads(third.read())) == (200, {"status": "ok"})
+        assert connection.sock is sock  # the same connection all along
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("signed_in", [True, False], ids=["signed-in", "signed-out"])
+def test_a_stale_form_gets_a_plain_page_not_djangos(signed_in):
+    """views.csrf_failure: a form posted with a token that is no longer the browser's (another tab
+    signed in since) gets our page: 403, nothing done, a Sign out that works (or Sign in)."""
+    client = Client(enforce_csrf_checks=True)
+    if signed_in:
+        client.force_login(siws.get_wallet_user(str(Keypair().pubkey())))
+    client.get("/")  # the CSRF cookie
+    response = client.post("/sign-out", {"csrfmiddlewaretoken": "x" * 64})
+    assert response.status_code == 403
+    assert response.templates[0].name == "stale_page.html"
+    assert (SESSION_KEY in client.session) is signed_in  # nothing was done
+    if not signed_in:
+        assert 'href="/#sign-in"' in response.text
+        return
+    token = re.search(r'<main.*name="csrfmiddlewaretoken" value="([^"]+)"', response.text, re.S).group(1)
+    assert client.post("/sign-out", {"csrfmiddlewaretoken": token}).status_code == 302
+    assert SESSION_KEY not in client.session

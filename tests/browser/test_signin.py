@@ -330,3 +330,37 @@ def test_a_decline_is_read_from_the_wallets_code_and_name_before_its_words(page,
     install_wallet()
     page.goto(live_server.url + "/")
     assert page.evaluate(WHAT_IS_A_DECLINE) == [True, True, True, False, False, False]
+
+
+def sandbox_sign_in(page, live_server) -> None:
+    page.goto(live_server.url + "/")
+    page.get_by_role("button", name="Connect wallet").click()
+    page.get_by_role("button", name=SANDBOX_WALLET).click()
+    sandbox_sheet(page, f"Sign in to {live_server.url.removeprefix('http://')}").get_by_role(
+        "button", name="Approve"
+    ).click()
+    page.wait_for_url(live_server.url + "/orders/")
+
+
+def test_signing_out_from_an_out_of_date_tab(page, live_server):
+    """Tab A was opened before tab B signed out and in again (a new CSRF token): A's Sign out is
+    refused by CSRF, and says so on a plain page whose own Sign out works (views.csrf_failure)."""
+    sandbox_sign_in(page, live_server)
+    page.goto(live_server.url + "/")  # tab A: the home page, signed in
+    tab_b = page.context.new_page()
+    tab_b.goto(live_server.url + "/")
+    tab_b.get_by_role("button", name="Sign out", exact=True).click()
+    expect_signed_out(tab_b)
+    sandbox_sign_in(tab_b, live_server)
+    with page.expect_response(lambda r: r.url.endswith("/sign-out")) as refused:
+        page.get_by_role("button", name="Sign out", exact=True).click()
+    assert refused.value.status == 403
+    expect(page.get_by_role("heading", name="This page was out of date")).to_be_visible()
+    expect(page.get_by_text("Forbidden")).to_have_count(0)
+    expect(page.locator(".site-header .account-address")).to_be_visible()  # still signed in, until…
+    page.locator("main").get_by_role("button", name="Sign out", exact=True).click()
+    expect_signed_out(page)
+    tab_b.reload()
+    expect_signed_out(tab_b)  # one browser, one session: signed out in both tabs
+    page.errors[:] = [(text, url) for text, url in page.errors if "403 (Forbidden)" not in text]
+    tab_b.close()

@@ -55,7 +55,19 @@ def codes_in(source: Path) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "module", ["upstream.py", "views.py", "models.py", *SIGN_IN_AND_CONNECT, *CANCEL_PATH], ids=lambda m: m
+    "module",
+    [
+        "upstream.py",
+        "answers.py",
+        "views.py",
+        "account_views.py",
+        "cancel_views.py",
+        "export_views.py",
+        "models.py",
+        *SIGN_IN_AND_CONNECT,
+        *CANCEL_PATH,
+    ],
+    ids=lambda m: m,
 )
 def test_every_code_a_module_names_has_words(module):
     missing = codes_in(ROOT / "dashboard" / module) - set(messages.WORDS)
