@@ -195,6 +195,7 @@ class RoundView:
     at: datetime | None
     words: str  # "Round 2 failed after 3 attempts and was moved to the next interval"
     explorer_url: str  # "" without a transaction
+    running: bool = False  # a round under way now and nothing else: not a round off its plan
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,16 @@ class DcaFigures:
     earn: str = ""  # the "Earn While You Wait" line, when it is on
     rounds: tuple[RoundView, ...] = ()  # rounds that failed, were moved or are running, oldest first
     extra: tuple[tuple[str, str], ...] = ()  # what Jupiter sent that we do not know, as plain text
+
+    @property
+    def off_plan(self) -> tuple[RoundView, ...]:
+        """The rounds that did not fill as planned (failed, moved, unknown): not one running now."""
+        return tuple(r for r in self.rounds if not r.running)
+
+    @property
+    def running(self) -> tuple[RoundView, ...]:
+        """The rounds under way right now (their own line on the card, not among the failures)."""
+        return tuple(r for r in self.rounds if r.running)
 
 
 @dataclass(frozen=True)
