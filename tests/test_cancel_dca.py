@@ -166,14 +166,14 @@ SHAPES = [
         "normal",
         True,  # a Solana RPC reads the wrapped-SOL account before the wallet signs
         "you receive 1.25 SOL.",
-        "Order cancelled. 1.25 SOL not yet spent and about 0.002 SOL of account rent are back in your wallet.",
+        "Order cancelled. 1.25 SOL not yet sold and about 0.002 SOL of account rent are back in your wallet.",
     ),
     (
         "sol-input",
         "sol_unwrap",
         False,
         "you receive 1.25 SOL.",
-        "Order cancelled. 1.25 SOL not yet spent and about 0.002 SOL of account rent are back in your wallet.",
+        "Order cancelled. 1.25 SOL not yet sold and about 0.002 SOL of account rent are back in your wallet.",
     ),
     (
         "token-2022",

@@ -99,7 +99,7 @@ def _mint_details(token: Token) -> str:
 
 
 # After an amount of a Token-2022 token that comes back: the wallet's approval names what arrives.
-_FEE_CAVEAT = ' <span class="fee-caveat">(less the token\'s own transfer fee, if it charges one)</span>'
+_FEE_CAVEAT = ' <span class="fee-caveat">(less any transfer fee the token itself charges)</span>'
 
 
 def _back_item(held: Holding) -> str:

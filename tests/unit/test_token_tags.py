@@ -59,4 +59,4 @@ def test_a_token_2022_refund_names_its_own_transfer_fee():
     first, second = html.split('<ul class="refund">')[1].split("</li>")[:2]
     assert "50 USDC" in first and 'class="fee-caveat"' in first  # the Token-2022 deposit coming back
     assert "0.54 SOL" in second and "fee-caveat" not in second
-    assert "(less the token's own transfer fee, if it charges one)" in first.replace("&#x27;", "'")
+    assert "(less any transfer fee the token itself charges)" in first  # as the wallet's approval says
