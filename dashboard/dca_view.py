@@ -307,5 +307,7 @@ def describe_dca(order: DcaOrder, tokens: dict[str, Token], now: datetime) -> Or
         timeline_of=lambda: _dca_events(order, fills, rounds, deposited, schedule, input_token),
         last_buy=last_buy,  # an estimate from Jupiter's next round and the rounds left; next_cycle: dca.next_fill_at
         dca=dca,
-        transfers=_transfers(order, input_token, deposited, funds.withdrawn_in),
+        # each round's output goes straight to the wallet: a withdrawal with the fill's transaction
+        transfers=_transfers(order, input_token, deposited, funds.withdrawn_in)
+        + tuple(Transfer("withdrawal", f.confirmed_at, f.received, f.tx_id) for f in fills if not f.received.is_zero),
     )

@@ -3,14 +3,26 @@ tools import without editing, and a plain CSV that says what the screen says.
 
 The whole rule, before the code:
 
-- **Rows.** One per deposit into an order, per fill (a trade) and per refund out of it (what a
-  cancel gave back unspent), oldest first, from the `OrderView`s the screen shows (both systems,
-  active and closed). Per order, deposit − the fills' input − refunds is what the order still
-  holds: zero once it is closed, to the base unit.
+- **Rows.** One per deposit into an order, per fill (a trade), per withdrawal out of it (the
+  tokens bought, sent on to the wallet) and per refund out of it (what a cancel gave back unspent),
+  oldest first, from the `OrderView`s the screen shows (both systems, active and closed). Each
+  system's withdrawals as they really happen: a Jupiter DCA (v2) round sends what it bought
+  straight to the wallet (a withdrawal right after its fill, same transaction); a Recurring (v1)
+  order holds what it bought until it sends it on (`outWithdrawn`: at its close, with the closing
+  transaction). Per order, in the input token deposit − the fills' input − refunds, and in the
+  output token the fills' output − withdrawals, is what the order still holds: zero once it is
+  closed, to the base unit.
+- **The order's account and the wallet's.** The files describe the orders' account; what the
+  wallet pays itself is not on its rows: the network fee of a cancel (signed and paid by the
+  wallet, in SOL) is said in words (Koinly's description) or in a column of its own (the plain
+  CSV's `network_fee_sol (paid by your wallet)`), never as a fee of the order.
 - **Formats** (`FORMATS`): Koinly's universal template and CoinTracker's CSV, with the columns and
   date formats their help pages publish (`KOINLY_HELP`, `COINTRACKER_HELP`), in which the orders
-  are one account of their own: deposits come into it from the trader's wallet and refunds go
-  back (transfers, so no tag: the tools match them with the wallet's side), fills are trades; and
+  are one account of their own: deposits come into it from the trader's wallet and withdrawals and
+  refunds go back (transfers, so no tag: the tools match them with the wallet's side), fills are
+  trades whose `Received` is what was bought before Jupiter's fee and whose fee column is that fee
+  (the tools take a fee from the balance on top of the amounts, so the account gains what Jupiter
+  really left it); and
   the plain CSV, in the trader's words: `kind`, the price in the screen's direction and unit
   ("USDC per 1 SOL"), the fee as a number or `unknown`, the system named as on screen. A `;`
   variant of the plain CSV, with decimal commas, is for spreadsheets set to a language whose
@@ -22,8 +34,8 @@ The whole rule, before the code:
   that side's amount. Otherwise empty, which the tools read as "look it up": never today's price.
 - **Fees as they are.** A v1 fill's fee as Jupiter reports it (in the output token); a v2 fill's
   fee is not reported (Jupiter deducts it from what was bought), so it is `unknown` (empty in the
-  tools' formats, with the words in Koinly's description). A refund's network fee is known when
-  the cancel was relayed by this dashboard; a deposit's never is.
+  tools' formats, with the words in Koinly's description). The wallet's network fee of a cancel
+  is known when the cancel was relayed by this dashboard; a deposit's never is.
 - **Times** in UTC, said in each header or cell; a tax year is a UTC calendar year.
 - **Cells** a spreadsheet could run as a formula (token symbols are untrusted) start with `'`.
 """
@@ -59,8 +71,8 @@ USD_STABLECOINS: dict[str, str] = {
 SOL = KNOWN_TOKENS["So11111111111111111111111111111111111111112"]
 LAMPORTS_PER_SOL = 1_000_000_000
 
-DEPOSIT, FILL, REFUND = "deposit", "fill", "refund"
-_KIND_ORDER = {DEPOSIT: 0, FILL: 1, REFUND: 2}
+DEPOSIT, FILL, WITHDRAWAL, REFUND = "deposit", "fill", "withdrawal", "refund"
+_KIND_ORDER = {DEPOSIT: 0, FILL: 1, WITHDRAWAL: 2, REFUND: 3}  # same moment: a fill before its withdrawal
 UNKNOWN = "unknown"
 PRICE_DIGITS = 12  # significant digits of the plain CSV's price
 
@@ -108,6 +120,7 @@ PLAIN_COLUMNS = (
     "out_mint",
     "fee_amount",
     "fee_token",
+    "network_fee_sol (paid by your wallet)",
     "price (in price_unit)",
     "price_unit",
     "value_usd_at_the_time",
@@ -120,15 +133,18 @@ PLAIN_COLUMNS = (
 @dataclass(frozen=True)
 class Row:
     """One line of the ledger. `input` is the order's input token moved (deposited, spent by the
-    fill, refunded), `output` what a fill bought (after Jupiter's fee); `fee` None is unknown."""
+    fill, refunded), `output` its output token moved (bought by the fill, after Jupiter's fee;
+    withdrawn to the wallet); `fee` is Jupiter's fee of a fill (None: unknown, or not a fill);
+    `network_fee` the SOL the wallet paid for this row's transaction (None: unknown or none)."""
 
     kind: str
     when: datetime  # UTC
     view: OrderView
-    input: Amount
+    input: Amount | None
     output: Amount | None
     fee: Amount | None
     tx_id: str
+    network_fee: Amount | None = None
 
     @property
     def usd_value(self) -> Decimal | None:
@@ -150,21 +166,31 @@ def cancel_fees(wallet: str) -> dict[str, Amount]:
     return fees
 
 
-def ledger(views: Iterable[OrderView], refund_fees: dict[str, Amount], year: int | None = None) -> list[Row]:
-    """Every deposit, fill and refund of these orders, oldest first; only those of `year` (UTC)
-    when given. The network fee of an order's cancel goes with its last refund."""
+def ledger(views: Iterable[OrderView], cancel_fees: dict[str, Amount], year: int | None = None) -> list[Row]:
+    """Every deposit, fill, withdrawal and refund of these orders, oldest first; only those of
+    `year` (UTC) when given. The wallet's network fee of an order's cancel goes with its last
+    refund (the cancel's transaction)."""
     rows = []
     for view in views:
         refunds = [t for t in view.transfers if t.kind == REFUND]
         for transfer in view.transfers:
-            fee = refund_fees.get(view.order_key) if transfer is (refunds[-1] if refunds else None) else None
-            rows.append(Row(transfer.kind, _utc(transfer.when), view, transfer.amount, None, fee, transfer.tx_id))
+            when = _utc(transfer.when)
+            if transfer.kind == WITHDRAWAL:
+                rows.append(Row(WITHDRAWAL, when, view, None, transfer.amount, None, transfer.tx_id))
+                continue
+            network_fee = cancel_fees.get(view.order_key) if refunds and transfer is refunds[-1] else None
+            rows.append(Row(transfer.kind, when, view, transfer.amount, None, None, transfer.tx_id, network_fee))
         for fill in view.fills:
             rows.append(Row(FILL, _utc(fill.confirmed_at), view, fill.spent, fill.received, fill.fee, fill.tx_id))
     if year is not None:
         rows = [row for row in rows if row.when.year == year]
     rows.sort(key=lambda r: (r.when, r.view.order_key, _KIND_ORDER[r.kind], r.tx_id))
     return rows
+
+
+def years(rows: Iterable[Row]) -> list[int]:
+    """The (UTC) years these rows fall in, newest first."""
+    return sorted({row.when.year for row in rows}, reverse=True)
 
 
 def _utc(moment: datetime) -> datetime:
@@ -195,27 +221,41 @@ def _number(value: Amount | Decimal | None) -> str:
 
 
 def _mints(row: Row) -> str:
-    tokens = [row.input.token] + ([row.output.token] if row.output is not None else [])
+    tokens = [side.token for side in (row.input, row.output) if side is not None]
     return "; ".join(f"{currency(t)} mint {t.mint}" for t in tokens)
 
 
 def _describe(row: Row) -> str:
-    """Koinly's Description: what happened, which order, the mints, an unknown fee in words."""
+    """Koinly's Description: what happened, which order, the mints, an unknown fee and the
+    wallet's network fee in words."""
     order = f"Jupiter order {row.view.order_key} ({row.view.system.label})"
     if row.kind == DEPOSIT:
         what = f"Deposit from your wallet into {order}"
     elif row.kind == REFUND:
         what = f"Refund of the unspent deposit from {order} to your wallet"
+    elif row.kind == WITHDRAWAL:
+        what = f"Tokens bought, sent from {order} to your wallet"
     else:
         what = f"DCA buy of {order}"
     if row.kind == FILL and row.fee is None:
         what += "; Jupiter's fee: unknown (Jupiter did not report it; already taken from the amount received)"
+    if row.network_fee is not None:
+        paid = f"{row.network_fee.number} {currency(row.network_fee.token)}"
+        what += f"; network fee of the cancel, paid by your wallet (not by the order): {paid}"
     return f"{what}; {_mints(row)}"
+
+
+def _bought_before_fee(row: Row) -> Amount | None:
+    """A fill's output before Jupiter's fee, when the fee is known and in the output token (the
+    tax tools take the fee column from the balance on top of the amounts)."""
+    if row.output is None or row.fee is None or row.fee.token.mint != row.output.token.mint:
+        return row.output
+    return Amount(CONTEXT.add(row.output.value, row.fee.value), row.output.token)
 
 
 def plain_price(row: Row) -> tuple[str, str]:
     """(price, its unit) in the screen's direction: ("152.61…", "USDC per 1 SOL")."""
-    if row.output is None:
+    if row.input is None or row.output is None:
         return "", ""
     quoted = price_quote(row.input, row.output)
     if quoted is None:
@@ -225,16 +265,21 @@ def plain_price(row: Row) -> tuple[str, str]:
 
 
 def koinly_row(row: Row) -> list[str]:
-    """Koinly's universal template; the orders as one account (deposits in, refunds out)."""
+    """Koinly's universal template; the orders as one account (deposits in, withdrawals and
+    refunds out, fills as trades with Jupiter's fee on top of what was left to the order)."""
     date = row.when.strftime("%Y-%m-%d %H:%M:%S UTC")
     sent = received = None
     if row.kind == DEPOSIT:
         received = row.input
     elif row.kind == REFUND:
         sent = row.input
+    elif row.kind == WITHDRAWAL:
+        sent = row.output
     else:
-        sent, received = row.input, row.output
-    usd = row.usd_value
+        sent, received = row.input, _bought_before_fee(row)
+    usd = next(
+        (side.value for side in (sent, received) if side is not None and side.token.mint in USD_STABLECOINS), None
+    )
     return [
         date,
         _number(sent),
@@ -262,22 +307,24 @@ def plain_row(row: Row, decimal_mark: str = ".") -> list[str]:
     """The plain CSV in the trader's words; `decimal_mark` "," for the semicolon variant."""
     view = row.view
     price, unit = plain_price(row)
+    fee = fee_token = ""  # Jupiter takes a fee only from a fill
     if row.fee is not None:
         fee, fee_token = row.fee.number, currency(row.fee.token)
-    else:  # a fill's fee is taken from what it bought; network fees are paid in SOL
-        fee, fee_token = UNKNOWN, currency(view.output_token) if row.kind == FILL else SOL.symbol
+    elif row.kind == FILL:  # taken from what it bought, not reported
+        fee, fee_token = UNKNOWN, currency(view.output_token)
     cells = [
         row.kind,
         row.when.strftime("%Y-%m-%d %H:%M:%S"),
         view.pair,
-        row.input.number,
-        currency(row.input.token),
-        row.input.token.mint,
+        _number(row.input),
+        currency(row.input.token) if row.input else "",
+        row.input.token.mint if row.input else "",
         _number(row.output),
         currency(row.output.token) if row.output else "",
         row.output.token.mint if row.output else "",
         fee,
         fee_token,
+        _network_fee(row),
         price,
         unit,
         _number(row.usd_value),
@@ -286,9 +333,31 @@ def plain_row(row: Row, decimal_mark: str = ".") -> list[str]:
         view.system.label,
     ]
     if decimal_mark != ".":
-        for index in (3, 6, 9, 11, 13):
+        for index in _PLAIN_NUMBERS:
             cells[index] = cells[index].replace(".", decimal_mark)
     return cells
+
+
+_PLAIN_NUMBERS = [
+    PLAIN_COLUMNS.index(name)
+    for name in (
+        "in_amount",
+        "out_amount",
+        "fee_amount",
+        "network_fee_sol (paid by your wallet)",
+        "price (in price_unit)",
+        "value_usd_at_the_time",
+    )
+]
+
+
+def _network_fee(row: Row) -> str:
+    """What the wallet paid in SOL for this row's transaction: known for a cancel relayed here,
+    `unknown` for a deposit and another refund (the wallet signed them), none ("") for fills and
+    withdrawals (Jupiter's keepers send those)."""
+    if row.network_fee is not None:
+        return row.network_fee.number
+    return UNKNOWN if row.kind in (DEPOSIT, REFUND) else ""
 
 
 # --- files ---------------------------------------------------------------------------------------

@@ -164,10 +164,11 @@ class FillView:
 
 @dataclass(frozen=True)
 class Transfer:
-    """Money moved between the wallet and the order: a deposit into it, or a refund out of it of
-    what was not spent. `tx_id` is "" when Jupiter did not name the transaction."""
+    """Money moved between the wallet and the order: a deposit into it, a withdrawal out of it of
+    tokens bought (`amount` in the output token), or a refund out of it of what was not spent.
+    `tx_id` is "" when Jupiter did not name the transaction."""
 
-    kind: str  # "deposit" or "refund"
+    kind: str  # "deposit", "withdrawal" or "refund"
     when: datetime
     amount: Amount
     tx_id: str
@@ -332,7 +333,7 @@ class OrderView:
     next_cycle: datetime | None = None  # our estimate (v1); Jupiter schedules v2 rounds itself: dca.next_fill_at
     last_buy: datetime | None = None  # an estimate, active time-based orders only
     dca: DcaFigures | None = None  # Jupiter DCA (v2) orders only
-    transfers: tuple[Transfer, ...] = ()  # deposits and refunds, oldest first (the exports' rows)
+    transfers: tuple[Transfer, ...] = ()  # deposits, withdrawals and refunds (the exports' rows)
 
     @cached_property
     def events(self) -> tuple[OrderEvent, ...]:

@@ -149,14 +149,20 @@ def _events(
     return orders.timeline(events)
 
 
-def _transfers(order: Order, deposited: Amount | None, withdrawn_in: Amount | None) -> tuple[Transfer, ...]:
-    """The deposit (at creation, with the opening transaction) and what came back of it unspent
-    (when the order last changed: with the closing transaction once it is closed)."""
+def _transfers(
+    order: Order, deposited: Amount | None, withdrawn_in: Amount | None, withdrawn_out: Amount | None
+) -> tuple[Transfer, ...]:
+    """The deposit (at creation, with the opening transaction); what came back of it unspent, and
+    the tokens bought that the order sent to the wallet (`outWithdrawn`: a v1 order holds what it
+    buys until then) — both when the order last changed, with the closing transaction once it is
+    closed (Jupiter gives only their totals, not when each part moved)."""
     moved = []
     if deposited is not None and not deposited.is_zero:
         moved.append(Transfer("deposit", order.created_at, deposited, order.open_tx))
+    close_tx = order.close_tx if order.status == "history" else ""
+    if withdrawn_out is not None and not withdrawn_out.is_zero:
+        moved.append(Transfer("withdrawal", order.updated_at, withdrawn_out, close_tx))
     if withdrawn_in is not None and not withdrawn_in.is_zero:
-        close_tx = order.close_tx if order.status == "history" else ""
         moved.append(Transfer("refund", order.updated_at, withdrawn_in, close_tx))
     return tuple(moved)
 
@@ -221,5 +227,5 @@ def describe(order: Order, tokens: dict[str, Token], now: datetime) -> OrderView
         ),
         next_cycle=next_cycle,
         last_buy=_last_buy(order, next_cycle, cycles_left),
-        transfers=_transfers(order, deposited, withdrawn_in),
+        transfers=_transfers(order, deposited, withdrawn_in, withdrawn_out),
     )

@@ -526,7 +526,11 @@ def orders_export(request: HtmxHttpRequest) -> HttpResponse:
             response["Retry-After"] = str(SLOW_DOWN_SECONDS)
         return response
     views = tracking.describe([o for board in boards for o in board.orders])
-    rows = exports.ledger(views, exports.cancel_fees(wallet), year)
+    every = exports.ledger(views, exports.cancel_fees(wallet))
+    rows = [row for row in every if year is None or row.when.year == year]
+    if year is not None and not rows:  # an empty year gets words, not a file with a header alone
+        context = {"year": year, "years": exports.years(every), "fmt": fmt}
+        return TemplateResponse(request, "orders/export_empty.html", context)
     stale = [listing for listing in listings if listing.problem and listing.as_of]
     as_of = min((listing.as_of for listing in stale), default=None)
     note = export_note(as_of, stale[0].problem) if as_of is not None else ""

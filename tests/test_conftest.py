@@ -19,9 +19,11 @@ def test_waiting_for_the_live_server_lasts_until_a_late_request_is_answered(sand
     thread = threading.Thread(target=lambda: requests.get(url, params={**LIST_PARAMS, "user": wallet}, timeout=30))
     thread.start()
     deadline = time.monotonic() + 30
-    while not sandbox_upstream.in_flight.busy() and time.monotonic() < deadline:
+    expected = ["GET /sandbox/recurring/v1/getRecurringOrders"]
+    # Busy from the moment the connection is accepted ("a connection not yet read"), then named.
+    while sandbox_upstream.in_flight.busy() != expected and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert sandbox_upstream.in_flight.busy() == ["GET /sandbox/recurring/v1/getRecurringOrders"]
+    assert sandbox_upstream.in_flight.busy() == expected
 
     assert sandbox_upstream.in_flight.wait(30) == []
     assert control.count_calls("getRecurringOrders", user=wallet) == 1  # the work was done before wait returned

@@ -63,7 +63,7 @@ def test_export_csv(page, live_server, install_wallet):
     known_order(wallet.address)
     sign_in(page, live_server, wallet.name)
     with page.expect_download() as download:
-        page.get_by_role("link", name="Download all fills (CSV)").click()
+        page.get_by_role("link", name="Download everything, all years (CSV)").click()
     assert download.value.suggested_filename.startswith(f"jupiter-dca-{wallet.address[:8]}-csv-all-years-")
     raw = Path(download.value.path()).read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: spreadsheet programs read "→" right

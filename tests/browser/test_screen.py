@@ -157,6 +157,7 @@ def test_finish_the_refund_keeps_the_focus_while_preparing_and_sending(page, liv
     expect(status).not_to_be_empty()
     expect(status).to_be_focused()  # not the top of the page
     assert active_element(page)["className"].startswith("cancel-status")
+    page.evaluate("window.__testWallet.asked('signTransaction')")  # the refund was checked and shown
     page.evaluate("window.__testWallet.answer(true)")
     outcome = page.locator("#cancel-outcome")
     expect(outcome).to_have_class("outcome success", timeout=20_000)  # the refund went through
