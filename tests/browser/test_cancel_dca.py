@@ -211,7 +211,7 @@ def test_a_sol_order_is_cancelled_end_to_end_and_gets_what_was_named(
     assert bytes(close.data) == bytes([9])
     assert [keys[i] for i in bytes(close.accounts)][:2] == [deposit, wallet.address]
     expect(page.locator("#cancel-outcome")).to_contain_text(
-        "Order cancelled. 1.25 SOL not yet spent and about 0.002 SOL of account rent are back in your wallet."
+        "Order cancelled. 1.25 SOL not yet sold and about 0.002 SOL of account rent are back in your wallet."
     )
     assert control.get_dca_order(key)["state"] == "cancelled"
 
