@@ -38,7 +38,7 @@ from dashboard import (
 from dashboard.attempts import SENT, UNSETTLED, CancelRefused, Issued
 from dashboard.encoding import short_address
 from dashboard.models import CancelAttempt, TrackedOrder
-from dashboard.orders import ACCOUNT_RENT_WORDS
+from dashboard.orders import ACCOUNT_RENT_WORDS, sells
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +126,8 @@ def start(wallet: str, order_key: str, token: str | None, cancelled_text: str = 
     gateway = upstream.last_gateway_request_id()
     mark_stopped(wallet, order_key)
     now = timezone.now()
-    input_token = tokens.get_tokens([order.input_mint]).get(order.input_mint)
+    known = tokens.get_tokens([order.input_mint, order.output_mint])
+    input_token, output_token = known.get(order.input_mint), known.get(order.output_mint)
     try:
         refund = check_refund(wallet, order, issued, input_token, token)
     except withdrawal.WithdrawalRefused as refused:
@@ -155,7 +156,8 @@ def start(wallet: str, order_key: str, token: str | None, cancelled_text: str = 
             error=f"{refused.code}: {refused.reason}"[:2000],
         )
         raise CancelRefused("refund_refused", reason="upstream", next_step="refresh") from None
-    approve, cancelled = refund_words(refund, input_token)
+    sell = input_token is not None and output_token is not None and sells(input_token, output_token)
+    approve, cancelled = refund_words(refund, input_token, sell=sell)
     attempt = attempts.record_issued(wallet, order_key, SYSTEM, issued.request_id, refund.message, cancelled, at=now)
     return Issued(attempt=attempt, transaction=issued.transaction, words=approve)
 
@@ -224,15 +226,20 @@ def check_refund(
     return withdrawal.confirm_balance(refund, expected, mint=account.mint, owner=account.owner, amount=account.amount)
 
 
-def refund_words(refund: withdrawal.CheckedRefund, input_token: tokens.Token | None) -> tuple[str, str]:
+def refund_words(
+    refund: withdrawal.CheckedRefund, input_token: tokens.Token | None, *, sell: bool = False
+) -> tuple[str, str]:
     """(what the trader reads while the wallet asks, the sentence once it is done), both built from
-    the checked refund; without the token's decimals, no figure at all."""
+    the checked refund; without the token's decimals, no figure at all. A sell order's deposit is
+    "not yet sold" (`orders.sells`), a buy order's "not yet spent"."""
     if input_token is None or input_token.decimals is None:
         return messages.words("approve_refund"), messages.words("cancelled")
     symbol = input_token.symbol or short_address(refund.mint)
     received = withdrawal.received_words(refund, decimals=input_token.decimals, symbol=symbol)
     approve = messages.words("approve_refund_amount", received=received)
     if refund.amount_from != withdrawal.FROM_JUPITER and refund.transfer_fee == 0:
+        if sell:
+            return approve, messages.words("refund_cancelled_sold", amount=received, rent=ACCOUNT_RENT_WORDS)
         return approve, messages.words("refund_cancelled", amount=received, rent=ACCOUNT_RENT_WORDS)
     return approve, messages.words("refund_cancelled_about", received=received, rent=ACCOUNT_RENT_WORDS)
 

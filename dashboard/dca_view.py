@@ -98,7 +98,7 @@ def _round_words(number: int | None, events: list[DcaEvent], filled: bool) -> st
     if "rescheduled" in states:
         parts.append("was moved to the next interval")
     if "pending" in states and not filled:
-        parts.append("is being bought now")
+        parts.append("is being tried again now" if parts else "is under way now")
     unknown = sorted(states - {"failed", "rescheduled", "pending", SUCCESS})
     parts += [f"is “{state or 'without a state'}” according to Jupiter" for state in unknown]
     text = f"{name} " + " and ".join(parts)
@@ -108,8 +108,9 @@ def _round_words(number: int | None, events: list[DcaEvent], filled: bool) -> st
 
 
 def describe_rounds(order: DcaOrder) -> tuple[RoundView, ...]:
-    """Failed, rescheduled and running rounds (grouped per round), and events of kinds we do not
-    know or that failed (a failed deposit or refund), oldest first. Plain successful fills are
+    """Failed, rescheduled and running rounds (grouped per round; one only under way now is marked
+    `running`, not a failure), and events of kinds we do not know or that failed (a failed deposit
+    or refund), oldest first. Plain successful fills are
     the order's fills, not listed here."""
     by_round: dict[int | None, list[DcaEvent]] = {}
     filled_rounds = set()
@@ -128,11 +129,13 @@ def describe_rounds(order: DcaOrder) -> tuple[RoundView, ...]:
             views.append(RoundView(event.at, f"{what} failed", orders.tx_url(event.tx_signature)))
     for number, events in by_round.items():
         with_tx = [e for e in events if e.tx_signature]
+        filled = number is not None and number in filled_rounds
         views.append(
             RoundView(
                 at=events[-1].at,
-                words=_round_words(number, events, filled=number is not None and number in filled_rounds),
+                words=_round_words(number, events, filled=filled),
                 explorer_url=orders.tx_url(with_tx[-1].tx_signature) if with_tx else "",
+                running={e.state for e in events} == {"pending"} and not filled,
             )
         )
     return tuple(sorted(views, key=lambda v: v.at.timestamp() if v.at else float("inf")))

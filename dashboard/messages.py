@@ -154,6 +154,7 @@ WORDS: dict[str, str] = {
         "Jupiter has stopped this order. Approve the refund in your wallet: you receive {received}."
     ),
     "refund_cancelled": "Order cancelled. {amount} not yet spent and {rent} are back in your wallet.",
+    "refund_cancelled_sold": "Order cancelled. {amount} not yet sold and {rent} are back in your wallet.",
     "refund_cancelled_about": "Order cancelled: you received {received}, and {rent}.",
     # --- signing in (dashboard/siws.py, the sign-in forms and views) ---
     "approve_sign_in": "Approve the sign-in in your wallet.",

@@ -114,11 +114,17 @@ class Totals:
     value: ValueNow
     counted: int
     unknown: int
+    sold: int = 0  # how many of the counted orders are sell orders (`sells`): the words follow
+
+    @property
+    def direction(self) -> str:
+        """What the counted orders do, for the figures' words: "buy", "sell" or "both"."""
+        return "buy" if not self.sold else "sell" if self.sold == self.counted else "both"
 
 
 def total_value(views: Iterable[OrderView]) -> Totals:
     spent = worth = ZERO
-    counted = unknown = 0
+    counted = unknown = sold = 0
     for view in views:
         if not view.value.known:
             unknown += 1
@@ -127,7 +133,9 @@ def total_value(views: Iterable[OrderView]) -> Totals:
         spent = CONTEXT.add(spent, view.value.spent_usd)
         worth = CONTEXT.add(worth, view.value.worth_usd)
         counted += 1
-    return Totals(value=ValueNow(spent, worth) if counted else ValueNow(None, None), counted=counted, unknown=unknown)
+        sold += view.is_sell
+    value = ValueNow(spent, worth) if counted else ValueNow(None, None)
+    return Totals(value=value, counted=counted, unknown=unknown, sold=sold)
 
 
 # --- views -----------------------------------------------------------------------------------------
@@ -189,6 +197,7 @@ class RoundView:
     at: datetime | None
     words: str  # "Round 2 failed after 3 attempts and was moved to the next interval"
     explorer_url: str  # "" without a transaction
+    running: bool = False  # a round under way now and nothing else: not a round off its plan
 
 
 @dataclass(frozen=True)
@@ -201,6 +210,16 @@ class DcaFigures:
     earn: str = ""  # the "Earn While You Wait" line, when it is on
     rounds: tuple[RoundView, ...] = ()  # rounds that failed, were moved or are running, oldest first
     extra: tuple[tuple[str, str], ...] = ()  # what Jupiter sent that we do not know, as plain text
+
+    @property
+    def off_plan(self) -> tuple[RoundView, ...]:
+        """The rounds that did not fill as planned (failed, moved, unknown): not one running now."""
+        return tuple(r for r in self.rounds if not r.running)
+
+    @property
+    def running(self) -> tuple[RoundView, ...]:
+        """The rounds under way right now (their own line on the card, not among the failures)."""
+        return tuple(r for r in self.rounds if r.running)
 
 
 @dataclass(frozen=True)
@@ -283,6 +302,11 @@ def sells(input_token: Token, output_token: Token) -> bool:
     return is_stable(output_token) and not is_stable(input_token)
 
 
+def direction_words(sell: bool) -> tuple[str, str]:
+    """("spent", "bought") for a buy order, ("sold", "received") for a sell order."""
+    return ("sold", "received") if sell else ("spent", "bought")
+
+
 @dataclass(frozen=True)
 class OrderView:
     """Everything a page shows about one order, of either system. What follows from these fields
@@ -352,7 +376,9 @@ class OrderView:
 
     @cached_property
     def _refund(self) -> list[str]:
-        return refund_parts(self.funds.remaining, self.funds.unwithdrawn_out, self.input_token, self.output_token)
+        return refund_parts(
+            self.funds.remaining, self.funds.unwithdrawn_out, self.input_token, self.output_token, sell=self.is_sell
+        )
 
     @property
     def refund_text(self) -> str:
@@ -372,7 +398,7 @@ class OrderView:
     @cached_property
     def cancel_now(self) -> CancelNow:
         """What a cancel gives back now and what is in the wallet already, valued today."""
-        spent_word, bought_word = ("sold", "received") if self.is_sell else ("spent", "bought")
+        spent_word, bought_word = direction_words(self.is_sell)
         back = []
         remaining, held = self.funds.remaining, self.funds.unwithdrawn_out
         if remaining is None or not remaining.is_zero:
@@ -413,19 +439,23 @@ def percent_of(spent: Amount | None, deposited: Amount | None) -> int:
     return min(max(int(ratio.to_integral_value(rounding=ROUND_FLOOR)), 0), 100)
 
 
-def refund_parts(remaining: Amount | None, unwithdrawn: Amount | None, input_: Token, output: Token) -> list[str]:
+def refund_parts(
+    remaining: Amount | None, unwithdrawn: Amount | None, input_: Token, output: Token, *, sell: bool = False
+) -> list[str]:
     """What a cancel sends back: the deposit not yet spent, the tokens bought that the order still
     holds, and the account rent; zero parts left out. Joined, the start of a sentence:
-    "200 USDC not yet spent, 0.59 SOL bought so far and about 0.002 SOL of account rent"."""
+    "200 USDC not yet spent, 0.59 SOL bought so far and about 0.002 SOL of account rent"; a sell
+    order's (`sells`): "1.5 SOL not yet sold, 86.2 USDC received so far and …"."""
+    spent_word, bought_word = direction_words(sell)
     parts = []
     if remaining is None:
-        parts.append(f"the {input_.symbol} not yet spent")
+        parts.append(f"the {input_.symbol} not yet {spent_word}")
     elif not remaining.is_zero:
-        parts.append(f"{remaining.text} not yet spent")
+        parts.append(f"{remaining.text} not yet {spent_word}")
     if unwithdrawn is None:
-        parts.append(f"the {output.symbol} bought so far")
+        parts.append(f"the {output.symbol} {bought_word} so far")
     elif not unwithdrawn.is_zero:
-        parts.append(f"{unwithdrawn.text} bought so far")
+        parts.append(f"{unwithdrawn.text} {bought_word} so far")
     parts.append(ACCOUNT_RENT_WORDS)
     return parts
 

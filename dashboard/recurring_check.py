@@ -27,7 +27,7 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 
-from dashboard import messages, transactions, withdrawal
+from dashboard import messages, token_instructions, transactions, withdrawal
 from dashboard.attempts import CancelRefused, ceiling_sol
 from dashboard.transactions import COMPUTE_BUDGET, read_message
 
@@ -59,7 +59,7 @@ def check_issued(raw: bytes, wallet: str, order_key: str) -> bytes:
     problem = issued_problem(tx, reading, user, order_key)
     if problem is not None:
         labels = {user: "wallet"}
-        decoded = [withdrawal.describe_instruction(ix, labels) for ix in reading.instructions]
+        decoded = [token_instructions.describe_instruction(ix, labels) for ix in reading.instructions]
         logger.warning(
             "refused an issued cancel transaction for order %s: %s: %s; instructions: %s",
             order_key,

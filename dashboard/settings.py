@@ -299,7 +299,14 @@ JUPITER_TRIGGER_API_URL = env_url(
 JUPITER_API_KEY = os.environ.get("JUPITER_API_KEY", "").strip()
 # An optional Solana JSON-RPC node: reads the balance a SOL order's refund pays out before the
 # wallet signs (unset: the page names Jupiter's figure). Often carries a provider's key: never logged.
-SOLANA_RPC_URL = env_url("SOLANA_RPC_URL", "") if os.environ.get("SOLANA_RPC_URL", "").strip() else ""
+# In sandbox mode the default is the sandbox's own Solana RPC, served by this same server.
+SOLANA_RPC_URL = (
+    env_url("SOLANA_RPC_URL", "")
+    if os.environ.get("SOLANA_RPC_URL", "").strip()
+    else f"http://127.0.0.1:{SANDBOX_PORT}/sandbox/solana-rpc"
+    if SANDBOX
+    else ""
+)
 # The most a cancel or refund transaction may pay in priority fees (compute-unit price × limit),
 # checked on what Jupiter issues and on what the wallet signed. 200,000 lamports = 0.0002 SOL,
 # about ten times what Jupiter's own cancel transactions set.

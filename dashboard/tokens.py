@@ -38,6 +38,8 @@ PRICES_DOWN = "down"  # cached instead when the Tokens API failed: prices unavai
 # What the dashboard reads of each token the search answers (`manage.py jupiter_check` reports
 # each as present or missing); without its `id` a token cannot be matched to a mint at all.
 TOKEN_FIELDS = ("id", "symbol", "name", "decimals", "icon", "usdPrice", "tokenProgram", "isVerified")
+# The Token-2022 program: a mint it owns may charge its own fee on every transfer (a refund too).
+SPL_2022_PROGRAM = "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb"
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,12 @@ class Token:
     token_program: str = ""  # the mint's owner program (SPL Token or Token-2022) when the API says
     price_unavailable: bool = False  # no price because the Tokens API failed just now (not: Jupiter has none)
     verified: bool | None = None  # Jupiter's `isVerified`; None when it did not say
+
+    @property
+    def may_charge_transfer_fee(self) -> bool:
+        """A Token-2022 mint may keep a fee out of every transfer: what arrives is less than what
+        is sent (the Tokens API does not say whether this one does)."""
+        return self.token_program == SPL_2022_PROGRAM
 
 
 # Well-known mints, so pages read well when the tokens API is unavailable.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from solders.hash import Hash
-from solders.message import VersionedMessage
+from solders.message import MessageHeader, VersionedMessage
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
@@ -63,6 +63,27 @@ def parse_transaction(raw: bytes) -> VersionedTransaction:
     return tx
 
 
+def parse_sane_transaction(raw: bytes) -> VersionedTransaction:
+    """`parse_transaction`, then solders' sanitize (header, signature count and every index
+    consistent). ValueError with a reason for the server log, not for a trader."""
+    if len(raw) > MAX_TX_BYTES:
+        raise ValueError(f"{len(raw)} bytes, over the {MAX_TX_BYTES}-byte limit")
+    try:
+        tx = parse_transaction(raw)
+    except InvalidTransaction as exc:
+        raise ValueError(f"not exactly one transaction: {exc}") from None
+    try:
+        tx.sanitize()
+    except Exception as exc:  # solders.SanitizeError
+        raise ValueError(f"malformed transaction: {exc}") from None
+    return tx
+
+
+def writable_signer(header: MessageHeader, index: int) -> bool:
+    """Whether the signer at `index` may be written (signers come first in the account list)."""
+    return index < header.num_required_signatures - header.num_readonly_signed_accounts
+
+
 AccountRef = tuple[str, bool, bool]  # (address or lookup position, signer, writable)
 
 
@@ -98,7 +119,7 @@ def read_message(message: VersionedMessage) -> Reading:
     def ref(index: int) -> AccountRef:
         if index < len(keys):
             if index < signed:
-                writable = index < signed - header.num_readonly_signed_accounts
+                writable = writable_signer(header, index)
             else:
                 writable = index < len(keys) - header.num_readonly_unsigned_accounts
             return (str(keys[index]), index < signed, writable)
@@ -157,6 +178,25 @@ def priority_fee_lamports(reading: Reading) -> int:
     return -(-(price or 0) * units // 1_000_000)  # integer ceiling: exact for every u64 price
 
 
+def compute_budget_problem(reading: Reading) -> str | None:
+    """Why the transaction's compute-budget instructions are not only SetComputeUnitLimit and
+    SetComputeUnitPrice, each well formed, naming no account, at most once — or None."""
+    seen: set[int] = set()
+    for ix in reading.instructions:
+        if ix.program != COMPUTE_BUDGET:
+            continue
+        tag = ix.data[0] if ix.data else None
+        expected = {SET_COMPUTE_UNIT_LIMIT: 5, SET_COMPUTE_UNIT_PRICE: 9}.get(tag)
+        if expected is None:
+            return f"compute-budget instruction {ix.data[:1].hex() or 'empty'} not allowed"
+        if len(ix.data) != expected or ix.accounts:
+            return "malformed compute-budget instruction"
+        if tag in seen:
+            return f"two compute-unit {'limit' if tag == SET_COMPUTE_UNIT_LIMIT else 'price'} instructions"
+        seen.add(tag)
+    return None
+
+
 def network_fee_lamports(message: VersionedMessage) -> int:
     """What the fee payer pays for this message: the base fee of each required signature plus the
     priority fee (`priority_fee_lamports`). ValueError when its instructions cannot be read."""
@@ -175,13 +215,15 @@ def memo_notes(reading: Reading, signer: Pubkey, max_priority_fee: int) -> tuple
     """
     if reading.fee_payer != signer or reading.signers != (signer,) or reading.lookups:
         raise ValueError("not the signer's own transaction")
-    budget_tags = (bytes([SET_COMPUTE_UNIT_LIMIT]), bytes([SET_COMPUTE_UNIT_PRICE]))
     notes = []
     for ix in reading.instructions:
         if ix.program in MEMO_PROGRAMS and all(address == str(signer) for address, _, _ in ix.accounts):
             notes.append(ix.data)
-        elif not (ix.program == COMPUTE_BUDGET and not ix.accounts and ix.data[:1] in budget_tags):
+        elif ix.program != COMPUTE_BUDGET:
             raise ValueError("an instruction that does more than carry a note")
+    problem = compute_budget_problem(reading)
+    if problem is not None:
+        raise ValueError(problem)
     if not notes:
         raise ValueError("no note")
     if priority_fee_lamports(reading) > max_priority_fee:  # ValueError for a repeated setting too

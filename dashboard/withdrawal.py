@@ -58,72 +58,42 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from solders.message import MessageHeader, MessageV0, VersionedMessage, to_bytes_versioned
+from solders.message import MessageV0, VersionedMessage, to_bytes_versioned
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 
+from dashboard.token_instructions import (
+    ASSOCIATED_TOKEN_PROGRAM,
+    CLOSE_ACCOUNT,
+    CREATE_IDEMPOTENT,
+    JUPITER_LEND_PROGRAMS,
+    SYSTEM_PROGRAM,
+    TOKEN_2022_PROGRAM,
+    TOKEN_PROGRAM,
+    TOKEN_PROGRAMS,
+    TRANSFER_CHECKED,
+    TRANSFER_CHECKED_WITH_FEE_KIND,
+    TRANSFERS,
+    WRAPPED_SOL,
+    Step,
+    UnreadableInstruction,
+    associated_token_address,
+    describe_instruction,
+    read_step,
+)
 from dashboard.transactions import (
     COMPUTE_BUDGET,
-    MAX_TX_BYTES,
-    SET_COMPUTE_UNIT_LIMIT,
-    SET_COMPUTE_UNIT_PRICE,
-    Instruction,
-    InvalidTransaction,
     Reading,
-    parse_transaction,
+    compute_budget_problem,
+    parse_sane_transaction,
     priority_fee_lamports,
     read_message,
+    writable_signer,
 )
 
-TOKEN_PROGRAM = Pubkey.from_string("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
-TOKEN_2022_PROGRAM = Pubkey.from_string("TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb")
-TOKEN_PROGRAMS = (TOKEN_PROGRAM, TOKEN_2022_PROGRAM)
-ASSOCIATED_TOKEN_PROGRAM = Pubkey.from_string("ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL")
-SYSTEM_PROGRAM = Pubkey.from_string("11111111111111111111111111111111")
-WRAPPED_SOL = Pubkey.from_string("So11111111111111111111111111111111111111112")  # SPL Token's native mint
-# Named in the log only: an "Earn While You Wait" withdrawal would call these, and we cannot verify it.
-JUPITER_LEND_PROGRAMS = {
-    Pubkey.from_string("jup3YeL8QhtSx1e253b2FDvsMNC87fDrgQZivbrndc9"): "Jupiter Lend lending",
-    Pubkey.from_string("jupeiUmn818Jg1ekPURTpr4mFo29p46vygyykFJ3wZC"): "Jupiter Lend liquidity",
-}
-PROGRAM_NAMES = {
-    COMPUTE_BUDGET: "ComputeBudget",
-    TOKEN_PROGRAM: "Token",
-    TOKEN_2022_PROGRAM: "Token-2022",
-    ASSOCIATED_TOKEN_PROGRAM: "AssociatedToken",
-    SYSTEM_PROGRAM: "System",
-    **JUPITER_LEND_PROGRAMS,
-}
 # The most a token's own transfer fee may take of the refund, in basis points (5 %).
 MAX_TRANSFER_FEE_BPS = 500
-
-# Token instructions (the first data byte; Token-2022 shares them): name, the accounts they name in
-# order (any further ones are multisig signers, or Token-2022 extension accounts), data length.
-TRANSFER, APPROVE, SET_AUTHORITY, CLOSE_ACCOUNT, TRANSFER_CHECKED = 3, 4, 6, 9, 12
-TRANSFER_FEE_EXTENSION, TRANSFER_CHECKED_WITH_FEE = 26, 1  # Token-2022: [26, 1, amount, decimals, fee]
-TRANSFER_CHECKED_WITH_FEE_KIND = (TRANSFER_FEE_EXTENSION << 8) | TRANSFER_CHECKED_WITH_FEE
-TOKEN_LAYOUTS: dict[int, tuple[str, tuple[str, ...], int | None]] = {
-    TRANSFER: ("Transfer", ("source", "destination", "authority"), 9),
-    TRANSFER_CHECKED: ("TransferChecked", ("source", "mint", "destination", "authority"), 10),
-    TRANSFER_CHECKED_WITH_FEE_KIND: ("TransferCheckedWithFee", ("source", "mint", "destination", "authority"), 19),
-    CLOSE_ACCOUNT: ("CloseAccount", ("account", "destination", "owner"), 1),
-    # Named in the log only; never allowed.
-    APPROVE: ("Approve", ("source", "delegate", "owner"), None),
-    5: ("Revoke", ("source", "owner"), None),
-    SET_AUTHORITY: ("SetAuthority", ("account", "current_authority"), None),
-    7: ("MintTo", ("mint", "account", "mint_authority"), None),
-    8: ("Burn", ("account", "mint", "owner"), None),
-    10: ("FreezeAccount", ("account", "mint", "freeze_authority"), None),
-    13: ("ApproveChecked", ("source", "mint", "delegate", "owner"), None),
-    15: ("BurnChecked", ("account", "mint", "owner"), None),
-    17: ("SyncNative", ("account",), None),
-}
-TRANSFERS = (TRANSFER, TRANSFER_CHECKED, TRANSFER_CHECKED_WITH_FEE_KIND)
-# Associated Token program: Create (0, or no data), CreateIdempotent (1), RecoverNested (2).
-CREATE_IDEMPOTENT = 1
-ATA_LAYOUT = ("funder", "account", "wallet", "mint", "system_program", "token_program")
-ATA_NAMES = {0: "Create", CREATE_IDEMPOTENT: "CreateIdempotent", 2: "RecoverNested"}
 
 # The shapes that pass, and where the refunded amount was read.
 TOKEN, SOL_CLOSE, SOL_UNWRAP = "token", "sol_close", "sol_unwrap"
@@ -248,33 +218,6 @@ class CheckedRefund:
 Refuse = Callable[..., WithdrawalRefused]  # refuse(code, reason) builds the refusal to raise
 
 
-@dataclass(frozen=True)
-class Step:
-    """One instruction of the transaction, its accounts named by role."""
-
-    index: int
-    program: Pubkey
-    kind: int | None  # the token or associated-token instruction; None for other programs
-    accounts: dict[str, Pubkey]
-    extra: tuple[tuple[Pubkey, bool, bool], ...]  # accounts after the named ones: (key, signer, writable)
-    amount: int | None = None
-    decimals: int | None = None
-    fee: int | None = None
-
-    @property
-    def name(self) -> str:
-        if self.program == ASSOCIATED_TOKEN_PROGRAM:
-            return ATA_NAMES.get(self.kind, "unknown")
-        return TOKEN_LAYOUTS[self.kind][0]  # _step made only steps of these
-
-
-def associated_token_address(wallet: Pubkey, mint: Pubkey, token_program: Pubkey) -> Pubkey:
-    address, _bump = Pubkey.find_program_address(
-        [bytes(wallet), bytes(token_program), bytes(mint)], ASSOCIATED_TOKEN_PROGRAM
-    )
-    return address
-
-
 # --- the check -----------------------------------------------------------------------------------
 
 
@@ -315,7 +258,7 @@ def check_withdrawal(raw: bytes, order: RefundOrder, *, max_priority_fee_lamport
         raise refuse(SIGNERS, "vault is not a signer")
     if len(signers - {wallet, vault}) > 1:
         raise refuse(SIGNERS, f"{len(signers)} signers, expected the wallet, the vault and at most one co-signer")
-    if cosigner is not None and _writable_signer(message.header, keys.index(cosigner)):
+    if cosigner is not None and writable_signer(message.header, keys.index(cosigner)):
         raise refuse(SIGNERS, "co-signer is writable")
 
     # Which programs: ComputeBudget, one token program, the Associated Token program.
@@ -336,11 +279,14 @@ def check_withdrawal(raw: bytes, order: RefundOrder, *, max_priority_fee_lamport
 
     _check_compute_budget(reading, refuse, max_priority_fee_lamports)
 
-    steps = [
-        _step(index, ix, refuse)
-        for index, ix in enumerate(reading.instructions)
-        if ix.program in (token_program, ASSOCIATED_TOKEN_PROGRAM)
-    ]
+    try:
+        steps = [
+            read_step(index, ix)
+            for index, ix in enumerate(reading.instructions)
+            if ix.program in (token_program, ASSOCIATED_TOKEN_PROGRAM)
+        ]
+    except UnreadableInstruction as exc:
+        raise refuse(ACCOUNT_CREATION if exc.associated else FORBIDDEN_INSTRUCTION, exc.reason) from None
     wallet_account = associated_token_address(wallet, mint, token_program)
     _check_roles(steps, refuse, wallet=wallet, wallet_account=wallet_account, mint=mint)
     _check_extras(steps, refuse, token_program=token_program, cosigner=cosigner, labels=labels)
@@ -660,110 +606,12 @@ def _check_extras(
                 raise refuse(EXTRA_ACCOUNT, f"{step.name} extension account {account} is a signer or the wallet's")
 
 
-def _step(index: int, ix: Instruction, refuse: Refuse) -> Step:
-    """A token or associated-token instruction with its accounts by role; refused when it is not one
-    we allow or is malformed."""
-    addresses = [(Pubkey.from_string(address), signer, writable) for address, signer, writable in ix.accounts]
-    if ix.program == ASSOCIATED_TOKEN_PROGRAM:
-        kind = ix.data[0] if ix.data else 0
-        if len(ix.data) > 1 or len(addresses) < len(ATA_LAYOUT):
-            raise refuse(ACCOUNT_CREATION, "malformed associated-token instruction")
-        named = {role: key for role, (key, _s, _w) in zip(ATA_LAYOUT, addresses, strict=False)}
-        return Step(index, ix.program, kind, named, tuple(addresses[len(ATA_LAYOUT) :]))
-    kind = _token_kind(ix.data)
-    layout = TOKEN_LAYOUTS.get(kind) if kind is not None else None
-    if layout is None or layout[2] is None:
-        name = layout[0] if layout else f"{ix.data[:1].hex() or 'empty'}"
-        raise refuse(FORBIDDEN_INSTRUCTION, f"token instruction {name} not allowed")
-    name, roles, length = layout
-    if kind == TRANSFER_CHECKED_WITH_FEE_KIND and ix.program != TOKEN_2022_PROGRAM:
-        raise refuse(FORBIDDEN_INSTRUCTION, f"{name} outside Token-2022")
-    if len(ix.data) != length:
-        raise refuse(FORBIDDEN_INSTRUCTION, f"malformed {name}")
-    if len(addresses) < len(roles):
-        raise refuse(FORBIDDEN_INSTRUCTION, f"{name} with too few accounts")
-    named = {role: key for role, (key, _s, _w) in zip(roles, addresses, strict=False)}
-    extra = tuple(addresses[len(roles) :])
-    amount, decimals, fee = _amounts(kind, ix.data)
-    return Step(index, ix.program, kind, named, extra, amount, decimals, fee)
-
-
-def _token_kind(data: bytes) -> int | None:
-    if not data:
-        return None
-    if data[0] == TRANSFER_FEE_EXTENSION and len(data) > 1:
-        return (TRANSFER_FEE_EXTENSION << 8) | data[1]
-    return data[0]
-
-
-def _amounts(kind: int | None, data: bytes) -> tuple[int | None, int | None, int | None]:
-    """(amount, decimals, fee) of a token instruction's data, where it names them."""
-    if kind == TRANSFER and len(data) == 9:
-        return int.from_bytes(data[1:9], "little"), None, None
-    if kind == TRANSFER_CHECKED and len(data) == 10:
-        return int.from_bytes(data[1:9], "little"), data[9], None
-    if kind == TRANSFER_CHECKED_WITH_FEE_KIND and len(data) == 19:
-        return int.from_bytes(data[2:10], "little"), data[10], int.from_bytes(data[11:19], "little")
-    if kind in (APPROVE, 7, 8) and len(data) == 9:
-        return int.from_bytes(data[1:9], "little"), None, None
-    return None, None, None
-
-
-def describe_instruction(ix: Instruction, labels: dict[Pubkey, str]) -> dict[str, Any]:
-    """One instruction decoded for the log: program, instruction, accounts by role (marked when they
-    are the wallet, the vault, the co-signer or the wallet's token account), amounts."""
-    program = PROGRAM_NAMES.get(ix.program, str(ix.program))
-    roles: tuple[str, ...] = ()
-    entry: dict[str, Any] = {"program": program}
-    if ix.program in TOKEN_PROGRAMS:
-        kind = _token_kind(ix.data)
-        layout = TOKEN_LAYOUTS.get(kind) if kind is not None else None
-        entry["instruction"] = layout[0] if layout else f"tag {ix.data[:2].hex() or 'empty'}"
-        roles = layout[1] if layout else ()
-        amount, decimals, fee = _amounts(kind, ix.data)
-        entry.update({k: v for k, v in (("amount", amount), ("decimals", decimals), ("fee", fee)) if v is not None})
-    elif ix.program == ASSOCIATED_TOKEN_PROGRAM:
-        entry["instruction"] = ATA_NAMES.get(ix.data[0] if ix.data else 0, f"tag {ix.data[:1].hex()}")
-        roles = ATA_LAYOUT
-    elif ix.program == COMPUTE_BUDGET:
-        tag = ix.data[:1]
-        body = int.from_bytes(ix.data[1:], "little") if len(ix.data) > 1 else None
-        name = {
-            bytes([SET_COMPUTE_UNIT_LIMIT]): "SetComputeUnitLimit",
-            bytes([SET_COMPUTE_UNIT_PRICE]): "SetComputeUnitPrice",
-        }
-        entry["instruction"] = name.get(tag, f"tag {tag.hex() or 'empty'}")
-        if body is not None:
-            entry["value"] = body
-    else:
-        entry["instruction"] = f"data {ix.data[:8].hex()}" + ("…" if len(ix.data) > 8 else "")
-    accounts = []
-    for position, (address, signer, writable) in enumerate(ix.accounts):
-        role = roles[position] if position < len(roles) else "extra"
-        flags = "".join(flag for flag, on in (("s", signer), ("w", writable)) if on)
-        label = ""
-        try:
-            label = labels.get(Pubkey.from_string(address), "")
-        except ValueError:
-            label = ""  # an address-table position
-        accounts.append(f"{role}={address}" + (f" ({label})" if label else "") + (f" [{flags}]" if flags else ""))
-    entry["accounts"] = accounts
-    return entry
-
-
 def _parse(raw: bytes, refuse: Refuse) -> VersionedTransaction:
-    """One sane wire transaction: within the size limit, no trailing bytes, passing solders' sanitize."""
-    if len(raw) > MAX_TX_BYTES:
-        raise refuse(MALFORMED, f"{len(raw)} bytes, over the {MAX_TX_BYTES}-byte limit")
+    """One sane wire transaction (`transactions.parse_sane_transaction`)."""
     try:
-        tx = parse_transaction(raw)
-    except InvalidTransaction as exc:
-        raise refuse(MALFORMED, f"not exactly one transaction: {exc}") from None
-    try:
-        tx.sanitize()  # header, signature count and every index consistent
-    except Exception as exc:  # solders.SanitizeError
-        raise refuse(MALFORMED, f"malformed transaction: {exc}") from None
-    return tx
+        return parse_sane_transaction(raw)
+    except ValueError as exc:
+        raise refuse(MALFORMED, str(exc)) from None
 
 
 def _read(message: VersionedMessage, refuse: Refuse) -> Reading:
@@ -771,11 +619,6 @@ def _read(message: VersionedMessage, refuse: Refuse) -> Reading:
         return read_message(message)
     except ValueError as exc:
         raise refuse(MALFORMED, f"malformed transaction: {exc}") from None
-
-
-def _writable_signer(header: MessageHeader, index: int) -> bool:
-    """Whether the signer at `index` may be written (signers come first in the account list)."""
-    return index < header.num_required_signatures - header.num_readonly_signed_accounts
 
 
 def _priority_fee(reading: Reading, refuse: Refuse) -> int:
@@ -786,22 +629,10 @@ def _priority_fee(reading: Reading, refuse: Refuse) -> int:
 
 
 def _check_compute_budget(reading: Reading, refuse: Refuse, ceiling: int) -> None:
-    seen: set[int] = set()
-    for ix in reading.instructions:
-        if ix.program != COMPUTE_BUDGET:
-            continue
-        tag = ix.data[0] if ix.data else None
-        expected = {SET_COMPUTE_UNIT_LIMIT: 5, SET_COMPUTE_UNIT_PRICE: 9}.get(tag)
-        if expected is None:
-            raise refuse(COMPUTE_BUDGET_CODE, f"compute-budget instruction {ix.data[:1].hex() or 'empty'} not allowed")
-        if len(ix.data) != expected or ix.accounts:
-            raise refuse(COMPUTE_BUDGET_CODE, "malformed compute-budget instruction")
-        if tag in seen:
-            raise refuse(
-                COMPUTE_BUDGET_CODE,
-                f"two compute-unit {'limit' if tag == SET_COMPUTE_UNIT_LIMIT else 'price'} instructions",
-            )
-        seen.add(tag)
+    """Only SetComputeUnitLimit and SetComputeUnitPrice, each once, the priority fee under the ceiling."""
+    problem = compute_budget_problem(reading)
+    if problem is not None:
+        raise refuse(COMPUTE_BUDGET_CODE, problem)
     fee = _priority_fee(reading, refuse)
     if fee > ceiling:
         raise refuse(PRIORITY_FEE, f"priority fee {fee} lamports over ceiling {ceiling}")

@@ -215,6 +215,7 @@ def sandbox_upstream(live_server, settings):
     settings.JUPITER_API_URL = f"{live_server.url}/sandbox/recurring/v1"
     settings.JUPITER_TOKENS_URL = f"{live_server.url}/sandbox/tokens/v2"
     settings.JUPITER_TRIGGER_API_URL = f"{live_server.url}/sandbox/trigger/v2"
+    settings.SOLANA_RPC_URL = f"{live_server.url}/sandbox/solana-rpc"  # as `make run`'s default
     assert django_settings.SANDBOX
     cache.clear()
     control.reset()

@@ -20,13 +20,13 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 
-from dashboard.withdrawal import (
+from dashboard.token_instructions import (
     ASSOCIATED_TOKEN_PROGRAM,
     SYSTEM_PROGRAM,
     TOKEN_PROGRAM,
-    RefundOrder,
     associated_token_address,
 )
+from dashboard.withdrawal import RefundOrder
 
 AMOUNT = 20_000_000  # the remaining deposit of every built order, as in Jupiter's example
 DECIMALS = 6

@@ -127,7 +127,8 @@ def test_the_whole_cancel_confirms_once_and_the_order_leaves_the_list(trader, wa
     export = b"".join(trader.get("/orders/export.csv").streaming_content).decode("utf-8-sig")
     rows = [row for row in csv.DictReader(io.StringIO(export)) if row["order"] == key]
     assert rows and {row["system"] for row in rows} == {TrackedOrder.System.DCA.label}
-    # the refund's network fee is what the signed refund pays: three signatures and its priority fee
+    # the refund's network fee is what the signed refund pays (three signatures and its priority fee),
+    # the wallet's own cost in its column of its own, never a fee of the order
     (refund,) = [row for row in rows if row["kind"] == "refund"]
     # (the wallet's, in its own column since the exports' fix; the order's fee columns stay empty)
     fee = Decimal(refund["network_fee_sol (paid by your wallet)"])
@@ -167,14 +168,14 @@ SHAPES = [
         "normal",
         True,  # a Solana RPC reads the wrapped-SOL account before the wallet signs
         "you receive 1.25 SOL.",
-        "Order cancelled. 1.25 SOL not yet spent and about 0.002 SOL of account rent are back in your wallet.",
+        "Order cancelled. 1.25 SOL not yet sold and about 0.002 SOL of account rent are back in your wallet.",
     ),
     (
         "sol-input",
         "sol_unwrap",
         False,
         "you receive 1.25 SOL.",
-        "Order cancelled. 1.25 SOL not yet spent and about 0.002 SOL of account rent are back in your wallet.",
+        "Order cancelled. 1.25 SOL not yet sold and about 0.002 SOL of account rent are back in your wallet.",
     ),
     (
         "token-2022",

@@ -90,6 +90,19 @@ def test_connect_with_one_signature_then_both_kinds_are_listed(trader, keypair, 
     assert TrackedOrder.objects.filter(wallet=wallet, system="v1", status="active").count() == 2
 
 
+def test_a_round_under_way_is_not_listed_among_rounds_that_did_not_fill(trader, keypair, wallet):
+    connect(trader, keypair)
+    panel = trader.get("/orders/active", **HTMX)
+    executing = v2_id(wallet, "executing")
+    card = panel.text[panel.text.index(f'data-order="{executing}"') :]
+    card = card[: card.index("</article>")]
+    views = {v.order_key: v for v in panel.context_data["orders"]}
+    (running,) = views[executing].dca.running
+    assert views[executing].dca.off_plan == ()
+    assert f'<p class="round-running">{running.words}' in card
+    assert 'aria-label="Rounds that did not fill as planned"' not in card
+
+
 def test_hardware_wallets_connect_with_the_memo_transaction_never_sent(trader, keypair, wallet):
     issued = challenge(trader, "transaction").json()
     tx = VersionedTransaction.from_bytes(base64.b64decode(issued["transaction"]))

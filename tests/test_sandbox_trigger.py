@@ -1389,7 +1389,10 @@ async ({ api }) => {
 
   const token = verified.body.token;
   const listed = await call('/orders/history/dca?state=active', undefined, token);
-  const order = listed.body.orders.find((o) => o.state === 'active' && !o.jlEnabled);
+  // A token-input order (its refund moves tokens; a SOL-input order's closes its deposit instead),
+  // whatever order the list comes in.
+  const order = listed.body.orders.find((o) => o.state === 'active' && !o.jlEnabled
+    && o.inputMint !== 'So11111111111111111111111111111111111111112');
   const issued = (await call(`/orders/dca/cancel/${order.id}`, null, token)).body;
   const confirmed = await call(`/orders/dca/confirm-cancel/${order.id}`,
     { signedTransaction: await signTx(issued.transaction), cancelRequestId: issued.requestId }, token);

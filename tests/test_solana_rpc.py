@@ -4,6 +4,8 @@ sandbox's simulated orders' deposit accounts as that RPC serves them."""
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 
 import pytest
 import requests
@@ -13,6 +15,7 @@ from dashboard import solana_rpc
 from dashboard.sandbox import control, trigger_orders, trigger_seed
 from dashboard.sandbox.models import DcaOrder
 from dashboard.sandbox.tokens import PYUSD, SOL, SPL_2022_PROGRAM, SPL_PROGRAM
+from tests.servers import ROOT, clean_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sandbox_upstream")]
 
@@ -134,3 +137,24 @@ def test_configured_only_with_a_url(settings):
     assert not solana_rpc.configured()
     settings.SOLANA_RPC_URL = "https://rpc.example/"
     assert solana_rpc.configured()
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({"DASHBOARD_SANDBOX": "1", "PORT": "8123"}, "http://127.0.0.1:8123/sandbox/solana-rpc"),
+        ({"DASHBOARD_SANDBOX": "1", "PORT": "8123", "SOLANA_RPC_URL": "https://rpc.example/"}, "https://rpc.example"),
+        ({"DJANGO_SECRET_KEY": "x" * 64, "DJANGO_ALLOWED_HOSTS": "dash.example.com"}, ""),
+    ],
+    ids=["sandbox-default", "sandbox-set", "production-unset"],
+)
+def test_sandbox_mode_checks_refunds_against_its_own_rpc_by_default(environment, expected):
+    """`make run` (sandbox mode) reads the sandbox's own Solana RPC on the same server, so a
+    click-through shows the checked path; elsewhere nothing is read unless SOLANA_RPC_URL is set."""
+    env = {k: v for k, v in clean_env().items() if k != "SOLANA_RPC_URL"} | environment
+    script = "import django; from django.conf import settings; django.setup(); print(settings.SOLANA_RPC_URL)"
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == expected

@@ -211,7 +211,13 @@ def test_cancel_confirmation_for_someone_elses_order(trader, wallet):
     other = str(Keypair().pubkey())
     keys = control.seed_wallet(other, active=1, history=0)
     response = trader.get(f"/orders/{keys[0]}/cancel", **HTMX)
-    assert "not one of your active orders" in response.text
+    assert 'data-code="not_active"' in response.text
+    assert "any more" not in response.text  # it never was this wallet's order
+    # The same page for an order that does not exist at all: nothing tells the two apart.
+    unknown = str(Keypair().pubkey())  # the shape of a Recurring order's key, no such order
+    missing = trader.get(f"/orders/{unknown}/cancel", **HTMX)
+    assert missing.status_code == response.status_code
+    assert missing.text.replace(unknown, keys[0]) == response.text
 
 
 def test_repeat_views_reuse_the_rendered_panel(trader, wallet):

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 
 from dashboard import encoding
-from dashboard.orders import OrderView
+from dashboard.orders import Holding, OrderView
 from dashboard.templatetags.display import amount
 from dashboard.tokens import Token
 
@@ -100,6 +100,20 @@ def _mint_details(token: Token) -> str:
     )
 
 
+# After an amount of a Token-2022 token that comes back: the wallet's approval names what arrives.
+_FEE_CAVEAT = ' <span class="fee-caveat">(less any transfer fee the token itself charges)</span>'
+
+
+def _back_item(held: Holding) -> str:
+    """One line of what comes back: the amount, what it is, its value today, and for a Token-2022
+    token the caveat of its own transfer fee."""
+    caveat = _FEE_CAVEAT if held.token.may_charge_transfer_fee else ""
+    if held.amount is None:
+        return f"<li>the {escape(held.token.symbol)} {escape(held.words)}{caveat}</li>"
+    usd = f'<span class="usd">{escape(held.usd_text)}</span>'
+    return f"<li><strong>{amount(held.amount)}</strong> {escape(held.words)} {usd}{caveat}</li>"
+
+
 @register.simple_tag
 def cancel_now(order: OrderView) -> str:
     """ "If you cancel now", the same words on an active card and in its cancel confirmation: what
@@ -108,12 +122,7 @@ def cancel_now(order: OrderView) -> str:
     gives back."""
     now = order.cancel_now
     stopped = order.dca is not None and order.dca.state == "withdrawing"
-    items = "".join(
-        f'<li><strong>{amount(h.amount)}</strong> {escape(h.words)} <span class="usd">{escape(h.usd_text)}</span></li>'
-        if h.amount is not None
-        else f"<li>the {escape(h.token.symbol)} {escape(h.words)}</li>"
-        for h in now.back
-    )
+    items = "".join(_back_item(h) for h in now.back)
     rent = now.rent_words[:1].upper() + now.rent_words[1:]
     held = now.in_wallet
     in_wallet = (
@@ -123,7 +132,8 @@ def cancel_now(order: OrderView) -> str:
         else ""
     )
     total = (
-        f'<p class="hint">In all, {now.back_usd_text} at today\'s price comes back.</p>'
+        f'<p class="hint">In all, {now.back_usd_text} at today\'s price comes back'
+        f"{' (before transfer fees)' if any(h.token.may_charge_transfer_fee for h in now.back) else ''}.</p>"
         if now.back_usd_text and len(now.back) > 1
         else ""
     )

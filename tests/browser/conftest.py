@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from solders.keypair import Keypair
 
 from dashboard.encoding import short_address
@@ -20,6 +21,10 @@ WALLET_JS = Path(__file__).with_name("wallet.js")
 WALLET_CORE_JS = Path(__file__).parents[2] / "dashboard" / "sandbox" / "static" / "sandbox" / "wallet-core.js"
 # DER prefix of a PKCS#8 Ed25519 private key; the 32-byte seed follows.
 PKCS8_ED25519_PREFIX = bytes.fromhex("302e020100300506032b657004220420")
+# How long an expectation waits for the page to reach its state (Playwright's default is 5 s):
+# the same as an action's, so a loaded two-core machine (CI runs two database passes) is not a
+# failure. The expectations are of states, never of how fast they come.
+expect.set_options(timeout=10_000)
 REPORT_CSP = """
 document.addEventListener('securitypolicyviolation', (e) =>
   console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline code'}`));

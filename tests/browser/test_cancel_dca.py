@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
-from dashboard import messages, solana_rpc, withdrawal
+from dashboard import messages, solana_rpc, token_instructions
 from dashboard.models import CancelAttempt
 from dashboard.sandbox import control, trigger_orders, trigger_seed
 from dashboard.sandbox.models import DcaOrder
@@ -205,11 +205,13 @@ def test_a_sol_order_is_cancelled_end_to_end_and_gets_what_was_named(
     assert held.amount == 1_250_000_000 and held.native and held.owner == control.get_dca_order(key)["vaultPubkey"]
     # The landed refund closes exactly that account, straight to the wallet: all of it comes back as SOL.
     keys = [str(k) for k in landed.message.account_keys]
-    (close,) = [ix for ix in landed.message.instructions if keys[ix.program_id_index] == str(withdrawal.TOKEN_PROGRAM)]
+    (close,) = [
+        ix for ix in landed.message.instructions if keys[ix.program_id_index] == str(token_instructions.TOKEN_PROGRAM)
+    ]
     assert bytes(close.data) == bytes([9])
     assert [keys[i] for i in bytes(close.accounts)][:2] == [deposit, wallet.address]
     expect(page.locator("#cancel-outcome")).to_contain_text(
-        "Order cancelled. 1.25 SOL not yet spent and about 0.002 SOL of account rent are back in your wallet."
+        "Order cancelled. 1.25 SOL not yet sold and about 0.002 SOL of account rent are back in your wallet."
     )
     assert control.get_dca_order(key)["state"] == "cancelled"
 
@@ -220,7 +222,7 @@ def test_a_token_2022_order_is_cancelled_end_to_end_and_gets_what_was_named(page
     named, landed = named_then_landed(page, wallet, "token-2022")
     assert named.endswith("you receive about 89.73 PYUSD after the token's own transfer fee.")
     keys = [str(k) for k in landed.message.account_keys]
-    program = str(withdrawal.TOKEN_2022_PROGRAM)
+    program = str(token_instructions.TOKEN_2022_PROGRAM)
     (move,) = [
         ix for ix in landed.message.instructions if keys[ix.program_id_index] == program and bytes(ix.data)[0] == 26
     ]
@@ -228,8 +230,8 @@ def test_a_token_2022_order_is_cancelled_end_to_end_and_gets_what_was_named(page
     amount, fee = int.from_bytes(data[2:10], "little"), int.from_bytes(data[11:19], "little")
     assert (amount - fee) == 89_730_000  # what was named, in PYUSD's base units (6 decimals)
     assert keys[bytes(move.accounts)[2]] == str(
-        withdrawal.associated_token_address(
-            Pubkey.from_string(wallet.address), Pubkey.from_string(PYUSD), withdrawal.TOKEN_2022_PROGRAM
+        token_instructions.associated_token_address(
+            Pubkey.from_string(wallet.address), Pubkey.from_string(PYUSD), token_instructions.TOKEN_2022_PROGRAM
         )
     )
     expect(page.locator("#cancel-outcome")).to_contain_text(

@@ -182,12 +182,28 @@ def test_a_round_running_now_and_a_round_moved_without_failing():
         event("fill", "pending", "26T19:45:00.000", roundNumber=4, inputAmount="10000000", txSignature="Pending4"),
         event("fill", "failed", "26T19:10:00.000", roundNumber=5),
     ]
-    words = [r.words for r in dca_view(data).dca.rounds]
+    dca = dca_view(data).dca
+    words = [r.words for r in dca.rounds]
     assert words == [
         "Round 3 was moved to the next interval",
         "Round 5 failed",
-        "Round 4 is being bought now",
+        "Round 4 is under way now",
     ]
+    # A round under way is not one that did not fill as planned: the card lists it on its own.
+    assert [r.words for r in dca.off_plan] == words[:2]
+    assert [r.words for r in dca.running] == ["Round 4 is under way now"]
+
+
+def test_a_failed_round_tried_again_is_still_off_plan():
+    data = spec_order()
+    data["state"] = "executing"
+    data["events"] += [
+        event("fill", "failed", "26T19:10:00.000", roundNumber=5),
+        event("fill", "pending", "26T19:45:00.000", roundNumber=5),
+    ]
+    dca = dca_view(data).dca
+    assert [r.words for r in dca.off_plan] == ["Round 5 failed and is being tried again now"]
+    assert dca.running == ()
 
 
 def test_unknown_event_types_and_states_are_shown_plainly():

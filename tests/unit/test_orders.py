@@ -208,6 +208,40 @@ def test_a_sell_order_says_sold_and_received() -> None:
     assert [e.words for e in view.events if e.kind == "buy"] == ["Sold 0.5 SOL for 86.2 USDC"]
     assert [(h.amount.text, h.words) for h in view.cancel_now.back] == [("1.5 SOL", "not yet sold")]
     assert (view.cancel_now.in_wallet.amount.text, view.cancel_now.in_wallet.words) == ("86.2 USDC", "received so far")
+    # The sentence once cancelled, recorded with the cancel: the deposit is "not yet sold".
+    assert view.cancelled_text == (
+        "Order cancelled. 1.5 SOL not yet sold and about 0.002 SOL of account rent are back in your wallet."
+    )
+
+
+def sell_order(order_key: str):
+    """0.5 SOL sold for 86.2 USDC (SOL at $170, USDC at $1: 85 given, 86.2 received)."""
+    fill = make_fill(at(1, 0, 0, 30), 500_000_000, 86_200_000, tx=f"s-{order_key}")
+    order = make_order(
+        order_key=order_key,
+        input_mint=SOL_MINT,
+        output_mint=USDC_MINT,
+        raw_in_deposited=2_000_000_000,
+        raw_in_per_cycle=500_000_000,
+        raw_in_used=500_000_000,
+        raw_out_received=86_200_000,
+        fills=(fill,),
+    )
+    return describe(order, {SOL_MINT: priced(SOL, "170"), USDC_MINT: priced(USDC, "1")}, now=at(1, 0, 30))
+
+
+def test_totals_say_which_directions_they_add_up() -> None:
+    known = {USDC_MINT: priced(USDC, "1"), SOL_MINT: priced(SOL, "200")}
+    buy = describe(make_order(), known, now=at(2, 12))  # spent 100, worth 108
+    sell = sell_order("SELL1")
+    unknown_sell = describe(make_order(order_key="S2", input_mint=SOL_MINT, output_mint=USDC_MINT), {}, now=at(2))
+    assert (total_value([buy]).direction, total_value([buy]).sold) == ("buy", 0)
+    only_sells = total_value([sell, unknown_sell])  # the unpriced sell is not counted, nor its direction
+    assert (only_sells.direction, only_sells.sold, only_sells.counted) == ("sell", 1, 1)
+    assert (only_sells.value.spent_usd, only_sells.value.worth_usd) == (Decimal(85), Decimal("86.2"))
+    both = total_value([buy, sell])
+    assert (both.direction, both.sold, both.counted) == ("both", 1, 2)
+    assert both.value.spent_usd == Decimal(185) and both.value.worth_usd == Decimal("194.2")
 
 
 @pytest.mark.parametrize(

@@ -308,7 +308,7 @@ def test_sell_order_reads_in_the_stablecoin() -> None:
     assert view.progress.total == 4
     assert view.progress.percent == 25
     assert view.average_price == "1 SOL ≈ 172.40 USDC"
-    assert view.refund_text == "1.5 SOL not yet spent, 86.2 USDC bought so far and about 0.002 SOL of account rent"
+    assert view.refund_text == "1.5 SOL not yet sold, 86.2 USDC received so far and about 0.002 SOL of account rent"
     assert view.next_cycle == at(1, 1, 1)
 
 

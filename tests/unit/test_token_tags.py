@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from dashboard.recurring_view import describe
-from dashboard.templatetags.tokens import pair_heading, token_ids, token_logo
-from dashboard.tokens import Token
-from tests.unit.figures import SOL_MINT, USDC_MINT, at, make_order
+from dashboard.templatetags.tokens import cancel_now, pair_heading, token_ids, token_logo
+from dashboard.tokens import SPL_2022_PROGRAM, Token
+from tests.unit.figures import SOL_MINT, USDC, USDC_MINT, at, make_order
 
 FAKE_WIF = "EKpoZBbTqotit7duLsvE5mGyKYrjuvJD2kmiCJddBJin"
 
@@ -46,3 +46,17 @@ def test_each_mint_is_behind_a_tap_with_copy_and_explorer_link():
     assert "EKpo…BJin" in html  # the short form in the summary, the whole address inside
     assert "<script>" not in html and "$WIF&lt;script&gt;" in html  # token names are untrusted
     assert SOL_MINT not in html
+
+
+def test_a_token_2022_refund_names_its_own_transfer_fee():
+    """What comes back of a Token-2022 token may arrive less the token's transfer fee (the wallet's
+    approval names what arrives): the card says so; a plain SPL token's line does not."""
+    plain = describe(make_order(), {}, now=at(2, 12))
+    assert "transfer fee" not in cancel_now(plain)
+    fee_token = replace(USDC, token_program=SPL_2022_PROGRAM)
+    view = describe(make_order(), {USDC_MINT: fee_token}, now=at(2, 12))
+    html = cancel_now(view)
+    first, second = html.split('<ul class="refund">')[1].split("</li>")[:2]
+    assert "50 USDC" in first and 'class="fee-caveat"' in first  # the Token-2022 deposit coming back
+    assert "0.54 SOL" in second and "fee-caveat" not in second
+    assert "(less any transfer fee the token itself charges)" in first  # as the wallet's approval says

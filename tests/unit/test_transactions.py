@@ -84,3 +84,51 @@ def test_a_repeated_compute_budget_setting_is_refused():
     reading = transactions.read_message(message(set_compute_unit_price(1), set_compute_unit_price(2)))
     with pytest.raises(ValueError, match="repeated"):
         transactions.priority_fee_lamports(reading)
+
+
+def test_a_sane_transaction_is_parsed_and_sanitized_with_a_reason_for_the_log():
+    raw = wire(message())
+    assert bytes(transactions.parse_sane_transaction(raw)) == raw
+    with pytest.raises(ValueError, match=r"^2000 bytes, over the 1232-byte limit$"):
+        transactions.parse_sane_transaction(b"\0" * 2000)
+    with pytest.raises(ValueError, match=r"^not exactly one transaction: .*extra bytes"):
+        transactions.parse_sane_transaction(raw + b"\0")
+    keys = [Pubkey.new_unique(), Pubkey.new_unique()]
+    broken = Message.new_with_compiled_instructions(
+        1, 0, 1, keys, Hash.new_unique(), [CompiledInstruction(9, b"", b"")]
+    )
+    with pytest.raises(ValueError, match=r"^malformed transaction: "):
+        transactions.parse_sane_transaction(wire(broken))
+
+
+def test_which_signers_are_writable():
+    keys = [Pubkey.new_unique() for _ in range(4)]
+    header = Message.new_with_compiled_instructions(3, 1, 0, keys, Hash.new_unique(), []).header
+    assert [transactions.writable_signer(header, i) for i in range(3)] == [True, True, False]
+
+
+@pytest.mark.parametrize(
+    ("instructions", "problem"),
+    [
+        ([], None),
+        ([set_compute_unit_limit(1), set_compute_unit_price(2)], None),
+        ([request_heap_frame(64 * 1024)], "compute-budget instruction 01 not allowed"),
+        ([set_compute_unit_price(1), set_compute_unit_price(2)], "two compute-unit price instructions"),
+        ([set_compute_unit_limit(1), set_compute_unit_limit(2)], "two compute-unit limit instructions"),
+    ],
+)
+def test_compute_budget_settings_are_limit_and_price_each_once(instructions, problem):
+    reading = transactions.read_message(message(*instructions))
+    assert transactions.compute_budget_problem(reading) == problem
+
+
+def test_a_malformed_or_empty_compute_budget_instruction_is_a_problem():
+    payer = Pubkey.new_unique()
+    for data, accounts, problem in [
+        (bytes([3, 1]), (), "malformed compute-budget instruction"),
+        (bytes([2, 1, 0, 0, 0]), ((str(payer), True, True),), "malformed compute-budget instruction"),
+        (b"", (), "compute-budget instruction empty not allowed"),
+    ]:
+        odd = transactions.Instruction(transactions.COMPUTE_BUDGET, accounts, data)
+        reading = transactions.Reading(payer, (payer,), Hash.new_unique(), (), (odd,))
+        assert transactions.compute_budget_problem(reading) == problem

@@ -28,21 +28,18 @@ from solders.token.associated import get_associated_token_address
 from solders.transaction import VersionedTransaction
 
 from dashboard import withdrawal as w
+from dashboard.token_instructions import TOKEN_2022_PROGRAM, TOKEN_PROGRAM, WRAPPED_SOL, associated_token_address
 from dashboard.transactions import COMPUTE_BUDGET
 from dashboard.withdrawal import (
     CHANGED,
     FEE_TOO_HIGH,
     NOT_SIGNED,
     OTHER_SIGNATURES,
-    TOKEN_2022_PROGRAM,
-    TOKEN_PROGRAM,
     UNVERIFIED,
-    WRAPPED_SOL,
     WRONG_SIGNATURE,
     CheckedRefund,
     RefundOrder,
     WithdrawalRefused,
-    associated_token_address,
     check_signed_withdrawal,
     check_withdrawal,
 )

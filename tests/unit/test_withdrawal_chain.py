@@ -21,6 +21,7 @@ from solders.transaction import VersionedTransaction
 from solders.transaction_metadata import FailedTransactionMetadata
 
 from dashboard import withdrawal as w
+from dashboard.token_instructions import TOKEN_2022_PROGRAM, TOKEN_PROGRAM, WRAPPED_SOL
 from tests.refunds import (
     AMOUNT,
     DECIMALS,
@@ -54,7 +55,7 @@ def tlv(kind: int, value: bytes) -> bytes:
 
 def mint_data(token_program: Pubkey, fee_bps: int | None) -> bytes:
     base = bytes(Mint(None, 10**15, DECIMALS, True, None))
-    if token_program == w.TOKEN_PROGRAM or fee_bps is None:
+    if token_program == TOKEN_PROGRAM or fee_bps is None:
         return base
     # TransferFeeConfig: two authorities, withheld amount, older and newer fee (epoch, maximum, bps).
     fee = (0).to_bytes(8, "little") + (10**15).to_bytes(8, "little") + fee_bps.to_bytes(2, "little")
@@ -77,7 +78,7 @@ class Chain:
         self.svm = LiteSVM()
         self.fee_mint = fee_bps is not None
         self.svm.airdrop(case.user, 10**9)
-        native = case.mint == w.WRAPPED_SOL
+        native = case.mint == WRAPPED_SOL
         self.put(case.mint, mint_data(case.token_program, fee_bps))  # wrapped SOL: SPL Token's native mint
         reserve = self.svm.minimum_balance_for_rent_exemption(165)
         deposit = account_data(case, case.vault.pubkey(), AMOUNT, reserve if native else None, self.fee_mint)
@@ -129,7 +130,7 @@ def check_and_land(chain: Chain, instructions: list[Instruction], **order) -> tu
 # --- every shape the check passes does what the check says ---------------------------------------
 
 
-@pytest.mark.parametrize("token_program", [w.TOKEN_PROGRAM, w.TOKEN_2022_PROGRAM], ids=["token", "token-2022"])
+@pytest.mark.parametrize("token_program", [TOKEN_PROGRAM, TOKEN_2022_PROGRAM], ids=["token", "token-2022"])
 @pytest.mark.parametrize("checked", [False, True], ids=["Transfer", "TransferChecked"])
 def test_the_published_shape_moves_the_checked_amount_and_costs_only_the_fee(token_program, checked):
     case = new_case(token_program)
@@ -141,7 +142,7 @@ def test_the_published_shape_moves_the_checked_amount_and_costs_only_the_fee(tok
     assert chain.svm.get_account(case.vault_account) is None
 
 
-@pytest.mark.parametrize("token_program", [w.TOKEN_PROGRAM, w.TOKEN_2022_PROGRAM], ids=["token", "token-2022"])
+@pytest.mark.parametrize("token_program", [TOKEN_PROGRAM, TOKEN_2022_PROGRAM], ids=["token", "token-2022"])
 def test_creating_the_wallets_account_costs_only_its_rent_which_the_wallet_keeps(token_program):
     case = new_case(token_program)
     chain = Chain(case)
@@ -155,7 +156,7 @@ def test_creating_the_wallets_account_costs_only_its_rent_which_the_wallet_keeps
 
 
 def test_a_transfer_fee_named_in_the_transaction_is_what_the_wallet_does_not_receive():
-    case = new_case(w.TOKEN_2022_PROGRAM)
+    case = new_case(TOKEN_2022_PROGRAM)
     chain = Chain(case, fee_bps=TRANSFER_FEE_BPS, wallet_account=0)
     fee = AMOUNT * TRANSFER_FEE_BPS // 10_000
     rent = chain.lamports(case.vault_account)
@@ -167,7 +168,7 @@ def test_a_transfer_fee_named_in_the_transaction_is_what_the_wallet_does_not_rec
 
 def test_a_transfer_fee_named_wrong_does_not_land():
     # The token program holds the named fee to the mint's own: the figure the check reads is the real one.
-    case = new_case(w.TOKEN_2022_PROGRAM)
+    case = new_case(TOKEN_2022_PROGRAM)
     chain = Chain(case, fee_bps=TRANSFER_FEE_BPS, wallet_account=0)
     message = chain.message(budgeted(refund_instructions(case, fee=1)))
     w.check_withdrawal(unsigned(message), case.order(), max_priority_fee_lamports=CEILING)
@@ -177,7 +178,7 @@ def test_a_transfer_fee_named_wrong_does_not_land():
 
 def test_a_token_2022_transfer_checked_may_withhold_a_fee_the_transaction_does_not_name():
     # Why the words for a Token-2022 TransferChecked say "less any transfer fee the token itself charges".
-    case = new_case(w.TOKEN_2022_PROGRAM)
+    case = new_case(TOKEN_2022_PROGRAM)
     chain = Chain(case, fee_bps=TRANSFER_FEE_BPS, wallet_account=0)
     refund, gained, _change = check_and_land(chain, refund_instructions(case, checked=True))
     assert refund.transfer_fee is None
@@ -185,7 +186,7 @@ def test_a_token_2022_transfer_checked_may_withhold_a_fee_the_transaction_does_n
 
 
 def test_the_sol_refund_closed_to_the_wallet_pays_the_deposit_and_rent_as_sol():
-    case = new_case(mint=w.WRAPPED_SOL)
+    case = new_case(mint=WRAPPED_SOL)
     chain = Chain(case)
     source = chain.lamports(case.vault_account)
     message = chain.message(budgeted(sol_close_instructions(case)))
@@ -204,7 +205,7 @@ def test_the_sol_refund_closed_to_the_wallet_pays_the_deposit_and_rent_as_sol():
 @pytest.mark.parametrize("create", [True, False], ids=["created", "existing"])
 @pytest.mark.parametrize("close_source", [True, False], ids=["source-closed", "source-kept"])
 def test_the_unwrapped_sol_refund_reaches_the_wallet_as_sol(create, close_source):
-    case = new_case(mint=w.WRAPPED_SOL)
+    case = new_case(mint=WRAPPED_SOL)
     chain = Chain(case, wallet_account=None if create else 0)
     source = chain.lamports(case.vault_account)
     own = chain.lamports(case.ata)
