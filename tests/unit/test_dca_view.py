@@ -341,3 +341,24 @@ def test_v2_value_at_todays_price_and_last_buy():
     assert v.price_now == "80.00 USDC"
     # 1 of 2 rounds left: Jupiter's next round is the last one.
     assert (v.progress.left, v.last_buy) == (1, v.dca.next_fill_at)
+
+
+def test_a_cancelled_event_and_an_empty_withdrawal_on_the_timeline():
+    data = spec_order()
+    data["state"] = "cancelled"
+    data["events"][:0] = [
+        event("withdrawal", "success", "26T20:00:01.000", txSignature="EmptySig", inputAmount="0"),
+        event("cancelled", "success", "26T20:00:00.000", txSignature="CancelSig"),
+    ]
+    v = dca_view(data, "history")
+    cancelled = [e for e in v.events if e.kind == "cancelled"]
+    assert [(e.words, e.tx_url) for e in cancelled] == [("Cancelled", "https://solscan.io/tx/CancelSig")]
+    # A withdrawal of nothing moves nothing: it is no refund row in the exports.
+    assert [t.tx_signature for t in v.transfers if t.kind == "refund"] == []
+
+
+def test_rounds_worked_out_from_the_deposit_when_jupiter_omits_their_number():
+    data = spec_order()
+    data.pop("numberOfRounds")
+    v = dca_view(data)
+    assert v.progress.total == 2  # 20 USDC deposited at 10 USDC a round

@@ -403,3 +403,26 @@ def test_buys_are_described_only_when_read_and_only_once() -> None:
     buys = [e for e in view.events if e.kind == "buy"]  # the timeline describes them first…
     assert [e.fee for e in buys] == [f.fee for f in view.fills]  # …and the fills page reads the same ones
     assert view.fills_of() is view.fills
+
+
+@pytest.mark.parametrize(
+    ("withdrawn_in", "withdrawn_out", "back"),
+    [
+        (100_000_000, 290_000_000, ["In your wallet: 100 USDC not spent and 0.29 SOL bought"]),
+        (100_000_000, 0, ["In your wallet: 100 USDC not spent"]),  # nothing bought came back
+        (0, 290_000_000, ["In your wallet: 0.29 SOL bought"]),
+        (0, 0, []),  # nothing came back: no line says so
+    ],
+)
+def test_a_closed_orders_timeline_says_only_what_came_back(withdrawn_in: int, withdrawn_out: int, back: list) -> None:
+    order = make_order(
+        status="history",
+        user_closed=True,
+        raw_in_withdrawn=withdrawn_in,
+        raw_out_withdrawn=withdrawn_out,
+        close_tx="closeSig",
+        fills=(FILL_1,),
+    )
+    events = describe(order, {}, now=at(3)).events
+    assert [e.words for e in events if e.kind == "refund"] == back
+    assert [e.kind for e in events][:1] == ["refund"] if back else ["cancelled"]
