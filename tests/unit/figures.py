@@ -108,6 +108,20 @@ def make_order(**changes: object) -> Order:
     return replace(order, **changes)
 
 
+def make_sell_order(fill: Fill, **changes: object) -> Order:
+    """A sell order: 2 SOL deposited, 0.5 SOL a cycle, one cycle sold (`fill`: 0.5 SOL for 86.2 USDC)."""
+    return make_order(
+        input_mint=SOL_MINT,
+        output_mint=USDC_MINT,
+        raw_in_deposited=2_000_000_000,
+        raw_in_per_cycle=500_000_000,
+        raw_in_used=500_000_000,
+        raw_out_received=86_200_000,
+        fills=(fill,),
+        **changes,
+    )
+
+
 def priced(token: Token, usd: str | None) -> Token:
     return replace(token, usd_price=None if usd is None else Decimal(usd))
 

@@ -20,6 +20,7 @@ from tests.unit.figures import (
     at,
     make_fill,
     make_order,
+    make_sell_order,
     priced,
 )
 
@@ -193,16 +194,7 @@ def test_cancel_now_says_what_it_does_not_know() -> None:
 def test_a_sell_order_says_sold_and_received() -> None:
     # 1.5 SOL deposited, 0.5 SOL sold for 86.2 USDC: a volatile token in, a stablecoin out.
     fill = make_fill(at(1, 0, 0, 30), 500_000_000, 86_200_000, tx="s1")
-    order = make_order(
-        input_mint=SOL_MINT,
-        output_mint=USDC_MINT,
-        raw_in_deposited=2_000_000_000,
-        raw_in_per_cycle=500_000_000,
-        raw_in_used=500_000_000,
-        raw_out_received=86_200_000,
-        raw_out_withdrawn=86_200_000,
-        fills=(fill,),
-    )
+    order = make_sell_order(fill, raw_out_withdrawn=86_200_000)
     view = describe(order, {}, now=at(1, 0, 30))
     assert view.is_sell
     assert [e.words for e in view.events if e.kind == "buy"] == ["Sold 0.5 SOL for 86.2 USDC"]

@@ -12,7 +12,18 @@ from dashboard.formatting import Amount
 from dashboard.models import TrackedOrder
 from dashboard.recurring_view import describe, describe_fill
 from dashboard.tokens import Token
-from tests.unit.figures import FILL_1, FILL_2, ODD_MINT, SOL, SOL_MINT, USDC, USDC_MINT, at, make_fill, make_order
+from tests.unit.figures import (
+    FILL_1,
+    FILL_2,
+    ODD_MINT,
+    SOL,
+    USDC,
+    USDC_MINT,
+    at,
+    make_fill,
+    make_order,
+    make_sell_order,
+)
 
 # --- an active order --------------------------------------------------------------------------
 
@@ -293,16 +304,7 @@ def test_fee_in_another_known_token_or_output_token(raw_fee: int, fee_mint: str,
 def test_sell_order_reads_in_the_stablecoin() -> None:
     # Selling 0.5 SOL a cycle for USDC: one fill 0.5 SOL → 86.2 USDC.
     fill = make_fill(at(1, 0, 1), 500_000_000, 86_200_000, tx="sell1")
-    order = make_order(
-        input_mint=SOL_MINT,
-        output_mint=USDC_MINT,
-        raw_in_deposited=2_000_000_000,
-        raw_in_per_cycle=500_000_000,
-        raw_in_used=500_000_000,
-        raw_out_received=86_200_000,
-        cycle_frequency=3600,
-        fills=(fill,),
-    )
+    order = make_sell_order(fill, cycle_frequency=3600)
     view = describe(order, {}, now=at(1, 0, 30))
     assert view.schedule == "0.5 SOL every hour"
     assert view.progress.total == 4
